@@ -1,0 +1,1 @@
+"""Labwatch: hyperparameter optimisation on top of Sacred (not yet implemented here)."""

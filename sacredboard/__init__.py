@@ -1,0 +1,1 @@
+"""Sacredboard: a web dashboard over Sacred's runs (not yet implemented here)."""
