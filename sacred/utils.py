@@ -268,6 +268,21 @@ class SignatureError(SacredError, TypeError):
         )
 
 
+class CommandLineError(SacredError, ValueError):
+    """Bad input on the command line (an option value that does not parse, ...).
+
+    Printed as one paragraph without a traceback.
+    """
+
+    def __init__(self, *args, print_traceback=False, filter_traceback="default", print_usage=False):
+        super().__init__(
+            *args,
+            print_traceback=print_traceback,
+            filter_traceback=filter_traceback,
+            print_usage=print_usage,
+        )
+
+
 # -------------------------------------------------------- traceback filtering
 def _is_sacred_frame(frame):
     return frame.f_globals.get("__name__", "").split(".")[0] == "sacred"
