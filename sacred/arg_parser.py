@@ -1,0 +1,159 @@
+"""The command line's usage text (a docopt document) and the parsing of ``with`` updates."""
+
+import ast
+import inspect
+import re
+import shlex
+import textwrap
+
+from sacred.settings import SETTINGS
+from sacred.utils import CommandLineError, set_by_dotted_path
+
+__all__ = ("get_config_updates", "format_usage")
+
+
+USAGE_TEMPLATE = """Usage:
+  {program_name} [(with UPDATE...)] [options]
+  {program_name} help [COMMAND]
+  {program_name} (-h | --help)
+  {program_name} COMMAND [(with UPDATE...)] [options]
+
+{description}
+
+Options:
+{options}
+
+Arguments:
+  COMMAND   Name of command to run (see below for list of commands)
+  UPDATE    Configuration assignments of the form foo.bar=17
+{arguments}
+{commands}"""
+
+
+# ------------------------------------------------------------ with updates
+def get_config_updates(updates):
+    """Split the ``with`` tokens into (nested dict of config updates, list of named configs).
+
+    ``path=value`` sets the (dotted) path to the converted value; a token without ``=``
+    names a named config or a config file; empty tokens are ignored.
+    """
+    config_updates = {}
+    named_configs = []
+    for token in updates or ():
+        if token == "":
+            continue
+        path, sep, value = token.partition("=")
+        if not sep:
+            named_configs.append(token)
+            continue
+        path = path.strip()
+        if not path or any(part.strip() == "" for part in path.split(".")):
+            raise CommandLineError(
+                f"Invalid config update {token!r}: expected path=value with a dotted "
+                "path such as foo.bar=17."
+            )
+        converted = _convert_value(value.strip(), token)
+        try:
+            set_by_dotted_path(config_updates, path, converted)
+        except (TypeError, AttributeError) as e:
+            # e.g. ``a=1 a.b=2``: a.b cannot go below the plain value of a
+            raise CommandLineError(
+                f"Invalid config update {token!r}: {path.rpartition('.')[0]!r} was already "
+                "set to a value that is not a dict."
+            ) from e
+    return config_updates, named_configs
+
+
+def _convert_value(value, token=None):
+    """Parse a ``with`` value as a Python literal (then jsonpickle-restore it).
+
+    A value that is no literal stays a string (``name=Bob``), unless
+    ``SETTINGS.COMMAND_LINE.STRICT_PARSING`` is set; then a CommandLineError is raised.
+    """
+    from sacred.serializer import restore
+
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
+        if SETTINGS.COMMAND_LINE.STRICT_PARSING:
+            shown = token if token is not None else value
+            raise CommandLineError(
+                f"Invalid config update {shown!r}: the value {value!r} is not a Python "
+                "literal (strict parsing is on; quote strings, e.g. name='Bob')."
+            ) from e
+        return value
+    return restore(parsed)
+
+
+# ------------------------------------------------------------------ usage
+def format_usage(program_name, description, commands=None, options=()):
+    """The docopt usage document: usage lines, description, options, arguments, commands."""
+    return USAGE_TEMPLATE.format(
+        program_name=shlex.quote(program_name),
+        description=description.strip() if description else "",
+        options=_format_options_usage(options),
+        arguments=_format_arguments_usage(options),
+        commands=_format_command_usage(commands),
+    )
+
+
+def _wrap(text, indent):
+    """Wrap ``text`` at column 79 as if it started at column ``indent``; first line unindented."""
+    lines = textwrap.wrap(
+        text, width=79, initial_indent=" " * indent, subsequent_indent=" " * indent
+    )
+    return "\n".join(lines).strip()
+
+
+def _option_description(option):
+    get_description = getattr(option, "get_description", None)
+    if get_description is not None:
+        return get_description() or ""
+    doc = getattr(option, "__doc__", None)
+    return inspect.cleandoc(doc) if doc else ""
+
+
+def _format_options_usage(options):
+    lines = []
+    for option in options:
+        short_flag, long_flag = option.get_flags()
+        if option.arg:
+            flag = f"{short_flag} {option.arg} {long_flag}={option.arg}"
+        else:
+            flag = f"{short_flag} {long_flag}"
+        lines.append(f"  {flag:28}  {_wrap(_option_description(option), 32)}\n")
+    return "".join(lines)
+
+
+def _format_arguments_usage(options):
+    lines = []
+    for option in options:
+        if option.arg and option.arg_description:
+            lines.append(f"  {option.arg:8}  {_wrap(option.arg_description, 12)}\n")
+    return "".join(lines)
+
+
+def _first_line_of_docstring(command):
+    # commands maps names to command functions (or directly to their docstrings)
+    doc = command if isinstance(command, str) or command is None else inspect.getdoc(command)
+    return doc.strip().split("\n")[0] if doc else ""
+
+
+def _format_command_usage(commands):
+    if not commands:
+        return ""
+    width = max([len(name) for name in commands] + [8])
+    lines = ["\nCommands:\n"]
+    for name, function in commands.items():
+        lines.append(f"  {name:{width}}  {_first_line_of_docstring(function)}\n")
+    return "".join(lines)
+
+
+def printable_usage(doc):
+    """The ``Usage:`` block of a docopt document (up to the first blank line)."""
+    parts = re.split(r"([Uu][Ss][Aa][Gg][Ee]:)", doc)
+    if len(parts) < 3:
+        raise ValueError('"usage:" (case-insensitive) not found.')
+    if len(parts) > 3:
+        raise ValueError('More than one "usage:" (case-insensitive).')
+    return re.split(r"\n\s*\n", "".join(parts[1:]))[0].strip()
