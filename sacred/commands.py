@@ -6,11 +6,8 @@ Also ``help_for_command`` (the text of ``help COMMAND``) and the config formatti
 
 import copy
 import pprint
-import pydoc
 import re
 from collections import OrderedDict, namedtuple
-
-from colorama import Fore, Style
 
 from sacred.utils import PATHCHANGE, iterate_flattened_separately
 
@@ -22,12 +19,14 @@ __all__ = (
     "print_named_configs",
 )
 
-COLOR_DIRTY = Fore.RED
-COLOR_TYPECHANGED = Fore.RED
-COLOR_ADDED = Fore.GREEN
-COLOR_MODIFIED = Fore.BLUE
-COLOR_DOC = Style.DIM
-ENDC = Style.RESET_ALL
+# the ANSI codes of colorama's Fore.RED, Fore.GREEN, Fore.BLUE, Style.DIM and
+# Style.RESET_ALL, spelled out so that importing sacred does not import colorama
+COLOR_DIRTY = "\x1b[31m"
+COLOR_TYPECHANGED = "\x1b[31m"
+COLOR_ADDED = "\x1b[32m"
+COLOR_MODIFIED = "\x1b[34m"
+COLOR_DOC = "\x1b[2m"
+ENDC = "\x1b[0m"
 
 LEGEND = (
     "("
@@ -106,6 +105,8 @@ def save_config(_config, _log, config_filename="config.json"):
 
 def help_for_command(command):
     """The pydoc text of a command (signature and docstring), without overstrike bolding."""
+    import pydoc
+
     # a captured function is a wrapt proxy; document the function it wraps
     function = getattr(command, "__wrapped__", command)
     text = pydoc.text.document(function)

@@ -86,6 +86,10 @@ def test_constants():
         "\x1b[34m",
     )
     assert (COLOR_DOC, ENDC) == ("\x1b[2m", "\x1b[0m")
+    from colorama import Fore, Style
+
+    assert (COLOR_DIRTY, COLOR_ADDED, COLOR_MODIFIED) == (Fore.RED, Fore.GREEN, Fore.BLUE)
+    assert (COLOR_DOC, ENDC) == (Style.DIM, Style.RESET_ALL)
     assert "Configuration " + LEGEND + ":" == HEADER
     assert ConfigEntry._fields == ("key", "value", "added", "modified", "typechanged", "doc")
     assert PathEntry._fields == ("key", "added", "modified", "typechanged", "doc")
