@@ -1,0 +1,412 @@
+"""The Run: one execution of a command, and the events it sends to the observers."""
+
+import datetime
+import os
+import sys
+import threading
+import traceback as tb
+
+from sacred.settings import SETTINGS
+from sacred.utils import IntervalTimer, SacredInterrupt, join_paths
+
+__all__ = ("Run",)
+
+
+def _utcnow():
+    # naive UTC, like the deprecated datetime.utcnow()
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class Run:
+    """Represent and manage a single run of an experiment."""
+
+    def __init__(
+        self,
+        config,
+        config_modifications,
+        main_function,
+        observers,
+        root_logger,
+        run_logger,
+        experiment_info,
+        host_info,
+        pre_run_hooks,
+        post_run_hooks,
+        captured_out_filter=None,
+    ):
+        from sacred.metrics_logger import MetricsLogger
+
+        self._id = None
+        """The ID of this run as assigned by the first observer"""
+
+        self.captured_out = ""
+        """Captured stdout and stderr"""
+
+        self.config = config
+        """The final configuration used for this run"""
+
+        self.config_modifications = config_modifications
+        """A ConfigSummary object with information about config changes"""
+
+        self.experiment_info = experiment_info
+        """A dictionary with information about the experiment"""
+
+        self.host_info = host_info
+        """A dictionary with information about the host"""
+
+        self.info = {}
+        """Custom info dict that will be sent to the observers"""
+
+        self.root_logger = root_logger
+        """The root logger that was used to create all the others"""
+
+        self.run_logger = run_logger
+        """The logger that is used for this run"""
+
+        self.main_function = main_function
+        """The main function that is executed with this run"""
+
+        self.observers = observers
+        """A list of all observers that observe this run"""
+
+        self.pre_run_hooks = pre_run_hooks
+        """List of pre-run hooks (captured functions called before this run)"""
+
+        self.post_run_hooks = post_run_hooks
+        """List of post-run hooks (captured functions called after this run)"""
+
+        self.result = None
+        """The return value of the main function"""
+
+        self.status = None
+        """The current status of the run, from QUEUED to COMPLETED"""
+
+        self.start_time = None
+        """The datetime when this run was started"""
+
+        self.stop_time = None
+        """The datetime when this run stopped"""
+
+        self.debug = False
+        """Determines whether this run is executed in debug mode"""
+
+        self.pdb = False
+        """If true the pdb debugger is automatically started after a failure"""
+
+        self.meta_info = {}
+        """A custom comment for this run"""
+
+        self.beat_interval = SETTINGS.DEFAULT_BEAT_INTERVAL
+        """The time between two heartbeat events measured in seconds"""
+
+        self.unobserved = False
+        """Indicates whether this run should be unobserved"""
+
+        self.force = False
+        """Disable warnings about suspicious changes"""
+
+        self.queue_only = False
+        """If true then this run will only fire the queued_event and quit"""
+
+        self.captured_out_filter = captured_out_filter
+        """Filter function to be applied to captured output"""
+
+        self.fail_trace = None
+        """A stacktrace, in case the run failed"""
+
+        self.capture_mode = None
+        """Determines the way the stdout/stderr are captured"""
+
+        self._heartbeat = None
+        self._stop_heartbeat_event = None
+        self._beat_pending = False  # a final heartbeat is due even without a timer thread
+        self._output_file = None
+        self._output_lock = threading.Lock()
+        self._output_closed = False
+        self._failed_observers = []
+        self._metrics = MetricsLogger()
+
+    # ------------------------------------------------------------ public API
+    def open_resource(self, filename, mode="r"):
+        """Open a file and also save it as a resource (the observers store it)."""
+        filename = os.path.abspath(filename)
+        self._emit_resource_added(filename)  # TODO: maybe non-blocking?
+        return open(filename, mode)
+
+    def add_resource(self, filename):
+        """Add a file as a resource (an input of this run)."""
+        filename = os.path.abspath(filename)
+        self._emit_resource_added(filename)
+
+    def add_artifact(self, filename, name=None, metadata=None, content_type=None):
+        """Add a file as an artifact (an output of this run); the observers store it."""
+        filename = os.path.abspath(filename)
+        name = os.path.basename(filename) if name is None else name
+        self._emit_artifact_added(name, filename, metadata, content_type)
+
+    def log_scalar(self, metric_name, value, step=None):
+        """Add a new measurement of a scalar metric; sent with the next heartbeat.
+
+        The step defaults to the last step of this metric plus one (starting at 0).
+        """
+        self._metrics.log_scalar_metric(metric_name, value, step)
+
+    def warn_if_unobserved(self):
+        if not self.observers and not self.debug and not self.unobserved:
+            self.run_logger.warning("No observers have been added to this run")
+
+    def __call__(self, *args):
+        """Start this run: fire the events, call the main function and return its result."""
+        from sacred.randomness import set_global_seed
+        from sacred.stdout_capturing import get_stdcapturer
+
+        if self.start_time is not None:
+            raise RuntimeError(
+                f"A run can only be started once. (Last start was {self.start_time})"
+            )
+
+        if self.unobserved:
+            self.observers = []
+        else:
+            self.observers = sorted(self.observers, key=lambda x: -x.priority)
+
+        self.warn_if_unobserved()
+        set_global_seed(self.config["seed"])
+
+        if self.capture_mode is None and not self.observers:
+            capture_mode = "no"
+        else:
+            capture_mode = self.capture_mode
+        capture_mode, capture_stdout = get_stdcapturer(capture_mode)
+        self.run_logger.debug('Using capture mode "%s"', capture_mode)
+
+        if self.queue_only:
+            self._emit_queued()
+            self._wait_for_observers()
+            return None
+        try:
+            with capture_stdout() as self._output_file:
+                try:
+                    self._emit_started()
+                    self._start_heartbeat()
+                    self._execute_pre_run_hooks()
+                    self.result = self.main_function(*args)
+                    self._execute_post_run_hooks()
+                    if self.result is not None:
+                        self.run_logger.info("Result: %s", self.result)
+                    elapsed_time = self._stop_time()
+                    self.run_logger.info("Completed after %s", elapsed_time)
+                finally:
+                    # Read what was printed before the capture closes, also when the run
+                    # fails or is interrupted (the original lost that output).
+                    self._close_captured_output()
+            self._stop_heartbeat()
+            self._emit_completed(self.result)
+        except (SacredInterrupt, KeyboardInterrupt) as e:
+            self._stop_heartbeat()
+            status = getattr(e, "STATUS", "INTERRUPTED")
+            self._emit_interrupted(status)
+            raise
+        except BaseException:
+            exc_type, exc_value, trace = sys.exc_info()
+            self._stop_heartbeat()
+            self._emit_failed(exc_type, exc_value, trace.tb_next)
+            raise
+        finally:
+            self._warn_about_failed_observers()
+            self._wait_for_observers()
+
+        return self.result
+
+    # ------------------------------------------------------------ internals
+    def _get_captured_output(self):
+        with self._output_lock:
+            self._read_captured_output()
+
+    def _read_captured_output(self):
+        if self._output_file is None or self._output_closed:
+            return
+        text = self._output_file.get()
+        if self.captured_out_filter is not None:
+            self.captured_out = self.captured_out_filter(self.captured_out + text)
+        elif text:
+            self.captured_out += text
+
+    def _close_captured_output(self):
+        with self._output_lock:
+            self._read_captured_output()
+            self._output_closed = True
+
+    def _start_heartbeat(self):
+        self.run_logger.debug("Starting Heartbeat")
+        if self.beat_interval > 0:
+            self._beat_pending = True
+            if self.observers:  # without observers nobody listens: no thread needed
+                self._stop_heartbeat_event, self._heartbeat = IntervalTimer.create(
+                    self._emit_heartbeat, self.beat_interval
+                )
+                self._heartbeat.start()
+
+    def _stop_heartbeat(self):
+        self.run_logger.debug("Stopping Heartbeat")
+        # only stop if heartbeat was started
+        if self._heartbeat is not None:
+            self._stop_heartbeat_event.set()  # the timer thread emits the final beat
+            self._heartbeat.join(timeout=2)
+        elif self._beat_pending:
+            self._emit_heartbeat()
+        self._beat_pending = False
+
+    def _emit_queued(self):
+        self.status = "QUEUED"
+        queue_time = _utcnow()
+        self.meta_info["queue_time"] = queue_time
+        command = join_paths(self.main_function.prefix, self.main_function.signature.name)
+        self.run_logger.info("Queuing-up command '%s'", command)
+        for observer in self.observers:
+            _id = observer.queued_event(
+                ex_info=self.experiment_info,
+                command=command,
+                host_info=self.host_info,
+                queue_time=queue_time,
+                config=self.config,
+                meta_info=self.meta_info,
+                _id=self._id,
+            )
+            if self._id is None:
+                self._id = _id
+            # do not catch any exceptions on startup:
+            # the experiment SHOULD fail if any of the observers fails
+
+        if self._id is None:
+            self.run_logger.info("Queued")
+        else:
+            self.run_logger.info('Queued-up run with ID "%s"', self._id)
+
+    def _emit_started(self):
+        self.status = "RUNNING"
+        self.start_time = _utcnow()
+        command = join_paths(self.main_function.prefix, self.main_function.signature.name)
+        self.run_logger.info("Running command '%s'", command)
+        for observer in self.observers:
+            _id = observer.started_event(
+                ex_info=self.experiment_info,
+                command=command,
+                host_info=self.host_info,
+                start_time=self.start_time,
+                config=self.config,
+                meta_info=self.meta_info,
+                _id=self._id,
+            )
+            if self._id is None:
+                self._id = _id
+            # do not catch any exceptions on startup:
+            # the experiment SHOULD fail if any of the observers fails
+        if self._id is None:
+            self.run_logger.info("Started")
+        else:
+            self.run_logger.info('Started run with ID "%s"', self._id)
+
+    def _emit_heartbeat(self):
+        beat_time = _utcnow()
+        self._get_captured_output()
+        drain = getattr(self._metrics, "drain_linearized", None)
+        if drain is not None:
+            metrics_by_name = drain()
+        else:
+            from sacred.metrics_logger import linearize_metrics
+
+            metrics_by_name = linearize_metrics(self._metrics.get_last_metrics())
+        for observer in self.observers:
+            self._safe_call(
+                observer, "log_metrics", metrics_by_name=metrics_by_name, info=self.info
+            )
+            self._safe_call(
+                observer,
+                "heartbeat_event",
+                info=self.info,
+                captured_out=self.captured_out,
+                beat_time=beat_time,
+                result=self.result,
+            )
+
+    def _stop_time(self):
+        self.stop_time = _utcnow()
+        elapsed_time = datetime.timedelta(
+            seconds=round((self.stop_time - self.start_time).total_seconds())
+        )
+        return elapsed_time
+
+    def _emit_completed(self, result):
+        self.status = "COMPLETED"
+        for observer in self.observers:
+            self._final_call(observer, "completed_event", stop_time=self.stop_time, result=result)
+
+    def _emit_interrupted(self, status):
+        self.status = status
+        elapsed_time = self._stop_time()
+        self.run_logger.warning("Aborted after %s!", elapsed_time)
+        for observer in self.observers:
+            self._final_call(
+                observer, "interrupted_event", interrupt_time=self.stop_time, status=status
+            )
+
+    def _emit_failed(self, exc_type, exc_value, trace):
+        self.status = "FAILED"
+        elapsed_time = self._stop_time()
+        self.run_logger.error("Failed after %s!", elapsed_time)
+        self.fail_trace = tb.format_exception(exc_type, exc_value, trace)
+        for observer in self.observers:
+            self._final_call(
+                observer, "failed_event", fail_time=self.stop_time, fail_trace=self.fail_trace
+            )
+
+    def _emit_resource_added(self, filename):
+        for observer in self.observers:
+            self._safe_call(observer, "resource_event", filename=filename)
+
+    def _emit_artifact_added(self, name, filename, metadata, content_type):
+        for observer in self.observers:
+            self._safe_call(
+                observer,
+                "artifact_event",
+                name=name,
+                filename=filename,
+                metadata=metadata,
+                content_type=content_type,
+            )
+
+    def _safe_call(self, obs, method, **kwargs):
+        if obs not in self._failed_observers:
+            try:
+                getattr(obs, method)(**kwargs)
+            except Exception as e:
+                self._failed_observers.append(obs)
+                self.run_logger.warning("An error ocurred in the '%s' observer: %s", obs, e)
+
+    def _final_call(self, observer, method, **kwargs):
+        try:
+            getattr(observer, method)(**kwargs)
+        except Exception:
+            # Feels dirty to catch all exceptions, but it is just for finishing up,
+            # so we don't want one observer to kill the others
+            self.run_logger.error(tb.format_exc())
+
+    def _wait_for_observers(self):
+        """Block until all observers finished processing."""
+        for observer in self.observers:
+            self._safe_call(observer, "join")
+
+    def _warn_about_failed_observers(self):
+        for observer in self._failed_observers:
+            self.run_logger.warning(
+                "The observer '%s' failed at some point during the run.", observer
+            )
+
+    def _execute_pre_run_hooks(self):
+        for pr in self.pre_run_hooks:
+            pr()
+
+    def _execute_post_run_hooks(self):
+        for pr in self.post_run_hooks:
+            pr()
