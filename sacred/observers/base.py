@@ -1,0 +1,68 @@
+"""The observer interface: ``RunObserver`` and the ``td_format`` helper."""
+
+import datetime
+
+__all__ = ("RunObserver", "td_format")
+
+
+class RunObserver:
+    """Base class of all observers: every event is a no-op, subclasses override what they need.
+
+    A ``Run`` calls these methods with keyword arguments. ``started_event`` (and
+    ``queued_event``) return the run id; the first observer to return one decides it.
+    """
+
+    priority = 0
+
+    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
+        pass
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        pass
+
+    def heartbeat_event(self, info, captured_out, beat_time, result):
+        pass
+
+    def completed_event(self, stop_time, result):
+        pass
+
+    def interrupted_event(self, interrupt_time, status):
+        pass
+
+    def failed_event(self, fail_time, fail_trace):
+        pass
+
+    def resource_event(self, filename):
+        pass
+
+    def artifact_event(self, name, filename, metadata=None, content_type=None):
+        pass
+
+    def log_metrics(self, metrics_by_name, info):
+        pass
+
+    def join(self):
+        pass
+
+
+_PERIODS = (
+    ("year", 60 * 60 * 24 * 365),
+    ("month", 60 * 60 * 24 * 30),
+    ("day", 60 * 60 * 24),
+    ("hour", 60 * 60),
+    ("minute", 60),
+    ("second", 1),
+)
+
+
+def td_format(td_object: datetime.timedelta) -> str:
+    """Describe a duration in words, e.g. ``"1 hour, 2 minutes, 3 seconds"``."""
+    seconds = int(td_object.total_seconds())
+    if seconds <= 0:
+        return "less than a second"
+    parts = []
+    for name, length in _PERIODS:
+        if seconds >= length:
+            value, seconds = divmod(seconds, length)
+            parts.append(f"{value} {name}" if value == 1 else f"{value} {name}s")
+    return ", ".join(parts)

@@ -1,0 +1,431 @@
+"""FileStorageObserver: every run in its own numbered directory of JSON files.
+
+Layout of ``basedir`` (the format of the original Sacred, which dashboards read)::
+
+    basedir/.next_id              hint for the next free run id (see _make_dir)
+    basedir/_sources/<stem>_<md5><ext>
+    basedir/_resources/<stem>_<md5><ext>
+    basedir/<id>/run.json config.json cout.txt info.json metrics.json <artifacts>
+
+Beyond the original: many processes may start runs in one folder at once (ids come from
+an atomic ``os.mkdir``, JSON files are replaced atomically), a new id does not list the
+folder, ``cout.txt`` only gets the new output appended, and ``metrics.json`` is kept
+encoded in memory, so a heartbeat only encodes what is new.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import warnings
+from pathlib import Path
+
+from sacred.commandline_options import cli_option
+from sacred.observers import _jsonio
+from sacred.observers.base import RunObserver
+from sacred.serializer import flatten
+
+__all__ = ("FileStorageObserver", "file_storage_option", "DEFAULT_FILE_STORAGE_PRIORITY")
+
+DEFAULT_FILE_STORAGE_PRIORITY = 20
+
+_ID_HINT = ".next_id"
+_MAX_ID_ATTEMPTS = 1000
+_RESCAN_AFTER = 16  # collisions in a row before the hint is distrusted
+_BLACKLIST = ("run.json", "config.json", "cout.txt", "metrics.json")
+_METRIC_FIELDS = ("steps", "timestamps", "values")  # sorted, as sort_keys writes them
+
+
+def _md5(filename) -> str:
+    h = hashlib.md5()
+    with open(filename, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _copy_atomic(src, dst) -> None:
+    """Copy so that ``dst`` appears complete or not at all (others may copy the same file)."""
+    tmp = f"{dst}.{os.getpid()}.{threading.get_ident()}.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def _scan_max_id(basedir) -> int:
+    with os.scandir(basedir) as entries:
+        return max(
+            (int(e.name) for e in entries if e.name.isdigit() and e.is_dir()),
+            default=0,
+        )
+
+
+def _read_hint(basedir):
+    try:
+        with open(os.path.join(basedir, _ID_HINT)) as f:
+            value = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
+class FileStorageObserver(RunObserver):
+    """Stores each run in ``basedir/<id>/`` as JSON files plus copies of sources and files."""
+
+    VERSION = "FileStorageObserver-0.7.0"
+
+    @classmethod
+    def create(cls, *args, **kwargs):
+        warnings.warn(
+            "FileStorageObserver.create(...) is deprecated. "
+            "Please use FileStorageObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls(*args, **kwargs)
+
+    def __init__(
+        self,
+        basedir,
+        resource_dir=None,
+        source_dir=None,
+        template=None,
+        priority: int = DEFAULT_FILE_STORAGE_PRIORITY,
+        copy_artifacts: bool = True,
+        copy_sources: bool = True,
+    ):
+        basedir = str(basedir)
+        resource_dir = resource_dir or os.path.join(basedir, "_resources")
+        source_dir = source_dir or os.path.join(basedir, "_sources")
+        if template is not None:
+            if not os.path.exists(template):
+                raise FileNotFoundError(f"Couldn't find template file '{template}'")
+        else:
+            template = os.path.join(basedir, "template.html")
+            if not os.path.exists(template):
+                template = None
+        self.initialize(
+            basedir,
+            resource_dir,
+            source_dir,
+            template,
+            priority,
+            copy_artifacts,
+            copy_sources,
+        )
+
+    @classmethod
+    def create_from(cls, *args, **kwargs):
+        """Build an observer from exactly the given directories (no defaults, no checks)."""
+        self = cls.__new__(cls)
+        self.initialize(*args, **kwargs)
+        return self
+
+    def initialize(
+        self,
+        basedir,
+        resource_dir,
+        source_dir,
+        template,
+        priority=DEFAULT_FILE_STORAGE_PRIORITY,
+        copy_artifacts=True,
+        copy_sources=True,
+    ):
+        self.basedir = str(basedir)
+        self.resource_dir = resource_dir
+        self.source_dir = source_dir
+        self.template = template
+        self.priority = priority
+        self.copy_artifacts = copy_artifacts
+        self.copy_sources = copy_sources
+        self.dir = None
+        self.run_entry = None
+        self.config = None
+        self.info = None
+        self.cout = ""
+        self.cout_write_cursor = 0
+        # the heartbeat thread and the main thread (artifacts, resources) both send events
+        self._lock = threading.RLock()
+        self._metrics = None  # name -> {field: [encoded chunks]}, see log_metrics
+        self._metrics_written = False
+
+    # ------------------------------------------------------------ run directory
+    def _make_dir(self, _id):
+        os.makedirs(self.basedir, exist_ok=True)
+        if _id is not None:
+            os.mkdir(os.path.join(self.basedir, str(_id)))  # raises if it exists
+            return _id
+        # Probe upwards from the hint with mkdir, which is atomic: of several processes
+        # only one gets each id. Listing the folder is the fallback, not the rule.
+        candidate = _read_hint(self.basedir)
+        if candidate is None:
+            candidate = _scan_max_id(self.basedir) + 1
+        collisions = 0
+        for attempt in range(_MAX_ID_ATTEMPTS):
+            try:
+                os.mkdir(os.path.join(self.basedir, str(candidate)))
+                break
+            except FileExistsError:
+                if attempt == _MAX_ID_ATTEMPTS - 1:
+                    raise
+                collisions += 1
+                if collisions == _RESCAN_AFTER:  # hint far behind (e.g. runs made elsewhere)
+                    candidate = max(candidate, _scan_max_id(self.basedir))
+                candidate += 1
+        try:
+            _jsonio.write_atomic(os.path.join(self.basedir, _ID_HINT), str(candidate + 1))
+        except OSError:
+            pass  # only a hint
+        return str(candidate)
+
+    def _make_run_dir(self, _id):
+        run_id = self._make_dir(_id)
+        self.dir = os.path.join(self.basedir, str(run_id))
+        return run_id
+
+    # ------------------------------------------------------------ events
+    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
+        with self._lock:
+            run_id = self._make_run_dir(_id)
+            self.run_entry = {
+                "experiment": dict(ex_info),
+                "command": command,
+                "host": dict(host_info),
+                "meta": meta_info,
+                "status": "QUEUED",
+            }
+            self.config = config
+            self.save_json(self.run_entry, "run.json")
+            self.save_json(self.config, "config.json")
+            if self.copy_sources:
+                for name, _ in ex_info["sources"]:
+                    self.save_file(os.path.join(ex_info["base_dir"], name))
+            return run_id
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        with self._lock:
+            run_id = self._make_run_dir(_id)
+            experiment = dict(ex_info)
+            experiment["sources"] = self.save_sources(ex_info)
+            self.run_entry = {
+                "experiment": experiment,
+                "command": command,
+                "host": dict(host_info),
+                "start_time": start_time.isoformat(),
+                "meta": meta_info,
+                "status": "RUNNING",
+                "resources": [],
+                "artifacts": [],
+                "heartbeat": None,
+            }
+            self.config = config
+            self.info = {}
+            self.cout = ""
+            self.cout_write_cursor = 0
+            self._metrics = None
+            self._metrics_written = False
+            self.save_json(self.run_entry, "run.json")
+            self.save_json(self.config, "config.json")
+            self.save_cout()
+            return run_id
+
+    def heartbeat_event(self, info, captured_out, beat_time, result):
+        with self._lock:
+            self.info = info
+            self.run_entry["heartbeat"] = beat_time.isoformat()
+            self.run_entry["result"] = result
+            self.cout = captured_out
+            self.save_cout()
+            self.save_json(self.run_entry, "run.json")
+            if self.info:
+                self.save_json(self.info, "info.json")
+
+    def completed_event(self, stop_time, result):
+        with self._lock:
+            self.run_entry["stop_time"] = stop_time.isoformat()
+            self.run_entry["result"] = result
+            self.run_entry["status"] = "COMPLETED"
+            self.save_json(self.run_entry, "run.json")
+            self.render_template()
+
+    def interrupted_event(self, interrupt_time, status):
+        with self._lock:
+            self.run_entry["stop_time"] = interrupt_time.isoformat()
+            self.run_entry["status"] = status
+            self.save_json(self.run_entry, "run.json")
+            self.render_template()
+
+    def failed_event(self, fail_time, fail_trace):
+        with self._lock:
+            self.run_entry["stop_time"] = fail_time.isoformat()
+            self.run_entry["status"] = "FAILED"
+            self.run_entry["fail_trace"] = fail_trace
+            self.save_json(self.run_entry, "run.json")
+            self.render_template()
+
+    def resource_event(self, filename):
+        with self._lock:
+            filename = os.path.abspath(filename)
+            store_path = self.find_or_save(filename, self.resource_dir)
+            self.run_entry["resources"].append([filename, str(store_path)])
+            self.save_json(self.run_entry, "run.json")
+
+    def artifact_event(self, name, filename, metadata=None, content_type=None):
+        with self._lock:
+            self.save_file(filename, name)
+            self.run_entry["artifacts"].append(name)
+            self.save_json(self.run_entry, "run.json")
+
+    def log_metrics(self, metrics_by_name, info):
+        """Merge the new points into metrics.json.
+
+        The merged metrics stay in memory as encoded JSON chunks, so each call encodes only
+        the new points; the file is read at most once (if it already exists).
+        """
+        with self._lock:
+            if self._metrics is None:
+                self._metrics = self._load_metrics()
+            changed = False
+            for name, metric in metrics_by_name.items():
+                fields = self._metrics.setdefault(name, {f: [] for f in _METRIC_FIELDS})
+                for field, chunk in (
+                    ("steps", _encode_values(metric["steps"])),
+                    ("timestamps", _jsonio.isoformat_items(metric["timestamps"], 3)),
+                    ("values", _encode_values(metric["values"])),
+                ):
+                    if chunk:
+                        fields[field].append(chunk)
+                        changed = True
+            if changed or not self._metrics_written:
+                _jsonio.write_atomic(os.path.join(self.dir, "metrics.json"), self._metrics_text())
+                self._metrics_written = True
+
+    # ------------------------------------------------------------ helpers
+    def _load_metrics(self):
+        path = os.path.join(self.dir, "metrics.json")
+        try:
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        metrics = {}
+        for name, metric in saved.items():
+            metrics[name] = {
+                field: [c] if (c := _jsonio.encode_items(metric.get(field, []), 3)) else []
+                for field in _METRIC_FIELDS
+            }
+        return metrics
+
+    def _metrics_text(self):
+        if not self._metrics:
+            return "{}"
+        sep = ",\n      "
+        out = ["{"]
+        for i, name in enumerate(sorted(self._metrics)):
+            out.append(("\n  " if i == 0 else ",\n  ") + _jsonio.quote(name) + ": {")
+            fields = self._metrics[name]
+            for j, field in enumerate(_METRIC_FIELDS):
+                out.append(("\n    " if j == 0 else ",\n    ") + f'"{field}": ')
+                chunks = fields[field]
+                if chunks:
+                    out.append("[\n      ")
+                    out.append(sep.join(chunks))
+                    out.append("\n    ]")
+                else:
+                    out.append("[]")
+            out.append("\n  }")
+        out.append("\n}")
+        return out
+
+    def save_sources(self, ex_info):
+        base_dir = ex_info["base_dir"]
+        source_info = []
+        for name, _ in ex_info["sources"]:
+            abspath = os.path.join(base_dir, name)
+            if self.copy_sources:
+                store_path = self.find_or_save(abspath, self.source_dir)
+                stored = os.path.relpath(str(store_path), self.basedir)
+            else:
+                stored = abspath
+            source_info.append([name, stored])
+        return source_info
+
+    def find_or_save(self, filename, store_dir):
+        """Copy ``filename`` to ``store_dir/<stem>_<md5><ext>`` unless there; return that path.
+
+        A file inside ``basedir`` is not copied when ``copy_artifacts`` is False.
+        """
+        if not self.copy_artifacts:
+            try:
+                Path(filename).resolve().relative_to(Path(self.basedir).resolve())
+                return filename
+            except ValueError:
+                pass
+        os.makedirs(os.fspath(store_dir), exist_ok=True)
+        stem, ext = os.path.splitext(os.path.basename(filename))
+        store_path = Path(store_dir) / f"{stem}_{_md5(filename)}{ext}"
+        if not store_path.exists():
+            _copy_atomic(filename, store_path)
+        return store_path
+
+    def save_json(self, obj, filename):
+        # plain JSON is written as it is: flatten would return an identical copy
+        data = obj if _jsonio.is_plain(obj) else flatten(obj)
+        _jsonio.write_atomic(os.path.join(self.dir, filename), _jsonio.dumps(data))
+
+    def save_file(self, filename, target_name=None):
+        target_name = target_name or os.path.basename(filename)
+        blacklist = [os.path.join(self.dir, x) for x in _BLACKLIST]
+        dest_file = os.path.join(self.dir, target_name)
+        if dest_file in blacklist:
+            raise FileExistsError(
+                "You are trying to overwrite a file necessary for the "
+                f"FileStorageObserver. The list of blacklisted files is: {blacklist}"
+            )
+        try:
+            shutil.copyfile(filename, dest_file)
+        except shutil.SameFileError:
+            pass
+
+    def save_cout(self):
+        # Only the part of captured_out that is new since the last save is appended.
+        new = self.cout[self.cout_write_cursor :]
+        with open(os.path.join(self.dir, "cout.txt"), "ab") as f:
+            f.write(new.encode("utf-8"))
+        self.cout_write_cursor = len(self.cout)
+
+    def render_template(self):
+        if not self.template:
+            return
+        try:
+            from mako.template import Template
+        except ImportError:  # mako is optional: no report then
+            return
+        report = Template(filename=self.template).render(
+            run=self.run_entry, config=self.config, info=self.info, cout=self.cout, savedir=self.dir
+        )
+        ext = os.path.splitext(self.template)[1]
+        with open(os.path.join(self.dir, "report" + ext), "w", encoding="utf-8") as f:
+            f.write(report)
+
+    def __eq__(self, other):
+        if isinstance(other, FileStorageObserver):
+            return self.basedir == other.basedir
+        return False
+
+
+def _encode_values(values):
+    """Encoded items of a list of metric steps or values (flattened like the original)."""
+    if not _jsonio.is_plain(values):
+        values = flatten(list(values))
+    return _jsonio.encode_items(values, 3)
+
+
+@cli_option("-F", "--file_storage")
+def file_storage_option(args, run):
+    """Add a file-storage observer to the experiment.
+
+    The value of the arguement should be the
+    base-directory to write the runs to
+    """
+    run.observers.append(FileStorageObserver(args))
