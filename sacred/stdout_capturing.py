@@ -1,0 +1,438 @@
+"""Capture what a run prints, while still letting it through to the terminal.
+
+Three modes (``get_stdcapturer``):
+
+* ``no``: nothing is captured;
+* ``sys``: ``sys.stdout``/``sys.stderr`` are replaced by proxies that write through
+  and record (Python-level output only);
+* ``fd``: file descriptors 1 and 2 are redirected into pipes; a reader thread copies
+  the bytes to the original descriptors and records them. This also captures output
+  of C code and of child processes. No external ``tee`` process is involved.
+
+``with factory() as out:`` yields a ``CapturedStdout``; ``out.get()`` returns the text
+written since the previous ``get()`` and may be called from another thread (the
+heartbeat) while the main thread prints. The capturer keeps only text that ``get()``
+has not returned yet.
+"""
+
+import codecs
+import io
+import os
+import select
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import wrapt
+
+from sacred.settings import SETTINGS
+
+__all__ = (
+    "get_stdcapturer",
+    "flush",
+    "no_tee",
+    "tee_output_python",
+    "tee_output_fd",
+    "CapturedStdout",
+    "TeeingStreamProxy",
+)
+
+_READ_SIZE = 1 << 20
+_BATCH_DELAY = 0.002
+# how long leaving an fd capture waits for the pipes to close (a child process that
+# still holds them, e.g. a backgrounded ``sleep``, would otherwise block forever)
+_EOF_TIMEOUT = 1.0
+# how long ``get()`` in fd mode waits for the reader thread to catch up
+_SYNC_TIMEOUT = 0.5
+
+
+def get_stdcapturer(mode=None):
+    """``(mode, context manager factory)`` for a capture mode (default: SETTINGS.CAPTURE_MODE)."""
+    mode = mode if mode is not None else SETTINGS.CAPTURE_MODE
+    capture_options = {"no": no_tee, "fd": tee_output_fd, "sys": tee_output_python}
+    if mode not in capture_options:
+        raise KeyError(
+            f"Unknown capture mode '{mode}'. Available options are {sorted(capture_options)}"
+        )
+    return mode, capture_options[mode]
+
+
+# ---------------------------------------------------------------- flushing
+_libc = None
+_libc_loaded = False
+
+
+def _get_libc():
+    """The C library (for ``fflush``), loaded on first use; None where unavailable."""
+    global _libc, _libc_loaded
+    if not _libc_loaded:
+        _libc_loaded = True
+        try:
+            import ctypes
+
+            if sys.platform == "win32":
+                _libc = ctypes.cdll.msvcrt
+            else:
+                _libc = ctypes.CDLL(None)
+            _libc.fflush  # noqa: B018 - check the symbol exists
+        except (OSError, AttributeError, ImportError):
+            _libc = None
+    return _libc
+
+
+def flush():
+    """Flush Python's stdout/stderr and all C stdio buffers (``fflush(NULL)``)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass  # closed, detached or missing streams have nothing to flush
+    libc = _get_libc()
+    if libc is not None:
+        try:
+            libc.fflush(None)
+        except (OSError, ValueError):
+            pass
+
+
+# ---------------------------------------------------------------- the recorder
+class CapturedStdout:
+    """The text captured so far and not yet returned by ``get()``.
+
+    Writes may come from any thread. Small writes are merged into larger chunks
+    so that many tiny prints do not cost one Python object each.
+    """
+
+    _SMALL = 4096  # writes shorter than this are merged...
+    _MERGE_COUNT = 512  # ...once there are this many
+
+    def __init__(self, before_get=None):
+        self._lock = threading.Lock()
+        self._chunks = []  # merged text, oldest first
+        self._small = []  # recent small writes, not yet merged
+        self._closed = False
+        # makes pending output visible to ``get()`` (flushes buffers, waits for the reader)
+        self._before_get = before_get
+
+    @property
+    def closed(self):
+        """True once the capture context has been left."""
+        return self._closed
+
+    def write(self, text):
+        if not text or self._closed:
+            return
+        with self._lock:
+            small = self._small
+            if len(text) < self._SMALL:
+                small.append(text)
+                if len(small) >= self._MERGE_COUNT:
+                    self._chunks.append("".join(small))
+                    small.clear()
+            else:
+                if small:
+                    self._chunks.append("".join(small))
+                    small.clear()
+                self._chunks.append(text)
+
+    def flush(self):
+        if self._before_get is not None and not self._closed:
+            self._before_get()
+
+    def get(self):
+        """The text written since the previous call ("" if there is none)."""
+        self.flush()
+        with self._lock:
+            chunks = self._chunks
+            if self._small:
+                chunks.append("".join(self._small))
+                self._small.clear()
+            self._chunks = []
+        if len(chunks) == 1:
+            return chunks[0]
+        return "".join(chunks)
+
+    def finalize(self):
+        """Stop recording; text not yet returned by ``get()`` stays available."""
+        self._closed = True
+        self._before_get = None
+
+
+class TeeingStreamProxy(wrapt.ObjectProxy):
+    """A stream that writes through to the wrapped one and also into ``out``.
+
+    Used in ``sys`` mode for streams that are not regular text files; those get a
+    faster replacement (see ``_tee_text_stream``).
+    """
+
+    def __init__(self, wrapped, out):
+        super().__init__(wrapped)
+        self._self_out = out
+
+    def write(self, data):
+        result = self.__wrapped__.write(data)
+        self._self_out.write(data)
+        return result
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        return self.__wrapped__.flush()
+
+
+class _TeeBuffer:
+    """The binary layer under a replacement ``sys.stdout``/``sys.stderr``.
+
+    ``io.TextIOWrapper`` (C code) handles each ``print`` and hands us its bytes in
+    chunks of several KiB; we decode them once, pass the text on to the original
+    stream and record it. A Python-level ``write`` per ``print`` would make printing
+    twice as slow.
+    """
+
+    def __init__(self, stream, out, encoding, errors):
+        self._stream = stream
+        self._out = out
+        decode_errors = "surrogateescape" if errors == "surrogateescape" else "replace"
+        self._decoder = codecs.getincrementaldecoder(encoding)(decode_errors)
+        self.closed = False
+
+    def write(self, data):
+        text = self._decoder.decode(data)
+        if text:
+            self._stream.write(text)
+            self._out.write(text)
+        return len(data)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+
+    def close(self):
+        # the replacement stream is discarded at the end; the original stays open
+        self.flush()
+        self.closed = True
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def fileno(self):
+        return self._stream.fileno()
+
+    def isatty(self):
+        return self._stream.isatty()
+
+    @property
+    def name(self):
+        return getattr(self._stream, "name", "<tee>")
+
+    @property
+    def mode(self):
+        return "wb"
+
+
+def _tee_text_stream(stream, out):
+    """A stream that behaves like ``stream`` and also records what is written to it."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return TeeingStreamProxy(stream, out)
+    try:
+        codecs.lookup(encoding)
+        errors = getattr(stream, "errors", None) or "strict"
+        tee = io.TextIOWrapper(
+            _TeeBuffer(stream, out, encoding, errors),
+            encoding=encoding,
+            errors=errors,
+            newline="\n",  # the original stream translates newlines itself
+            line_buffering=bool(getattr(stream, "line_buffering", False)),
+            write_through=bool(getattr(stream, "write_through", False)),
+        )
+    except (LookupError, TypeError, ValueError):
+        return TeeingStreamProxy(stream, out)
+    return tee
+
+
+# ---------------------------------------------------------------- modes
+@contextmanager
+def no_tee():
+    """Capture nothing: ``get()`` always returns ""."""
+    out = CapturedStdout()
+    try:
+        yield out
+    finally:
+        out.finalize()
+
+
+@contextmanager
+def tee_output_python():
+    """Capture Python-level writes to ``sys.stdout`` and ``sys.stderr``."""
+    out = CapturedStdout(before_get=flush)
+    flush()
+    orig_stdout, orig_stderr = sys.stdout, sys.stderr
+    sys.stdout = _tee_text_stream(orig_stdout, out)
+    sys.stderr = _tee_text_stream(orig_stderr, out)
+    try:
+        yield out
+    finally:
+        flush()
+        sys.stdout, sys.stderr = orig_stdout, orig_stderr
+        out.finalize()
+
+
+class _FdTee:
+    """Redirects fds 1 and 2 into pipes; one thread forwards and records the bytes."""
+
+    def __init__(self, out):
+        self.out = out
+        self.targets = {}  # read end of a pipe -> saved copy of the original fd
+        self.decoders = {}  # read end -> incremental UTF-8 decoder
+        self.busy = threading.Lock()  # held while a chunk is being forwarded/recorded
+        self.stopping = False
+        self.thread = None
+        self.wake_r = self.wake_w = None
+
+    def start(self):
+        flush()
+        for fd in (1, 2):
+            read_end, write_end = os.pipe()
+            _enlarge_pipe(write_end)
+            try:
+                saved = os.dup(fd)
+            except OSError:
+                saved = None  # the fd was closed: record, but forward nowhere
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            self.targets[read_end] = saved
+            self.decoders[read_end] = codecs.getincrementaldecoder("utf-8")("replace")
+        self.wake_r, self.wake_w = os.pipe()
+        self.thread = threading.Thread(target=self._run, name="sacred-fd-capture", daemon=True)
+        self.thread.start()
+        self.out._before_get = self.sync
+
+    def _forward(self, read_end, data):
+        target = self.targets[read_end]
+        if target is not None:
+            _write_all(target, data)
+        self.out.write(self.decoders[read_end].decode(data))
+
+    def _run(self):
+        open_ends = list(self.targets)
+        while open_ends:
+            ready, _, _ = select.select(open_ends + [self.wake_r], [], [])
+            if self.wake_r in ready:
+                break
+            with self.busy:
+                for read_end in ready:
+                    data = os.read(read_end, _READ_SIZE)
+                    if data:
+                        self._forward(read_end, data)
+                    else:
+                        open_ends.remove(read_end)
+            # Let output pile up in the pipe: a writer that makes many tiny writes
+            # (e.g. with PYTHONUNBUFFERED) would otherwise wake this thread for each
+            # one, and the fight for the GIL would slow the main thread down.
+            time.sleep(_BATCH_DELAY)
+        # stopped while a child process still holds a pipe: take what is there
+        with self.busy:
+            for read_end in open_ends:
+                while select.select([read_end], [], [], 0)[0]:
+                    data = os.read(read_end, _READ_SIZE)
+                    if not data:
+                        break
+                    self._forward(read_end, data)
+
+    def sync(self, timeout=_SYNC_TIMEOUT):
+        """Wait (briefly) until everything written so far has been recorded."""
+        flush()
+        deadline = time.monotonic() + timeout
+        while self.thread.is_alive():
+            with self.busy:
+                if all(_bytes_in_pipe(r) == 0 for r in self.targets):
+                    return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.0005)
+
+    def stop(self):
+        flush()
+        for read_end, fd in zip(self.targets, (1, 2)):
+            saved = self.targets[read_end]
+            if saved is not None:
+                os.dup2(saved, fd)  # also closes our write end of the pipe
+            else:
+                os.close(fd)
+        self.thread.join(_EOF_TIMEOUT)
+        if self.thread.is_alive():
+            os.write(self.wake_w, b"x")
+            self.thread.join()
+        for read_end, saved in self.targets.items():
+            tail = self.decoders[read_end].decode(b"", final=True)
+            self.out.write(tail)
+            os.close(read_end)
+            if saved is not None:
+                os.close(saved)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+
+@contextmanager
+def tee_output_fd():
+    """Capture everything written to fds 1 and 2 (Python, C code, child processes)."""
+    out = CapturedStdout()
+    tee = _FdTee(out)
+    tee.start()
+    try:
+        yield out
+    finally:
+        tee.stop()
+        out.finalize()
+
+
+# ---------------------------------------------------------------- fd helpers
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        except OSError:
+            return  # e.g. the terminal or pipe went away: keep recording regardless
+        view = view[written:]
+
+
+def _bytes_in_pipe(fd):
+    """Bytes waiting to be read from a pipe (0 when it cannot be told)."""
+    try:
+        import fcntl
+        import termios
+
+        buf = bytearray(4)
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+        return int.from_bytes(buf, sys.byteorder)
+    except (ImportError, OSError):
+        return 0
+
+
+def _enlarge_pipe(fd):
+    """Fewer context switches for large outputs (Linux only, best effort)."""
+    try:
+        import fcntl
+
+        if hasattr(fcntl, "F_SETPIPE_SZ"):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        elif sys.platform.startswith("linux"):
+            fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ before Python 3.10
+    except (ImportError, OSError):
+        pass
