@@ -173,7 +173,7 @@ class Experiment(Ingredient):
         from sacred.arg_parser import get_config_updates
 
         argv = ensure_wellformed_argv(argv)
-        short_usage, usage, internal_usage = self.get_usage()
+        short_usage, usage, internal_usage = self.get_usage(argv[0] if argv else None)
         try:
             args = docopt(internal_usage, [str(a) for a in argv[1:]], default_help=False)
         except DocoptExit as e:
@@ -414,24 +414,25 @@ def _print_error(e, short_usage):
 
 def _docopt_error(e, args, options):
     """A one-line explanation of why docopt rejected the command line."""
-    text = str(e.code if e.code is not None else "")
-    usage = type(e).usage
-    message = text[: -len(usage)].strip() if usage and text.endswith(usage.strip()) else ""
-    if message:
-        return f"Error: {message}"
-    known = set()
+    known = {"-h", "--help"}
     for opt in options:
         known.update(f for f in opt.get_flags() if f)
-    known.update({"-h", "--help"})
     for arg in args:
-        if arg == "--" or not arg.startswith("-") or arg[1:2].isdigit():
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-" or arg[1:2].isdigit():
             continue
-        flag = arg.split("=", 1)[0]
-        if flag.startswith("--"):
+        if arg.startswith("--"):
+            flag = arg.split("=", 1)[0]
             if flag not in known:
                 return f'Error: Unknown option "{flag}".'
-        elif f"-{flag[1:2]}" not in known:
-            return f'Error: Unknown option "-{flag[1:2]}".'
+        elif f"-{arg[1:2]}" not in known:
+            return f'Error: Unknown option "-{arg[1:2]}".'
+    text = str(e.code if e.code is not None else "")
+    usage = (type(e).usage or "").strip()
+    message = text[: -len(usage)].strip() if usage and text.endswith(usage) else text.strip()
+    if message and not message.startswith("Warning: found unmatched"):
+        return f"Error: {message}"
     return "Error: The command line does not match the usage above."
 
 

@@ -117,7 +117,7 @@ def test_command_registers_captured_function(ing):
 def test_config_decorator_returns_config_scope(ing):
     @ing.config
     def cfg():
-        a = 1  # noqa: F841
+        a = 1
 
     assert isinstance(cfg, ConfigScope)
     assert ing.configurations == [cfg]
@@ -127,7 +127,7 @@ def test_config_decorator_returns_config_scope(ing):
 def test_named_config(ing):
     @ing.named_config
     def nc():
-        b = 2  # noqa: F841
+        b = 2
 
     assert isinstance(nc, ConfigScope)
     assert ing.named_configs == {"nc": nc}

@@ -56,19 +56,19 @@ def test_config_updates_are_distributed_by_longest_prefix():
 
     @paths.config
     def pcfg():
-        base = "/data"  # noqa: F841
+        base = "/data"
 
     dataset = Ingredient("dataset", ingredients=[paths])
 
     @dataset.config
     def dcfg():
-        n = 1  # noqa: F841
+        n = 1
 
     exp = Experiment("exp", ingredients=[dataset])
 
     @exp.config
     def cfg():
-        a = 1  # noqa: F841
+        a = 1
 
     @exp.main
     def main(a, dataset):
@@ -106,13 +106,13 @@ def test_sibling_ingredients_and_access_from_parent():
 
     @paths.config
     def pcfg():
-        root = "/r"  # noqa: F841
+        root = "/r"
 
     dataset = Ingredient("dataset", ingredients=[paths])
 
     @dataset.config
     def dcfg(paths):
-        file = paths["root"] + "/f"  # noqa: F841
+        file = paths["root"] + "/f"
 
     @dataset.capture
     def get_root(paths):
@@ -134,7 +134,7 @@ def test_updates_are_fixed_and_derived_values_follow(ex):
     @ex.config
     def cfg():
         a = 1
-        b = 3 * a  # noqa: F841
+        b = 3 * a
 
     @ex.main
     def main(a, b):
@@ -148,15 +148,15 @@ def test_named_configs_in_order_and_updates_win(ex):
     @ex.config
     def cfg():
         a = 1
-        b = 2 * a  # noqa: F841
+        b = 2 * a
 
     @ex.named_config
     def first():
-        a = 10  # noqa: F841
+        a = 10
 
     @ex.named_config
     def second():
-        a = 20  # noqa: F841
+        a = 20
 
     @ex.main
     def main(a, b):
@@ -172,15 +172,15 @@ def test_named_config_sees_earlier_named_config_as_preset(ex):
     @ex.config
     def cfg():
         a = 1
-        b = 1  # noqa: F841
+        b = 1
 
     @ex.named_config
     def set_a():
-        a = 4  # noqa: F841
+        a = 4
 
     @ex.named_config
     def double(a):
-        b = 2 * a  # noqa: F841
+        b = 2 * a
 
     @ex.main
     def main(a, b):
@@ -192,12 +192,12 @@ def test_named_config_sees_earlier_named_config_as_preset(ex):
 def test_named_config_docstring_becomes_doc_entry(ex):
     @ex.config
     def cfg():
-        a = 1  # noqa: F841
+        a = 1
 
     @ex.named_config
     def documented():
         """Doc of the named config."""
-        a = 2  # noqa: F841
+        a = 2
 
     @ex.main
     def main(a):
@@ -213,12 +213,12 @@ def test_ingredient_named_configs(caplog):
 
     @data.config
     def dcfg():
-        filename = "foo.npy"  # noqa: F841
+        filename = "foo.npy"
 
     @data.named_config
     def big():
         """Use the big dataset"""
-        filename = "big.npy"  # noqa: F841
+        filename = "big.npy"
 
     exp = Experiment("exp", ingredients=[data])
 
@@ -269,11 +269,11 @@ def test_config_file_as_named_config(ex, tmp_path):
     @ex.config
     def cfg():
         a = 1
-        b = a + 1  # noqa: F841
+        b = a + 1
 
     @ex.named_config
     def fake():
-        a = 99  # noqa: F841
+        a = 99
 
     @ex.main
     def main(a, b):
@@ -299,7 +299,7 @@ def test_config_added_error_and_force(ex):
     @ex.config
     def cfg():
         a = 1
-        d = {"e": 1}  # noqa: F841
+        d = {"e": 1}
 
     @ex.main
     def main(a, b=2):
@@ -327,7 +327,7 @@ def test_config_added_error_for_ingredient_has_prefix():
 
     @ing.config
     def icfg():
-        x = 1  # noqa: F841
+        x = 1
 
     exp = Experiment("exp", ingredients=[ing])
 
@@ -343,7 +343,7 @@ def test_config_added_error_for_ingredient_has_prefix():
 def test_added_entry_under_captured_argument_warns(ex, caplog):
     @ex.config
     def cfg():
-        a = {"b": 1}  # noqa: F841
+        a = {"b": 1}
 
     @ex.main
     def main(a):
@@ -363,7 +363,7 @@ def test_type_change_warning_but_not_for_int_float(ex, caplog):
     def cfg():
         s = "text"
         n = 1
-        f = 1.5  # noqa: F841
+        f = 1.5
 
     @ex.main
     def main():
@@ -382,13 +382,13 @@ def test_ignored_fallback_warning(caplog):
 
     @ing.config
     def icfg():
-        x = 1  # noqa: F841
+        x = 1
 
     exp = Experiment("exp", ingredients=[ing])
 
     @exp.config
     def cfg(ing):
-        ing = 5  # noqa: F841
+        ing = 5
 
     @exp.main
     def main():
@@ -403,7 +403,7 @@ def test_ignored_fallback_warning(caplog):
 def test_config_hooks(ex):
     @ex.config
     def cfg():
-        a = 1  # noqa: F841
+        a = 1
 
     seen = {}
 
@@ -411,7 +411,7 @@ def test_config_hooks(ex):
     def hook(config, command_name, logger):
         seen["args"] = (dict(config), command_name, logger.name)
         config["a"] = "mutating the copy has no effect"
-        return {"b": config["seed"] > 0, "a": 50}
+        return {"b": command_name == "main", "a": 50}
 
     @ex.main
     def main(a, b):
@@ -474,7 +474,7 @@ def test_seed_is_set_and_deterministic(ex):
 def test_config_from_scope_seed(ex):
     @ex.config
     def cfg():
-        seed = 42  # noqa: F841
+        seed = 42
 
     @ex.main
     def main(_seed):
@@ -489,13 +489,13 @@ def test_config_modifications_and_docs_are_prefixed():
 
     @tickle.config
     def tcfg():
-        a = 1  # the a of tickle  # noqa: F841
+        a = 1  # the a of tickle
 
     exp = Experiment("exp", ingredients=[tickle])
 
     @exp.config
     def cfg():
-        b = 2  # the b  # noqa: F841
+        b = 2  # the b
 
     @exp.main
     def main():
@@ -513,7 +513,7 @@ def test_config_modifications_and_docs_are_prefixed():
 def test_captured_functions_get_read_only_config_logger_and_run(ex):
     @ex.config
     def cfg():
-        d = {"x": [1, 2]}  # noqa: F841
+        d = {"x": [1, 2]}
 
     @ex.capture(prefix="d")
     def prefixed(x):
@@ -543,7 +543,7 @@ def test_read_only_config_can_be_disabled(ex):
 
     @ex.config
     def cfg():
-        d = {"x": 1}  # noqa: F841
+        d = {"x": 1}
 
     @ex.main
     def main(d):

@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import os
 import sys
 import time
 
@@ -17,7 +18,7 @@ def ex():
 
     @experiment.config
     def cfg():
-        a = 1  # noqa: F841
+        a = 1
 
     return experiment
 
@@ -505,7 +506,7 @@ def test_capture_fd_gets_subprocess_output(ex, recording_observer):
     ex.observers.append(obs)
 
     def main():
-        print("from python", flush=True)
+        os.write(1, b"from python\n")
         subprocess.run([sys.executable, "-c", "print('from child')"], check=True)
 
     run = make_run(ex, main, capture="fd")
