@@ -108,7 +108,10 @@ def _parse_errors(extension):
 
         return (yaml.YAMLError, UnicodeDecodeError)
     if extension == ".json":
-        return (ValueError, UnicodeDecodeError)
+        from jsonpickle.errors import ClassNotFoundError
+
+        # ClassNotFoundError (a BaseException): the file names a class that does not exist
+        return (ValueError, UnicodeDecodeError, ClassNotFoundError)
     # unpickling garbage can fail in many ways
     return (
         pickle.UnpicklingError,
