@@ -201,7 +201,7 @@ def isoformat_items(timestamps, level):
                 end = bisect_left(timestamps, hour + _ONE_HOUR, start, n)
             parts.append(_hour_group(hour, deltas, sep))
             start = end
-    except TypeError:  # naive and aware datetimes mixed
+    except (TypeError, OverflowError):  # naive and aware mixed; dates near year 1
         return _slow_isoformat_items(timestamps, level)
     return sep[1:-1].join(parts)
 

@@ -1,0 +1,149 @@
+"""The fast indented JSON writer gives exactly json.dumps(obj, sort_keys=True, indent=2)."""
+
+import datetime
+import json
+import os
+import random
+
+import pytest
+
+from sacred.observers._jsonio import dumps, encode_items, is_plain, isoformat_items, write_atomic
+
+CASES = [
+    {},
+    [],
+    0,
+    "s",
+    None,
+    True,
+    1.5,
+    {"a": [1, 2.5, None, True, False, 'x\ny"é\u2028\\']},
+    {"b": {}, "a": [], "c": [[], {}, [1, [2, {"z": 1}]]], "d": {"e": {"f": "g"}}},
+    [1, {"a": 1}, [2, [3]], "x"],
+    {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "big": 10**30},
+    {
+        "k": {10: 2, 9: 3, 8: {"a": 1}},
+        "j": {2: 1, 1.5: "x"},
+        "n": {None: 0},
+        "b": {True: 1, False: 2},
+    },
+    {"py/tuple": [1, 2], "json://1": "x"},
+    {"b": [{"x": [1, 2]}, {"y": {"z": [None]}}], "a": {"c": [[1.25, "q"], []]}},
+]
+
+
+@pytest.mark.parametrize("obj", CASES)
+def test_same_as_json_dumps(obj):
+    assert dumps(obj) == json.dumps(obj, sort_keys=True, indent=2)
+
+
+def random_json(rng, depth=0):
+    kind = rng.choice(
+        ["int", "float", "str", "none", "bool", "list", "dict"] if depth < 4 else ["int", "str"]
+    )
+    if kind == "int":
+        return rng.randint(-(10**12), 10**12)
+    if kind == "float":
+        return rng.uniform(-1e6, 1e6)
+    if kind == "str":
+        return "".join(rng.choice('ab"\\\n\té€ \x00') for _ in range(rng.randint(0, 6)))
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "list":
+        return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))]
+    return {str(rng.random()): random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def test_same_as_json_dumps_on_random_data():
+    rng = random.Random(42)
+    for _ in range(300):
+        obj = random_json(rng)
+        assert dumps(obj) == json.dumps(obj, sort_keys=True, indent=2)
+
+
+def test_subclasses_of_builtin_types_are_encoded_like_json_does():
+    class MyInt(int):
+        pass
+
+    class MyDict(dict):
+        pass
+
+    obj = {"a": [MyInt(3), 1], "b": MyDict(x=1)}
+    assert dumps(obj) == json.dumps(obj, sort_keys=True, indent=2)
+
+
+def test_unserializable_raises_type_error():
+    with pytest.raises(TypeError):
+        dumps({"a": [1, object()]})
+
+
+def test_is_plain():
+    assert is_plain({"a": [1, "x", None, {"b": 2.0}]})
+    assert not is_plain({"a": (1, 2)})
+    assert not is_plain({1: "x"})
+    assert not is_plain({"py/object": "x"})
+    shared = [1]
+    assert not is_plain({"a": shared, "b": shared})  # jsonpickle would write a py/id
+    assert not is_plain({"d": datetime.datetime(2020, 1, 1)})
+
+
+def iso_reference(timestamps, level=3):
+    return encode_items([t.isoformat() for t in timestamps], level)
+
+
+@pytest.mark.parametrize(
+    "timestamps",
+    [
+        [],
+        [datetime.datetime(2020, 1, 1)],
+        [datetime.datetime(2020, 1, 1, 9, 5, 3, 7), datetime.datetime(2020, 1, 1, 9, 5, 3)],
+        # across an hour, a day and a year, sorted
+        [
+            datetime.datetime(2020, 12, 31, 22, 59, 59, 999999),
+            datetime.datetime(2020, 12, 31, 23, 0),
+            datetime.datetime(2021, 1, 1, 0, 0, 0, 1),
+            datetime.datetime(2021, 1, 1, 10, 0, 0, 1),
+        ],
+        # not sorted
+        [
+            datetime.datetime(2020, 1, 1, 5),
+            datetime.datetime(2020, 1, 1, 3),
+            datetime.datetime(2020, 1, 1, 5, 1),
+        ],
+        # time zones
+        [datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)],
+        [
+            datetime.datetime(2020, 1, 1),
+            datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+        ],
+        [datetime.date(2020, 1, 1)],
+        [datetime.datetime(1, 1, 1), datetime.datetime(999, 1, 1, 0, 0, 1)],
+    ],
+)
+def test_isoformat_items(timestamps):
+    assert isoformat_items(timestamps, 3) == iso_reference(timestamps)
+
+
+def test_isoformat_items_many_random():
+    rng = random.Random(1)
+    base = datetime.datetime(2026, 11, 27, 22, 30)
+    stamps = sorted(
+        base + datetime.timedelta(microseconds=rng.randint(0, 4 * 3600 * 10**6))
+        for _ in range(5000)
+    )
+    stamps[10] = stamps[10].replace(microsecond=0)
+    assert isoformat_items(stamps, 3) == iso_reference(stamps)
+    rng.shuffle(stamps)
+    assert isoformat_items(stamps, 2) == iso_reference(stamps, 2)
+
+
+def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "f.json"
+    path.write_text("old")
+    write_atomic(path, "new")
+    assert path.read_text() == "new"
+    write_atomic(str(path), ["a", "b"])
+    assert path.read_text() == "ab"
+    assert os.listdir(tmp_path) == ["f.json"]
