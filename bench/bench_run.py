@@ -40,8 +40,8 @@ def _make_experiment(tmp):
 
     @ex.config
     def cfg():
-        a = 1
-        b = {"c": 2, "d": [1, 2, 3]}
+        a = 1  # noqa: F841
+        b = {"c": 2, "d": [1, 2, 3]}  # noqa: F841
 
     @ex.main
     def main(a, b):
@@ -76,7 +76,7 @@ def bench_log_scalar(tmp, n=2_000_000):
     def main(_run):
         log = _run.log_scalar
         start = time.perf_counter()
-        for i in range(n):
+        for _ in range(n):
             log("loss", 0.5)
         timings["loop"] = time.perf_counter() - start
 
