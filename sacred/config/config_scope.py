@@ -48,7 +48,7 @@ class ConfigScope:
         parsed = _parse_function(func)
         self._body_code = _compile_body(parsed)
         # module-level annotations (`a: int = 1`) would add an `__annotations__` local
-        self._annotates = any(isinstance(n, ast.AnnAssign) for n in _walk_body(parsed.node.body))
+        self._annotates = parsed.annotates
         self._var_docs = _comments(parsed)
         self.__doc__ = func.__doc__
 
@@ -94,12 +94,25 @@ class ConfigScope:
 
 # ----------------------------------------------------------------- parsing helpers
 class _ParsedFunction:
-    """The source of a function: its node (file line numbers), the file's lines."""
+    """The source of a function: its node (file line numbers), the file's lines, and
+    what one walk over its body found (return/yield statements, annotations)."""
 
     def __init__(self, filename, node, file_lines):
         self.filename = filename
         self.node = node
         self.file_lines = file_lines
+        self.forbidden = []
+        self.annotates = False
+        todo = deque(node.body)
+        while todo:
+            n = todo.popleft()
+            if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)):
+                self.forbidden.append(n)
+            elif isinstance(n, ast.AnnAssign):
+                self.annotates = True
+            # nested functions may return and yield
+            if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                todo.extend(ast.iter_child_nodes(n))
 
 
 def _parse_function(func):
@@ -107,43 +120,21 @@ def _parse_function(func):
     filename = inspect.getfile(func)
     file_lines, _ = inspect.findsource(func)
     block, first_line = inspect.getsourcelines(func)
-    source = "".join(block)
-    offset = first_line - 1
+    # leading newlines give the nodes the line numbers of the file
     if block and block[0][:1] in (" ", "\t"):
         # an indented definition (in a class or function): parse it as an if-body
-        source = "if 1:\n" + source
-        offset -= 1
-        tree = ast.parse(source, filename=filename)
-        node = tree.body[0].body[0]
+        source = "\n" * (first_line - 2) + "if 1:\n" + "".join(block)
+        node = ast.parse(source, filename=filename).body[0].body[0]
     else:
-        tree = ast.parse(source, filename=filename)
-        node = tree.body[0]
+        source = "\n" * (first_line - 1) + "".join(block)
+        node = ast.parse(source, filename=filename).body[0]
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         raise ValueError(f"Could not find the definition of {func.__name__} in {filename}")
-    if offset:
-        ast.increment_lineno(node, offset)
     return _ParsedFunction(filename, node, file_lines)
 
 
-def _walk_body(nodes):
-    """Yield all nodes of the body that run in its scope (not inside nested functions)."""
-    todo = deque(nodes)
-    while todo:
-        node = todo.popleft()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            todo.extend(ast.iter_child_nodes(node))
-
-
-def _forbidden_statements(nodes):
-    """Yield the return/yield nodes of the body."""
-    for node in _walk_body(nodes):
-        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)):
-            yield node
-
-
 def _compile_body(parsed):
-    for node in _forbidden_statements(parsed.node.body):
+    for node in parsed.forbidden:
         kind = "return" if isinstance(node, ast.Return) else "yield"
         line = parsed.file_lines[node.lineno - 1].strip()
         raise SyntaxError(

@@ -1,5 +1,6 @@
 """Helpers of the configuration system: key validation, normalization, chaining."""
 
+import re
 import sys
 
 from sacred.config.custom_containers import DogmaticDict, DogmaticList
@@ -17,6 +18,8 @@ __all__ = [
 ]
 
 _jsonpickle_tags = None
+# what any key rule could object to (the rules themselves are checked after a match)
+_SUSPICIOUS = re.compile(r"[.=]|^\$|^py/|^json://")
 
 
 def _reserved_jsonpickle_tags():
@@ -41,13 +44,7 @@ def _key_checker():
     identifiers = cfg.ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS
     no_equals = cfg.ENFORCE_KEYS_NO_EQUALS
 
-    def check(key):
-        if not isinstance(key, str):
-            if string_keys:
-                raise KeyError(
-                    f'Invalid key "{key}". Config-keys have to be strings, but was {type(key)}'
-                )
-            return
+    def check_slowly(key):
         if mongo and ("." in key or key.startswith("$")):
             raise KeyError(f'Invalid key "{key}". Config-keys cannot contain "." or start with "$"')
         if jsonpickle_compatible and (
@@ -63,6 +60,20 @@ def _key_checker():
         if no_equals and "=" in key:
             raise KeyError(
                 f'Invalid key "{key}". Config keys may not contain an equals sign ("=").'
+            )
+
+    suspicious = _SUSPICIOUS.search
+
+    def check(key):
+        if type(key) is str:
+            # most keys contain nothing any rule could object to
+            if identifiers or suspicious(key):
+                check_slowly(key)
+        elif isinstance(key, str):
+            check_slowly(key)
+        elif string_keys:
+            raise KeyError(
+                f'Invalid key "{key}". Config-keys have to be strings, but was {type(key)}'
             )
 
     return check
@@ -97,15 +108,20 @@ def normalize_or_die(obj):
     return _normalize(obj, _key_checker(), sys.modules.get("numpy"))
 
 
+_ATOMIC = frozenset({int, float, str, bool, type(None), bytes})
+
+
 def _normalize(obj, check, np):
+    if type(obj) in _ATOMIC:
+        return obj
     if isinstance(obj, dict):
         res = {}
         for key, value in obj.items():
             check(key)
-            res[key] = _normalize(value, check, np)
+            res[key] = value if type(value) in _ATOMIC else _normalize(value, check, np)
         return res
     if isinstance(obj, (list, tuple)):
-        return [_normalize(value, check, np) for value in obj]
+        return [v if type(v) in _ATOMIC else _normalize(v, check, np) for v in obj]
     if np is not None and isinstance(obj, np.generic):
         return normalize_numpy(obj)
     return obj
