@@ -5,6 +5,7 @@ Also ``help_for_command`` (the text of ``help COMMAND``) and the config formatti
 """
 
 import copy
+import os
 import pprint
 import re
 from collections import OrderedDict, namedtuple
@@ -100,7 +101,11 @@ def save_config(_config, _log, config_filename="config.json"):
     config = copy.deepcopy(_config)
     config.pop("config_filename", None)
     _log.info('Saving config to "%s"', config_filename)
-    save_config_file(flatten(config), config_filename)
+    # The json writer flattens by itself; flattening twice would drop jsonpickle's tags
+    # (a value tagged "py/tuple" or "py/object" came out as {} in the original).
+    if os.path.splitext(str(config_filename))[1] != ".json":
+        config = flatten(config)
+    save_config_file(config, config_filename)
 
 
 def help_for_command(command):

@@ -118,51 +118,9 @@ DEFAULT_OPTIONS = [
 ]
 
 
-STAND_IN_DOCS = {
-    "file_storage_option": (
-        "-F",
-        "--file_storage",
-        "Add a file-storage observer to the experiment.\n\nThe value of the arguement should be the base-directory to write the runs to",
-    ),
-    "mongo_db_option": (
-        "-m",
-        "--mongo_db",
-        "Add a MongoDB Observer to the experiment.\n\nThe argument value is the database specification.\nShould be in the form:\n\n`[host:port:]db_name[.collection[:id]][!priority]`",
-    ),
-    "sql_option": (
-        "-s",
-        "--sql",
-        "Add a SQL Observer to the experiment.\n\nThe typical form is: dialect://username:password@host:port/database",
-    ),
-    "tiny_db_option": (
-        "-t",
-        "--tiny_db",
-        "Add a TinyDB Observer to the experiment.\n\nThe argument is the path to be given to the TinyDbObserver.",
-    ),
-    "s3_option": (
-        "-S",
-        "--s3",
-        "Add a S3 File observer to the experiment.\n\nThe argument value should be `s3://<bucket>/path/to/exp`.",
-    ),
-}
-
-
 def observer_options():
     """The real observer options -F -m -s -t -S from the observer modules."""
-    result = []
-    for mod, name in OBSERVER_OPTIONS:
-        try:
-            result.append(getattr(importlib.import_module(mod), name))
-        except (ImportError, AttributeError):  # TEMPORARY until the observers land
-            short, long, doc = STAND_IN_DOCS[name]
-
-            def apply(args, run):
-                pass
-
-            apply.__name__ = name
-            apply.__doc__ = doc
-            result.append(CLIOption(apply, short, long, False))
-    return result
+    return [getattr(importlib.import_module(mod), name) for mod, name in OBSERVER_OPTIONS]
 
 
 def demo_commands():

@@ -6,7 +6,6 @@ from collections import OrderedDict
 from types import SimpleNamespace
 
 import pytest
-import wrapt
 
 from sacred.commands import (
     COLOR_ADDED,
@@ -30,19 +29,12 @@ from sacred.commands import (
     print_named_configs,
     save_config,
 )
+from sacred.config import ConfigDict, ConfigScope
+from sacred.config.captured_function import create_captured_function
+from sacred.config.config_summary import ConfigSummary
 
 
 def summary(added=(), modified=(), typechanged=None, docs=None):
-    """A ConfigSummary with the given marks (the real class once it exists)."""
-    try:
-        from sacred.config.config_summary import ConfigSummary
-    except ImportError:  # TEMPORARY until sacred.config lands
-        return SimpleNamespace(
-            added=set(added),
-            modified=set(modified),
-            typechanged=dict(typechanged or {}),
-            docs=dict(docs or {}),
-        )
     return ConfigSummary(
         added=added, modified=modified, typechanged=typechanged or {}, docs=docs or {}
     )
@@ -307,6 +299,45 @@ def test_named_config_docs():
     )
 
 
+def scope_with_multiline_doc():
+    """First line.
+
+    More text.
+    """
+    x = 1
+
+
+def scope_with_one_line_doc():
+    """Just one line."""
+    y = 2
+
+
+def scope_without_doc():
+    z = 3
+
+
+def test_named_configs_of_real_config_scopes_and_dicts():
+    configs = OrderedDict(
+        [
+            ("multi", ConfigScope(scope_with_multiline_doc)),
+            ("one", ConfigScope(scope_with_one_line_doc)),
+            ("none", ConfigScope(scope_without_doc)),
+            ("ing.from_dict", ConfigDict({"a": 1})),
+        ]
+    )
+    assert _format_named_configs(configs) == (
+        "Named Configurations (\x1b[2mdoc\x1b[0m):\n"
+        "  multi\x1b[2m\n"
+        '    """First line.\n'
+        "  \n"
+        "      More text.\n"
+        '      """\x1b[0m\n'
+        "  one\x1b[2m   # Just one line.\x1b[0m\n"
+        "  none\n"
+        "  ing.from_dict"
+    )
+
+
 # ------------------------------------------------------------ dependencies
 def test_print_dependencies_sample(capsys):
     # `python demo.py print_dependencies`
@@ -420,11 +451,8 @@ def test_help_for_command_samples():
     assert help_for_command(stats) == "stats(filename)\n    Print dataset statistics.\n"
 
 
-def test_help_for_wrapped_command():
-    def wrapper(wrapped, instance, args, kwargs):
-        return wrapped(*args, **kwargs)
-
-    captured = wrapt.FunctionWrapper(greet, wrapper)
+def test_help_for_captured_command():
+    captured = create_captured_function(greet)
     assert help_for_command(captured) == GREET_HELP
     assert "\b" not in help_for_command(captured)
 
