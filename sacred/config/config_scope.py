@@ -94,16 +94,16 @@ class ConfigScope:
 
 # ----------------------------------------------------------------- parsing helpers
 class _ParsedFunction:
-    """The source of a function: its node (file line numbers), the file's lines, and
-    what one walk over its body found (return/yield statements, annotations)."""
+    """The body of a function as statements (with file line numbers), the file's lines,
+    and what one walk over the body found (return/yield statements, annotations)."""
 
-    def __init__(self, filename, node, file_lines):
+    def __init__(self, filename, body, file_lines):
         self.filename = filename
-        self.node = node
+        self.body = body
         self.file_lines = file_lines
         self.forbidden = []
         self.annotates = False
-        todo = deque(node.body)
+        todo = deque(body)
         while todo:
             n = todo.popleft()
             if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)):
@@ -116,21 +116,18 @@ class _ParsedFunction:
 
 
 def _parse_function(func):
-    """Parse the function's own source block and locate its definition node."""
+    """Parse the dedented body of ``func``.
+
+    Like the original, the body *text* is dedented, so continuation lines of multi-line
+    strings (docstrings included) lose the body's indentation.
+    """
     filename = inspect.getfile(func)
     file_lines, _ = inspect.findsource(func)
-    block, first_line = inspect.getsourcelines(func)
+    body, line_offset = get_function_body(func)
     # leading newlines give the nodes the line numbers of the file
-    if block and block[0][:1] in (" ", "\t"):
-        # an indented definition (in a class or function): parse it as an if-body
-        source = "\n" * (first_line - 2) + "if 1:\n" + "".join(block)
-        node = ast.parse(source, filename=filename).body[0].body[0]
-    else:
-        source = "\n" * (first_line - 1) + "".join(block)
-        node = ast.parse(source, filename=filename).body[0]
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        raise ValueError(f"Could not find the definition of {func.__name__} in {filename}")
-    return _ParsedFunction(filename, node, file_lines)
+    source = "\n" * line_offset + dedent_function_body(body)
+    tree = ast.parse(source, filename=filename)
+    return _ParsedFunction(filename, tree.body, file_lines)
 
 
 def _compile_body(parsed):
@@ -141,13 +138,13 @@ def _compile_body(parsed):
             f"No {kind} statements allowed in ConfigScopes\n"
             f"('{line}' in File \"{parsed.filename}\", line {node.lineno})"
         )
-    module = ast.Module(body=parsed.node.body, type_ignores=[])
+    module = ast.Module(body=parsed.body, type_ignores=[])
     return compile(module, parsed.filename, "exec")
 
 
 def _comments(parsed):
     variables = {"seed": SEED_DOC}
-    for statement in parsed.node.body:
+    for statement in parsed.body:
         for entry in [statement, *ast.iter_child_nodes(statement)]:
             if isinstance(entry, ast.Assign):
                 for target in entry.targets:

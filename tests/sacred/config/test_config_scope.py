@@ -325,14 +325,28 @@ def test_annotated_assignments_do_not_leak_annotations():
     assert cfg() == {"a": 3}
 
 
-def test_multiline_strings_keep_their_content():
+def test_multiline_strings_lose_the_body_indentation():
+    # like the original: the body text is dedented before it is compiled
     @ConfigScope
     def cfg():
         s = """
 first
-    second"""
+            second"""
 
     assert cfg()["s"] == "\nfirst\n    second"
+
+
+def test_multiline_docstring_is_dedented():
+    @ConfigScope
+    def cfg():
+        """A variant.
+
+        Multi line doc.
+        """
+        a = 1
+
+    assert cfg()["__doc__"] == "A variant.\n\nMulti line doc.\n"
+    assert cfg.__doc__ == "A variant.\n\n        Multi line doc.\n        "
 
 
 def test_comments_become_docs():
