@@ -82,50 +82,68 @@ def all_scalars(values) -> bool:
     return _SCALARS.issuperset(map(type, values))
 
 
-_TAG_PREFIXES = ("py/", "json://")
+class NotPlain(Exception):
+    """Raised by ``dumps_plain`` for data that ``flatten`` would change."""
+
+
+def _check_plain(obj, seen):
+    """Raise NotPlain unless ``obj`` (a dict or list) is plain JSON for jsonpickle.
+
+    Plain: exact dicts with str keys that do not look like jsonpickle tags, and no container
+    reached twice (jsonpickle would write a ``py/id`` reference for the second one).
+    """
+    if id(obj) in seen:
+        raise NotPlain
+    seen.add(id(obj))
+    if type(obj) is dict and obj:
+        if not _STR_ONLY.issuperset(map(type, obj)):
+            raise NotPlain
+        keys = "\0" + "\0".join(obj)
+        if "\0py/" in keys or "\0json://" in keys:
+            raise NotPlain
+
+
+_STR_ONLY = frozenset({str})
 
 
 def is_plain(obj) -> bool:
-    """Whether ``flatten(obj)`` would give ``obj`` back unchanged, checked in bulk.
+    """Whether ``flatten(obj)`` would give ``obj`` back unchanged."""
+    try:
+        _walk_plain(obj, set())
+    except NotPlain:
+        return False
+    return True
 
-    Plain means exact dicts (str keys without jsonpickle's tag prefixes), lists and scalars,
-    with no container reached twice (jsonpickle would write a ``py/id`` reference).
-    """
-    return _is_plain(obj, set())
 
-
-def _is_plain(obj, seen):
+def _walk_plain(obj, seen):
     kind = type(obj)
     if kind in _SCALARS:
-        return True
-    if kind is dict:
-        if set(map(type, obj)) - {str} or any(k.startswith(_TAG_PREFIXES) for k in obj):
-            return False
-        values = obj.values()
-    elif kind is list:
-        values = obj
-    else:
-        return False
-    if id(obj) in seen:
-        return False
-    seen.add(id(obj))
-    return all_scalars(values) or all(_is_plain(v, seen) for v in values)
+        return
+    if kind is not dict and kind is not list:
+        raise NotPlain
+    _check_plain(obj, seen)
+    values = obj.values() if kind is dict else obj
+    if not all_scalars(values):
+        for v in values:
+            _walk_plain(v, seen)
 
 
-def encode_items(items, level):
+def encode_items(items, level, seen=None):
     """The items of a list, one per line at ``level``, without the brackets ("" if empty)."""
     if not items:
         return ""
     if all_scalars(items):
         return _scalar_encoder(level)(items)[1:-1]
-    return (",\n" + "  " * level).join([_encode(x, level) for x in items])
+    return (",\n" + "  " * level).join([_encode(x, level, seen) for x in items])
 
 
-def _encode(obj, level):
+def _encode(obj, level, seen):
     kind = type(obj)
     if kind in _SCALARS:
         return _SCALAR_ENC[kind](obj)
     if kind is dict or kind is list:
+        if seen is not None:
+            _check_plain(obj, seen)
         if not obj:
             return "{}" if kind is dict else "[]"
         inner = "  " * (level + 1)
@@ -133,16 +151,18 @@ def _encode(obj, level):
         if all_scalars(values):
             body = _scalar_encoder(level + 1)(obj)[1:-1]
         elif kind is list:
-            body = encode_items(obj, level + 1)
-        elif all(type(k) is str for k in obj):
+            body = encode_items(obj, level + 1, seen)
+        elif _STR_ONLY.issuperset(map(type, obj)):
             body = (",\n" + inner).join(
-                [quote(k) + ": " + _encode(obj[k], level + 1) for k in sorted(obj)]
+                [quote(k) + ": " + _encode(obj[k], level + 1, seen) for k in sorted(obj)]
             )
         else:  # non-str keys: let the standard encoder convert (or reject) them
             return _stdlib(obj, level)
         if kind is dict:
             return "{\n" + inner + body + "\n" + "  " * level + "}"
         return "[\n" + inner + body + "\n" + "  " * level + "]"
+    if seen is not None:
+        raise NotPlain
     return _stdlib(obj, level)
 
 
@@ -153,7 +173,15 @@ def _stdlib(obj, level):
 
 def dumps(obj) -> str:
     """Same as ``json.dumps(obj, sort_keys=True, indent=2)``, but much faster on big data."""
-    return _encode(obj, 0)
+    return _encode(obj, 0, None)
+
+
+def dumps_plain(obj) -> str:
+    """``dumps(obj)`` for data that ``flatten`` leaves unchanged; else raises NotPlain.
+
+    Checking while encoding saves a second walk over big data.
+    """
+    return _encode(obj, 0, set())
 
 
 # ---------------------------------------------------------------- timestamps

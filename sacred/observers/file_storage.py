@@ -329,7 +329,10 @@ class FileStorageObserver(RunObserver):
                 chunks = fields[field]
                 if chunks:
                     out.append("[\n      ")
-                    out.append(sep.join(chunks))
+                    for k, chunk in enumerate(chunks):  # written piece by piece: no big copy
+                        if k:
+                            out.append(sep)
+                        out.append(chunk)
                     out.append("\n    ]")
                 else:
                     out.append("[]")
@@ -369,9 +372,11 @@ class FileStorageObserver(RunObserver):
         return store_path
 
     def save_json(self, obj, filename):
-        # plain JSON is written as it is: flatten would return an identical copy
-        data = obj if _jsonio.is_plain(obj) else flatten(obj)
-        _jsonio.write_atomic(os.path.join(self.dir, filename), _jsonio.dumps(data))
+        try:  # plain JSON is written as it is: flatten would return an identical copy
+            text = _jsonio.dumps_plain(obj)
+        except _jsonio.NotPlain:
+            text = _jsonio.dumps(flatten(obj))
+        _jsonio.write_atomic(os.path.join(self.dir, filename), text)
 
     def save_file(self, filename, target_name=None):
         target_name = target_name or os.path.basename(filename)
@@ -416,7 +421,7 @@ class FileStorageObserver(RunObserver):
 
 def _encode_values(values):
     """Encoded items of a list of metric steps or values (flattened like the original)."""
-    if not _jsonio.is_plain(values):
+    if not (_jsonio.all_scalars(values) or _jsonio.is_plain(values)):
         values = flatten(list(values))
     return _jsonio.encode_items(values, 3)
 

@@ -147,3 +147,17 @@ def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path):
     write_atomic(str(path), ["a", "b"])
     assert path.read_text() == "ab"
     assert os.listdir(tmp_path) == ["f.json"]
+
+
+def test_dumps_plain_agrees_with_is_plain():
+    from sacred.observers._jsonio import NotPlain, dumps_plain
+
+    shared = {"x": 1}
+    for obj in CASES + [{"a": (1,)}, {"a": shared, "b": shared}, [[], []], {"p": {"py/id": 1}}]:
+        try:
+            text = dumps_plain(obj)
+        except NotPlain:
+            assert not is_plain(obj)
+        else:
+            assert is_plain(obj)
+            assert text == json.dumps(obj, sort_keys=True, indent=2)

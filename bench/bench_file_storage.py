@@ -1,0 +1,237 @@
+"""Benchmark of FileStorageObserver: costs that must not grow with a folder's or a run's history.
+
+Run: ``python bench/bench_file_storage.py``. Prints the median of several repetitions.
+Targets (from the performance issue):
+  * new run id in a folder of 10,000 runs <= 1.2x the cost in an empty folder
+  * heartbeat with 1 MB in ``info`` <= 30 ms
+  * heartbeat (log_metrics) flushing 100,000 metric points <= 40 ms
+  * heartbeat cost independent of the output already written (1 MB vs 50 MB)
+"""
+
+import datetime
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sacred.observers.file_storage import FileStorageObserver, _scan_max_id  # noqa: E402
+
+NOW = datetime.datetime(2026, 11, 27, 22, 10, 0)
+EX_INFO = {
+    "name": "bench",
+    "base_dir": "/nonexistent",
+    "sources": [],
+    "dependencies": ["numpy==2.4.6", "sacred==0.8.7"],
+    "repositories": [],
+    "mainfile": "bench.py",
+}
+
+
+def start(obs, _id=None):
+    return obs.started_event(
+        ex_info=EX_INFO,
+        command="main",
+        host_info={"hostname": "bench", "os": ["Linux", "x"], "python_version": "3"},
+        start_time=NOW,
+        config={"a": 1, "b": {"c": [1, 2, 3]}},
+        meta_info={"command": "main", "options": {"--file_storage": "runs"}},
+        _id=_id,
+    )
+
+
+def ms(seconds):
+    return f"{seconds * 1000:8.3f} ms"
+
+
+def median_time(func, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_new_id(root):
+    # empty folder: a fresh (existing, empty) folder for every measured id
+    empties = [os.path.join(root, f"empty{i}") for i in range(300)]
+    for path in empties:
+        os.makedirs(path)
+    it = iter(empties)
+
+    def id_in_empty():
+        FileStorageObserver(next(it))._make_run_dir(None)
+
+    t_empty = median_time(id_in_empty, 300)
+
+    full = os.path.join(root, "full")
+    filler = FileStorageObserver(full)
+    for _ in range(10_000):
+        filler._make_run_dir(None)
+    obs = FileStorageObserver(full)
+    t_full = median_time(lambda: obs._make_run_dir(None), 300)
+    assert obs.dir.endswith("10300"), obs.dir
+    t_scan = median_time(lambda: _scan_max_id(full), 20)
+
+    # the whole started_event (run.json, config.json, cout.txt) in both folders
+    empties = [os.path.join(root, f"empty_s{i}") for i in range(200)]
+    for path in empties:
+        os.makedirs(path)
+    it2 = iter(empties)
+    t_start_empty = median_time(lambda: start(FileStorageObserver(next(it2))), 200)
+    t_start_full = median_time(lambda: start(obs), 200)
+
+    print("new run id (mkdir from the .next_id hint)")
+    print(f"  empty folder          {ms(t_empty)}")
+    print(f"  10,000 runs           {ms(t_full)}   ratio {t_full / t_empty:.2f}")
+    print(f"  (a folder scan, as the original does for every id: {ms(t_scan)})")
+    print("whole started_event")
+    print(f"  empty folder          {ms(t_start_empty)}")
+    print(f"  10,000 runs           {ms(t_start_full)}   ratio {t_start_full / t_start_empty:.2f}")
+
+
+def one_mb_info():
+    rng = random.Random(0)
+    info = {
+        "losses": [rng.random() for _ in range(30_000)],
+        "epochs": [
+            {"epoch": i, "lr": rng.random(), "tags": ["a", "b"], "stats": {"min": i, "max": i * 2}}
+            for i in range(2_000)
+        ],
+        "notes": "x" * 100_000,
+    }
+    return info
+
+
+def bench_info_heartbeat(root):
+    import json
+
+    obs = FileStorageObserver(os.path.join(root, "info"))
+    start(obs)
+    info = one_mb_info()
+    size = len(json.dumps(info, sort_keys=True, indent=2))
+    t = median_time(
+        lambda: obs.heartbeat_event(info=info, captured_out="", beat_time=NOW, result=None), 21
+    )
+    print(f"heartbeat with {size / 1e6:.2f} MB info.json  {ms(t)}")
+
+    from sacred.serializer import flatten
+
+    def original_style():
+        with open(os.path.join(root, "orig_info.json"), "w") as f:
+            json.dump(flatten(info), f, sort_keys=True, indent=2)
+
+    print(f"  (original-style info.json write: {ms(median_time(original_style, 5))})")
+
+
+def points(n_metrics, n_points, offset=0):
+    rng = random.Random(1)
+    per = n_points // n_metrics
+    metrics = {}
+    for m in range(n_metrics):
+        steps = list(range(offset, offset + per))
+        metrics[f"metric{m}"] = {
+            "name": f"metric{m}",
+            "steps": steps,
+            "values": [rng.random() for _ in steps],
+            "timestamps": [NOW + datetime.timedelta(microseconds=37 * s) for s in steps],
+        }
+    return metrics
+
+
+def _first_beat(root, name, batch):
+    obs = FileStorageObserver(os.path.join(root, name))
+    start(obs)
+    t = time.perf_counter()
+    obs.log_metrics(metrics_by_name=batch, info={})
+    return time.perf_counter() - t
+
+
+def original_style_log_metrics(path, metrics_by_name):
+    """What the original does on every beat: re-read, merge, flatten, pure-Python indent."""
+    import json
+
+    from sacred.serializer import flatten
+
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except OSError:
+        saved = {}
+    for name, m in metrics_by_name.items():
+        entry = saved.setdefault(name, {"values": [], "steps": [], "timestamps": []})
+        entry["values"] += m["values"]
+        entry["steps"] += m["steps"]
+        entry["timestamps"] += [t.isoformat() for t in m["timestamps"]]
+    with open(path, "w") as f:
+        json.dump(flatten(saved), f, sort_keys=True, indent=2)
+
+
+def bench_metrics(root):
+    for n_metrics in (1, 10):
+        batch = points(n_metrics, 100_000)
+        t = statistics.median(_first_beat(root, f"m{n_metrics}_{i}", batch) for i in range(9))
+        print(f"log_metrics, 100,000 new points in {n_metrics:2d} metric(s)   {ms(t)}")
+    # later beats: a few new points on top of 100,000 already written
+    obs = FileStorageObserver(os.path.join(root, "metrics_hist"))
+    start(obs)
+    obs.log_metrics(metrics_by_name=points(1, 100_000), info={})
+    small = points(1, 100, offset=100_000)
+    t = median_time(lambda: obs.log_metrics(metrics_by_name=small, info={}), 21)
+    print(f"log_metrics, 100 new points after 100,000            {ms(t)}")
+    t = median_time(lambda: obs.log_metrics(metrics_by_name={}, info={}), 21)
+    print(f"log_metrics, no new points after 100,000             {ms(t)}")
+    path = os.path.join(root, "original_style_metrics.json")
+    t = median_time(
+        lambda: (
+            os.path.exists(path)
+            and os.remove(path)
+            or original_style_log_metrics(path, points(1, 100_000))
+        ),
+        3,
+    )
+    print(f"  (original-style, 100,000 new points, incl. building them: {ms(t)})")
+
+
+def _cout_case(root, mb):
+    obs = FileStorageObserver(os.path.join(root, f"cout{mb}"))
+    start(obs)
+    line = "y" * 99 + "\n"
+    captured = line * (mb * 10_000)
+    obs.heartbeat_event(info={}, captured_out=captured, beat_time=NOW, result=None)
+    times = []
+    for _ in range(21):
+        captured = captured + line * 10  # 1 KB of new output per beat, as a Run sends it
+        t = time.perf_counter()
+        obs.heartbeat_event(info={}, captured_out=captured, beat_time=NOW, result=None)
+        times.append(time.perf_counter() - t)
+    size = os.path.getsize(os.path.join(obs.dir, "cout.txt")) / 1e6
+    print(
+        f"heartbeat after {mb:2d} MB of output (cout.txt {size:5.1f} MB)   {ms(statistics.median(times))}"
+    )
+
+
+def bench_cout(root):
+    for mb in (1, 50):
+        _cout_case(root, mb)
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="bench_fs_")
+    try:
+        print(f"python {sys.version.split()[0]}, temp dir {root}")
+        bench_new_id(root)
+        bench_info_heartbeat(root)
+        bench_metrics(root)
+        bench_cout(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
