@@ -535,3 +535,33 @@ def test_locals_are_a_dogmatic_dict_only_during_evaluation():
     assert result["kind"] == "DogmaticDict"
     assert type(result["x"]) is dict
     assert not isinstance(result["x"], DogmaticDict)
+
+
+def test_dotted_updates_through_convert_to_nested_dict():
+    from sacred.utils import convert_to_nested_dict
+
+    @ConfigScope
+    def cfg():
+        net = {"layers": {"n": 2, "act": "relu"}, "lr": 0.1}
+        epochs = 10
+        steps = epochs * net["layers"]["n"]
+
+    fixed = convert_to_nested_dict({"net.layers.n": 4, "net.lr": 0.5, "net.extra.x": 1})
+    result = cfg(fixed=fixed)
+    assert result == {
+        "net": {"layers": {"n": 4, "act": "relu"}, "lr": 0.5, "extra": {"x": 1}},
+        "epochs": 10,
+        "steps": 40,
+    }
+    assert result.added == {"net.extra", "net.extra.x"}
+    assert result.modified == {"net", "net.layers", "net.layers.n", "net.lr"}
+
+
+def test_get_function_body_of_one_liner():
+    # fmt: off
+    def cfg(): a = 1  # doc
+    # fmt: on
+
+    body, offset = get_function_body(cfg)
+    assert body == "a = 1  # doc\n"
+    assert offset == cfg.__code__.co_firstlineno - 1
