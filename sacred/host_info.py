@@ -194,11 +194,11 @@ def _get_cpu_by_pycpuinfo():
 # ---------------------------------------------------------------- GPUs
 def _get_gpus():
     """The GPUs reported by ``nvidia-smi -q -x``; IgnoreHostInfo without a working nvidia-smi."""
-    from xml.etree.ElementTree import ParseError
-
     executable = shutil.which("nvidia-smi")
     if executable is None:
         raise IgnoreHostInfo()
+    from xml.etree.ElementTree import ParseError
+
     try:
         xml = subprocess.check_output(
             [executable, "-q", "-x"], stderr=subprocess.DEVNULL, timeout=30

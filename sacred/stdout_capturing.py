@@ -296,6 +296,7 @@ class _FdTee:
         self.out = out
         self.targets = {}  # read end of a pipe -> saved copy of the original fd
         self.decoders = {}  # read end -> incremental UTF-8 decoder
+        self.consumed = {}  # read end -> bytes read from it so far
         self.busy = threading.Lock()  # held while a chunk is being forwarded/recorded
         self.stopping = False
         self.thread = None
@@ -314,12 +315,14 @@ class _FdTee:
             os.close(write_end)
             self.targets[read_end] = saved
             self.decoders[read_end] = codecs.getincrementaldecoder("utf-8")("replace")
+            self.consumed[read_end] = 0
         self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._run, name="sacred-fd-capture", daemon=True)
         self.thread.start()
         self.out._before_get = self.sync
 
     def _forward(self, read_end, data):
+        self.consumed[read_end] += len(data)
         target = self.targets[read_end]
         if target is not None:
             _write_all(target, data)
@@ -352,12 +355,18 @@ class _FdTee:
                     self._forward(read_end, data)
 
     def sync(self, timeout=_SYNC_TIMEOUT):
-        """Wait (briefly) until everything written so far has been recorded."""
+        """Wait (briefly) until what was written before this call has been recorded.
+
+        Only the bytes already in the pipes count, so continuous output from another
+        thread or a child process cannot keep us waiting.
+        """
         flush()
+        with self.busy:
+            goal = {r: self.consumed[r] + _bytes_in_pipe(r) for r in self.targets}
         deadline = time.monotonic() + timeout
         while self.thread.is_alive():
             with self.busy:
-                if all(_bytes_in_pipe(r) == 0 for r in self.targets):
+                if all(self.consumed[r] >= n for r, n in goal.items()):
                     return
             if time.monotonic() > deadline:
                 return

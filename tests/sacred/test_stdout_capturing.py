@@ -1,0 +1,368 @@
+"""Output capturing: the modes, real file descriptors, C output, child processes.
+
+pytest's own capturing sits on fds 1 and 2, so everything that redirects file
+descriptors runs in a fresh Python process whose stdout/stderr are pipes.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from sacred.settings import SETTINGS
+from sacred.stdout_capturing import (
+    CapturedStdout,
+    flush,
+    get_stdcapturer,
+    no_tee,
+    tee_output_fd,
+    tee_output_python,
+)
+
+
+def run_script(code, timeout=60, env=None):
+    """Run ``code`` in a fresh interpreter; returns the CompletedProcess (bytes)."""
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONUNBUFFERED", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        env=full_env,
+    )
+
+
+def result_of(proc):
+    """The JSON the script wrote to the file named by RESULT (see scripts below)."""
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc
+
+
+# ---------------------------------------------------------------- choosing a mode
+def test_get_stdcapturer_default_is_the_setting():
+    mode, factory = get_stdcapturer()
+    assert mode == SETTINGS.CAPTURE_MODE
+    assert factory is {"fd": tee_output_fd, "sys": tee_output_python}[mode]
+
+
+@pytest.mark.parametrize(
+    "mode, factory", [("no", no_tee), ("sys", tee_output_python), ("fd", tee_output_fd)]
+)
+def test_get_stdcapturer_modes(mode, factory):
+    assert get_stdcapturer(mode) == (mode, factory)
+
+
+def test_get_stdcapturer_unknown_mode():
+    with pytest.raises(KeyError) as info:
+        get_stdcapturer("foo")
+    assert info.value.args[0] == (
+        "Unknown capture mode 'foo'. Available options are ['fd', 'no', 'sys']"
+    )
+
+
+# ---------------------------------------------------------------- no and sys modes
+def test_no_tee_captures_nothing(capsys):
+    with no_tee() as out:
+        print("hello")
+        assert out.get() == ""
+    assert out.get() == ""
+    assert capsys.readouterr().out == "hello\n"
+
+
+def test_sys_mode_tees_and_returns_only_new_text(capsys):
+    original_stdout, original_stderr = sys.stdout, sys.stderr
+    with tee_output_python() as out:
+        print("foo")
+        print("bar", file=sys.stderr)
+        assert out.get() == "foo\nbar\n"
+        assert out.get() == ""
+        sys.stdout.write("bäz ✓")
+        assert out.get() == "bäz ✓"
+        assert not out.closed
+    assert out.closed
+    assert sys.stdout is original_stdout and sys.stderr is original_stderr
+    print("after")
+    assert out.get() == ""
+    captured = capsys.readouterr()
+    assert captured.out == "foo\nbäz ✓after\n"
+    assert captured.err == "bar\n"
+
+
+def test_sys_mode_stream_looks_like_the_original(capsys):
+    original = sys.stdout
+    with tee_output_python() as out:
+        assert sys.stdout.encoding == original.encoding
+        assert sys.stdout.isatty() == original.isatty()
+        sys.stdout.buffer.write("raw ☃\n".encode(original.encoding))
+        print("x", end="")
+        sys.stdout.writelines(["a\n", "b\n"])
+        assert out.get() == "raw ☃\nxa\nb\n"
+    assert capsys.readouterr().out == "raw ☃\nxa\nb\n"
+
+
+def test_sys_mode_text_left_at_exit_is_still_returned(capsys):
+    with tee_output_python() as out:
+        print("last words")
+    assert out.get() == "last words\n"
+    assert out.get() == ""
+
+
+def test_sys_mode_get_from_another_thread_loses_nothing(capsys):
+    lines = [f"line {i}\n" for i in range(20000)]
+    collected = []
+    with tee_output_python() as out:
+        stop = threading.Event()
+
+        def heartbeat():
+            while not stop.is_set():
+                collected.append(out.get())
+                time.sleep(0.0005)
+
+        beat = threading.Thread(target=heartbeat)
+        beat.start()
+        for line in lines:
+            sys.stdout.write(line)
+        stop.set()
+        beat.join()
+        collected.append(out.get())
+    assert "".join(collected) == "".join(lines)
+    assert len([c for c in collected if c]) > 1  # really read while printing
+
+
+def test_captured_stdout_merges_small_writes():
+    out = CapturedStdout()
+    for i in range(5000):
+        out.write(str(i % 10))
+    out.write("x" * 10000)
+    out.write("end")
+    assert out.get() == "0123456789" * 500 + "x" * 10000 + "end"
+    assert out.get() == ""
+
+
+# ---------------------------------------------------------------- fd mode (subprocesses)
+FD_SCRIPT_HEADER = """
+import ctypes, json, os, subprocess, sys, threading, time
+from sacred.stdout_capturing import get_stdcapturer, flush
+mode, factory = get_stdcapturer("fd")
+def report(**values):
+    with open(os.environ["RESULT"], "w") as f:
+        json.dump(values, f)
+"""
+
+
+def run_fd_script(tmp_path, body, timeout=60):
+    result_file = tmp_path / "result.json"
+    proc = run_script(
+        FD_SCRIPT_HEADER + textwrap.dedent(body),
+        timeout=timeout,
+        env={"RESULT": str(result_file)},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc, json.loads(result_file.read_text())
+
+
+def test_fd_mode_captures_python_c_and_child_process_output(tmp_path):
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        libc = ctypes.CDLL(None)
+        with factory() as out:
+            print("from python")
+            print("to stderr", file=sys.stderr)
+            libc.printf(b"from C %d\\n", 42)
+            flush()  # stdout is a pipe, so Python and C buffer it
+            subprocess.run(["echo", "from a child"], check=True)
+            subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('child err\\\\n')"])
+            first = out.get()
+            print("second part")
+        rest = out.get()
+        print("not captured")
+        report(first=first, rest=rest, after=out.get())
+        """,
+    )
+    # each stream keeps its order; how stdout and stderr interleave is up to timing
+    lines = result["first"].splitlines(keepends=True)
+    assert sorted(lines) == sorted(
+        ["from python\n", "from C 42\n", "from a child\n", "to stderr\n", "child err\n"]
+    )
+    stdout_lines = [line for line in lines if "err" not in line]
+    assert stdout_lines == ["from python\n", "from C 42\n", "from a child\n"]
+    assert result["rest"] == "second part\n"
+    assert result["after"] == ""
+    # everything still reached the real stdout and stderr
+    assert proc.stdout.decode() == (
+        "from python\nfrom C 42\nfrom a child\nsecond part\nnot captured\n"
+    )
+    assert proc.stderr.decode() == "to stderr\nchild err\n"
+
+
+def test_fd_mode_restores_the_file_descriptors(tmp_path):
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        before = [os.fstat(1).st_ino, os.fstat(2).st_ino]
+        with factory() as out:
+            inside = [os.fstat(1).st_ino, os.fstat(2).st_ino]
+        after = [os.fstat(1).st_ino, os.fstat(2).st_ino]
+        os.write(1, b"direct\\n")
+        report(before=before, inside=inside, after=after)
+        """,
+    )
+    assert result["before"] == result["after"]
+    assert result["inside"][0] != result["before"][0]
+    assert proc.stdout == b"direct\n"
+
+
+def test_fd_mode_decodes_utf8_split_across_writes(tmp_path):
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        data = "é☃".encode()
+        with factory() as out:
+            for i in range(len(data)):
+                os.write(1, data[i:i + 1])
+                time.sleep(0.01)
+            os.write(1, b" bad:\\xff\\n")
+            text = out.get()
+        report(text=text)
+        """,
+    )
+    assert result["text"] == "é☃ bad:\ufffd\n"
+    assert proc.stdout == "é☃ bad:".encode() + b"\xff\n"
+
+
+def test_fd_mode_does_not_hang_on_a_child_that_keeps_the_pipe_open(tmp_path):
+    pid_file = tmp_path / "pid"
+    try:
+        proc, result = run_fd_script(
+            tmp_path,
+            f"""
+            with factory() as out:
+                print("before the child")
+                subprocess.run("sleep 100 & echo $! > {pid_file}", shell=True)
+                print("after the child")
+                start = time.monotonic()
+            report(exit_seconds=time.monotonic() - start, text=out.get())
+            """,
+            timeout=30,
+        )
+        assert result["exit_seconds"] < 5
+        assert result["text"] == "before the child\nafter the child\n"
+    finally:
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_fd_mode_get_from_heartbeat_thread_loses_nothing(tmp_path):
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        pieces = []
+        with factory() as out:
+            stop = threading.Event()
+            def heartbeat():
+                while not stop.is_set():
+                    pieces.append(out.get())
+                    time.sleep(0.001)
+            beat = threading.Thread(target=heartbeat)
+            beat.start()
+            for i in range(50000):
+                print("line", i)
+            sys.stdout.flush()
+            stop.set()
+            beat.join()
+            pieces.append(out.get())
+        pieces.append(out.get())
+        report(text="".join(pieces), reads=len([p for p in pieces if p]))
+        """,
+    )
+    expected = "".join(f"line {i}\n" for i in range(50000))
+    assert result["text"] == expected
+    assert result["reads"] > 1
+    assert proc.stdout.decode() == expected
+
+
+def test_fd_mode_holds_only_text_not_yet_returned(tmp_path):
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        def vm(field):
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith(field):
+                        return int(line.split()[1]) * 1024
+        line = "y" * 999
+        total = 0
+        before = vm("VmRSS:")
+        with factory() as out:
+            for _ in range(30):
+                for _ in range(1000):
+                    print(line)
+                total += len(out.get())
+        report(total=total, growth=vm("VmHWM:") - before)
+        """,
+    )
+    assert result["total"] == 30000 * 1000
+    # 30 MB went through; holding a copy of it would need more than that
+    assert result["growth"] < 15_000_000
+    assert len(proc.stdout) == 30000 * 1000
+
+
+def test_flush_flushes_c_stdio_buffers(tmp_path):
+    code = """
+    import ctypes, os
+    from sacred.stdout_capturing import flush
+    libc = ctypes.CDLL(None)
+    libc.printf(b"first ")
+    flush()
+    os.write(1, b"second")
+    """
+    assert run_script(code).stdout == b"first second"
+    # without flush() C's buffer (stdout is a pipe here) comes out last
+    no_flush = code.replace("    flush()\n", "")
+    assert run_script(no_flush).stdout == b"secondfirst "
+
+
+def test_flush_survives_closed_streams():
+    proc = run_script(
+        """
+        import sys
+        from sacred.stdout_capturing import flush
+        sys.stdout.close()
+        sys.stderr = None
+        flush()
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------- pytee
+def test_pytee_copies_stdin_to_stdout_and_stderr():
+    data = "héllo\n".encode() + b"\xff\x00 binary\n" * 1000
+    proc = subprocess.run(
+        [sys.executable, "-m", "sacred.pytee"],
+        input=data,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=30,
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == data
+    assert proc.stderr == data
+
+
+def test_flush_in_process_does_not_raise(capsys):
+    print("pending", end="")
+    flush()
+    assert capsys.readouterr().out == "pending"
