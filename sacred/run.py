@@ -1,13 +1,16 @@
 """The Run: one execution of a command, and the events it sends to the observers."""
 
 import datetime
+import heapq
+import itertools
 import os
 import sys
 import threading
+import time
 import traceback as tb
 
 from sacred.settings import SETTINGS
-from sacred.utils import IntervalTimer, SacredInterrupt, join_paths
+from sacred.utils import SacredInterrupt, join_paths
 
 __all__ = ("Run",)
 
@@ -15,6 +18,59 @@ __all__ = ("Run",)
 def _utcnow():
     # naive UTC, like the deprecated datetime.utcnow()
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class _HeartbeatScheduler:
+    """One daemon thread that emits the periodic heartbeats of all running runs.
+
+    Starting (and joining) a thread per run costs about half a millisecond, which is
+    most of the overhead of a short observed run; the thread is started once instead.
+    The final heartbeat of a run is emitted by the run itself when it stops.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._queue = []  # heap of (due time, sequence number, run)
+        self._counter = itertools.count()
+        self._thread = None
+
+    def add(self, run, interval):
+        with self._cond:
+            heapq.heappush(self._queue, (time.monotonic() + interval, next(self._counter), run))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="sacred-heartbeat", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _next_due_run(self):
+        with self._cond:
+            while True:
+                if not self._queue:
+                    self._cond.wait()
+                    continue
+                due, _, run = self._queue[0]
+                if run._beat_stopped:
+                    heapq.heappop(self._queue)
+                    continue
+                delay = due - time.monotonic()
+                if delay <= 0:
+                    heapq.heappop(self._queue)
+                    return run
+                self._cond.wait(delay)
+
+    def _loop(self):
+        while True:
+            run = self._next_due_run()
+            run._periodic_heartbeat()
+            with self._cond:
+                if not run._beat_stopped:
+                    due = time.monotonic() + run.beat_interval
+                    heapq.heappush(self._queue, (due, next(self._counter), run))
+
+
+_HEARTBEATS = _HeartbeatScheduler()
 
 
 class Run:
@@ -117,14 +173,18 @@ class Run:
         self.capture_mode = None
         """Determines the way the stdout/stderr are captured"""
 
-        self._heartbeat = None
+        self._heartbeat = None  # kept for compatibility: beats come from _HEARTBEATS
         self._stop_heartbeat_event = None
-        self._beat_pending = False  # a final heartbeat is due even without a timer thread
+        self._beat_pending = False  # the heartbeat was started: a final beat is due
+        self._beat_stopped = False
+        self._beat_lock = threading.Lock()  # one beat at a time
         self._output_file = None
         self._output_lock = threading.Lock()
         self._output_closed = False
         self._failed_observers = []
         self._metrics = MetricsLogger()
+        # the thinnest possible call: the bound method of the metrics logger itself
+        self.log_scalar = self._metrics.log_scalar_metric
 
     # ------------------------------------------------------------ public API
     def open_resource(self, filename, mode="r"):
@@ -220,8 +280,10 @@ class Run:
 
     # ------------------------------------------------------------ internals
     def _get_captured_output(self):
+        """Read the new output (under the lock: the heartbeat thread reads too)."""
         with self._output_lock:
             self._read_captured_output()
+            return self.captured_out
 
     def _read_captured_output(self):
         if self._output_file is None or self._output_closed:
@@ -230,7 +292,12 @@ class Run:
         if self.captured_out_filter is not None:
             self.captured_out = self.captured_out_filter(self.captured_out + text)
         elif text:
-            self.captured_out += text
+            # Detach the old text first: with no other reference left, CPython extends
+            # the string in place instead of holding old and old + new at the same time.
+            out = self.captured_out
+            self.captured_out = ""
+            out += text
+            self.captured_out = out
 
     def _close_captured_output(self):
         with self._output_lock:
@@ -241,21 +308,31 @@ class Run:
         self.run_logger.debug("Starting Heartbeat")
         if self.beat_interval > 0:
             self._beat_pending = True
-            if self.observers:  # without observers nobody listens: no thread needed
-                self._stop_heartbeat_event, self._heartbeat = IntervalTimer.create(
-                    self._emit_heartbeat, self.beat_interval
-                )
-                self._heartbeat.start()
+            if self.observers:  # without observers nobody listens to periodic beats
+                _HEARTBEATS.add(self, self.beat_interval)
+
+    def _periodic_heartbeat(self):
+        with self._beat_lock:
+            if self._beat_stopped:
+                return
+            try:
+                self._emit_heartbeat()
+            except Exception:
+                self.run_logger.error("Heartbeat failed:\n%s", tb.format_exc())
 
     def _stop_heartbeat(self):
         self.run_logger.debug("Stopping Heartbeat")
-        # only stop if heartbeat was started
-        if self._heartbeat is not None:
-            self._stop_heartbeat_event.set()  # the timer thread emits the final beat
-            self._heartbeat.join(timeout=2)
-        elif self._beat_pending:
-            self._emit_heartbeat()
+        if not self._beat_pending:
+            return
         self._beat_pending = False
+        # wait (at most 2 s, like joining the original timer thread) for a running beat
+        acquired = self._beat_lock.acquire(timeout=2)
+        self._beat_stopped = True
+        try:
+            self._emit_heartbeat()  # the final beat
+        finally:
+            if acquired:
+                self._beat_lock.release()
 
     def _emit_queued(self):
         self.status = "QUEUED"
@@ -309,7 +386,7 @@ class Run:
 
     def _emit_heartbeat(self):
         beat_time = _utcnow()
-        self._get_captured_output()
+        captured_out = self._get_captured_output()
         drain = getattr(self._metrics, "drain_linearized", None)
         if drain is not None:
             metrics_by_name = drain()
@@ -325,7 +402,7 @@ class Run:
                 observer,
                 "heartbeat_event",
                 info=self.info,
-                captured_out=self.captured_out,
+                captured_out=captured_out,
                 beat_time=beat_time,
                 result=self.result,
             )

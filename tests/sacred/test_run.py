@@ -556,3 +556,34 @@ def test_id_option_and_name_option(ex, recording_observer, caplog):
     assert run.experiment_info["name"] == "custom"
     assert 'Started run with ID "myid"' in caplog.text
     assert {r.name for r in caplog.records} == {"custom"}
+
+
+def test_large_output_is_not_held_twice(ex, recording_observer, monkeypatch, tmp_path):
+    import tracemalloc
+
+    class LengthObserver(recording_observer):
+        def heartbeat_event(self, info, captured_out, beat_time, result):
+            self.events.append(("heartbeat_event", len(captured_out)))
+
+    obs = LengthObserver()
+    ex.observers.append(obs)
+    chunk = "x" * (5 * 1024 * 1024 - 1)
+    monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))  # noqa: SIM115
+
+    def main(_run):
+        for _ in range(10):
+            print(chunk)
+            _run._get_captured_output()  # what a heartbeat does
+
+    run = make_run(ex, main, capture="sys")
+    tracemalloc.start()
+    try:
+        run()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    total = 10 * len(chunk + "\n")
+    assert len(run.captured_out) == total
+    assert ("heartbeat_event", total) in obs.events
+    # appending with old + new copies would peak at about twice the output
+    assert peak < 1.75 * total
