@@ -38,9 +38,12 @@ An empty recipient makes the config scope log a warning:
     WARNING - hello_cs - No observers have been added to this run
     Hello !
 
-With a file-storage observer (``-F runs``) the run is recorded in ``runs/1/``:
+With a file-storage observer (``-F runs``) the run is recorded in ``runs/1/``, and the
+output goes to ``runs/1/cout.txt`` too. (``-C sys`` captures at the Python level, which keeps
+printed and logged lines in exactly this order; the default ``fd`` capture copies stdout and
+stderr separately, so in a terminal they may interleave a little differently.)
 
-    $ ./03_hello_config_scope.py -F runs with recipient=Bob
+    $ ./03_hello_config_scope.py -F runs -C sys with recipient=Bob
     INFO - hello_cs - Running command 'main'
     INFO - hello_cs - Started run with ID "1"
     Hello Bob!

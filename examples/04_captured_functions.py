@@ -40,7 +40,7 @@ def say(name, greeting):
 @ex.capture
 def shout(name, greeting, punctuation="."):
     # punctuation is in the configuration, so its default "." is not used
-    print("shout: {}, {}{}".format(greeting, name, punctuation).upper())
+    print("shout: " + "{}, {}{}".format(greeting, name, punctuation).upper())
 
 
 @ex.automain

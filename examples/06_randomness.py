@@ -17,18 +17,18 @@ With the same seed, a run prints the same numbers every time:
     $ ./06_randomness.py -l WARNING with seed=42
     WARNING - randomness - No observers have been added to this run
     global random: 0.6394
-    draw: seed=154041196 numbers=[52, 14, 81]
-    draw: seed=906861719 numbers=[57, 48, 84]
-    reversed draw: seed=412862356 numbers=[96, 25, 50]
+    draw: seed=9330647 numbers=[59, 64, 64]
+    draw: seed=967891411 numbers=[48, 9, 76]
+    reversed draw: seed=204628512 numbers=[70, 51, 2]
 
 A different seed gives different numbers:
 
     $ ./06_randomness.py -l WARNING with seed=7 count=2
     WARNING - randomness - No observers have been added to this run
-    global random: 0.3239
-    draw: seed=123 numbers=[1, 2]
-    draw: seed=123 numbers=[1, 2]
-    reversed draw: seed=123 numbers=[2, 1]
+    global random: 0.3238
+    draw: seed=433544345 numbers=[16, 4]
+    draw: seed=601678807 numbers=[47, 22]
+    reversed draw: seed=600946007 numbers=[33, 66]
 
 Without a fixed seed every run is different (and the seed shows up in ``print_config``):
 

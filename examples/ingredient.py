@@ -26,13 +26,13 @@ Ingredient entries can be set directly with dotted names:
     WARNING - ingredient_demo - No observers have been added to this run
     loading 3 rows from other.csv
 
-The ingredient's command is called by its dotted name. ``foo`` is not in the configuration, so
+The ingredient's command is called by its dotted name (the log names just the function). ``foo`` is not in the configuration, so
 its default is used unless it is added from the command line (which works because ``stats``
 takes ``foo`` as an argument; a typo would be refused):
 
     $ ./ingredient.py dataset.stats
     WARNING - ingredient_demo - No observers have been added to this run
-    INFO - ingredient_demo - Running command 'dataset.stats'
+    INFO - ingredient_demo - Running command 'stats'
     INFO - ingredient_demo - Started
     Statistics for numbers.csv (foo=12)
     INFO - ingredient_demo - Completed after 0:00:00
@@ -40,7 +40,7 @@ takes ``foo`` as an argument; a typo would be refused):
     $ ./ingredient.py dataset.stats with dataset.foo=7
     WARNING - dataset - Added new config entry: "foo"
     WARNING - ingredient_demo - No observers have been added to this run
-    INFO - ingredient_demo - Running command 'dataset.stats'
+    INFO - ingredient_demo - Running command 'stats'
     INFO - ingredient_demo - Started
     Statistics for numbers.csv (foo=7)
     INFO - ingredient_demo - Completed after 0:00:00

@@ -39,6 +39,7 @@ ex = Experiment("named_config")
 
 @ex.config
 def cfg():
+    """The polite defaults."""
     recipient = "dear friend"  # whom we talk to
     template = "Good day to you, {}."  # what we say
     message = template.format(recipient)
