@@ -49,7 +49,8 @@ class Ingredient:
         self.commands = OrderedDict()
         self.save_git_info = save_git_info
         # sys._getframe is what inspect.stack()[1][0] gives, without reading every source file
-        _caller_globals = _caller_globals or sys._getframe(1).f_globals
+        if _caller_globals is None:
+            _caller_globals = sys._getframe(1).f_globals
         if base_dir is None:
             base_dir = os.path.dirname(_caller_globals.get("__file__", "."))
         self.base_dir = os.path.abspath(base_dir)

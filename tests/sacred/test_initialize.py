@@ -627,3 +627,29 @@ def test_pre_and_post_run_hooks_in_topological_order():
     run = create_run(exp, "main")
     assert run.pre_run_hooks == [ing_pre, ex_pre]
     assert run.post_run_hooks == []
+
+
+def test_any_callable_can_be_a_named_config(ex):
+    """Labwatch registers plain callables ``(fixed=, preset=, fallback=) -> dict``."""
+
+    @ex.config
+    def cfg():
+        lr = 0.5
+        steps = 10
+
+    seen = {}
+
+    def search_space(fixed=None, preset=None, fallback=None):
+        seen.update(fixed=dict(fixed), preset=dict(preset))
+        return {"lr": 0.01}
+
+    ex._add_named_config("search", search_space)
+
+    @ex.main
+    def main(lr, steps):
+        return lr, steps
+
+    run = ex.run(named_configs=["search"], config_updates={"steps": 3})
+    assert run.result == (0.01, 3)
+    assert seen["fixed"] == {"steps": 3}
+    assert run.meta_info["named_configs"] == ["search"]
