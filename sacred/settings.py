@@ -1,8 +1,7 @@
 """Global settings, as a munch whose keys are frozen after import."""
 
+import copy
 import platform
-
-import munch
 
 from sacred.utils import SacredError
 
@@ -13,23 +12,63 @@ class SettingError(SacredError):
     """An unknown setting, or a nested setting given a non-munch value."""
 
 
-class FrozenKeyMunch(munch.Munch):
-    """A Munch whose set of keys can be frozen: new keys then raise SettingError."""
+class Munch(dict):
+    """A dict whose items are also attributes (the subset of ``munch.Munch`` we need).
 
-    __frozen_keys = False
+    Written here because importing the ``munch`` package costs ~15 ms at start-up.
+    """
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+    def __delattr__(self, key):
+        try:
+            del self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __dir__(self):
+        return list(self.keys())
+
+    def __repr__(self):
+        return f"{type(self).__name__}({dict.__repr__(self)})"
+
+    def toDict(self):
+        return {k: v.toDict() if isinstance(v, Munch) else v for k, v in self.items()}
+
+    @classmethod
+    def fromDict(cls, d):
+        return cls({k: cls.fromDict(v) if isinstance(v, dict) else v for k, v in d.items()})
+
+
+def _is_munch(value):
+    # also accept instances of the real munch package, without importing it
+    return isinstance(value, Munch) or any(
+        c.__module__ == "munch" and c.__name__ == "Munch" for c in type(value).__mro__
+    )
+
+
+class FrozenKeyMunch(Munch):
+    """A Munch whose set of keys can be frozen: new keys then raise SettingError."""
 
     def freeze_keys(self):
         for value in self.values():
             if isinstance(value, FrozenKeyMunch):
                 value.freeze_keys()
-        object.__setattr__(self, "_FrozenKeyMunch__frozen_keys", True)
+        object.__setattr__(self, "_frozen_keys", True)
 
     def _check_can_set(self, key, value):
-        if not self.__frozen_keys:
+        if not getattr(self, "_frozen_keys", False):
             return
         if key not in self:
             raise SettingError(f"Unknown setting: {key}. Possible keys are: {list(self.keys())}")
-        if isinstance(self[key], munch.Munch) and not isinstance(value, munch.Munch):
+        if _is_munch(self[key]) and not _is_munch(value):
             raise SettingError(
                 f"Can't set this setting ({key}) to a non-munch value {value}, "
                 "it is a nested setting!"
@@ -39,23 +78,13 @@ class FrozenKeyMunch(munch.Munch):
         self._check_can_set(key, value)
         super().__setitem__(key, value)
 
-    def __setattr__(self, key, value):
-        self._check_can_set(key, value)
-        super().__setattr__(key, value)
-
     def __deepcopy__(self, memo):
         copied = FrozenKeyMunch()
         for key, value in self.items():
-            dict.__setitem__(copied, key, _deepcopy(value, memo))
-        if self.__frozen_keys:
+            dict.__setitem__(copied, key, copy.deepcopy(value, memo))
+        if getattr(self, "_frozen_keys", False):
             copied.freeze_keys()
         return copied
-
-
-def _deepcopy(value, memo):
-    import copy
-
-    return copy.deepcopy(value, memo)
 
 
 SETTINGS = FrozenKeyMunch.fromDict(

@@ -17,8 +17,6 @@ import traceback
 from pathlib import Path
 from typing import Union
 
-import wrapt
-
 __all__ = [
     "NO_LOGGER",
     "PYTHON_IDENTIFIER",
@@ -479,12 +477,25 @@ def convert_camel_case_to_snake_case(name):
 
 
 # ---------------------------------------------------------------- misc
-@wrapt.decorator
-def optional_kwargs_decorator(wrapped, instance=None, args=None, kwargs=None):
-    """Let a decorator be used bare (``@d``) and with keyword arguments (``@d(x=1)``)."""
-    if args:
-        return wrapped(*args, **kwargs)
-    return functools.partial(wrapped, **kwargs)
+class optional_kwargs_decorator:  # noqa: N801 (a decorator, named like a function)
+    """Let a decorator be used bare (``@d``) and with keyword arguments (``@d(x=1)``).
+
+    Works on plain functions and on methods (the instance is bound first).
+    """
+
+    def __init__(self, wrapped):
+        self.__wrapped__ = wrapped
+        functools.update_wrapper(self, wrapped)
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return optional_kwargs_decorator(functools.partial(self.__wrapped__, instance))
+
+    def __call__(self, *args, **kwargs):
+        if args:
+            return self.__wrapped__(*args, **kwargs)
+        return functools.partial(self.__wrapped__, **kwargs)
 
 
 def get_inheritors(cls):

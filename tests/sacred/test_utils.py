@@ -202,3 +202,28 @@ def test_interval_timer_calls_once_more_when_stopped():
 def test_sacred_error_pickles():
     e = pickle.loads(pickle.dumps(SacredError("x")))
     assert str(e) == "x"
+
+
+def test_optional_kwargs_decorator_on_functions_and_methods():
+    from sacred.utils import optional_kwargs_decorator
+
+    @optional_kwargs_decorator
+    def deco(function=None, tag="x"):
+        function.tag = tag
+        return function
+
+    class Holder:
+        @optional_kwargs_decorator
+        def deco(self, function=None, tag="x"):
+            function.tag = (self, tag)
+            return function
+
+    def f():
+        pass
+
+    assert deco(f).tag == "x"
+    assert deco(tag="y")(f).tag == "y"
+    h = Holder()
+    assert h.deco(f).tag == (h, "x")
+    assert h.deco(tag="z")(f).tag == (h, "z")
+    assert Holder.deco.__name__ == "deco"
