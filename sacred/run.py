@@ -44,6 +44,15 @@ class _HeartbeatScheduler:
                 self._thread.start()
             self._cond.notify()
 
+    def remove(self, run):
+        """Forget a stopped run right away (the queue must not keep finished runs alive)."""
+        with self._cond:
+            queue = [entry for entry in self._queue if entry[2] is not run]
+            if len(queue) != len(self._queue):
+                heapq.heapify(queue)
+                self._queue = queue
+                self._cond.notify()
+
     def _next_due_run(self):
         with self._cond:
             while True:
@@ -328,6 +337,7 @@ class Run:
         # wait (at most 2 s, like joining the original timer thread) for a running beat
         acquired = self._beat_lock.acquire(timeout=2)
         self._beat_stopped = True
+        _HEARTBEATS.remove(self)
         try:
             self._emit_heartbeat()  # the final beat
         finally:

@@ -587,3 +587,47 @@ def test_large_output_is_not_held_twice(ex, recording_observer, monkeypatch, tmp
     assert ("heartbeat_event", total) in obs.events
     # appending with old + new copies would peak at about twice the output
     assert peak < 1.75 * total
+
+
+def test_finished_runs_are_not_kept_by_the_heartbeat_thread(ex, recording_observer):
+    from sacred.run import _HEARTBEATS
+
+    ex.observers.append(recording_observer())
+
+    def main():
+        pass
+
+    run = make_run(ex, main)
+    run()  # the default interval is 10 s: the run must leave the queue when it stops
+    assert all(entry[2] is not run for entry in _HEARTBEATS._queue)
+
+
+def test_concurrent_runs_get_their_own_heartbeats(recording_observer):
+    import threading
+
+    observers = []
+    runs = []
+
+    def start_one(i):
+        exp = Experiment(f"conc{i}")
+        obs = recording_observer(run_id=str(i))
+        exp.observers.append(obs)
+        observers.append(obs)
+
+        @exp.main
+        def main(_run):
+            time.sleep(0.3)
+            _run.result = "done"
+
+        run = exp._create_run(options={"--beat-interval": "0.05"})
+        runs.append(run)
+        run()
+
+    threads = [threading.Thread(target=start_one, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for obs in observers:
+        assert obs.names().count("heartbeat_event") >= 3
+        assert obs.names()[-2:] == ["completed_event", "join"]
