@@ -57,42 +57,44 @@ def median_time(func, repeat):
     return statistics.median(times)
 
 
-def bench_new_id(root):
-    # empty folder: a fresh (existing, empty) folder for every measured id
-    empties = [os.path.join(root, f"empty{i}") for i in range(300)]
-    for path in empties:
-        os.makedirs(path)
-    it = iter(empties)
-
-    def id_in_empty():
-        FileStorageObserver(next(it))._make_run_dir(None)
-
-    t_empty = median_time(id_in_empty, 300)
-
+def bench_new_id(root, n=400):
     full = os.path.join(root, "full")
     filler = FileStorageObserver(full)
     for _ in range(10_000):
         filler._make_run_dir(None)
     obs = FileStorageObserver(full)
-    t_full = median_time(lambda: obs._make_run_dir(None), 300)
-    assert obs.dir.endswith("10300"), obs.dir
+
+    # Interleaved, so that both cases see the same machine noise. "Empty" is a fresh
+    # (existing, empty) folder for every measured id.
+    times = {"id empty": [], "id full": [], "start empty": [], "start full": []}
+    for i in range(n):
+        for kind in ("id", "start"):
+            empty = os.path.join(root, f"empty_{kind}{i}")
+            os.makedirs(empty)
+            for case, observer in (("empty", FileStorageObserver(empty)), ("full", obs)):
+                t = time.perf_counter()
+                if kind == "id":
+                    observer._make_run_dir(None)
+                else:
+                    start(observer)
+                times[f"{kind} {case}"].append(time.perf_counter() - t)
+    assert obs.dir.endswith(str(10_000 + 2 * n)), obs.dir
+    med = {k: statistics.median(v) for k, v in times.items()}
     t_scan = median_time(lambda: _scan_max_id(full), 20)
 
-    # the whole started_event (run.json, config.json, cout.txt) in both folders
-    empties = [os.path.join(root, f"empty_s{i}") for i in range(200)]
-    for path in empties:
-        os.makedirs(path)
-    it2 = iter(empties)
-    t_start_empty = median_time(lambda: start(FileStorageObserver(next(it2))), 200)
-    t_start_full = median_time(lambda: start(obs), 200)
-
-    print("new run id (mkdir from the .next_id hint)")
-    print(f"  empty folder          {ms(t_empty)}")
-    print(f"  10,000 runs           {ms(t_full)}   ratio {t_full / t_empty:.2f}")
+    print("new run id (mkdir from the .next_id hint), median of", n)
+    print(f"  empty folder          {ms(med['id empty'])}")
+    print(
+        f"  10,000 runs           {ms(med['id full'])}   ratio "
+        f"{med['id full'] / med['id empty']:.2f}"
+    )
     print(f"  (a folder scan, as the original does for every id: {ms(t_scan)})")
-    print("whole started_event")
-    print(f"  empty folder          {ms(t_start_empty)}")
-    print(f"  10,000 runs           {ms(t_start_full)}   ratio {t_start_full / t_start_empty:.2f}")
+    print("whole started_event (new id, run.json, config.json, cout.txt)")
+    print(f"  empty folder          {ms(med['start empty'])}")
+    print(
+        f"  10,000 runs           {ms(med['start full'])}   ratio "
+        f"{med['start full'] / med['start empty']:.2f}"
+    )
 
 
 def one_mb_info():

@@ -2,7 +2,7 @@
 
 Layout of ``basedir`` (the format of the original Sacred, which dashboards read)::
 
-    basedir/.next_id              hint for the next free run id (see _make_dir)
+    basedir/.next_id              a lower bound of the next free run id (see _make_dir)
     basedir/_sources/<stem>_<md5><ext>
     basedir/_resources/<stem>_<md5><ext>
     basedir/<id>/run.json config.json cout.txt info.json metrics.json <artifacts>
@@ -32,7 +32,8 @@ DEFAULT_FILE_STORAGE_PRIORITY = 20
 
 _ID_HINT = ".next_id"
 _MAX_ID_ATTEMPTS = 1000
-_RESCAN_AFTER = 16  # collisions in a row before the hint is distrusted
+_HINT_LAG = 16  # collisions before the hint is moved up
+_RESCAN_AFTER = 256  # collisions before the hint is distrusted and the folder listed
 _BLACKLIST = ("run.json", "config.json", "cout.txt", "metrics.json")
 _METRIC_FIELDS = ("steps", "timestamps", "values")  # sorted, as sort_keys writes them
 
@@ -156,11 +157,14 @@ class FileStorageObserver(RunObserver):
             os.mkdir(os.path.join(self.basedir, str(_id)))  # raises if it exists
             return _id
         # Probe upwards from the hint with mkdir, which is atomic: of several processes
-        # only one gets each id. Listing the folder is the fallback, not the rule.
+        # only one gets each id. A failed mkdir is a cheap lookup, but writing the hint
+        # (a new file and a rename in a big folder) is not, so the hint is a lower bound
+        # that is only moved when it lags _HINT_LAG ids behind. Listing the folder is the
+        # fallback when there is no hint or it lags far behind (runs made elsewhere).
         candidate = _read_hint(self.basedir)
+        write_hint = candidate is None
         if candidate is None:
             candidate = _scan_max_id(self.basedir) + 1
-        collisions = 0
         for attempt in range(_MAX_ID_ATTEMPTS):
             try:
                 os.mkdir(os.path.join(self.basedir, str(candidate)))
@@ -168,14 +172,14 @@ class FileStorageObserver(RunObserver):
             except FileExistsError:
                 if attempt == _MAX_ID_ATTEMPTS - 1:
                     raise
-                collisions += 1
-                if collisions == _RESCAN_AFTER:  # hint far behind (e.g. runs made elsewhere)
+                if attempt + 1 == _RESCAN_AFTER:
                     candidate = max(candidate, _scan_max_id(self.basedir))
                 candidate += 1
-        try:
-            _jsonio.write_atomic(os.path.join(self.basedir, _ID_HINT), str(candidate + 1))
-        except OSError:
-            pass  # only a hint
+        if write_hint or attempt >= _HINT_LAG:
+            try:
+                _jsonio.write_atomic(os.path.join(self.basedir, _ID_HINT), str(candidate + 1))
+            except OSError:
+                pass  # only a hint
         return str(candidate)
 
     def _make_run_dir(self, _id):

@@ -358,9 +358,13 @@ def test_hint_is_used_and_kept_up_to_date(project):
     os.makedirs("runs")
     (project / "runs" / ".next_id").write_text("40")
     obs = FileStorageObserver("runs")
-    assert start(obs, project) == "40"
-    assert start(obs, project) == "41"
-    assert read("runs/.next_id") == "42"
+    assert [start(obs, project) for _ in range(16)] == [str(i) for i in range(40, 56)]
+    # the hint is a lower bound, moved only once it lags 16 ids behind (writing it in a big
+    # folder costs more than a few failed mkdirs)
+    assert read("runs/.next_id") == "40"
+    assert start(obs, project) == "56"
+    assert read("runs/.next_id") == "57"
+    assert start(obs, project) == "57"
 
 
 def test_stale_hint_still_gives_a_free_id(project):
@@ -370,6 +374,14 @@ def test_stale_hint_still_gives_a_free_id(project):
     (project / "runs" / ".next_id").write_text("2")
     obs = FileStorageObserver("runs")
     assert start(obs, project) == "61"
+    assert read("runs/.next_id") == "62"
+
+
+def test_hint_far_behind_triggers_a_scan(project):
+    for i in range(1, 1201):
+        os.makedirs(os.path.join("runs", str(i)))
+    (project / "runs" / ".next_id").write_text("1")
+    assert start(FileStorageObserver("runs"), project) == "1201"
 
 
 def test_broken_hint_falls_back_to_scanning(project):
