@@ -73,14 +73,14 @@ class Scaffold:
 
     def set_up_seed(self, rnd=None):
         """Choose this scaffold's seed (from the config, the parent's rnd or at random)."""
-        from sacred.randomness import create_rnd, get_seed
+        from sacred.randomness import create_deferred_rnd, deferred_seed
 
         if self.seed is not None:
             return
         self.seed = self.config.get("seed")
         if self.seed is None:
-            self.seed = get_seed(rnd)
-        self.rnd = create_rnd(self.seed)
+            self.seed = deferred_seed(rnd)
+        self.rnd = create_deferred_rnd(self.seed)
         if self.generate_seed:
             self.config["seed"] = self.seed
         if "seed" in self.config and "seed" in self.config_mods.added:
@@ -198,19 +198,19 @@ class Scaffold:
 
     def finalize_initialization(self, run):
         """Give every captured function its logger, rnd, run and (read-only) config."""
-        from sacred.randomness import create_rnd, get_seed
+        from sacred.randomness import create_deferred_rnd, deferred_seed
 
         # the seed may have been changed by a config hook
         if "seed" in self.config:
             self.seed = self.config["seed"]
-        self.rnd = create_rnd(self.seed)
+        self.rnd = create_deferred_rnd(self.seed)
         read_only = SETTINGS.CONFIG.READ_ONLY_CONFIG
         if read_only:
             from sacred.config.custom_containers import make_read_only
         configs_by_prefix = {}  # functions with the same prefix share one read-only copy
         for cfunc in self._captured_functions:
             cfunc.logger = self.logger.getChild(cfunc.__name__)
-            cfunc.rnd = create_rnd(get_seed(self.rnd))
+            cfunc.rnd = create_deferred_rnd(deferred_seed(self.rnd))
             cfunc.run = run
             prefix = cfunc.prefix
             if prefix not in configs_by_prefix:

@@ -76,3 +76,39 @@ def test_without_numpy_python_random_is_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def test_deferred_numpy_gives_the_same_seeds_and_draws():
+    # numpy imported before the run vs. only inside main: same seeds, same draws,
+    # and numpy's global state seeded as if it had been imported at the start
+    script = str(FIXTURES / "seed_equivalence.py")
+    lazy = subprocess.run([sys.executable, script], capture_output=True, text=True)
+    eager = subprocess.run([sys.executable, script, "pre"], capture_output=True, text=True)
+    assert lazy.stdout.startswith("lazy [9330647, 712165, 967891411, (116425396, 531), 0.37454")
+    assert eager.stdout.startswith("numpy_preimported [9330647, 712165, 967891411")
+    assert lazy.stdout.split(" ", 1)[1] == eager.stdout.split(" ", 1)[1]
+
+
+def test_a_run_without_randomness_does_not_import_numpy(tmp_path):
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "import sys\n"
+        "from sacred import Experiment\n"
+        "ex = Experiment('x')\n"
+        "@ex.config\n"
+        "def cfg():\n"
+        "    a = 1\n"
+        "@ex.capture\n"
+        "def helper(a):\n"
+        "    return a\n"
+        "@ex.main\n"
+        "def main():\n"
+        "    return helper()\n"
+        "run = ex.run(options={'--loglevel': 'ERROR'})\n"
+        "print(run.result, 'numpy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert out.stdout == "1 False\n", out.stderr
