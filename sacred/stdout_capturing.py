@@ -297,8 +297,8 @@ class _FdTee:
         self.targets = {}  # read end of a pipe -> saved copy of the original fd
         self.decoders = {}  # read end -> incremental UTF-8 decoder
         self.consumed = {}  # read end -> bytes read from it so far
+        self.partial = {}  # read end -> text after its last newline, not yet recorded
         self.busy = threading.Lock()  # held while a chunk is being forwarded/recorded
-        self.stopping = False
         self.thread = None
         self.wake_r = self.wake_w = None
 
@@ -316,6 +316,7 @@ class _FdTee:
             self.targets[read_end] = saved
             self.decoders[read_end] = codecs.getincrementaldecoder("utf-8")("replace")
             self.consumed[read_end] = 0
+            self.partial[read_end] = []
         self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._run, name="sacred-fd-capture", daemon=True)
         self.thread.start()
@@ -326,10 +327,28 @@ class _FdTee:
         target = self.targets[read_end]
         if target is not None:
             _write_all(target, data)
-        self.out.write(self.decoders[read_end].decode(data))
+        text = self.decoders[read_end].decode(data)
+        # Record whole lines only, so that a line printed to stdout in pieces is not
+        # cut by a line from stderr; the rest waits for its newline (or for get()).
+        partial = self.partial[read_end]
+        end = text.rfind("\n") + 1
+        if end:
+            partial.append(text[:end])
+            self.out.write("".join(partial))
+            partial.clear()
+            text = text[end:]
+        if text:
+            partial.append(text)
+
+    def _commit_partial_lines(self):
+        for partial in self.partial.values():
+            if partial:
+                self.out.write("".join(partial))
+                partial.clear()
 
     def _run(self):
         open_ends = list(self.targets)
+        last_batch = 0.0
         while open_ends:
             ready, _, _ = select.select(open_ends + [self.wake_r], [], [])
             if self.wake_r in ready:
@@ -341,10 +360,13 @@ class _FdTee:
                         self._forward(read_end, data)
                     else:
                         open_ends.remove(read_end)
-            # Let output pile up in the pipe: a writer that makes many tiny writes
-            # (e.g. with PYTHONUNBUFFERED) would otherwise wake this thread for each
-            # one, and the fight for the GIL would slow the main thread down.
-            time.sleep(_BATCH_DELAY)
+            # Under a stream of output, let it pile up in the pipes: a writer that makes
+            # many tiny writes (e.g. with PYTHONUNBUFFERED) would otherwise wake this
+            # thread for each one, and the fight for the GIL would slow it down.
+            now = time.monotonic()
+            if now - last_batch < _BATCH_DELAY:
+                time.sleep(_BATCH_DELAY)
+            last_batch = now
         # stopped while a child process still holds a pipe: take what is there
         with self.busy:
             for read_end in open_ends:
@@ -367,10 +389,13 @@ class _FdTee:
         while self.thread.is_alive():
             with self.busy:
                 if all(self.consumed[r] >= n for r, n in goal.items()):
+                    self._commit_partial_lines()
                     return
             if time.monotonic() > deadline:
-                return
+                break
             time.sleep(0.0005)
+        with self.busy:
+            self._commit_partial_lines()
 
     def stop(self):
         flush()
@@ -385,11 +410,11 @@ class _FdTee:
             os.write(self.wake_w, b"x")
             self.thread.join()
         for read_end, saved in self.targets.items():
-            tail = self.decoders[read_end].decode(b"", final=True)
-            self.out.write(tail)
+            self.partial[read_end].append(self.decoders[read_end].decode(b"", final=True))
             os.close(read_end)
             if saved is not None:
                 os.close(saved)
+        self._commit_partial_lines()
         os.close(self.wake_r)
         os.close(self.wake_w)
 

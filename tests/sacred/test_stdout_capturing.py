@@ -204,6 +204,28 @@ def test_fd_mode_captures_python_c_and_child_process_output(tmp_path):
     assert proc.stderr.decode() == "to stderr\nchild err\n"
 
 
+def test_fd_mode_records_whole_lines_of_interleaved_streams(tmp_path):
+    # unbuffered: print() makes two writes, the text and then its newline
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stdout.reconfigure(write_through=True, line_buffering=False)
+        N = 20000
+        with factory() as out:
+            for i in range(N):
+                sys.stdout.write(f"out {i}")
+                sys.stdout.write("\\n")
+                os.write(2, f"err {i}\\n".encode())
+        report(text=out.get())
+        """,
+    )
+    n = 20000
+    lines = result["text"].splitlines()
+    assert sorted(lines) == sorted([f"out {i}" for i in range(n)] + [f"err {i}" for i in range(n)])
+    assert [line for line in lines if line.startswith("out")] == [f"out {i}" for i in range(n)]
+
+
 def test_fd_mode_restores_the_file_descriptors(tmp_path):
     proc, result = run_fd_script(
         tmp_path,
