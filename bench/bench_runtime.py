@@ -147,7 +147,7 @@ def bench_capture(megabytes=50, unbuffered=False):
         ("fd", "beat"),
     ]:
         runs = []
-        for _ in range(3):
+        for _ in range(5):
             with open(os.devnull, "w") as devnull:
                 proc = subprocess.run(
                     [sys.executable, "-c", code, mode, getter],

@@ -243,6 +243,8 @@ class _TeeBuffer:
 
 def _tee_text_stream(stream, out):
     """A stream that behaves like ``stream`` and also records what is written to it."""
+    if stream is None:  # e.g. pythonw: print() to None does nothing, so leave it
+        return None
     encoding = getattr(stream, "encoding", None)
     if not isinstance(encoding, str):
         return TeeingStreamProxy(stream, out)

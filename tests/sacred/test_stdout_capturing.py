@@ -137,6 +137,31 @@ def test_sys_mode_get_from_another_thread_loses_nothing(capsys):
     assert len([c for c in collected if c]) > 1  # really read while printing
 
 
+def test_sys_mode_with_unusual_streams(monkeypatch):
+    class Sink:
+        """A bare object with write/flush, like some IDE consoles."""
+
+        def __init__(self):
+            self.parts = []
+
+        def write(self, text):
+            self.parts.append(text)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    sink = Sink()
+    monkeypatch.setattr(sys, "stdout", sink)
+    monkeypatch.setattr(sys, "stderr", None)  # as under pythonw
+    with tee_output_python() as out:
+        print("to the sink")
+        assert sys.stderr is None
+        assert out.get() == "to the sink\n"
+    assert sys.stdout is sink
+    assert "".join(sink.parts) == "to the sink\n"
+
+
 def test_captured_stdout_merges_small_writes():
     out = CapturedStdout()
     for i in range(5000):
