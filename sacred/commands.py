@@ -112,7 +112,7 @@ def help_for_command(command):
     """The pydoc text of a command (signature and docstring), without overstrike bolding."""
     import pydoc
 
-    # a captured function is a wrapt proxy; document the function it wraps
+    # a captured function is a proxy; document the function it wraps
     function = getattr(command, "__wrapped__", command)
     text = pydoc.text.document(function)
     return re.sub(".\b", "", text)

@@ -24,8 +24,6 @@ import threading
 import time
 from contextlib import contextmanager
 
-import wrapt
-
 from sacred.settings import SETTINGS
 
 __all__ = (
@@ -159,16 +157,20 @@ class CapturedStdout:
         self._before_get = None
 
 
-class TeeingStreamProxy(wrapt.ObjectProxy):
+class TeeingStreamProxy:
     """A stream that writes through to the wrapped one and also into ``out``.
 
     Used in ``sys`` mode for streams that are not regular text files; those get a
-    faster replacement (see ``_tee_text_stream``).
+    faster replacement (see ``_tee_text_stream``). Everything but writing is
+    delegated to the wrapped stream.
     """
 
     def __init__(self, wrapped, out):
-        super().__init__(wrapped)
+        self.__wrapped__ = wrapped
         self._self_out = out
+
+    def __getattr__(self, name):
+        return getattr(self.__wrapped__, name)
 
     def write(self, data):
         result = self.__wrapped__.write(data)
@@ -296,7 +298,8 @@ class _FdTee:
 
     def __init__(self, out):
         self.out = out
-        self.targets = {}  # read end of a pipe -> saved copy of the original fd
+        self.saved = {}  # 1 and 2 -> a copy of the original fd (None if it was closed)
+        self.targets = {}  # read end of a pipe -> the saved fd its bytes are copied to
         self.decoders = {}  # read end -> incremental UTF-8 decoder
         self.consumed = {}  # read end -> bytes read from it so far
         self.partial = {}  # read end -> text after its last newline, not yet recorded
@@ -307,15 +310,23 @@ class _FdTee:
     def start(self):
         flush()
         for fd in (1, 2):
+            try:
+                self.saved[fd] = os.dup(fd)
+            except OSError:
+                self.saved[fd] = None  # the fd was closed: record, but forward nowhere
+        # When stdout and stderr go to the same place (a terminal, `> log 2>&1`), one
+        # pipe carries both, so their lines keep the order in which they were written.
+        if _same_file(self.saved[1], self.saved[2]):
+            groups = [((1, 2), self.saved[1])]
+        else:
+            groups = [((1,), self.saved[1]), ((2,), self.saved[2])]
+        for fds, target in groups:
             read_end, write_end = os.pipe()
             _enlarge_pipe(write_end)
-            try:
-                saved = os.dup(fd)
-            except OSError:
-                saved = None  # the fd was closed: record, but forward nowhere
-            os.dup2(write_end, fd)
+            for fd in fds:
+                os.dup2(write_end, fd)
             os.close(write_end)
-            self.targets[read_end] = saved
+            self.targets[read_end] = target
             self.decoders[read_end] = codecs.getincrementaldecoder("utf-8")("replace")
             self.consumed[read_end] = 0
             self.partial[read_end] = []
@@ -401,8 +412,7 @@ class _FdTee:
 
     def stop(self):
         flush()
-        for read_end, fd in zip(self.targets, (1, 2)):
-            saved = self.targets[read_end]
+        for fd, saved in self.saved.items():
             if saved is not None:
                 os.dup2(saved, fd)  # also closes our write end of the pipe
             else:
@@ -411,9 +421,10 @@ class _FdTee:
         if self.thread.is_alive():
             os.write(self.wake_w, b"x")
             self.thread.join()
-        for read_end, saved in self.targets.items():
+        for read_end in self.targets:
             self.partial[read_end].append(self.decoders[read_end].decode(b"", final=True))
             os.close(read_end)
+        for saved in self.saved.values():
             if saved is not None:
                 os.close(saved)
         self._commit_partial_lines()
@@ -446,6 +457,17 @@ def _write_all(fd, data):
         except OSError:
             return  # e.g. the terminal or pipe went away: keep recording regardless
         view = view[written:]
+
+
+def _same_file(fd_a, fd_b):
+    """Whether two fds write to the same file, pipe or terminal."""
+    if fd_a is None or fd_b is None:
+        return False
+    try:
+        a, b = os.fstat(fd_a), os.fstat(fd_b)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
 
 
 def _bytes_in_pipe(fd):

@@ -413,3 +413,31 @@ def test_flush_in_process_does_not_raise(capsys):
     print("pending", end="")
     flush()
     assert capsys.readouterr().out == "pending"
+
+
+ORDER_SCRIPT = """
+import sys, subprocess
+from sacred.stdout_capturing import tee_output_fd
+with tee_output_fd() as out:
+    for i in range(300):
+        print(f"out {i}", flush=True)
+        print(f"err {i}", file=sys.stderr, flush=True)
+    subprocess.run(["sh", "-c", "echo child-out; echo child-err >&2"])
+    text = out.get()
+expected = "".join(f"out {i}\\nerr {i}\\n" for i in range(300)) + "child-out\\nchild-err\\n"
+sys.__stdout__.write("ORDER_OK\\n" if text == expected else "ORDER_BAD " + repr(text[:200]))
+"""
+
+
+def test_fd_mode_keeps_the_order_of_stdout_and_stderr_going_to_one_place():
+    # like `python exp.py > log 2>&1` or a terminal: both fds point at one file
+    proc = subprocess.run(
+        [sys.executable, "-c", ORDER_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout.endswith("ORDER_OK\n"), proc.stdout[-500:]
+    # and the terminal side saw the same order
+    assert proc.stdout.startswith("out 0\nerr 0\nout 1\nerr 1\n")
