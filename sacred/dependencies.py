@@ -347,6 +347,7 @@ class _Distributions:
 
     def __init__(self):
         self._by_module = {}
+        self._dist_info_dirs = None  # normalized project name -> its .dist-info folder
         self._by_top_level = None  # module -> distribution, from top_level.txt
         self._by_files = None  # module -> distribution, from RECORD of the others
         self._without_top_level = []
@@ -356,6 +357,10 @@ class _Distributions:
             return self._by_module[modname]
         except KeyError:
             pass
+        result = self._from_dist_info_folder(modname)
+        if result is not None:
+            self._by_module[modname] = result
+            return result
         dist = self._direct(modname)
         if dist is None:
             dist = self._top_level_index().get(modname)
@@ -369,6 +374,34 @@ class _Distributions:
                 result = None
         self._by_module[modname] = result
         return result
+
+    def _from_dist_info_folder(self, modname):
+        """The common case without importing ``importlib.metadata`` (~15 ms): a project
+        named like the module, whose ``.dist-info`` folder we read ourselves."""
+        if self._dist_info_dirs is None:
+            self._dist_info_dirs = _scan_dist_info_dirs()
+        folder = self._dist_info_dirs.get(_normalize(modname))
+        if folder is None:
+            return None
+        try:
+            with open(os.path.join(folder, "top_level.txt"), encoding="utf-8") as f:
+                if modname not in f.read().split():
+                    return None
+        except OSError:
+            pass  # no top_level.txt: the name match is all we have, as in _direct
+        headers = {}
+        try:
+            with open(os.path.join(folder, "METADATA"), encoding="utf-8") as f:
+                for line in f:
+                    if not line.strip():
+                        break
+                    key, _, value = line.partition(":")
+                    headers.setdefault(key.strip(), value.strip())
+        except OSError:
+            return None
+        if "Name" not in headers or "Version" not in headers:
+            return None
+        return _safe_name(headers["Name"]), headers["Version"]
 
     @staticmethod
     def _direct(modname):
@@ -425,6 +458,25 @@ class _Distributions:
                 continue
             found.setdefault(name.lower(), PackageDependency(name, dist.version))
         return set(found.values())
+
+
+def _normalize(name):
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _scan_dist_info_dirs():
+    """Normalized project name -> ``.dist-info`` folder, first on ``sys.path`` wins."""
+    found = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info"):
+                project = _normalize(name[: -len(".dist-info")].split("-", 1)[0])
+                found.setdefault(project, os.path.join(entry or ".", name))
+    return found
 
 
 def _top_level_names(dist, use_files):
