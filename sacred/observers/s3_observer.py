@@ -127,6 +127,7 @@ class _ObjectStoreObserver(RunObserver):
     FALLBACK_PREFIX = "sacred_fallback"
     RETRY_INTERVAL = 5.0  # seconds between upload attempts while the store is away
     FINAL_RETRY_SECONDS = 10.0  # how long the end of a run keeps trying
+    DIR_EXISTS = "S3 dir at {} already exists"
 
     def _init_layout(self, bucket, basedir, resource_dir, source_dir, priority, failure_dir):
         self.bucket_id = bucket
@@ -187,7 +188,7 @@ class _ObjectStoreObserver(RunObserver):
         if _id is not None:
             self.dir = s3_join(self.basedir, str(_id))
             if not exist_ok and self._dir_exists(self.dir):
-                raise FileExistsError(f"S3 dir at {self.dir} already exists")
+                raise FileExistsError(self.DIR_EXISTS.format(self.dir))
             self._upload_state("run.json")
             return _id
         if bucket_created:
@@ -201,7 +202,7 @@ class _ObjectStoreObserver(RunObserver):
             if not self._dir_exists(self.dir) and self._upload_state("run.json", if_absent=True):
                 return candidate
             candidate += 1
-        raise FileExistsError(f"S3 dir at {self.dir} already exists")
+        raise FileExistsError(self.DIR_EXISTS.format(self.dir))
 
     # ------------------------------------------------------------ events
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
@@ -519,7 +520,7 @@ class _ObjectStoreObserver(RunObserver):
 
     def __eq__(self, other):
         if isinstance(other, _ObjectStoreObserver):
-            return self.bucket == other.bucket and self.basedir == other.basedir
+            return self.bucket_id == other.bucket_id and self.basedir == other.basedir
         return False
 
     def __hash__(self):
