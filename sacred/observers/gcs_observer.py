@@ -83,7 +83,7 @@ class GoogleCloudStorageObserver(_ObjectStoreObserver):
         if problem is not None:
             raise ValueError(f"{_BAD_BUCKET}: {problem}")
         try:
-            from google.cloud import storage
+            import google.cloud.storage as storage
         except ImportError as e:
             raise ImportError(
                 'GoogleCloudStorageObserver needs google-cloud-storage: pip install "sacred[gcs]"'

@@ -8,6 +8,7 @@ reader is built (``pip install "sacred[tinydb]"``).
 """
 
 import datetime
+import importlib
 import os
 import uuid
 import warnings
@@ -21,7 +22,7 @@ __all__ = ("TinyDbObserver", "TinyDbReader", "tiny_db_option")
 
 def _bases():
     try:
-        from sacred.observers.tinydb_hashfs import bases
+        bases = importlib.import_module("sacred.observers.tinydb_hashfs.bases")
     except ImportError as e:
         raise ImportError(
             "The TinyDB observer needs tinydb, tinydb-serialization and hashfs: "

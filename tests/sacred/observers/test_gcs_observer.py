@@ -213,3 +213,9 @@ def test_gcs_option_through_additional_cli_options(gcs_url, gcs_client, bucket, 
     stored = get_json(gcs_client, bucket, f"cli/{run._id}/run.json")
     assert stored["meta"]["options"]["--gcs"] == f"gs://{bucket}/cli"
     assert get(gcs_client, bucket, f"cli/{run._id}/cout.txt") == b"step 0\n"
+
+
+def test_missing_library_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.cloud.storage", None)
+    with pytest.raises(ImportError, match=r'pip install "sacred\[gcs\]"'):
+        GoogleCloudStorageObserver("my-bucket", "exp")

@@ -461,3 +461,45 @@ def test_server_stopped_mid_run_keeps_the_run_alive_and_nothing_is_lost(
     assert get_json(new_url, bucket, "exp/1/config.json")["n"] == 3
     source_keys = [k for k in keys(new_url, bucket) if k.startswith("exp/_sources/")]
     assert len(source_keys) == len(stored["experiment"]["sources"]) >= 1
+
+
+def test_server_back_before_the_end_gets_everything_and_the_record_is_removed(
+    private_moto, bucket, tmp_path, caplog
+):
+    port = free_port()
+    state = {}
+    state["server"], url = private_moto(port)
+    fallback_dir = tmp_path / "fallback"
+    obs = S3Observer(bucket, "exp", endpoint_url=url, failure_dir=str(fallback_dir))
+    obs.RETRY_INTERVAL = 0.05
+
+    def outage(_run):
+        stop_moto(state["server"])
+        print("while away")
+        time.sleep(0.3)  # heartbeats fail: the record is written
+        state["record"] = sorted(fallback_dir.glob("*.jsonl"))
+        private_moto(port)  # back (empty, as moto keeps nothing)
+        client(url).create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+
+    ex = make_experiment(tmp_path, body=outage)
+    ex.observers.append(obs)
+    with caplog.at_level(logging.WARNING):
+        run = ex.run(options={"--beat-interval": "0.1", "--capture": "sys"})
+    assert run.status == "COMPLETED"
+    [record] = state["record"]
+    assert not record.exists() and list(fallback_dir.glob("*.jsonl")) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"uploaded everything; removed {record}" in w for w in warnings), warnings
+    stored = get_json(url, bucket, "exp/1/run.json")
+    assert stored["status"] == "COMPLETED" and stored["result"] == 6
+    assert get(url, bucket, "exp/1/cout.txt") == b"step 0\nstep 1\nstep 2\nwhile away\n"
+    assert get_json(url, bucket, "exp/1/metrics.json")["loss"]["steps"] == [0, 1, 2]
+    assert get(url, bucket, "exp/1/out.txt") == b"result file"
+
+
+def test_missing_boto3_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # makes "import boto3" fail
+    with pytest.raises(ImportError, match=r'pip install "sacred\[s3\]"'):
+        S3Observer("abc", "d", region="eu-west-1")

@@ -363,3 +363,12 @@ def test_command_line_option(tmp_path):
     assert entry["_id"] == run._id
     assert entry["meta"]["options"]["--tiny_db"] == db
     assert entry["captured_out"] == "step 0\n"
+
+
+def test_missing_library_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.delitem(sys.modules, "sacred.observers.tinydb_hashfs.bases")
+    monkeypatch.setitem(sys.modules, "hashfs", None)
+    with pytest.raises(ImportError, match=r'pip install "sacred\[tinydb\]"'):
+        TinyDbObserver(str(tmp_path / "db"))
+    with pytest.raises(ImportError, match=r'pip install "sacred\[tinydb\]"'):
+        TinyDbReader(str(tmp_path))
