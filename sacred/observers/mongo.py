@@ -352,6 +352,8 @@ class MongoObserver(RunObserver):
         self.initialize(*args, **kwargs)
         return self
 
+    _url = None
+
     def initialize(
         self,
         runs_collection,
@@ -790,8 +792,23 @@ class MongoObserver(RunObserver):
             field = max(inline, key=lambda f: self._sizes[f])
             self._overflow[field] = None  # a GridFS file is written below
             self._dirty.add(field)
+            self._sizes[field] = _bson_size(self._stand_in(field))
             if field == "captured_out":
                 self._cout_file = self._make_cout_file(None)
+
+    def _stand_in(self, field):
+        """What a field moved to GridFS keeps in the run document."""
+        value = self.run_entry.get(field)
+        if field == "captured_out":
+            return "x" * (len(value[-_TAIL:]) + 300)  # the notice and the tail
+        if field == "info":
+            return {"metrics": value["metrics"]} if "metrics" in value else {}
+        if field == "config":
+            return {}
+        if field == "fail_trace":
+            name = f"{field}://{self.runs.name}/{self.run_entry['_id']}"
+            return [f"[too large: see GridFS file {name}]"]
+        return None
 
     def _make_cout_file(self, file_id):
         from bson import ObjectId
@@ -828,14 +845,7 @@ class MongoObserver(RunObserver):
         self._overflow[field] = file_id
         if old is not None:
             self._ignore_errors(self.fs.delete, old)
-        if field == "info":
-            stand_in = {"metrics": value["metrics"]} if "metrics" in value else {}
-        elif field == "config":
-            stand_in = {}
-        elif field == "fail_trace":
-            stand_in = [f"[too large: see GridFS file {field}://{self.runs.name}/{entry['_id']}]"]
-        else:
-            stand_in = None
+        stand_in = self._stand_in(field)
         self._sizes[field] = _bson_size(stand_in)
         return {field: stand_in, f"overflow.{field}": file_id}
 
@@ -1067,12 +1077,13 @@ class MongoObserver(RunObserver):
             return self._url
         try:
             client = self.runs.database.client
-            description = getattr(client, "topology_description", None)
-            if description is not None:
-                return ",".join(f"{h}:{p}" for h, p in sorted(description.server_descriptions()))
-            return repr(client)
         except Exception:
             return "<unknown address>"
+        try:
+            nodes = sorted(client.topology_description.server_descriptions())
+            return ",".join(f"{h}:{p}" for h, p in nodes)
+        except Exception:
+            return repr(client)
 
     @staticmethod
     def _ignore_errors(func, *args):
