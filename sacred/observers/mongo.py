@@ -904,15 +904,11 @@ class MongoObserver(RunObserver):
         run_id = self.run_entry.get("_id")
         directory = os.path.abspath(self.failure_dir or "sacred_failures")
         prefix = f"sacred_mongo_fail_{run_id}_"
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            suffix=".pickle", delete=False, prefix=prefix, dir=directory
-        ) as f:
-            pickle.dump(self.run_entry, f)
         records = [("started_event", self._start_kwargs, {"delivered": True})]
         for kind, args in self._pending_files:
             if kind == "resource":
-                records.append(("resource_event", {"filename": args[1] or args[0]}))
+                # the original path: the name under which the resource is known
+                records.append(("resource_event", {"filename": args[0]}))
             else:
                 name, filename, metadata, content_type, copy = args
                 records.append(
@@ -932,11 +928,14 @@ class MongoObserver(RunObserver):
             records.append(("heartbeat_event", self._last_beat))
         records.append((event, kwargs))
         path = write_event_file(records, directory, prefix)
+        pickle_path = path[: -len(".jsonl")] + ".pickle"
+        with open(pickle_path, "wb") as f:
+            pickle.dump(self.run_entry, f)
         logger.warning(
             "Warning: saving to MongoDB failed! Stored experiment entry in %s and the events "
             "in %s; write them to MongoDB later with "
             "sacred.observers.mongo.replay_failure_file(%r, MongoObserver(...)).",
-            f.name,
+            pickle_path,
             path,
             path,
         )
