@@ -4,6 +4,8 @@ The started event is forwarded at once (its id is needed); every later event is 
 queue that a worker thread empties every ``interval`` seconds, retrying a failing event every
 ``retry_interval`` seconds, in order. A terminal event (completed, interrupted, failed) wakes
 the worker and waits for the queue to drain, but never longer than ``join_timeout`` seconds.
+Metrics are queued one event per metric (``WrappedEvent("log_metrics", [name, values, info],
+{})``); an ordinary covered observer gets them as ``log_metrics({name: values}, info)``.
 
 Beyond the original, nothing is lost when the backend stays away: whatever was not delivered
 when ``join`` gives up is written to a JSON-lines file (see ``write_event_file``) whose path a
@@ -259,7 +261,7 @@ class QueueObserver(RunObserver):
         failures = 0
         while True:
             try:
-                getattr(self._covered_observer, event.name)(*event.args, **event.kwargs)
+                self._call(event)
                 if failures:
                     logger.info("%s delivered after %d failed attempts.", event.name, failures)
                 return True
@@ -276,6 +278,15 @@ class QueueObserver(RunObserver):
                     )
             if self._abandon.wait(self._retry_interval):
                 return False
+
+    def _call(self, event):
+        covered = self._covered_observer
+        if event.name == "log_metrics" and _accepts(covered.log_metrics, "metrics_by_name"):
+            # an ordinary observer: give it the usual {name: values} mapping
+            metric_name, values, info = event.args
+            covered.log_metrics({metric_name: values}, info)
+        else:
+            getattr(covered, event.name)(*event.args, **event.kwargs)
 
     def join(self):
         """Deliver what is queued, waiting at most ``join_timeout`` seconds.
