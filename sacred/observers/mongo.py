@@ -534,6 +534,8 @@ class MongoObserver(RunObserver):
 
     def completed_event(self, stop_time, result):
         with self._lock:
+            if self.run_entry is None:
+                return
             self._set("stop_time", stop_time)
             self._set_flat("result", result)
             self._set("status", "COMPLETED")
@@ -541,6 +543,8 @@ class MongoObserver(RunObserver):
 
     def interrupted_event(self, interrupt_time, status):
         with self._lock:
+            if self.run_entry is None:
+                return
             self._set("stop_time", interrupt_time)
             self._set("status", status)
             kwargs = {"interrupt_time": interrupt_time, "status": status}
@@ -548,6 +552,8 @@ class MongoObserver(RunObserver):
 
     def failed_event(self, fail_time, fail_trace):
         with self._lock:
+            if self.run_entry is None:
+                return
             self._set("stop_time", fail_time)
             self._set("status", "FAILED")
             self._set("fail_trace", fail_trace)
@@ -894,6 +900,8 @@ class MongoObserver(RunObserver):
         return False
 
     def _final(self, event, kwargs, attempts):
+        if self._start_kwargs is None:
+            return  # the start failed (and failed the run): there is no run to save
         if self.final_save(attempts):
             return
         self._write_failure_files(event, kwargs)

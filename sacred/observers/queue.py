@@ -78,12 +78,22 @@ def write_event_file(records, directory, prefix) -> str:
     The first record may carry a third item, a dict merged into its line (e.g.
     ``{"delivered": True}``). Artifact files are copied into ``<stem>_files/``.
     """
-    from sacred.serializer import flatten
 
     directory = os.path.abspath(directory or DEFAULT_FAILURE_DIR)
     os.makedirs(directory, exist_ok=True)
     fd, path = tempfile.mkstemp(suffix=".jsonl", prefix=prefix, dir=directory)
     files_dir = path[: -len(".jsonl")] + "_files"
+    try:
+        _write_records(fd, records, files_dir)
+    except BaseException:
+        os.remove(path)
+        raise
+    return path
+
+
+def _write_records(fd, records, files_dir):
+    from sacred.serializer import flatten
+
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         for i, record in enumerate(records):
             name, kwargs = record[0], dict(record[1])
@@ -99,7 +109,6 @@ def write_event_file(records, directory, prefix) -> str:
             if len(record) > 2:
                 line.update(record[2])
             f.write(json.dumps(line) + "\n")
-    return path
 
 
 def read_event_file(path):

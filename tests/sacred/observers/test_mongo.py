@@ -641,8 +641,14 @@ def test_unreachable_server_fails_the_run_at_once(tmp_path):
         f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=str(tmp_path),
     )
     assert proc.returncode != 0
     assert "main must not run" not in proc.stdout
     assert "MongoObserver could not store the run in MongoDB at 127.0.0.1:9" in proc.stderr
+    assert not (tmp_path / "sacred_failures").exists()  # no run started: nothing to keep
