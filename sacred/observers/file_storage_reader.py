@@ -1,0 +1,602 @@
+"""``FileStore``: the read side of the FileStorageObserver's folder format.
+
+It reads ``<basedir>/<id>/{run,config,info,metrics}.json``, ``cout.txt``, the artifacts in
+the run folder and the copies of sources and resources. Listing uses an index kept in
+``<basedir>/.sacred_index.json``: for every run the modification time and size of its JSON
+files and the fields queries and sorting look at (including metric summaries), so a query
+only re-reads the runs that changed since the index was written. The index is a cache and
+never the source of truth: a missing, stale or corrupt index is rebuilt from the run
+folders, and a folder that cannot be written to is indexed in memory only.
+
+Checking for changes costs one ``stat`` of the run folder for a finished run (writing any
+of its files through the observer, which replaces files atomically, changes the folder's
+time) and one ``stat`` of each JSON file for a run that is still running or queued.
+Metric files of more than a million bytes are also cached as numpy arrays in
+``<basedir>/.sacred_cache/`` (when numpy is installed), so reading a long metric again
+does not parse its JSON again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+from typing import Optional
+
+from sacred.observers import _jsonio
+from sacred.store import query as q
+from sacred.store.base import TERMINAL_STATUSES, RunNotFoundError, RunStore, StoreError
+
+__all__ = ("FileStore",)
+
+INDEX_NAME = ".sacred_index.json"
+CACHE_DIR = ".sacred_cache"
+INDEX_VERSION = 1
+_FILES = ("run.json", "config.json", "info.json", "metrics.json")
+_DATE_KEYS = ("start_time", "stop_time", "heartbeat", "queue_time")
+# parts of run.json left out of the index (big, and rarely queried); queries that look at
+# them read the runs themselves
+_PRUNED = (("experiment", "dependencies"), ("experiment", "repositories"), ("meta", "options"))
+_BIG_METRICS = 1 << 20
+
+
+def _parse_time(value):
+    if isinstance(value, str):
+        try:
+            parsed = _dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return parsed
+    return value
+
+
+def _read_json(path):
+    with open(path, "rb") as f:
+        return json.loads(f.read())
+
+
+def _stat(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _md5_bytes(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+class FileStore(RunStore):
+    """Runs in a FileStorageObserver folder (a path or a ``file://`` URL)."""
+
+    scheme = "file"
+
+    def __init__(self, location, index: bool = True):
+        path = os.fspath(location)
+        if path.startswith("file://"):
+            path = path[len("file://") :]
+        if not os.path.isdir(path):
+            raise StoreError(
+                f"There is no FileStorageObserver folder at {path!r}: it does not exist or "
+                "is not a directory."
+            )
+        self.basedir = path
+        self.use_index = index
+        self._entries = None  # run folder name -> index entry
+        self._index_dirty = False
+
+    def __repr__(self):
+        return f"FileStore({self.basedir!r})"
+
+    # ------------------------------------------------------------------ index
+    def _run_dir(self, name) -> str:
+        return os.path.join(self.basedir, name)
+
+    def _load_index(self) -> dict:
+        if not self.use_index:
+            return {}
+        try:
+            data = _read_json(os.path.join(self.basedir, INDEX_NAME))
+            if data.get("version") != INDEX_VERSION or not isinstance(data.get("runs"), dict):
+                return {}
+            entries = data["runs"]
+            for entry in entries.values():
+                doc = entry["doc"]
+                for key in _DATE_KEYS:
+                    if key in doc:
+                        doc[key] = _parse_time(doc[key])
+                entry["stat"], entry["dir"]  # noqa: B018 (validates the entry's shape)
+            return entries
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}  # missing or corrupt: rebuilt from the run folders
+
+    def _save_index(self) -> None:
+        self._index_dirty = False
+        if not self.use_index:
+            return
+        runs = {}
+        for name, entry in self._entries.items():
+            doc = dict(entry["doc"])
+            for key in _DATE_KEYS:
+                if isinstance(doc.get(key), _dt.datetime):
+                    doc[key] = doc[key].isoformat()
+            runs[name] = {**entry, "doc": doc}
+        try:
+            text = json.dumps({"version": INDEX_VERSION, "runs": runs}, default=str)
+            _jsonio.write_atomic(os.path.join(self.basedir, INDEX_NAME), text)
+        except OSError:
+            pass  # a read-only folder: the index lives in memory only
+
+    def _run_names(self) -> list:
+        with os.scandir(self.basedir) as entries:
+            return [e.name for e in entries if e.name.isdigit() and e.is_dir()]
+
+    def _read_entry(self, name) -> Optional[dict]:
+        """Index entry of one run, or None if it cannot be read right now."""
+        folder = self._run_dir(name)
+        dir_stat = _stat(folder)
+        stats = [_stat(os.path.join(folder, f)) for f in _FILES]
+        if dir_stat is None or stats[0] is None:
+            return None
+        try:
+            record = self._read_record(name, captured_out=False)
+        except (OSError, ValueError):
+            return None  # being written by a non-atomic writer: try again next time
+        doc = _prune(record)
+        summaries = None
+        if stats[3] is not None:
+            try:
+                summaries = {n: _summary(m["values"]) for n, m in self._load_metrics(name).items()}
+            except (OSError, ValueError):
+                return None
+        return {"stat": stats, "dir": dir_stat[0], "doc": doc, "metrics": summaries or {}}
+
+    def refresh(self, full: bool = False) -> None:
+        """Bring the index up to date; ``full`` checks every file of every run."""
+        if self._entries is None:
+            self._entries = self._load_index()
+            self._index_dirty = not self._entries
+        entries = self._entries
+        names = self._run_names()
+        for name in names:
+            entry = entries.get(name)
+            if entry is not None:
+                folder = self._run_dir(name)
+                live = entry["doc"].get("status") not in TERMINAL_STATUSES
+                if not live and not full:
+                    dir_stat = _stat(folder)
+                    if dir_stat is None or dir_stat[0] == entry["dir"]:
+                        continue
+                stats = [_stat(os.path.join(folder, f)) for f in _FILES]
+                if stats == entry["stat"]:
+                    dir_stat = _stat(folder)
+                    if dir_stat is not None and dir_stat[0] != entry["dir"]:
+                        entry["dir"] = dir_stat[0]
+                        self._index_dirty = True
+                    continue
+            new = self._read_entry(name)
+            if new is None:
+                if entry is not None:
+                    continue  # keep the last good state until the files are complete
+            else:
+                entries[name] = new
+                self._index_dirty = True
+        if len(entries) != len(names):
+            present = set(names)
+            for name in [n for n in entries if n not in present]:
+                del entries[name]
+            self._index_dirty = True
+        if self._index_dirty:
+            self._save_index()
+
+    # ------------------------------------------------------------------ reading runs
+    def _name(self, run_id) -> str:
+        name = str(run_id).strip()
+        if name.isdigit():
+            name = str(int(name))
+        if not name.isdigit() or not os.path.isdir(self._run_dir(name)):
+            raise RunNotFoundError(f"There is no run {run_id!r} in {self.basedir}")
+        return name
+
+    def _read_record(self, name, captured_out=True) -> dict:
+        folder = self._run_dir(name)
+        run = _read_json(os.path.join(folder, "run.json"))
+        if not isinstance(run, dict):
+            raise ValueError("run.json is not an object")
+        try:
+            config = _read_json(os.path.join(folder, "config.json"))
+        except FileNotFoundError:
+            config = {}
+        try:
+            info = _read_json(os.path.join(folder, "info.json"))
+        except FileNotFoundError:
+            info = {}
+        record = {"_id": int(name)}
+        record.update(run)
+        for key in _DATE_KEYS:
+            if key in record:
+                record[key] = _parse_time(record[key])
+        record["config"] = config
+        record["info"] = info
+        record["artifacts"] = [
+            a if isinstance(a, dict) else {"name": a} for a in record.get("artifacts") or []
+        ]
+        if captured_out:
+            try:
+                with open(os.path.join(folder, "cout.txt"), "rb") as f:
+                    record["captured_out"] = f.read().decode("utf-8", errors="replace")
+            except FileNotFoundError:
+                record["captured_out"] = ""
+        return record
+
+    def get(self, run_id) -> dict:
+        name = self._name(run_id)
+        try:
+            return self._read_record(name)
+        except FileNotFoundError:
+            raise RunNotFoundError(f"Run {run_id!r} in {self.basedir} has no run.json") from None
+        except ValueError as e:
+            raise StoreError(f"Run {run_id!r} in {self.basedir} cannot be read: {e}") from None
+
+    def _scan(self, need_metrics=False, full=False):
+        if full:  # the query needs parts the index leaves out
+            for name in sorted(self._run_names(), key=int):
+                try:
+                    record = self._read_record(name, captured_out=False)
+                except (OSError, ValueError):
+                    continue
+                summaries = self.metric_summaries(name) if need_metrics else None
+                yield record, summaries
+            return
+        self.refresh()
+        for entry in self._entries.values():
+            yield entry["doc"], entry["metrics"]
+
+    def _select_summaries(self, node, sort, skip=0, limit=None):
+        fields = _fields(node) + [f for f, _ in sort]
+        if any(_is_pruned(f) for f in fields):
+            return self._select_full(node, sort, skip, limit)
+        return super()._select_summaries(node, sort, skip, limit)
+
+    def _select_full(self, node, sort, skip, limit):
+        from sacred.store.base import sort_rows
+
+        need = any(f.metric for f in _fields(node) + [f for f, _ in sort])
+        pred = q.compile_query(node)
+        rows = [(r, m) for r, m in self._scan(need, full=True) if pred(r, m)]
+        rows = sort_rows(rows, sort)
+        end = None if limit is None else skip + limit
+        return [r for r, _ in rows[skip:end]]
+
+    def count(self, query=None) -> int:
+        node = q.parse(query)
+        if any(_is_pruned(f) for f in _fields(node)):
+            return len(self._select_full(node, [], 0, None))
+        return super().count(node)
+
+    # ------------------------------------------------------------------ metrics
+    def _load_metrics(self, name) -> dict:
+        path = os.path.join(self._run_dir(name), "metrics.json")
+        st = _stat(path)
+        if st is None:
+            return {}
+        if st[1] >= _BIG_METRICS:
+            cached = self._load_metrics_cache(name, st)
+            if cached is not None:
+                return cached
+        metrics = _read_json(path)
+        if not isinstance(metrics, dict):
+            raise ValueError("metrics.json is not an object")
+        if st[1] >= _BIG_METRICS:
+            self._save_metrics_cache(name, st, metrics)
+        return metrics
+
+    def _cache_path(self, name) -> str:
+        return os.path.join(self.basedir, CACHE_DIR, f"metrics_{name}.npz")
+
+    def _load_metrics_cache(self, name, st):
+        try:
+            import numpy as np
+        except ImportError:
+            return None
+        try:
+            with np.load(self._cache_path(name), allow_pickle=False) as z:
+                if z["key"].tolist() != st:
+                    return None
+                names = z["names"].tolist()
+                return {
+                    n: {"steps": z[f"s{i}"], "timestamps": z[f"t{i}"], "values": z[f"v{i}"]}
+                    for i, n in enumerate(names)
+                }
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _save_metrics_cache(self, name, st, metrics) -> None:
+        try:
+            import numpy as np
+        except ImportError:
+            return
+        arrays = {"key": np.array(st, dtype=np.int64), "names": np.array(list(metrics), dtype=str)}
+        try:
+            for i, (metric_name, m) in enumerate(metrics.items()):
+                steps, values = np.array(m["steps"]), np.array(m["values"])
+                if steps.dtype.kind not in "iuf" or values.dtype.kind not in "iuf":
+                    return  # not plain numbers: not worth a cache
+                arrays[f"s{i}"] = steps
+                arrays[f"v{i}"] = values
+                arrays[f"t{i}"] = np.array(m["timestamps"], dtype="datetime64[us]")
+            os.makedirs(os.path.join(self.basedir, CACHE_DIR), exist_ok=True)
+            target = self._cache_path(name)
+            tmp = f"{target}.{os.getpid()}.tmp.npz"
+            np.savez(tmp, **arrays)
+            os.replace(tmp, target)
+        except (OSError, ValueError, TypeError, OverflowError):
+            return
+
+    def _read_metrics(self, run_id, names=None) -> dict:
+        name = self._name(run_id)
+        try:
+            return self._load_metrics(name)
+        except ValueError as e:
+            raise StoreError(f"metrics.json of run {run_id!r} cannot be read: {e}") from None
+
+    def metric_summaries(self, run_id) -> dict:
+        return {n: _summary(m["values"]) for n, m in self._read_metrics(run_id).items()}
+
+    # ------------------------------------------------------------------ files
+    def open_artifact(self, run_id, name):
+        name_ = self._name(run_id)
+        if name not in self.artifacts(run_id):
+            raise RunNotFoundError(f"Run {run_id!r} has no artifact {name!r}")
+        return open(os.path.join(self._run_dir(name_), name), "rb")
+
+    def _source_path(self, run_id, name) -> str:
+        record = self.get(run_id)
+        sources = record.get("experiment", {}).get("sources", [])
+        if isinstance(sources, dict) and "py/tuple" in sources:  # queued runs
+            sources = sources["py/tuple"]
+        for entry in sources:
+            if isinstance(entry, dict):
+                entry = entry.get("py/tuple", [])
+            if entry and entry[0] == name:
+                stored = entry[1]
+                if record.get("status") == "QUEUED":  # copied into the run folder
+                    return os.path.join(self._run_dir(self._name(run_id)), os.path.basename(name))
+                if os.path.isabs(stored):
+                    return stored
+                return os.path.join(self.basedir, stored)
+        raise RunNotFoundError(f"Run {run_id!r} has no source {name!r}")
+
+    def sources(self, run_id) -> list:
+        sources = self.get(run_id).get("experiment", {}).get("sources", [])
+        if isinstance(sources, dict):
+            sources = sources.get("py/tuple", [])
+        return [(s.get("py/tuple", [None])[0] if isinstance(s, dict) else s[0]) for s in sources]
+
+    def open_source(self, run_id, name):
+        return open(self._source_path(run_id, name), "rb")
+
+    def _resource_path(self, stored) -> str:
+        """Where a resource copy is: as recorded, else by its name in ``_resources``."""
+        if os.path.isabs(stored) and os.path.exists(stored):
+            return stored
+        candidate = os.path.join(self.basedir, "_resources", os.path.basename(stored))
+        if os.path.exists(candidate):
+            return candidate
+        return stored
+
+    def open_resource(self, run_id, name):
+        for entry in self.get(run_id).get("resources") or []:
+            if entry[0] == name:
+                return open(self._resource_path(entry[1]), "rb")
+        raise RunNotFoundError(f"Run {run_id!r} has no resource {name!r}")
+
+    # ------------------------------------------------------------------ writing
+    def delete(self, run_id) -> None:
+        name = self._name(run_id)
+        self.refresh()
+        entry = self._entries.get(name)
+        record = entry["doc"] if entry else self._read_record(name, captured_out=False)
+        others = [e["doc"] for n, e in self._entries.items() if n != name]
+        shutil.rmtree(self._run_dir(name))
+        used_sources = {os.path.normpath(p) for d in others for p in _stored_sources(d)}
+        for stored in _stored_sources(record):
+            if not os.path.isabs(stored) and os.path.normpath(stored) not in used_sources:
+                _remove(os.path.join(self.basedir, stored))
+        used_resources = {os.path.basename(r[1]) for d in others for r in d.get("resources") or []}
+        for entry_ in record.get("resources") or []:
+            if os.path.basename(entry_[1]) not in used_resources:
+                path = self._resource_path(entry_[1])
+                if _inside(path, self.basedir):
+                    _remove(path)
+        _remove(self._cache_path(name))
+        self._entries.pop(name, None)
+        self._save_index()
+
+    def _new_run_dir(self) -> str:
+        candidate = max((int(n) for n in self._run_names()), default=0) + 1
+        for _ in range(1000):
+            try:
+                os.mkdir(self._run_dir(str(candidate)))
+                return str(candidate)
+            except FileExistsError:
+                candidate += 1
+        raise StoreError(f"Could not create a new run folder in {self.basedir}")
+
+    def import_run(
+        self, record, metrics=None, artifacts=None, sources=None, resources=None, new_id=False
+    ):
+        """Write a run in the FileStorageObserver format; returns its id (an int)."""
+        wanted = record.get("_id")
+        if new_id or wanted is None or not str(wanted).isdigit():
+            name = self._new_run_dir()
+        else:
+            name = str(int(str(wanted)))
+            try:
+                os.mkdir(self._run_dir(name))
+            except FileExistsError:
+                raise StoreError(
+                    f"Run {name} already exists in {self.basedir}; import it under a new id "
+                    "instead (new_id=True, or --new-ids on the command line)."
+                ) from None
+        folder = self._run_dir(name)
+        run = {
+            k: v for k, v in record.items() if k not in ("_id", "config", "info", "captured_out")
+        }
+        for key in _DATE_KEYS:
+            if isinstance(run.get(key), _dt.datetime):
+                run[key] = run[key].isoformat()
+        run["artifacts"] = [
+            a["name"] if isinstance(a, dict) else a for a in run.get("artifacts", [])
+        ]
+        experiment = dict(run.get("experiment") or {})
+        if sources is not None and isinstance(experiment.get("sources"), list):
+            new_sources = []
+            for src_name, stored in experiment["sources"]:
+                if src_name in sources:
+                    stored = os.path.relpath(
+                        self._store_file(sources[src_name], src_name, "_sources"), self.basedir
+                    )
+                new_sources.append([src_name, stored])
+            experiment["sources"] = new_sources
+            run["experiment"] = experiment
+        if resources is not None and run.get("resources"):
+            run["resources"] = [
+                [fn, self._store_file(resources[fn], fn, "_resources") if fn in resources else ref]
+                for fn, ref in run["resources"]
+            ]
+        _jsonio.write_atomic(os.path.join(folder, "config.json"), _dumps(record.get("config", {})))
+        if record.get("info"):
+            _jsonio.write_atomic(os.path.join(folder, "info.json"), _dumps(record["info"]))
+        with open(os.path.join(folder, "cout.txt"), "wb") as f:
+            f.write((record.get("captured_out") or "").encode("utf-8"))
+        if metrics is not None:
+            out = {}
+            for metric_name, m in metrics.items():
+                out[metric_name] = {
+                    "steps": _as_list(m["steps"]),
+                    "timestamps": [
+                        t.isoformat() if hasattr(t, "isoformat") else t
+                        for t in _as_list(m["timestamps"])
+                    ],
+                    "values": _as_list(m["values"]),
+                }
+            _jsonio.write_atomic(os.path.join(folder, "metrics.json"), _dumps(out))
+        for art_name, content in (artifacts or {}).items():
+            with open(os.path.join(folder, art_name), "wb") as f:
+                f.write(content)
+        # run.json last: a reader that sees it sees a complete run
+        _jsonio.write_atomic(os.path.join(folder, "run.json"), _dumps(run))
+        return int(name)
+
+    def _store_file(self, content: bytes, filename: str, subdir: str) -> str:
+        stem, ext = os.path.splitext(os.path.basename(filename))
+        target_dir = os.path.join(self.basedir, subdir)
+        os.makedirs(target_dir, exist_ok=True)
+        target = os.path.join(target_dir, f"{stem}_{_md5_bytes(content)}{ext}")
+        if not os.path.exists(target):
+            tmp = f"{target}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(content)
+            os.replace(tmp, target)
+        return target
+
+
+# ---------------------------------------------------------------------- helpers
+def _dumps(obj) -> str:
+    try:
+        return _jsonio.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, sort_keys=True, indent=2, default=str)
+
+
+def _as_list(seq):
+    if hasattr(seq, "dtype") and seq.dtype.kind == "M":  # numpy datetimes
+        return seq.astype("datetime64[us]").tolist()
+    return seq.tolist() if hasattr(seq, "tolist") else list(seq)
+
+
+def _summary(values) -> dict:
+    from sacred.store.base import metric_summary
+
+    if hasattr(values, "dtype"):  # a numpy array from the cache
+        import numpy as np
+
+        summary = {"count": int(len(values))}
+        if len(values):
+            summary["first"] = values[0].item()
+            summary["last"] = values[-1].item()
+            finite = values[~np.isnan(values)] if values.dtype.kind == "f" else values
+            if len(finite):
+                summary["min"] = finite.min().item()
+                summary["max"] = finite.max().item()
+        return summary
+    return metric_summary(values)
+
+
+def _prune(record: dict) -> dict:
+    doc = dict(record)
+    for outer, inner in _PRUNED:
+        if isinstance(doc.get(outer), dict) and inner in doc[outer]:
+            doc[outer] = {k: v for k, v in doc[outer].items() if k != inner}
+    return doc
+
+
+def _is_pruned(fld: q.Field) -> bool:
+    return any(fld.path[: len(p)] == p for p in _PRUNED) or fld.path in {("experiment",), ("meta",)}
+
+
+class _FieldCollector(q.Visitor):
+    def __init__(self):
+        self.fields = []
+
+    def visit_MatchAll(self, node):  # noqa: N802
+        pass
+
+    def visit_And(self, node):  # noqa: N802
+        for n in node.items:
+            self.visit(n)
+
+    visit_Or = visit_And  # noqa: N815
+
+    def visit_Not(self, node):  # noqa: N802
+        self.visit(node.item)
+
+    def visit_Compare(self, node):  # noqa: N802
+        self.fields.append(node.field)
+
+    visit_Exists = visit_Compare  # noqa: N815
+
+
+def _fields(node) -> list:
+    collector = _FieldCollector()
+    collector.visit(node)
+    return collector.fields
+
+
+def _stored_sources(doc) -> list:
+    sources = (doc.get("experiment") or {}).get("sources") or []
+    if not isinstance(sources, list):
+        return []
+    return [s[1] for s in sources if isinstance(s, list) and len(s) == 2 and isinstance(s[1], str)]
+
+
+def _inside(path, base) -> bool:
+    try:
+        return os.path.commonpath(
+            [os.path.abspath(path), os.path.abspath(base)]
+        ) == os.path.abspath(base)
+    except ValueError:
+        return False
+
+
+def _remove(path) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

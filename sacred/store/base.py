@@ -1,0 +1,367 @@
+"""``RunStore``: the one interface of the read side, whatever backend holds the runs.
+
+A backend implements a few primitives (``_scan``, ``get``, ``_read_metrics`` and the file
+accessors); the base class does filtering, sorting and paging over ``_scan`` in Python.
+A backend that can do better (SQL ``WHERE``/``ORDER BY``/``LIMIT``, Mongo queries, an index)
+overrides ``_select`` and ``count``.
+
+Run records are shaped like the MongoObserver's documents: ``_id``, ``experiment``,
+``command``, ``host``, ``start_time``, ``stop_time``, ``heartbeat``, ``config``, ``meta``,
+``status``, ``resources``, ``artifacts`` (``[{"name": ...}, ...]``), ``captured_out``,
+``info``, ``result``, ``fail_trace``; times are naive UTC ``datetime`` objects.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as _dt
+import math
+from typing import IO, Iterable, Optional
+
+from sacred.store import query as q
+from sacred.store.downsample import downsample
+from sacred.utils import SacredError
+
+__all__ = ("RunStore", "StoreError", "RunNotFoundError", "metric_summary", "flatten_record")
+
+DEFAULT_DEAD_AFTER = q.DEFAULT_DEAD_AFTER
+TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT"})
+
+
+class StoreError(SacredError):
+    """A store cannot be opened or cannot do what was asked."""
+
+    def __init__(self, *args):
+        super().__init__(*args, print_traceback=False)
+
+
+class RunNotFoundError(StoreError, KeyError):
+    def __str__(self):
+        return str(self.args[0]) if self.args else "run not found"
+
+
+def metric_summary(values) -> dict:
+    """``{"count", "first", "last", "min", "max"}`` of a metric's values (min/max of numbers)."""
+    summary = {"count": len(values)}
+    if not len(values):
+        return summary
+    summary["first"] = _plain(values[0])
+    summary["last"] = _plain(values[-1])
+    numbers = [v for v in values if type(v) in (int, float) and not math.isnan(v)]
+    if len(numbers) != len(values):  # numpy scalars, NaN, or things that are no numbers
+        numbers = [
+            float(v)
+            for v in values
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+        ]
+    if numbers:
+        summary["min"] = min(numbers)
+        summary["max"] = max(numbers)
+    return summary
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def flatten_record(record: dict, prefix: str = "", out: Optional[dict] = None) -> dict:
+    """Nested dicts as one dict with dotted keys (lists are kept as values)."""
+    out = {} if out is None else out
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flatten_record(value, name + ".", out)
+        else:
+            out[name] = value
+    return out
+
+
+class RunStore(abc.ABC):
+    """Read (and, where a backend supports it, write) access to stored runs."""
+
+    #: the scheme of ``open_store`` locations this store reads, e.g. "file"
+    scheme = ""
+
+    # ------------------------------------------------------------------ primitives
+    @abc.abstractmethod
+    def _scan(self, need_metrics: bool = False) -> Iterable[tuple]:
+        """Yield ``(summary_record, metric_summaries_or_None)`` for every run.
+
+        A summary record has at least the fields queries and sorting look at (it may lack
+        ``captured_out``); metric summaries are ``{name: metric_summary(values)}`` and are
+        only needed when ``need_metrics`` is true.
+        """
+
+    @abc.abstractmethod
+    def get(self, run_id) -> dict:
+        """The whole record of one run; RunNotFoundError if there is none."""
+
+    @abc.abstractmethod
+    def _read_metrics(self, run_id, names=None) -> dict:
+        """``{name: {"steps", "timestamps", "values"}}`` (sequences; timestamps datetimes)."""
+
+    def artifacts(self, run_id) -> list:
+        """Names of the artifacts of a run."""
+        return [a["name"] if isinstance(a, dict) else a for a in self.get(run_id)["artifacts"]]
+
+    @abc.abstractmethod
+    def open_artifact(self, run_id, name) -> IO[bytes]:
+        """A binary file object with the content of an artifact."""
+
+    def sources(self, run_id) -> list:
+        """Names (paths relative to the experiment's base_dir) of the run's source files."""
+        return [s[0] for s in self.get(run_id)["experiment"].get("sources", [])]
+
+    @abc.abstractmethod
+    def open_source(self, run_id, name) -> IO[bytes]:
+        """A binary file object with the content of a source file of the run."""
+
+    def resources(self, run_id) -> list:
+        """File names of the resources the run opened."""
+        return [r[0] for r in self.get(run_id).get("resources") or []]
+
+    @abc.abstractmethod
+    def open_resource(self, run_id, name) -> IO[bytes]:
+        """A binary file object with the content of a resource of the run."""
+
+    @abc.abstractmethod
+    def delete(self, run_id) -> None:
+        """Remove a run with everything only it owns (metrics, artifacts, unshared files)."""
+
+    def import_run(
+        self,
+        record: dict,
+        metrics: Optional[dict] = None,
+        artifacts: Optional[dict] = None,
+        sources: Optional[dict] = None,
+        resources: Optional[dict] = None,
+        new_id: bool = False,
+    ):
+        """Write a run read from another store; returns its id here.
+
+        ``artifacts``/``sources``/``resources`` map names to bytes. Backends that can be
+        written override this.
+        """
+        raise StoreError(f"{type(self).__name__} stores cannot be written to")
+
+    def close(self) -> None:
+        """Release connections or file handles (no-op by default)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ querying
+    def _select(self, node: q.Node, sort: list, skip: int, limit: Optional[int]) -> list:
+        """Ids of the matching runs in order, after skip/limit (Python over ``_scan``)."""
+        return [r["_id"] for r in self._select_summaries(node, sort, skip, limit)]
+
+    def _select_summaries(self, node, sort, skip=0, limit=None) -> list:
+        need_metrics = _uses_metrics(node) or any(f.metric for f, _ in sort)
+        pred = q.compile_query(node)
+        rows = [(r, m) for r, m in self._scan(need_metrics) if pred(r, m)]
+        rows = sort_rows(rows, sort)
+        end = None if limit is None else skip + limit
+        return [r for r, _ in rows[skip:end]]
+
+    def count(self, query=None) -> int:
+        """Number of runs matching the query."""
+        node = q.parse(query)
+        pred = q.compile_query(node)
+        return sum(1 for r, m in self._scan(_uses_metrics(node)) if pred(r, m))
+
+    def find(self, query=None, sort=None, skip: int = 0, limit: Optional[int] = None) -> list:
+        """Whole records of the matching runs; ``sort`` is a field (``-`` for descending)."""
+        ids = self._select(
+            q.parse(query), q.parse_sort(sort), _check_skip(skip), _check_limit(limit)
+        )
+        return [self.get(run_id) for run_id in ids]
+
+    def find_ids(self, query=None, sort=None, skip: int = 0, limit: Optional[int] = None) -> list:
+        """Like ``find`` but only the ids."""
+        return self._select(
+            q.parse(query), q.parse_sort(sort), _check_skip(skip), _check_limit(limit)
+        )
+
+    def summaries(self, query=None, sort=None, skip=0, limit=None) -> list:
+        """Records without the bulky parts (captured output, sources...), for tables."""
+        return self._select_summaries(
+            q.parse(query), q.parse_sort(sort), _check_skip(skip), _check_limit(limit)
+        )
+
+    # ------------------------------------------------------------------ metrics
+    def metrics(self, run_id, names=None, max_points: Optional[int] = None) -> dict:
+        """``{name: {"steps", "timestamps", "values"}}``, at most ``max_points`` points each."""
+        if isinstance(names, str):
+            names = [names]
+        raw = self._read_metrics(run_id, names)
+        result = {}
+        for name, metric in raw.items():
+            if names is not None and name not in names:
+                continue
+            metric = downsample(metric, max_points)
+            result[name] = {
+                "steps": _as_list(metric["steps"]),
+                "timestamps": [_to_datetime(t) for t in _as_list(metric["timestamps"])],
+                "values": _as_list(metric["values"]),
+            }
+        return result
+
+    def metric_summaries(self, run_id) -> dict:
+        return {name: metric_summary(m["values"]) for name, m in self._read_metrics(run_id).items()}
+
+    # ------------------------------------------------------------------ live state
+    @staticmethod
+    def live_state(record: dict, now: Optional[_dt.datetime] = None, dead_after=DEFAULT_DEAD_AFTER):
+        """The status, or "PROBABLY_DEAD" for a RUNNING run whose heartbeat is stale."""
+        status = record.get("status")
+        if status != "RUNNING":
+            return status
+        now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+        last = record.get("heartbeat") or record.get("start_time")
+        if not isinstance(last, _dt.datetime):
+            return "PROBABLY_DEAD"
+        return "RUNNING" if (now - last).total_seconds() <= dead_after else "PROBABLY_DEAD"
+
+    # ------------------------------------------------------------------ frames
+    def to_frame(self, query=None, columns=None, sort=None):
+        """A pandas DataFrame, one row per run, with flattened dotted column names.
+
+        Default columns: ``_id``, ``experiment.name``, ``command``, ``status``, the times,
+        ``result`` and every ``config.*`` leaf. ``columns`` picks fields (shorthand and
+        ``metrics.<name>.<summary>`` allowed).
+        """
+        pd = _pandas()
+        node = q.parse(query)
+        sort_fields = q.parse_sort(sort)
+        if columns is None:
+            rows = []
+            for r in self._select_summaries(node, sort_fields):
+                row = {k: r.get(k) for k in _BASE_COLUMNS if k != "experiment.name"}
+                row["experiment.name"] = (r.get("experiment") or {}).get("name")
+                row.update(flatten_record(r.get("config") or {}, "config."))
+                rows.append(row)
+            ordered = ["_id", "experiment.name"] + [c for c in _BASE_COLUMNS[2:]]
+            frame = pd.DataFrame(rows)
+            rest = sorted(c for c in frame.columns if c not in ordered)
+            return frame[[c for c in ordered if c in frame.columns] + rest] if rows else frame
+        fields = [(c, q.parse_field(c)) for c in columns]
+        need = any(f.metric for _, f in fields)
+        rows = []
+        for r in self._select_summaries(node, sort_fields):
+            ms = self.metric_summaries(r["_id"]) if need else None
+            rows.append({c: _none(q.get_value(r, f, ms)) for c, f in fields})
+        return pd.DataFrame(rows, columns=list(columns))
+
+    def metrics_frame(self, query=None, names=None, max_points=None):
+        """Metrics of the matching runs in long format: run_id, name, step, timestamp, value."""
+        pd = _pandas()
+        parts = []
+        for run_id in self.find_ids(query):
+            for name, m in self.metrics(run_id, names, max_points).items():
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "run_id": run_id,
+                            "name": name,
+                            "step": m["steps"],
+                            "timestamp": m["timestamps"],
+                            "value": m["values"],
+                        }
+                    )
+                )
+        if not parts:
+            return pd.DataFrame(columns=["run_id", "name", "step", "timestamp", "value"])
+        return pd.concat(parts, ignore_index=True)
+
+
+_BASE_COLUMNS = [
+    "_id",
+    "experiment.name",
+    "command",
+    "status",
+    "start_time",
+    "stop_time",
+    "heartbeat",
+    "result",
+]
+
+
+def _none(v):
+    return None if v is q.MISSING else v
+
+
+def _as_list(seq):
+    if hasattr(seq, "dtype") and seq.dtype.kind == "M":  # numpy datetimes
+        return seq.astype("datetime64[us]").tolist()
+    return seq.tolist() if hasattr(seq, "tolist") else list(seq)
+
+
+def _to_datetime(value):
+    """Timestamps as naive UTC datetimes (file formats hold ISO strings)."""
+    if isinstance(value, str):
+        try:
+            value = _dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise StoreError(
+            "DataFrames need pandas, which is not installed: pip install pandas"
+        ) from None
+    return pandas
+
+
+def _check_skip(skip) -> int:
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise StoreError(f"skip must be an integer >= 0, not {skip!r}")
+    return skip
+
+
+def _check_limit(limit):
+    if limit is None:
+        return None
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise StoreError(f"limit must be an integer >= 0 or None, not {limit!r}")
+    return limit
+
+
+class _MetricFinder(q.Visitor):
+    def visit_MatchAll(self, node):  # noqa: N802
+        return False
+
+    def visit_And(self, node):  # noqa: N802
+        return any(self.visit(n) for n in node.items)
+
+    visit_Or = visit_And  # noqa: N815
+
+    def visit_Not(self, node):  # noqa: N802
+        return self.visit(node.item)
+
+    def visit_Compare(self, node):  # noqa: N802
+        return node.field.metric is not None
+
+    visit_Exists = visit_Compare  # noqa: N815
+
+
+def _uses_metrics(node) -> bool:
+    return _MetricFinder().visit(node)
+
+
+def sort_rows(rows: list, sort: list) -> list:
+    """Sort ``(record, metric_summaries)`` pairs: by ``_id``, then by each sort field."""
+    rows = sorted(rows, key=lambda rm: q.sort_key(rm[0].get("_id")))
+    for fld, descending in reversed(sort):
+        rows.sort(
+            key=lambda rm, f=fld: q.sort_key(q.get_value(rm[0], f, rm[1])), reverse=descending
+        )
+    return rows

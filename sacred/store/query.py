@@ -1,0 +1,843 @@
+"""The query language of the read side: parsed by us into a small AST, never run as code.
+
+Text form (one line, or several)::
+
+    config.optimizer.lr <= 0.01 and status in ["COMPLETED", "RUNNING"]
+    lr > 0.1 or not (info.best exists)          # a bare "lr" means "config.lr"
+    experiment.name =~ "^mnist" and start_time > -1d
+    metrics.loss.min < 0.2 and host.hostname != "gpu3"
+
+Sacredboard's JSON filter tree ``{"type": "and"|"or", "filters": [...]}`` with terminal
+clauses ``{"field", "operator", "value"}`` is accepted too (a leading dot in a field means a
+path from the root of the run record; otherwise the shorthand rule below applies).
+
+Semantics, the same on every backend:
+
+* a field path selects the value at that path of the run record (no implicit search inside
+  lists); ``metrics.<name>.<min|max|first|last|count>`` selects a summary of a metric;
+* a missing field never matches a comparison (``x != 1`` is false when x is missing; only
+  ``not exists`` and ``not (...)`` are true for it);
+* ``==``/``!=``/``in`` compare like JSON values, with ``1 == 1.0`` but ``true != 1``;
+  ``< <= > >=`` only compare numbers with numbers, strings with strings, dates with dates
+  and booleans with booleans;
+* ``=~`` / ``regex`` is an unanchored, case-sensitive search in string values;
+* the virtual field ``live_state`` is the status, except that a RUNNING run whose last
+  heartbeat is older than ``dead_after`` seconds is ``"PROBABLY_DEAD"``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+from sacred.utils import SacredError
+
+__all__ = (
+    "QueryError",
+    "Node",
+    "MatchAll",
+    "And",
+    "Or",
+    "Not",
+    "Compare",
+    "Exists",
+    "Field",
+    "Visitor",
+    "parse",
+    "parse_field",
+    "parse_sort",
+    "matches",
+    "compile_query",
+    "get_value",
+    "sort_key",
+    "MISSING",
+    "ROOTS",
+    "DATE_FIELDS",
+    "METRIC_AGGREGATES",
+)
+
+#: top-level keys of a run record; any other bare field name means ``config.<name>``
+ROOTS = frozenset(
+    {
+        "_id",
+        "config",
+        "info",
+        "host",
+        "experiment",
+        "meta",
+        "metrics",
+        "result",
+        "status",
+        "command",
+        "start_time",
+        "stop_time",
+        "heartbeat",
+        "queue_time",
+        "captured_out",
+        "fail_trace",
+        "resources",
+        "artifacts",
+        "format",
+        "live_state",
+    }
+)
+DATE_FIELDS = frozenset({"start_time", "stop_time", "heartbeat", "queue_time"})
+METRIC_AGGREGATES = ("min", "max", "first", "last", "count")
+_ALL_STATES = (
+    "RUNNING",
+    "PROBABLY_DEAD",
+    "COMPLETED",
+    "FAILED",
+    "INTERRUPTED",
+    "TIMEOUT",
+    "QUEUED",
+)
+DEFAULT_DEAD_AFTER = 120.0
+
+
+class QueryError(SacredError, ValueError):
+    """A malformed query; the message shows the query with a caret under the problem."""
+
+    def __init__(self, message: str, query: Optional[str] = None, position: Optional[int] = None):
+        self.reason = message
+        self.query = query
+        self.position = position
+        super().__init__(self._render(), print_traceback=False)
+
+    def _render(self) -> str:
+        if self.query is None or self.position is None:
+            return self.reason
+        start = self.query.rfind("\n", 0, self.position) + 1
+        end = self.query.find("\n", self.position)
+        line = self.query[start : end if end >= 0 else len(self.query)]
+        caret = " " * (self.position - start) + "^"
+        return f"{self.reason}\n    {line}\n    {caret}"
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "MISSING"
+
+
+#: what ``get_value`` returns for a path that is not in the record
+MISSING = _Missing()
+
+
+# ---------------------------------------------------------------------------- the AST
+class Node:
+    """Base of the query AST. Nodes are immutable and compare by value."""
+
+    def accept(self, visitor: Visitor):
+        return getattr(visitor, "visit_" + type(self).__name__)(self)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field path. ``metric`` is ``(name, aggregate)`` for ``metrics.<name>.<aggregate>``."""
+
+    path: tuple
+    metric: Optional[tuple] = None
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def root(self) -> str:
+        return self.path[0]
+
+    def __str__(self):
+        return self.dotted
+
+
+@dataclass(frozen=True)
+class MatchAll(Node):
+    """The empty query."""
+
+
+@dataclass(frozen=True)
+class And(Node):
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Or(Node):
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    item: Node
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    """``field <op> value`` with op one of == != < <= > >= in nin regex."""
+
+    field: Field
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Exists(Node):
+    field: Field
+    exists: bool = True
+
+
+class Visitor:
+    """Walks the AST: ``visitor.visit(node)`` calls ``visit_<NodeClass>(node)``."""
+
+    def visit(self, node: Node):
+        return node.accept(self)
+
+
+# ---------------------------------------------------------------------------- tokenizer
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<date>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?)
+        (?![\w.:-])
+  | (?P<rel>[+-]\d+(?:\.\d+)?[smhdw])(?![\w.])
+  | (?P<num>[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)(?![\w.])
+  | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<op>==|!=|<=|>=|=~|<|>|=)
+  | (?P<punct>[()\[\],])
+  | (?P<name>\.?[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*)
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = {
+    "and": "and",
+    "or": "or",
+    "not": "not",
+    "in": "in",
+    "exists": "exists",
+    "regex": "regex",
+    "true": True,
+    "false": False,
+    "null": None,
+    "none": None,
+}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
+
+
+@dataclass
+class _Token:
+    kind: str  # name keyword num str date rel op punct eof
+    value: Any
+    pos: int
+    text: str
+
+
+def _unescape(body: str) -> str:
+    # known escapes are replaced; any other backslash is kept (so regexes like "\d" work)
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body, flags=re.S)
+
+
+def _tokenize(text: str) -> list:
+    tokens = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            if text[pos] in "\"'":
+                raise QueryError("unterminated string", text, pos)
+            raise QueryError(f"unexpected character {text[pos]!r}", text, pos)
+        kind = m.lastgroup
+        raw = m.group()
+        if kind == "ws":
+            pos = m.end()
+            continue
+        if kind == "name":
+            kw = raw.lower()
+            if kw in _KEYWORDS and not raw.startswith("."):
+                value = _KEYWORDS[kw]
+                kind = "keyword" if isinstance(value, str) else "literal"
+            else:
+                value = raw
+        elif kind == "num":
+            value = float(raw) if any(c in raw for c in ".eE") else int(raw)
+        elif kind == "str":
+            value = _unescape(raw[1:-1])
+        elif kind == "date":
+            value = _parse_date(raw, text, pos)
+        elif kind == "rel":
+            value = -1 if raw[0] == "-" else 1
+            value = _dt.timedelta(seconds=value * float(raw[1:-1]) * _UNITS[raw[-1]])
+        else:
+            value = raw
+        tokens.append(_Token(kind, value, pos, raw))
+        pos = m.end()
+    tokens.append(_Token("eof", None, len(text), ""))
+    return tokens
+
+
+def _parse_date(raw: str, text=None, pos=None) -> _dt.datetime:
+    """An ISO date or date-time as a naive UTC datetime."""
+    value = raw[:-1] + "+00:00" if raw.endswith("Z") else raw
+    try:
+        result = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"invalid date {raw!r}", text, pos) from None
+    if result.tzinfo is not None:
+        result = result.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return result
+
+
+# ---------------------------------------------------------------------------- fields
+def parse_field(name: str, text: Optional[str] = None, pos: Optional[int] = None) -> Field:
+    """A field from its written form: ``.a.b`` is absolute, a bare unknown root means config.
+
+    ``metrics.<name>.<aggregate>`` (the name may contain dots) selects a metric summary.
+    """
+    if name.startswith("."):
+        name = name[1:]
+    parts = tuple(name.split("."))
+    if not name or any(not p for p in parts):
+        raise QueryError(f"invalid field {name!r}", text, pos)
+    if parts[0] not in ROOTS:
+        parts = ("config",) + parts
+    if parts[0] == "metrics":
+        if len(parts) < 3 or parts[-1] not in METRIC_AGGREGATES:
+            raise QueryError(
+                "a metric field is metrics.<name>.<summary> with summary one of "
+                + ", ".join(METRIC_AGGREGATES),
+                text,
+                pos,
+            )
+        return Field(parts, (".".join(parts[1:-1]), parts[-1]))
+    if parts[0] in DATE_FIELDS | {"live_state", "status", "command", "_id"} and len(parts) > 1:
+        raise QueryError(f"{parts[0]} has no sub-fields", text, pos)
+    return Field(parts)
+
+
+# ---------------------------------------------------------------------------- parser
+class _Parser:
+    def __init__(self, text: str, now: _dt.datetime, dead_after: float):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+        self.now = now
+        self.dead_after = dead_after
+
+    @property
+    def tok(self) -> _Token:
+        return self.tokens[self.i]
+
+    def error(self, message, token=None):
+        token = token or self.tok
+        raise QueryError(message, self.text, token.pos)
+
+    def advance(self) -> _Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def at_keyword(self, word) -> bool:
+        return self.tok.kind == "keyword" and self.tok.value == word
+
+    def expect_punct(self, char):
+        if self.tok.kind == "punct" and self.tok.value == char:
+            return self.advance()
+        self.error(f"expected {char!r}" + self._found())
+
+    def _found(self):
+        tok = self.tok
+        return " but the query ends" if tok.kind == "eof" else f", found {tok.text!r}"
+
+    def parse(self) -> Node:
+        if self.tok.kind == "eof":
+            return MatchAll()
+        node = self.parse_or()
+        if self.tok.kind != "eof":
+            if self.tok.kind == "punct" and self.tok.value == ")":
+                self.error("unbalanced ')'")
+            self.error(f"expected 'and', 'or' or the end of the query, found {self.tok.text!r}")
+        return node
+
+    def parse_or(self) -> Node:
+        items = [self.parse_and()]
+        while self.at_keyword("or"):
+            self.advance()
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def parse_and(self) -> Node:
+        items = [self.parse_not()]
+        while self.at_keyword("and"):
+            self.advance()
+            items.append(self.parse_not())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def parse_not(self) -> Node:
+        if self.at_keyword("not"):
+            self.advance()
+            return Not(self.parse_not())
+        return self.parse_primary()
+
+    def parse_primary(self) -> Node:
+        tok = self.tok
+        if tok.kind == "punct" and tok.value == "(":
+            self.advance()
+            if self.tok.kind == "punct" and self.tok.value == ")":
+                self.error("expected a condition inside the parentheses")
+            node = self.parse_or()
+            self.expect_punct(")")
+            return node
+        if tok.kind != "name":
+            what = "the query ends" if tok.kind == "eof" else f"found {tok.text!r}"
+            self.error(f"expected a field name, but {what}")
+        self.advance()
+        fld = parse_field(tok.value, self.text, tok.pos)
+        return self.parse_predicate(fld, tok)
+
+    def parse_predicate(self, fld: Field, field_tok: _Token) -> Node:
+        tok = self.tok
+        if tok.kind == "op":
+            if tok.value == "=":
+                self.error("use '==' to compare")
+            self.advance()
+            if tok.value == "=~":
+                return self.regex(fld, tok)
+            op = tok.value
+            value_tok = self.tok
+            value = self.parse_value()
+            return build_compare(fld, op, value, self, value_tok)
+        if tok.kind == "keyword":
+            if tok.value == "exists":
+                self.advance()
+                return Exists(fld, True)
+            if tok.value == "regex":
+                self.advance()
+                return self.regex(fld, tok)
+            if tok.value == "in":
+                self.advance()
+                value_tok = self.tok
+                return build_compare(fld, "in", self.parse_list(), self, value_tok)
+            if tok.value == "not":
+                self.advance()
+                if self.at_keyword("in"):
+                    self.advance()
+                    value_tok = self.tok
+                    return build_compare(fld, "nin", self.parse_list(), self, value_tok)
+                if self.at_keyword("exists"):
+                    self.advance()
+                    return Exists(fld, False)
+                self.error("expected 'in' or 'exists' after 'not'")
+        self.error(
+            f"expected an operator (== != < <= > >= =~ in, not in, exists) after {fld}"
+            + self._found()
+        )
+
+    def regex(self, fld, op_tok) -> Node:
+        tok = self.tok
+        if tok.kind != "str":
+            self.error("a regular expression must be a quoted string")
+        self.advance()
+        return build_compare(fld, "regex", tok.value, self, tok)
+
+    def parse_value(self):
+        tok = self.tok
+        if tok.kind in ("num", "str", "date", "literal"):
+            self.advance()
+            return tok.value
+        if tok.kind == "rel":
+            self.advance()
+            return self.now + tok.value
+        if tok.kind == "punct" and tok.value == "[":
+            return self.parse_list()
+        if tok.kind == "name":
+            self.error(f'expected a value; quote strings: "{tok.text}"')
+        self.error("expected a value" + self._found())
+
+    def parse_list(self) -> list:
+        if not (self.tok.kind == "punct" and self.tok.value == "["):
+            self.error("expected a list like [1, 2]" + self._found())
+        self.advance()
+        values = []
+        while not (self.tok.kind == "punct" and self.tok.value == "]"):
+            values.append(self.parse_value())
+            if self.tok.kind == "punct" and self.tok.value == ",":
+                self.advance()
+            elif not (self.tok.kind == "punct" and self.tok.value == "]"):
+                self.error("expected ',' or ']'" + self._found())
+        self.advance()
+        return values
+
+
+def _is_number(v) -> bool:
+    return type(v) in (int, float)
+
+
+def build_compare(fld: Field, op: str, value, parser, value_tok=None) -> Node:
+    """A comparison node, checked and with values coerced (dates), or live_state expanded."""
+
+    def fail(message):
+        if parser is None:
+            raise QueryError(message)
+        parser.error(message, value_tok)
+
+    if op == "regex":
+        if not isinstance(value, str):
+            fail("a regular expression must be a string")
+        try:
+            re.compile(value)
+        except re.error as e:
+            fail(f"invalid regular expression: {e}")
+    if fld.root in DATE_FIELDS:
+        value = _coerce_date(value, fail)
+    if op in ("<", "<=", ">", ">="):
+        if value is None or isinstance(value, (list, dict)):
+            fail(f"'{op}' needs a number, string, date or boolean")
+    if op in ("in", "nin") and not isinstance(value, list):
+        fail("'in' needs a list like [1, 2]")
+    if fld.root == "live_state":
+        if parser is None:
+            now, dead_after = _utcnow(), DEFAULT_DEAD_AFTER
+        else:
+            now, dead_after = parser.now, parser.dead_after
+        return _expand_live_state(op, value, now, dead_after, fail)
+    return Compare(fld, op, value)
+
+
+def _coerce_date(value, fail):
+    if isinstance(value, list):
+        return [_coerce_date(v, fail) for v in value]
+    if isinstance(value, str):
+        try:
+            return _parse_date(value)
+        except QueryError:
+            fail(f"{value!r} is not a date (use 2026-11-27 or 2026-11-27T10:00:00)")
+    return value
+
+
+_STATUS = Field(("status",))
+_HEARTBEAT = Field(("heartbeat",))
+_START = Field(("start_time",))
+
+
+def _expand_live_state(op, value, now, dead_after, fail) -> Node:
+    cutoff = now - _dt.timedelta(seconds=dead_after)
+    recent = Or((Compare(_HEARTBEAT, ">=", cutoff), Compare(_START, ">=", cutoff)))
+
+    def state_is(v):
+        if v == "PROBABLY_DEAD":
+            return And((Compare(_STATUS, "==", "RUNNING"), Not(recent)))
+        if v == "RUNNING":
+            return And((Compare(_STATUS, "==", "RUNNING"), recent))
+        return Compare(_STATUS, "==", v)
+
+    if op == "==":
+        return state_is(value)
+    if op == "!=":
+        return And((Exists(_STATUS), Not(state_is(value))))
+    if op in ("in", "nin"):
+        node = Or(tuple(state_is(v) for v in value)) if value else Or(())
+        return node if op == "in" else And((Exists(_STATUS), Not(node)))
+    if op == "regex":
+        return Or(tuple(state_is(v) for v in _ALL_STATES if re.search(value, v)))
+    fail(f"live_state supports == != in and regex, not '{op}'")
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+# ---------------------------------------------------------------------------- JSON trees
+_SB_OPERATORS = {
+    "==": "==",
+    "!=": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "regex": "regex",
+}
+
+
+def _parse_tree(tree, now, dead_after, where="query") -> Node:
+    if not isinstance(tree, dict):
+        raise QueryError(f"{where}: a filter clause must be an object, not {tree!r}")
+    if "type" in tree:
+        kind = tree["type"]
+        if kind not in ("and", "or"):
+            raise QueryError(f"{where}.type: must be 'and' or 'or', not {kind!r}")
+        filters = tree.get("filters", [])
+        if not isinstance(filters, list):
+            raise QueryError(f"{where}.filters: must be a list")
+        items = tuple(
+            _parse_tree(f, now, dead_after, f"{where}.filters[{i}]") for i, f in enumerate(filters)
+        )
+        if not items:
+            return MatchAll()
+        if len(items) == 1:
+            return items[0]
+        return And(items) if kind == "and" else Or(items)
+    missing = [k for k in ("field", "operator", "value") if k not in tree]
+    if missing:
+        raise QueryError(f"{where}: a terminal clause needs {', '.join(missing)}")
+    name, op, value = tree["field"], tree["operator"], tree["value"]
+    if op not in _SB_OPERATORS:
+        raise QueryError(f"{where}.operator: unknown operator {op!r}")
+    if not isinstance(name, str):
+        raise QueryError(f"{where}.field: must be a string")
+    try:
+        fld = parse_field(name)
+    except QueryError as e:
+        raise QueryError(f"{where}.field: {e.reason}") from None
+    if tree.get("valueType") == "DateTime" and isinstance(value, str):
+        value = _parse_date(value)
+
+    class _Ctx:  # what build_compare needs of a parser
+        pass
+
+    ctx = _Ctx()
+    ctx.now, ctx.dead_after = now, dead_after
+
+    def error(message, token=None):
+        raise QueryError(f"{where}: {message}")
+
+    ctx.error = error
+    if fld.path == ("status",) and value in ("RUNNING", "DEAD"):
+        # Sacredboard's pseudo-statuses: RUNNING means alive, DEAD a stale heartbeat
+        fld = Field(("live_state",))
+        value = "PROBABLY_DEAD" if value == "DEAD" else value
+    return build_compare(fld, _SB_OPERATORS[op], value, ctx)
+
+
+# ---------------------------------------------------------------------------- entry points
+QueryLike = Union[None, str, dict, Node]
+
+
+def parse(
+    query: QueryLike, now: Optional[_dt.datetime] = None, dead_after: float = DEFAULT_DEAD_AFTER
+) -> Node:
+    """Parse a text query, a Sacredboard JSON tree (dict or JSON text) or pass a Node through.
+
+    ``now`` (naive UTC, default the current time) anchors relative times like ``-1d``;
+    ``dead_after`` is the heartbeat age in seconds after which ``live_state`` is PROBABLY_DEAD.
+    """
+    if query is None:
+        return MatchAll()
+    if isinstance(query, Node):
+        return query
+    now = now or _utcnow()
+    if isinstance(query, dict):
+        return _parse_tree(query, now, dead_after)
+    if not isinstance(query, str):
+        raise QueryError(f"a query is a string or a JSON filter tree, not {type(query).__name__}")
+    stripped = query.strip()
+    if stripped.startswith("{"):
+        try:
+            tree = json.loads(stripped)
+        except ValueError as e:
+            pos = query.index("{") + getattr(e, "pos", 0)
+            raise QueryError(f"invalid JSON filter tree: {e.msg}", query, pos) from None
+        return _parse_tree(tree, now, dead_after)
+    return _Parser(query, now, dead_after).parse()
+
+
+def parse_sort(sort) -> list:
+    """``"-config.lr"``, ``"a,-b"`` or a list of those -> ``[(Field, descending), ...]``."""
+    if not sort:
+        return []
+    items = sort.split(",") if isinstance(sort, str) else list(sort)
+    result = []
+    for item in items:
+        item = item.strip()
+        descending = item.startswith("-")
+        name = item.lstrip("+-").strip()
+        if not name or not re.fullmatch(r"\.?[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*", name):
+            raise QueryError(f"invalid sort field {item!r}")
+        result.append((parse_field(name), descending))
+    return result
+
+
+# ---------------------------------------------------------------------------- evaluation
+def get_value(record: dict, fld: Field, metric_summaries: Optional[dict] = None):
+    """The value at ``fld`` in ``record`` (or in the metric summaries), else MISSING."""
+    if fld.metric is not None:
+        name, agg = fld.metric
+        summary = (metric_summaries or {}).get(name)
+        if not summary or agg not in summary:
+            return MISSING
+        return summary[agg]
+    current = record
+    for part in fld.path:
+        kind = type(current)
+        if kind is dict:
+            current = current.get(part, MISSING)
+            if current is MISSING:
+                return MISSING
+        elif kind is list and part.isdigit():
+            index = int(part)
+            if index >= len(current):
+                return MISSING
+            current = current[index]
+        else:
+            return MISSING
+    return current
+
+
+def _kind(v) -> str:
+    t = type(v)
+    if t is bool:
+        return "bool"
+    if t is int or t is float:
+        return "num"
+    if t is str:
+        return "str"
+    if v is None:
+        return "null"
+    if isinstance(v, _dt.datetime):
+        return "date"
+    if isinstance(v, (list, tuple)):
+        return "list"
+    if isinstance(v, dict):
+        return "dict"
+    if isinstance(v, (int, float)):  # numpy scalars and other numbers
+        return "num"
+    return "other"
+
+
+def values_equal(a, b) -> bool:
+    ka, kb = _kind(a), _kind(b)
+    if ka != kb:
+        return False
+    if ka == "list":
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+_ORDER_OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _compile(node: Node) -> Callable:
+    """A predicate ``f(record, metric_summaries) -> bool`` made of closures (no eval)."""
+    kind = type(node)
+    if kind is MatchAll:
+        return lambda r, m: True
+    if kind is And:
+        parts = [_compile(n) for n in node.items]
+        return lambda r, m: all(p(r, m) for p in parts)
+    if kind is Or:
+        parts = [_compile(n) for n in node.items]
+        return lambda r, m: any(p(r, m) for p in parts)
+    if kind is Not:
+        inner = _compile(node.item)
+        return lambda r, m: not inner(r, m)
+    if kind is Exists:
+        fld, want = node.field, node.exists
+        return lambda r, m: (get_value(r, fld, m) is not MISSING) is want
+    if kind is Compare:
+        return _compile_compare(node)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _compile_compare(node: Compare) -> Callable:
+    fld, op, value = node.field, node.op, node.value
+    path = fld.path
+    if fld.metric is None and len(path) == 1:
+        key = path[0]
+
+        def get(r, m):
+            return r.get(key, MISSING)
+    else:
+
+        def get(r, m):
+            return get_value(r, fld, m)
+
+    if op == "==":
+        return lambda r, m: values_equal(get(r, m), value)
+    if op == "!=":
+
+        def ne(r, m):
+            v = get(r, m)
+            return v is not MISSING and not values_equal(v, value)
+
+        return ne
+    if op in ("in", "nin"):
+        options = list(value)
+        positive = op == "in"
+
+        def member(r, m):
+            v = get(r, m)
+            if v is MISSING:
+                return False
+            return any(values_equal(v, o) for o in options) is positive
+
+        return member
+    if op == "regex":
+        pattern = re.compile(value)
+
+        def search(r, m):
+            v = get(r, m)
+            return type(v) is str and pattern.search(v) is not None
+
+        return search
+    compare = _ORDER_OPS[op]
+    want = _kind(value)
+
+    def order(r, m):
+        v = get(r, m)
+        if _kind(v) != want:
+            return False
+        if want == "num" and (math.isnan(v) or math.isnan(value)):
+            return False
+        return compare(v, value)
+
+    return order
+
+
+_compiled_cache: dict = {}
+
+
+def compile_query(node: Node) -> Callable:
+    """The predicate of a node, cached (nodes are immutable and hashable when their values are)."""
+    try:
+        return _compiled_cache[node]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable value (a list literal)
+        return _compile(node)
+    fn = _compile(node)
+    if len(_compiled_cache) > 256:
+        _compiled_cache.clear()
+    _compiled_cache[node] = fn
+    return fn
+
+
+def matches(node: QueryLike, record: dict, metric_summaries: Optional[dict] = None) -> bool:
+    """Whether ``record`` satisfies the query (``metric_summaries``: name -> summary dict)."""
+    return compile_query(parse(node))(record, metric_summaries)
+
+
+# Mongo's order of types: null/missing < numbers < strings < objects < arrays < bool < dates
+_TYPE_RANK = {"null": 1, "num": 2, "str": 3, "dict": 4, "list": 5, "other": 6, "bool": 8, "date": 9}
+
+
+def sort_key(value):
+    """A key that orders any mix of values like MongoDB does (missing sorts as null)."""
+    if value is MISSING:
+        return (1, 0, 0)
+    kind = _kind(value)
+    if kind == "num":
+        return (2, 0, 0) if value != value else (2, 1, value)
+    if kind in ("str", "bool", "date"):
+        return (_TYPE_RANK[kind], 1, value)
+    if kind == "null":
+        return (1, 0, 0)
+    return (_TYPE_RANK[kind], 1, json.dumps(value, sort_keys=True, default=str))
