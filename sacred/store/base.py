@@ -144,7 +144,7 @@ class RunStore(abc.ABC):
         """
         raise StoreError(f"{type(self).__name__} stores cannot be written to")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections or file handles (no-op by default)."""
 
     def __enter__(self):

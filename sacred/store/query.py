@@ -806,17 +806,14 @@ _compiled_cache: dict = {}
 
 
 def compile_query(node: Node) -> Callable:
-    """The predicate of a node, cached (nodes are immutable and hashable when their values are)."""
-    try:
-        return _compiled_cache[node]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable value (a list literal)
-        return _compile(node)
-    fn = _compile(node)
-    if len(_compiled_cache) > 256:
-        _compiled_cache.clear()
-    _compiled_cache[node] = fn
+    """The predicate of a node, cached by the node's text form."""
+    key = repr(node)  # not the node itself: 1 == True == 1.0 would share an entry
+    fn = _compiled_cache.get(key)
+    if fn is None:
+        fn = _compile(node)
+        if len(_compiled_cache) > 256:
+            _compiled_cache.clear()
+        _compiled_cache[key] = fn
     return fn
 
 
