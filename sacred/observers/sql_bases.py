@@ -1,0 +1,399 @@
+"""The tables of the SqlObserver, as SQLAlchemy 2 declarative models.
+
+The tables, columns and types are those of the original Sacred (dashboards and scripts
+read them). Two additions, which leave the original tables usable as they were:
+
+* ``run.result_json`` (Text): the result of any type, as ``json.dumps(flatten(result))``.
+  The original ``run.result`` column is a Float and keeps holding numeric results;
+  it is NULL for other results.
+* the table ``metric`` (see ``Metric``): one row per logged measurement, with an index on
+  ``(run_id, name)``. ``timestamp`` holds seconds since the Unix epoch (UTC, a float);
+  through the ORM it reads back as a naive UTC ``datetime``. In SQLite, for example,
+  ``datetime(timestamp, 'unixepoch', 'subsec')`` shows it as text.
+
+This module imports SQLAlchemy; it is only imported when an SqlObserver is used.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, backref, relationship
+
+from sacred.serializer import restore
+
+__all__ = (
+    "Base",
+    "Source",
+    "Repository",
+    "Dependency",
+    "Artifact",
+    "Resource",
+    "Host",
+    "Experiment",
+    "Run",
+    "Metric",
+    "EpochDateTime",
+    "experiment_source_association",
+    "experiment_repository_association",
+    "experiment_dependency_association",
+    "run_resource_association",
+    "STATUSES",
+)
+
+STATUSES = ("RUNNING", "COMPLETED", "INTERRUPTED", "TIMEOUT", "FAILED", "QUEUED")
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _fit(value, column):
+    """Cut a string to the length of its column (PostgreSQL refuses longer values)."""
+    length = column.type.length
+    if isinstance(value, str) and length is not None and len(value) > length:
+        return value[:length]
+    return value
+
+
+def _md5_of_file(filename):
+    h = hashlib.md5()
+    with open(filename, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class EpochDateTime(sa.types.TypeDecorator):
+    """A naive UTC datetime stored as float seconds since the epoch (cheap to bulk-insert)."""
+
+    impl = sa.Float
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if isinstance(value, datetime.datetime):
+            if value.tzinfo is not None:
+                return value.timestamp()
+            return (value - _EPOCH).total_seconds()
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return _EPOCH + datetime.timedelta(seconds=value)
+
+
+# ---------------------------------------------------------------- association tables
+experiment_source_association = sa.Table(
+    "experiments_sources",
+    Base.metadata,
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiment.experiment_id")),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("source.source_id")),
+)
+
+experiment_repository_association = sa.Table(
+    "experiments_repositories",
+    Base.metadata,
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiment.experiment_id")),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repository.repository_id")),
+)
+
+experiment_dependency_association = sa.Table(
+    "experiments_dependencies",
+    Base.metadata,
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiment.experiment_id")),
+    sa.Column("dependency_id", sa.Integer, sa.ForeignKey("dependency.dependency_id")),
+)
+
+run_resource_association = sa.Table(
+    "runs_resources",
+    Base.metadata,
+    sa.Column("run_id", sa.String(24), sa.ForeignKey("run.run_id")),
+    sa.Column("resource_id", sa.Integer, sa.ForeignKey("resource.resource_id")),
+)
+
+
+# ---------------------------------------------------------------- models
+class Source(Base):
+    __tablename__ = "source"
+
+    source_id = sa.Column(sa.Integer, primary_key=True)
+    filename = sa.Column(sa.String(256))
+    md5sum = sa.Column(sa.String(32))
+    content = sa.Column(sa.Text)
+
+    @classmethod
+    def get_or_create(cls, filename, md5sum, session, basedir):
+        stored_name = _fit(filename, cls.filename)
+        instance = session.query(cls).filter_by(filename=stored_name, md5sum=md5sum).first()
+        if instance:
+            return instance
+        full_path = os.path.join(basedir, filename)
+        md5sum_ = _md5_of_file(full_path)
+        assert md5sum == md5sum_, f"found md5 mismatch for {full_path}: {md5sum} != {md5sum_}"
+        with open(full_path) as f:
+            return cls(filename=stored_name, md5sum=md5sum, content=f.read())
+
+    def to_json(self):
+        return {"filename": self.filename, "md5sum": self.md5sum}
+
+
+class Repository(Base):
+    __tablename__ = "repository"
+
+    repository_id = sa.Column(sa.Integer, primary_key=True)
+    url = sa.Column(sa.String(2048))
+    commit = sa.Column(sa.String(40))
+    dirty = sa.Column(sa.Boolean)
+
+    @classmethod
+    def get_or_create(cls, url, commit, dirty, session):
+        url, commit = _fit(url, cls.url), _fit(commit, cls.commit)
+        instance = session.query(cls).filter_by(url=url, commit=commit, dirty=dirty).first()
+        return instance or cls(url=url, commit=commit, dirty=dirty)
+
+    def to_json(self):
+        return {"url": self.url, "commit": self.commit, "dirty": self.dirty}
+
+
+class Dependency(Base):
+    __tablename__ = "dependency"
+
+    dependency_id = sa.Column(sa.Integer, primary_key=True)
+    name = sa.Column(sa.String(32))
+    version = sa.Column(sa.String(16))
+
+    @classmethod
+    def get_or_create(cls, dep, session):
+        name, _, version = dep.partition("==")
+        name, version = _fit(name, cls.name), _fit(version, cls.version)
+        instance = session.query(cls).filter_by(name=name, version=version).first()
+        return instance or cls(name=name, version=version)
+
+    def to_json(self):
+        return f"{self.name}=={self.version}"
+
+
+class Artifact(Base):
+    __tablename__ = "artifact"
+
+    artifact_id = sa.Column(sa.Integer, primary_key=True)
+    filename = sa.Column(sa.String(64))
+    content = sa.Column(sa.LargeBinary)
+    run_id = sa.Column(sa.String(24), sa.ForeignKey("run.run_id"))
+    run = relationship("Run", backref=backref("artifacts"))
+
+    @classmethod
+    def create(cls, name, filename):
+        with open(filename, "rb") as f:
+            return cls(filename=_fit(name, cls.filename), content=f.read())
+
+    def to_json(self):
+        return {"_id": self.artifact_id, "filename": self.filename}
+
+
+class Resource(Base):
+    __tablename__ = "resource"
+
+    resource_id = sa.Column(sa.Integer, primary_key=True)
+    filename = sa.Column(sa.String(256))
+    md5sum = sa.Column(sa.String(32))
+    content = sa.Column(sa.LargeBinary)
+
+    @classmethod
+    def get_or_create(cls, filename, session, path=None):
+        """The resource ``filename``; its content is read from ``path`` (default: filename)."""
+        path = filename if path is None else path
+        md5sum = _md5_of_file(path)
+        stored_name = _fit(filename, cls.filename)
+        instance = session.query(cls).filter_by(filename=stored_name, md5sum=md5sum).first()
+        if instance:
+            return instance
+        with open(path, "rb") as f:
+            return cls(filename=stored_name, md5sum=md5sum, content=f.read())
+
+    def to_json(self):
+        return {"filename": self.filename, "md5sum": self.md5sum}
+
+
+class Host(Base):
+    __tablename__ = "host"
+
+    host_id = sa.Column(sa.Integer, primary_key=True)
+    cpu = sa.Column(sa.String(64))
+    hostname = sa.Column(sa.String(64))
+    os = sa.Column(sa.String(16))
+    os_info = sa.Column(sa.String(64))
+    python_version = sa.Column(sa.String(16))
+
+    @classmethod
+    def get_or_create(cls, host_info, session):
+        os_entry = host_info.get("os") or [None, None]
+        fields = {
+            "hostname": _fit(host_info.get("hostname"), cls.hostname),
+            "cpu": _fit(host_info.get("cpu"), cls.cpu),
+            "os": _fit(os_entry[0], cls.os),
+            "os_info": _fit(os_entry[1], cls.os_info),
+            "python_version": _fit(host_info.get("python_version"), cls.python_version),
+        }
+        return session.query(cls).filter_by(**fields).first() or cls(**fields)
+
+    def to_json(self):
+        return {
+            "cpu": self.cpu,
+            "hostname": self.hostname,
+            "os": [self.os, self.os_info],
+            "python_version": self.python_version,
+        }
+
+
+class Experiment(Base):
+    __tablename__ = "experiment"
+
+    experiment_id = sa.Column(sa.Integer, primary_key=True)
+    name = sa.Column(sa.String(32))
+    md5sum = sa.Column(sa.String(32))
+    base_dir = sa.Column(sa.String(64))
+    sources = relationship("Source", secondary=experiment_source_association, backref="experiments")
+    repositories = relationship(
+        "Repository", secondary=experiment_repository_association, backref="experiments"
+    )
+    dependencies = relationship(
+        "Dependency", secondary=experiment_dependency_association, backref="experiments"
+    )
+
+    @classmethod
+    def get_or_create(cls, ex_info, session):
+        name = _fit(ex_info["name"], cls.name)
+        md5 = hashlib.md5(json.dumps(ex_info).encode("utf-8")).hexdigest()
+        instance = session.query(cls).filter_by(name=name, md5sum=md5).first()
+        if instance:
+            return instance
+        base_dir = ex_info["base_dir"]
+        sources = {
+            (filename, md5sum): Source.get_or_create(filename, md5sum, session, base_dir)
+            for filename, md5sum in _unique(map(tuple, ex_info["sources"]))
+        }
+        repositories = {
+            key: Repository.get_or_create(*key, session)
+            for key in _unique(
+                (r["url"], r["commit"], r["dirty"]) for r in ex_info.get("repositories", [])
+            )
+        }
+        dependencies = {
+            d: Dependency.get_or_create(d, session) for d in _unique(ex_info["dependencies"])
+        }
+        return cls(
+            name=name,
+            md5sum=md5,
+            base_dir=_fit(base_dir, cls.base_dir),
+            sources=list(sources.values()),
+            repositories=list(repositories.values()),
+            dependencies=list(dependencies.values()),
+        )
+
+    def to_json(self):
+        return {
+            "name": self.name,
+            "base_dir": self.base_dir,
+            "sources": [s.to_json() for s in self.sources],
+            "repositories": [r.to_json() for r in self.repositories],
+            "dependencies": [d.to_json() for d in self.dependencies],
+        }
+
+
+def _unique(keys):
+    """Drop repeated entries, keeping the order (a repository is listed once per source)."""
+    return list(dict.fromkeys(keys))
+
+
+class Run(Base):
+    __tablename__ = "run"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    run_id = sa.Column(sa.String(24), unique=True)
+    command = sa.Column(sa.String(64))
+
+    # times
+    start_time = sa.Column(sa.DateTime)
+    heartbeat = sa.Column(sa.DateTime)
+    stop_time = sa.Column(sa.DateTime)
+    queue_time = sa.Column(sa.DateTime)
+
+    # meta info
+    priority = sa.Column(sa.Float)
+    comment = sa.Column(sa.Text)
+
+    fail_trace = sa.Column(sa.Text)
+
+    # Captured out
+    captured_out = sa.Column(sa.Text)
+
+    # Configuration & info
+    config = sa.Column(sa.Text)
+    info = sa.Column(sa.Text)
+
+    status = sa.Column(sa.Enum(*STATUSES, name="status_enum"))
+
+    host_id = sa.Column(sa.Integer, sa.ForeignKey("host.host_id"))
+    host = relationship("Host", backref=backref("runs"))
+
+    experiment_id = sa.Column(sa.Integer, sa.ForeignKey("experiment.experiment_id"))
+    experiment = relationship("Experiment", backref=backref("runs"))
+
+    # artifacts = backref from Artifact
+    resources = relationship("Resource", secondary=run_resource_association, backref="runs")
+
+    result = sa.Column(sa.Float)
+    # added: the result of any JSON-able type, json.dumps(flatten(result))
+    result_json = sa.Column(sa.Text)
+
+    def to_json(self):
+        if self.result_json is not None:
+            result = restore(json.loads(self.result_json))
+        else:
+            result = self.result
+        return {
+            "_id": self.run_id,
+            "command": self.command,
+            "start_time": self.start_time,
+            "heartbeat": self.heartbeat,
+            "stop_time": self.stop_time,
+            "queue_time": self.queue_time,
+            "status": self.status,
+            "result": result,
+            "meta": {"comment": self.comment, "priority": self.priority},
+            "resources": [r.to_json() for r in self.resources],
+            "artifacts": [a.to_json() for a in self.artifacts],
+            "host": self.host.to_json(),
+            "experiment": self.experiment.to_json(),
+            "config": restore(json.loads(self.config)),
+            "captured_out": self.captured_out,
+            "fail_trace": self.fail_trace,
+        }
+
+
+class Metric(Base):
+    """Added: one row per measurement of a scalar metric (``log_scalar``)."""
+
+    __tablename__ = "metric"
+    __table_args__ = (sa.Index("ix_metric_run_id_name", "run_id", "name"),)
+
+    metric_id = sa.Column(sa.Integer, primary_key=True)
+    run_id = sa.Column(sa.String(24), sa.ForeignKey("run.run_id"), nullable=False)
+    name = sa.Column(sa.String(256), nullable=False)
+    step = sa.Column(sa.BigInteger)
+    value = sa.Column(sa.Float)
+    timestamp = sa.Column(EpochDateTime)
+
+    def to_json(self):
+        return {
+            "name": self.name,
+            "step": self.step,
+            "value": self.value,
+            "timestamp": self.timestamp,
+        }
