@@ -27,11 +27,7 @@ __all__ = ("Experiment",)
 
 
 class Experiment(Ingredient):
-    """The central class for each experiment in Sacred.
-
-    It manages the configuration, the main function, captured methods, observers,
-    commands, and further ingredients.
-    """
+    """The top-level ingredient: it has a main function, observers and a command line."""
 
     def __init__(
         self,
@@ -51,20 +47,7 @@ class Experiment(Ingredient):
         self.all_cli_options = gather_command_line_options() + list(self.additional_cli_options)
         caller_globals = sys._getframe(1).f_globals
         if name is None:
-            if interactive:
-                raise RuntimeError("name is required in interactive mode.")
-            mainfile = caller_globals.get("__file__")
-            if mainfile is None:
-                raise RuntimeError(
-                    "No main-file found. Are you running in "
-                    "interactive mode? If so please provide a "
-                    "name and set interactive=True."
-                )
-            name = os.path.basename(mainfile)
-            if name.endswith(".py"):
-                name = name[:-3]
-            elif name.endswith(".pyc"):
-                name = name[:-4]
+            name = _name_of_script(caller_globals, interactive)
         super().__init__(
             path=name,
             ingredients=ingredients,
@@ -74,43 +57,39 @@ class Experiment(Ingredient):
             save_git_info=save_git_info,
         )
         self.default_command = None
-        self.command(print_config, unobserved=True)
-        self.command(print_dependencies, unobserved=True)
-        self.command(save_config, unobserved=True)
-        self.command(print_named_configs(self), unobserved=True)
+        for builtin in (print_config, print_dependencies, save_config, print_named_configs(self)):
+            self.command(builtin, unobserved=True)
         self.observers = []
         self.current_run = None
-        self.captured_out_filter = None
-        """Filter function to be applied to captured output of a run"""
+        self.captured_out_filter = None  # str -> str, applied to each run's captured output
         self.option_hooks = []
 
-    # =========================== Decorators ==================================
-
+    # ------------------------------------------------------------ decorators
     def main(self, function):
-        """Decorator to define the main function of the experiment (the default command)."""
+        """Make ``function`` a command and the one that runs when none is named."""
         captured = self.command(function)
         self.default_command = captured.__name__
         return captured
 
     def automain(self, function):
-        """Like ``main``, but also runs the command line right away if the file is the script.
+        """``main``, plus: when the defining file is executed as a script, start the CLI.
 
-        It must therefore be the last thing in the file.
+        Whatever follows it in the file is only defined after the run has finished.
         """
         captured = self.main(function)
-        if function.__module__ == "__main__":
-            # Ensure that automain is not used in interactive mode.
-            import inspect
+        if function.__module__ != "__main__":
+            return captured  # imported: the importer decides what runs
+        import inspect
 
-            main_filename = inspect.getfile(function)
-            if main_filename == "<stdin>" or (
-                main_filename.startswith("<ipython-input-") and main_filename.endswith(">")
-            ):
-                raise RuntimeError(
-                    "Cannot use @ex.automain decorator in interactive mode. Use @ex.main instead."
-                )
-
-            self.run_commandline()
+        filename = inspect.getfile(function)
+        typed_in = filename == "<stdin>" or (
+            filename.startswith("<ipython-input-") and filename.endswith(">")
+        )
+        if typed_in:  # a console session has no script to run
+            raise RuntimeError(
+                "Cannot use @ex.automain decorator in interactive mode. Use @ex.main instead."
+            )
+        self.run_commandline()
         return captured
 
     def option_hook(self, function):
@@ -126,18 +105,15 @@ class Experiment(Ingredient):
         self.option_hooks.append(function)
         return function
 
-    # =========================== Public Interface ============================
-
+    # ------------------------------------------------------------ running
     def get_usage(self, program_name=None):
-        """Get the commandline usage string for this experiment."""
+        """``(short usage, full usage, usage for parsing)`` of this experiment's CLI."""
         from sacred.arg_parser import format_usage, printable_usage
 
         program_name = os.path.relpath(program_name or sys.argv[0] or "Dummy", self.base_dir)
         commands = OrderedDict(self.gather_commands())
         long_usage = format_usage(program_name, self.doc, commands, self.all_cli_options)
-        # internal usage is a workaround because docopt cannot handle spaces
-        # in program names. So for parsing we use 'dummy' as the program name.
-        # for printing help etc. we want to use the actual program name.
+        # docopt would split a program name containing spaces: parse with a stand-in name
         internal_usage = format_usage("dummy", self.doc, commands, self.all_cli_options)
         short_usage = printable_usage(long_usage)
         return short_usage, long_usage, internal_usage
@@ -151,7 +127,10 @@ class Experiment(Ingredient):
         meta_info: Optional[dict] = None,
         options: Optional[dict] = None,
     ) -> Run:
-        """Run the main function (or the given command) and return the Run object."""
+        """Create and start a run of ``command_name`` (default: the main function).
+
+        Returns the finished ``Run``; exceptions of the run propagate.
+        """
         run = self._create_run(
             command_name=command_name,
             config_updates=config_updates,
@@ -164,7 +143,7 @@ class Experiment(Ingredient):
         return run
 
     def run_commandline(self, argv=None) -> Optional[Run]:
-        """Run the command line interface of this experiment (``argv`` defaults to sys.argv).
+        """Parse ``argv`` (default ``sys.argv``) and run the command it names.
 
         Bad input prints a short error and exits with code 1; ``help`` exits with code 0.
         """
@@ -189,13 +168,14 @@ class Experiment(Ingredient):
             _print_error(e, short_usage)
             sys.exit(1)
 
-        err = self._check_command(cmd_name)
-        if not args["help"] and err:
+        commands = dict(self.gather_commands())
+        error = self._command_error(cmd_name, commands)
+        if error and not args["help"]:
             print(short_usage)
-            print(err)
+            print(error)
             sys.exit(1)
-
-        if self._handle_help(args, usage, short_usage):
+        if args["help"] or args["--help"]:
+            self._print_help(args["COMMAND"], commands, usage, short_usage)
             sys.exit()
 
         try:
@@ -209,77 +189,57 @@ class Experiment(Ingredient):
             )
         except Exception as e:
             run = self.current_run if self.current_run is not previous_run else None
-            if run is not None:
-                debug = run.debug
-            else:
-                # the run was not built: take the flag from the command line
-                debug = args.get("--debug", False)
-
-            if debug:
-                # Debug: Don't change behavior, just re-raise exception
-                raise
-            elif run is not None and run.pdb:
-                # Print exception and attach pdb debugger
+            # without a run (it failed while being created), the flag comes from argv
+            if run.debug if run is not None else args.get("--debug", False):
+                raise  # --debug: the caller sees the original exception
+            if run is not None and run.pdb:
                 import pdb
                 import traceback
 
                 traceback.print_exception(*sys.exc_info())
                 pdb.post_mortem()
-            else:
-                _print_error(e, short_usage)
-                sys.exit(1)
+                return None
+            _print_error(e, short_usage)
+            sys.exit(1)
 
     def open_resource(self, filename, mode="r"):
-        """Open a file and also save it as a resource (needs a running experiment)."""
+        """``open`` a file and report it to the observers as a resource of the current run."""
         assert self.current_run is not None, "Can only be called during a run."
         return self.current_run.open_resource(filename, mode)
 
     def add_resource(self, filename):
-        """Add a file as a resource (needs a running experiment)."""
+        """Report a file the current run reads (observers store it as a resource)."""
         assert self.current_run is not None, "Can only be called during a run."
         self.current_run.add_resource(filename)
 
     def add_artifact(self, filename, name=None, metadata=None, content_type=None):
-        """Add a file as an artifact (needs a running experiment)."""
+        """Report a file the current run produced (observers store it as an artifact)."""
         assert self.current_run is not None, "Can only be called during a run."
         self.current_run.add_artifact(filename, name, metadata, content_type)
 
     @property
     def info(self):
-        """Access the info-dict for storing custom information (only during a run)."""
+        """The ``info`` dict of the current run (sent to the observers with each heartbeat)."""
         return self.current_run.info
 
     def log_scalar(self, name, value, step=None):
-        """Add a new measurement of a scalar metric to the current run."""
-        # Method added in change https://github.com/chovanecm/sacred/issues/4
-        # The same as Run.log_scalar
+        """``Run.log_scalar`` of the current run."""
         self.current_run.log_scalar(name, value, step)
 
     def post_process_name(self, name, ingredient):
+        """Our own commands and named configs go by bare names (``main``, not ``exp.main``)."""
         if ingredient == self:
-            # Removes the experiment's path (prefix) from the names
-            # of the gathered items. This means that, for example,
-            # 'experiment.print_config' becomes 'print_config'.
             return name[len(self.path) + 1 :]
         return name
 
     def get_default_options(self):
-        """Get a dictionary of default options as used with run.
-
-        Returns
-        -------
-        dict
-            A dictionary containing option keys of the form '--beat_interval'.
-            Their values are boolean if the option is a flag, otherwise None or
-            its default value.
-        """
+        """``{long flag: False for flags, None for options with a value}``, sorted by flag."""
         return {
             opt.get_flag(): (False if opt.is_flag else None)
             for opt in sorted(self.all_cli_options, key=lambda o: o.get_flag())
         }
 
-    # =========================== Internal Interface ==========================
-
+    # ------------------------------------------------------------ internals
     def _create_run(
         self,
         command_name=None,
@@ -297,14 +257,9 @@ class Experiment(Ingredient):
                 "No command found to be run. Specify a command or define a main function."
             )
 
-        default_options = self.get_default_options()
-        if options:
-            default_options.update(options)
-        options = default_options
-
-        # call option hooks
-        for oh in self.option_hooks:
-            oh(options=options)
+        options = {**self.get_default_options(), **(options or {})}
+        for hook in self.option_hooks:
+            hook(options=options)
 
         run = create_run(
             self,
@@ -317,57 +272,64 @@ class Experiment(Ingredient):
         if info is not None:
             run.info.update(info)
 
-        run.meta_info["command"] = command_name
-        run.meta_info["options"] = options
-        run.meta_info["named_configs"] = list(named_configs)
+        run.meta_info.update(
+            command=command_name, options=options, named_configs=list(named_configs)
+        )
         if config_updates is not None:
             run.meta_info["config_updates"] = config_updates
+        run.meta_info.update(meta_info or {})
 
-        if meta_info:
-            run.meta_info.update(meta_info)
-
-        options_list = self.all_cli_options
-        for option in options_list:
-            option_value = options.get(option.get_flag(), False)
-            if option_value:
-                option.apply(option_value, run)
+        for option in self.all_cli_options:
+            value = options.get(option.get_flag(), False)
+            if value:
+                option.apply(value, run)
 
         self.current_run = run
         return run
 
-    def _check_command(self, cmd_name):
-        commands = dict(self.gather_commands())
-        if cmd_name is not None and cmd_name not in commands:
-            return (
-                f'Error: Command "{cmd_name}" not found. '
-                f"Available commands are: {', '.join(commands.keys())}"
-            )
-
+    @staticmethod
+    def _command_error(cmd_name, commands):
+        """The CLI error for a missing or unknown command (None if the command exists)."""
+        available = ", ".join(commands)
         if cmd_name is None:
             return (
-                "Error: No command found to be run. Specify a command"
-                f" or define main function. Available commands"
-                f" are: {', '.join(commands.keys())}"
+                "Error: No command found to be run. Specify a command or define main function. "
+                f"Available commands are: {available}"
             )
+        if cmd_name not in commands:
+            return f'Error: Command "{cmd_name}" not found. Available commands are: {available}'
+        return None
 
-    def _handle_help(self, args, usage, short_usage):
-        if args["help"] or args["--help"]:
-            if args["COMMAND"] is None:
-                print(usage)
-                return True
-            from sacred.commands import help_for_command
+    def _print_help(self, command, commands, usage, short_usage):
+        """The full usage, or the help of one command (an unknown one exits with code 1)."""
+        if command is None:
+            print(usage)
+            return
+        error = self._command_error(command, commands)
+        if error:
+            print(short_usage)
+            print(error)
+            sys.exit(1)
+        from sacred.commands import help_for_command
 
-            commands = dict(self.gather_commands())
-            if args["COMMAND"] not in commands:
-                print(short_usage)
-                print(
-                    f'Error: Command "{args["COMMAND"]}" not found. '
-                    f"Available commands are: {', '.join(commands.keys())}"
-                )
-                sys.exit(1)
-            print(help_for_command(commands[args["COMMAND"]]))
-            return True
-        return False
+        print(help_for_command(commands[command]))
+
+
+def _name_of_script(caller_globals, interactive):
+    """The default experiment name: the defining file's name without ``.py``/``.pyc``."""
+    if interactive:
+        raise RuntimeError("name is required in interactive mode.")
+    filename = caller_globals.get("__file__")
+    if filename is None:
+        raise RuntimeError(
+            "No main-file found. Are you running in interactive mode? "
+            "If so please provide a name and set interactive=True."
+        )
+    name = os.path.basename(filename)
+    for suffix in (".py", ".pyc"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def _has_user_frame(exc):
@@ -437,35 +399,37 @@ def _docopt_error(e, args, options):
 
 
 def gather_command_line_options(filter_disabled=None) -> List[CLIOption]:
-    """Get a sorted list of all CommandLineOption subclasses."""
+    """The built-in and legacy (class-based) options, sorted by option name.
+
+    Disabled legacy options are left out unless ``SETTINGS.COMMAND_LINE.SHOW_DISABLED_OPTIONS``.
+    """
     if filter_disabled is None:
         filter_disabled = not SETTINGS.COMMAND_LINE.SHOW_DISABLED_OPTIONS
 
-    options = list(commandline_options.gather_legacy_options(filter_disabled))
-    options += DEFAULT_COMMAND_LINE_OPTIONS
-
-    return sorted(options, key=commandline_options.get_name)
+    legacy = commandline_options.gather_legacy_options(filter_disabled)
+    return sorted([*legacy, *DEFAULT_COMMAND_LINE_OPTIONS], key=commandline_options.get_name)
 
 
+# every option a plain Experiment offers (gcs_option is only added on request)
 DEFAULT_COMMAND_LINE_OPTIONS = [
-    s3_option,
-    commandline_options.pdb_option,
+    commandline_options.beat_interval_option,
+    commandline_options.capture_option,
+    commandline_options.comment_option,
     commandline_options.debug_option,
+    commandline_options.enforce_clean_option,
     file_storage_option,
+    commandline_options.force_option,
+    commandline_options.help_option,
+    commandline_options.id_option,
     commandline_options.loglevel_option,
     mongo_db_option,
-    sql_option,
-    commandline_options.capture_option,
-    commandline_options.help_option,
-    commandline_options.print_config_option,
     commandline_options.name_option,
-    commandline_options.id_option,
+    commandline_options.pdb_option,
+    commandline_options.print_config_option,
     commandline_options.priority_option,
-    commandline_options.unobserved_option,
     commandline_options.queue_option,
-    commandline_options.force_option,
-    commandline_options.comment_option,
+    s3_option,
+    sql_option,
     tiny_db_option,
-    commandline_options.enforce_clean_option,
-    commandline_options.beat_interval_option,
+    commandline_options.unobserved_option,
 ]

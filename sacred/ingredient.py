@@ -37,18 +37,18 @@ class Ingredient:
         from sacred.dependencies import gather_sources_and_dependencies
 
         self.path = path
-        self.config_hooks = []
-        self.configurations = []
-        self.named_configs = {}
         self.ingredients = list(ingredients)
-        self.logger = None
+        self.configurations = []  # ConfigScopes and ConfigDicts, in order
+        self.named_configs = {}
+        self.config_hooks = []
         self.captured_functions = []
-        self.post_run_hooks = []
         self.pre_run_hooks = []
-        self._is_traversing = False
+        self.post_run_hooks = []
         self.commands = OrderedDict()
+        self.logger = None
         self.save_git_info = save_git_info
-        # sys._getframe is what inspect.stack()[1][0] gives, without reading every source file
+        self._is_traversing = False  # guards traverse_ingredients against cycles
+        # the defining module's globals (inspect.stack() would read every source file)
         if _caller_globals is None:
             _caller_globals = sys._getframe(1).f_globals
         if base_dir is None:
@@ -59,18 +59,19 @@ class Ingredient:
             _caller_globals, save_git_info, self.base_dir
         )
         if self.mainfile is None and not interactive:
+            # without a file, the code of the experiment cannot be stored
             raise RuntimeError(
                 "Defining an experiment in interactive mode! "
                 "The sourcecode cannot be stored and the "
                 "experiment won't be reproducible. If you still"
                 " want to run it pass interactive=True"
             )
-        self._info_cache = None
+        self._info_cache = None  # see get_experiment_info
 
     # ------------------------------------------------------------ decorators
     @optional_kwargs_decorator
     def capture(self, function=None, prefix=None):
-        """Make ``function`` a captured function: its free parameters come from the config."""
+        """Wrap ``function`` so that arguments not passed explicitly are filled from the config."""
         from sacred.config.captured_function import create_captured_function
 
         if function in self.captured_functions:
@@ -81,66 +82,66 @@ class Ingredient:
 
     @optional_kwargs_decorator
     def pre_run_hook(self, func, prefix=None):
-        """Capture ``func`` and run it (without arguments) right before the main function."""
-        cf = self.capture(func, prefix=prefix)
-        self.pre_run_hooks.append(cf)
-        return cf
+        """Capture ``func``; every run calls it (without arguments) before the command."""
+        captured = self.capture(func, prefix=prefix)
+        self.pre_run_hooks.append(captured)
+        return captured
 
     @optional_kwargs_decorator
     def post_run_hook(self, func, prefix=None):
-        """Capture ``func`` and run it (without arguments) right after the main function."""
-        cf = self.capture(func, prefix=prefix)
-        self.post_run_hooks.append(cf)
-        return cf
+        """Capture ``func``; every successful run calls it (without arguments) afterwards."""
+        captured = self.capture(func, prefix=prefix)
+        self.post_run_hooks.append(captured)
+        return captured
 
     @optional_kwargs_decorator
     def command(self, function=None, prefix=None, unobserved=False):
-        """Register a command that can be run from the command line (``python x.py name``)."""
-        captured_f = self.capture(function, prefix=prefix)
-        captured_f.unobserved = unobserved
-        self.commands[function.__name__] = captured_f
-        return captured_f
+        """Capture ``function`` and offer it as a command (``python script.py <name>``)."""
+        captured = self.capture(function, prefix=prefix)
+        captured.unobserved = unobserved  # runs of unobserved commands skip the observers
+        self.commands[function.__name__] = captured
+        return captured
 
     def config(self, function):
-        """Add a config scope; returns the ``ConfigScope`` (not the function)."""
+        """Turn ``function``'s body into a config scope; returns the ``ConfigScope``."""
         from sacred.config.config_scope import ConfigScope
 
-        self.configurations.append(ConfigScope(function))
-        self._info_cache = None
-        return self.configurations[-1]
+        scope = ConfigScope(function)
+        self.configurations.append(scope)
+        return scope
 
     def named_config(self, func):
-        """Register a config scope that is only used when selected by name."""
+        """A config scope that only applies when its name is selected (``with <name>``)."""
         from sacred.config.config_scope import ConfigScope
 
-        config_scope = ConfigScope(func)
-        self._add_named_config(func.__name__, config_scope)
-        return config_scope
+        scope = ConfigScope(func)
+        self._add_named_config(func.__name__, scope)
+        return scope
 
     def config_hook(self, func):
-        """Register ``func(config, command_name, logger) -> dict`` to update the config."""
-        argspec = inspect.getfullargspec(func)
-        args = ["config", "command_name", "logger"]
-        if not (
-            argspec.args == args
-            and argspec.varargs is None
-            and not argspec.kwonlyargs
-            and argspec.defaults is None
-        ):
+        """Register ``func(config, command_name, logger)``; the dict it returns updates the config."""
+        spec = inspect.getfullargspec(func)
+        exact = (
+            spec.args == ["config", "command_name", "logger"]
+            and spec.varargs is None
+            and not spec.kwonlyargs
+            and spec.defaults is None
+        )
+        if not exact:
             raise ValueError(
                 "Wrong signature for config_hook. Expected: (config, command_name, logger)"
             )
         self.config_hooks.append(func)
-        return self.config_hooks[-1]
+        return func
 
     # ------------------------------------------------------------ methods
     def add_config(self, cfg_or_file=None, **kw_conf):
-        """Add a configuration entry from a dict, a file name or keyword arguments."""
-        self.configurations.append(self._create_config_dict(cfg_or_file, kw_conf))
+        """Add fixed config values: a dict, the name of a config file, or keyword arguments."""
+        self.configurations.append(_config_dict(cfg_or_file, kw_conf))
 
     def add_named_config(self, name, cfg_or_file=None, **kw_conf):
-        """Add a named configuration from a dict, a file name or keyword arguments."""
-        self._add_named_config(name, self._create_config_dict(cfg_or_file, kw_conf))
+        """Like ``add_config``, but only applied when ``name`` is selected."""
+        self._add_named_config(name, _config_dict(cfg_or_file, kw_conf))
 
     def _add_named_config(self, name, conf):
         """Register ``conf``: anything callable as ``conf(fixed=, preset=, fallback=)``."""
@@ -148,28 +149,8 @@ class Ingredient:
             raise KeyError(f'Configuration name "{name}" already in use!')
         self.named_configs[name] = conf
 
-    @staticmethod
-    def _create_config_dict(cfg_or_file, kw_conf):
-        from sacred.config.config_dict import ConfigDict
-
-        if cfg_or_file is not None and kw_conf:
-            raise ValueError("cannot combine keyword config with positional argument")
-        if cfg_or_file is None:
-            if not kw_conf:
-                raise ValueError("attempted to add empty config")
-            return ConfigDict(kw_conf)
-        if isinstance(cfg_or_file, dict):
-            return ConfigDict(cfg_or_file)
-        if isinstance(cfg_or_file, str):
-            if not os.path.exists(cfg_or_file):
-                raise OSError(f"File not found {cfg_or_file}")
-            from sacred.config.config_files import load_config_file
-
-            return ConfigDict(load_config_file(os.path.abspath(cfg_or_file)))
-        raise TypeError(f"Invalid argument type {type(cfg_or_file)}")
-
     def add_source_file(self, filename):
-        """Store this file as a source of the experiment (and copy it with the run)."""
+        """Record an extra source file (observers store it with every run)."""
         from sacred.dependencies import Source
 
         if not os.path.isfile(filename):
@@ -187,28 +168,27 @@ class Ingredient:
         self._info_cache = None
 
     def post_process_name(self, name, ingredient):
-        """Hook to adjust the names of commands and named configs (Experiment strips its own)."""
+        """The public name of a gathered command or named config (unchanged here)."""
         return name
 
     def gather_commands(self):
-        """Yield ``(dotted command name, captured function)`` for all ingredients, pre-order."""
-        for ingredient, _ in self.traverse_ingredients():
-            for command_name, command in ingredient.commands.items():
-                cmd_name = join_paths(ingredient.path, command_name)
-                yield self.post_process_name(cmd_name, ingredient), command
+        """``(dotted name, captured function)`` of every command, ingredients in pre-order."""
+        yield from self._gather("commands")
 
     def gather_named_configs(self):
-        """Yield ``(dotted name, named config)`` for all ingredients, pre-order."""
+        """``(dotted name, named config)`` of every named config, ingredients in pre-order."""
+        yield from self._gather("named_configs")
+
+    def _gather(self, attribute):
         for ingredient, _ in self.traverse_ingredients():
-            for config_name, config in ingredient.named_configs.items():
-                config_name = join_paths(ingredient.path, config_name)
-                yield self.post_process_name(config_name, ingredient), config
+            for name, item in getattr(ingredient, attribute).items():
+                yield self.post_process_name(join_paths(ingredient.path, name), ingredient), item
 
     def get_experiment_info(self):
         """Name, base_dir, sources, dependencies, repositories and main file of the experiment.
 
-        The result is cached (finding versions is slow) and recomputed when an ingredient
-        gains a source file or a dependency; every call returns fresh lists.
+        Finding package versions is slow, so the result is cached until an ingredient gains
+        a source file or a dependency. Every call returns fresh lists.
         """
         ingredients = [ing for ing, _ in self.traverse_ingredients()]
         key = (
@@ -217,28 +197,7 @@ class Ingredient:
             tuple((id(i), len(i.sources), len(i.dependencies)) for i in ingredients),
         )
         if self._info_cache is None or self._info_cache[0] != key:
-            dependencies = set()
-            sources = set()
-            for ing in ingredients:
-                dependencies |= ing.dependencies
-                sources |= ing.sources
-            for dep in dependencies:
-                dep.fill_missing_version()
-            sorted_sources = sorted(sources, key=lambda s: s.filename)
-            mainfile = None
-            if self.mainfile is not None:
-                mainfile = self.mainfile.to_json(self.base_dir)[0]
-            info = dict(
-                name=self.path,
-                base_dir=self.base_dir,
-                sources=[s.to_json(self.base_dir) for s in sorted_sources],
-                dependencies=[
-                    d.to_json() for d in sorted(dependencies, key=lambda d: d.name.lower())
-                ],
-                repositories=collect_repositories(sorted_sources),
-                mainfile=mainfile,
-            )
-            self._info_cache = (key, info)
+            self._info_cache = (key, self._describe(ingredients))
         info = self._info_cache[1]
         return dict(
             info,
@@ -247,19 +206,54 @@ class Ingredient:
             repositories=[dict(r) for r in info["repositories"]],
         )
 
-    def traverse_ingredients(self):
-        """Yield ``(ingredient, depth)`` for this ingredient and all sub-ingredients, pre-order.
+    def _describe(self, ingredients):
+        sources = sorted(set().union(*(i.sources for i in ingredients)), key=lambda s: s.filename)
+        packages = set().union(*(i.dependencies for i in ingredients))
+        for package in packages:
+            package.fill_missing_version()
+        return {
+            "name": self.path,
+            "base_dir": self.base_dir,
+            "sources": [source.to_json(self.base_dir) for source in sources],
+            "dependencies": [p.to_json() for p in sorted(packages, key=lambda p: p.name.lower())],
+            "repositories": collect_repositories(sources),
+            "mainfile": None if self.mainfile is None else self.mainfile.to_json(self.base_dir)[0],
+        }
 
-        Raises CircularDependencyError if an ingredient contains itself (indirectly).
+    def traverse_ingredients(self):
+        """``(ingredient, depth)`` for this ingredient (depth 0) and everything below, pre-order.
+
+        An ingredient that (indirectly) contains itself raises CircularDependencyError.
         """
-        if self._is_traversing:
+        if self._is_traversing:  # we are our own descendant
             raise CircularDependencyError(ingredients=[self])
         self._is_traversing = True
         try:
             yield self, 0
+            # the error collects the chain of ingredients on its way up
             with CircularDependencyError.track(self):
-                for ingredient in self.ingredients:
-                    for ingred, depth in ingredient.traverse_ingredients():
-                        yield ingred, depth + 1
+                for child in self.ingredients:
+                    yield from ((ing, depth + 1) for ing, depth in child.traverse_ingredients())
         finally:
             self._is_traversing = False
+
+
+def _config_dict(cfg_or_file, kw_conf):
+    """A ConfigDict from exactly one of: a dict, a config file name, keyword arguments."""
+    from sacred.config.config_dict import ConfigDict
+
+    if cfg_or_file is None:
+        if not kw_conf:
+            raise ValueError("attempted to add empty config")
+        return ConfigDict(kw_conf)
+    if kw_conf:
+        raise ValueError("cannot combine keyword config with positional argument")
+    if isinstance(cfg_or_file, dict):
+        return ConfigDict(cfg_or_file)
+    if not isinstance(cfg_or_file, str):
+        raise TypeError(f"Invalid argument type {type(cfg_or_file)}")
+    if not os.path.exists(cfg_or_file):
+        raise OSError(f"File not found {cfg_or_file}")
+    from sacred.config.config_files import load_config_file
+
+    return ConfigDict(load_config_file(os.path.abspath(cfg_or_file)))

@@ -1,17 +1,17 @@
-"""The configuration process: from an experiment, updates and named configs to a ``Run``.
+"""Turn an experiment, config updates and named configs into a prepared ``Run``.
 
-One ``Scaffold`` per ingredient holds that ingredient's part of the configuration while
-it is assembled. The phases (see ``create_run``) are: distribute config updates, evaluate
-named configs, evaluate the config scopes (deepest ingredients first), draw the seeds,
-and finally hand the config to the captured functions.
+Each ingredient gets a ``Scaffold`` holding its share of the configuration. ``create_run``
+walks a ``_RunPreparation`` through the steps of spec §3.8: fix the updates, apply the
+named configs, evaluate the config scopes (deepest ingredient first), choose the seeds,
+and finally connect the captured functions to the run.
 """
 
 import os
-from collections import OrderedDict, defaultdict
 from copy import copy, deepcopy
 
 from sacred.settings import SETTINGS
 from sacred.utils import (
+    CommandLineError,
     ConfigAddedError,
     NamedConfigNotFoundError,
     convert_to_nested_dict,
@@ -28,383 +28,341 @@ from sacred.utils import (
 
 __all__ = ("Scaffold", "create_run")
 
-_CONFIG_FILE_EXTENSIONS = (".json", ".pickle", ".yaml", ".yml")
+# a named config with one of these endings that is neither a file nor known is a missing file
+_CONFIG_FILE_SUFFIXES = (".json", ".pickle", ".yaml", ".yml")
 
 
 class Scaffold:
-    """The configuration of one ingredient while the configuration process runs."""
+    """One ingredient's share of the configuration while a run is being prepared."""
 
-    def __init__(
-        self,
-        config_scopes,
-        subrunners,
-        path,
-        captured_functions,
-        commands,
-        named_configs,
-        config_hooks,
-        generate_seed,
-    ):
-        self.config_scopes = config_scopes
-        self.named_configs = named_configs
-        self.subrunners = subrunners
-        self.path = path
-        self.generate_seed = generate_seed
-        self.config_hooks = config_hooks
-        self.config_updates = {}
-        self.named_configs_to_use = []
+    def __init__(self, ingredient, path, children=()):
+        self.ingredient = ingredient
+        self.path = path  # "" for the experiment
+        self.children = list(children)  # scaffolds of the direct sub-ingredients
+        self.updates = {}  # fixed values (keys relative to path): updates and named configs
+        self.presets = {}  # values of the named configs applied so far
         self.config = {}
-        self.fallback = None
-        self.presets = {}
-        self.fixture = None
+        self.summaries = []  # a ConfigSummary per evaluated config scope
+        self.modifications = None  # all of them merged, plus the added update keys
         self.logger = None
         self.seed = None
         self.rnd = None
-        self._captured_functions = captured_functions
-        self.commands = commands
-        self.config_mods = None
-        self.summaries = []
-        self.captured_args = {
-            join_paths(cf.prefix, n)
-            for cf in self._captured_functions
-            for n in cf.signature.arguments
-        }
-        self.captured_args.add("__doc__")
-
-    def set_up_seed(self, rnd=None):
-        """Choose this scaffold's seed (from the config, the parent's rnd or at random)."""
-        from sacred.randomness import create_deferred_rnd, deferred_seed
-
-        if self.seed is not None:
-            return
-        self.seed = self.config.get("seed")
-        if self.seed is None:
-            self.seed = deferred_seed(rnd)
-        self.rnd = create_deferred_rnd(self.seed)
-        if self.generate_seed:
-            self.config["seed"] = self.seed
-        if "seed" in self.config and "seed" in self.config_mods.added:
-            # an update of the seed is a modification, not a new entry
-            self.config_mods.modified.add("seed")
-            self.config_mods.added.discard("seed")
-        # sub-ingredients draw their seeds from ours, so one root seed decides everything
-        for subrunner in reversed(list(self.subrunners.values())):
-            subrunner.set_up_seed(self.rnd)
-
-    def gather_fallbacks(self):
-        """The read-only view of logger and sub-ingredient configs that config scopes see."""
-        from sacred.config.utils import dogmatize
-
-        fallback = {"_log": self.logger}
-        for sr_path, subrunner in self.subrunners.items():
-            if self.path and is_prefix(self.path, sr_path):
-                path = sr_path[len(self.path) :].strip(".")
-            else:
-                path = sr_path
-            set_by_dotted_path(fallback, path, subrunner.config)
-        self.fallback = dogmatize(fallback)
-        self.fallback.revelation()
-
-    def run_named_config(self, config_name):
-        """Evaluate one named config (or config file) and return its values as plain dicts."""
-        from sacred.config.utils import undogmatize
-
-        if os.path.isfile(config_name):
-            from sacred.config.config_dict import ConfigDict
-            from sacred.config.config_files import load_config_file
-
-            nc = ConfigDict(load_config_file(config_name))
-        else:
-            if config_name not in self.named_configs:
-                raise NamedConfigNotFoundError(
-                    named_config=join_paths(self.path, config_name),
-                    available_named_configs=tuple(self.named_configs.keys()),
-                )
-            nc = self.named_configs[config_name]
-        cfg = nc(
-            fixed=self.get_config_updates_recursive(),
-            preset=self.presets,
-            fallback=self.fallback,
-        )
-        return undogmatize(cfg)
-
-    def set_up_config(self):
-        """Evaluate the config scopes with the updates fixed; returns the config."""
-        from sacred.config.utils import chain_evaluate_config_scopes
-
-        self.config, self.summaries = chain_evaluate_config_scopes(
-            self.config_scopes,
-            fixed=self.config_updates,
-            preset=self.config,
-            fallback=self.fallback,
-        )
-        self.get_config_modifications()
-        return self.config
-
-    def run_config_hooks(self, config, command_name, logger):
-        """Updates from all config hooks, followed by this scaffold's own config updates."""
-        final_cfg_updates = {}
-        for hook in self.config_hooks:
-            cfg_upup = hook(deepcopy(config), command_name, logger)
-            if cfg_upup is None:
-                continue
-            if not isinstance(cfg_upup, dict):
-                raise TypeError(
-                    f"config hook {getattr(hook, '__name__', hook)} must return a dict or "
-                    f"None, but returned {type(cfg_upup).__name__}"
-                )
-            recursive_update(final_cfg_updates, cfg_upup)
-        recursive_update(final_cfg_updates, self.config_updates)
-        return final_cfg_updates
-
-    def get_config_modifications(self):
-        from sacred.config.config_summary import ConfigSummary
-
-        self.config_mods = ConfigSummary(
-            added={key for key, _ in iterate_flattened(self.config_updates)}
-        )
-        for cfg_summary in self.summaries:
-            self.config_mods.update_from(cfg_summary)
-
-    def get_config_updates_recursive(self):
-        """This scaffold's updates plus those of its sub-ingredients at relative paths."""
-        config_updates = copy(self.config_updates)
-        for sr_path, subrunner in self.subrunners.items():
-            if not is_prefix(self.path, sr_path):
-                continue
-            update = subrunner.get_config_updates_recursive()
-            if update:
-                config_updates[rel_path(self.path, sr_path)] = update
-        return config_updates
-
-    def get_fixture(self):
-        """This scaffold's config plus all sub-ingredient configs at relative paths."""
-        if self.fixture is not None:
-            return self.fixture
-
-        def get_fixture_recursive(runner):
-            for sr_path, subrunner in runner.subrunners.items():
-                subrunner.get_fixture()
-                get_fixture_recursive(subrunner)
-                sub_fix = copy(subrunner.config)
-                sub_path = sr_path
-                if is_prefix(self.path, sub_path):
-                    sub_path = sr_path[len(self.path) :].strip(".")
-                set_by_dotted_path(self.fixture, sub_path, sub_fix)
-
-        self.fixture = copy(self.config)
-        get_fixture_recursive(self)
-        return self.fixture
-
-    def finalize_initialization(self, run):
-        """Give every captured function its logger, rnd, run and (read-only) config."""
-        from sacred.randomness import create_deferred_rnd, deferred_seed
-
-        # the seed may have been changed by a config hook
-        if "seed" in self.config:
-            self.seed = self.config["seed"]
-        self.rnd = create_deferred_rnd(self.seed)
-        read_only = SETTINGS.CONFIG.READ_ONLY_CONFIG
-        if read_only:
-            from sacred.config.custom_containers import make_read_only
-        configs_by_prefix = {}  # functions with the same prefix share one read-only copy
-        for cfunc in self._captured_functions:
-            cfunc.logger = self.logger.getChild(cfunc.__name__)
-            cfunc.rnd = create_deferred_rnd(deferred_seed(self.rnd))
-            cfunc.run = run
-            prefix = cfunc.prefix
-            if prefix not in configs_by_prefix:
-                cfg = get_by_dotted_path(self.get_fixture(), prefix, default={})
-                configs_by_prefix[prefix] = make_read_only(cfg) if read_only else cfg
-            cfunc.config = configs_by_prefix[prefix]
-        if not run.force:
-            self._warn_about_suspicious_changes()
-
-    def _warn_about_suspicious_changes(self):
-        for add in sorted(self.config_mods.added):
-            if not set(iter_prefixes(add)).intersection(self.captured_args):
-                config = self.config
-                if self.path:
-                    add = join_paths(self.path, add)
-                    config = {}
-                    set_by_dotted_path(config, self.path, self.config)
-                raise ConfigAddedError(add, config=config)
-            self.logger.warning('Added new config entry: "%s"', add)
-
-        for key, (type_old, type_new) in self.config_mods.typechanged.items():
-            if type_old in (int, float) and type_new in (int, float):
-                continue
-            self.logger.warning(
-                'Changed type of config entry "%s" from %s to %s',
-                key,
-                type_old.__name__,
-                type_new.__name__,
-            )
-
-        for cfg_summary in self.summaries:
-            for key in cfg_summary.ignored_fallbacks:
-                self.logger.warning(
-                    'Ignored attempt to set value of "%s", because it is an ingredient.', key
-                )
 
     def __repr__(self):
         return f"<Scaffold: '{self.path}'>"
 
+    def local_key(self, path):
+        """A scaffold path as this scaffold sees it (our own prefix removed)."""
+        if self.path and is_prefix(self.path, path):
+            return rel_path(self.path, path)
+        return path
 
-def get_configuration(scaffolding):
-    """The global config: the root's keys at top level, each ingredient's at its path."""
-    config = {}
-    for sc_path, scaffold in reversed(list(scaffolding.items())):
-        if not scaffold.config:
-            continue
-        if sc_path:
-            # a copy, so that nested ingredients do not end up in their parent's config
-            set_by_dotted_path(config, sc_path, dict(scaffold.config))
-        else:
-            config.update(scaffold.config)
-    return config
+    def fixed_values(self):
+        """Our fixed values plus those of the sub-ingredients below our path."""
+        fixed = convert_to_nested_dict(self.updates)
+        for child in self.children:
+            if is_prefix(self.path, child.path):
+                child_fixed = child.fixed_values()
+                if child_fixed:
+                    set_by_dotted_path(fixed, rel_path(self.path, child.path), child_fixed)
+        return fixed
 
+    def fallback(self):
+        """The read-only names a config scope sees: ``_log`` and the sub-ingredient configs."""
+        from sacred.config.utils import dogmatize
 
-def initialize_logging(experiment, scaffolding, log_level=None):
-    if experiment.logger is None:
-        root_logger = create_basic_stream_logger()
-    else:
-        root_logger = experiment.logger
+        names = {"_log": self.logger}
+        for child in self.children:
+            set_by_dotted_path(names, self.local_key(child.path), child.config)
+        fallback = dogmatize(names)
+        fallback.revelation()
+        return fallback
 
-    for sc_path, scaffold in scaffolding.items():
-        if sc_path:
-            scaffold.logger = root_logger.getChild(sc_path)
-        else:
-            scaffold.logger = root_logger
+    def evaluate(self):
+        """Run the config scopes with our fixed values and record what changed."""
+        from sacred.config.config_summary import ConfigSummary
+        from sacred.config.utils import chain_evaluate_config_scopes
 
-    # set the log level of the root logger (i.e. for all loggers of this run)
-    if log_level is not None:
-        try:
-            lvl = int(log_level)
-        except ValueError:
-            lvl = log_level
-        try:
-            root_logger.setLevel(lvl)
-        except (ValueError, TypeError) as e:
-            from sacred.utils import CommandLineError
-
-            raise CommandLineError(
-                f"Invalid log level {log_level!r}: use a number (0 - 50) or one of "
-                "DEBUG, INFO, WARNING, ERROR, CRITICAL."
-            ) from e
-
-    return root_logger, root_logger.getChild(experiment.path)
-
-
-def create_scaffolding(experiment, sorted_ingredients):
-    scaffolding = OrderedDict()
-    for ingredient in sorted_ingredients[:-1]:
-        scaffolding[ingredient] = Scaffold(
-            config_scopes=ingredient.configurations,
-            subrunners=OrderedDict(
-                [(scaffolding[m].path, scaffolding[m]) for m in ingredient.ingredients]
-            ),
-            path=ingredient.path,
-            captured_functions=ingredient.captured_functions,
-            commands=ingredient.commands,
-            named_configs=ingredient.named_configs,
-            config_hooks=ingredient.config_hooks,
-            generate_seed=False,
+        self.config, self.summaries = chain_evaluate_config_scopes(
+            self.ingredient.configurations,
+            fixed=self.updates,
+            preset={},
+            fallback=self.fallback(),
         )
-
-    scaffolding[experiment] = Scaffold(
-        experiment.configurations,
-        subrunners=OrderedDict(
-            [(scaffolding[m].path, scaffolding[m]) for m in experiment.ingredients]
-        ),
-        path="",
-        captured_functions=experiment.captured_functions,
-        commands=experiment.commands,
-        named_configs=experiment.named_configs,
-        config_hooks=experiment.config_hooks,
-        generate_seed=True,
-    )
-
-    scaffolding_ret = OrderedDict([(sc.path, sc) for sc in scaffolding.values()])
-    if len(scaffolding_ret) != len(scaffolding):
-        raise ValueError(
-            "The pathes of the ingredients are not unique. "
-            f"{[s.path for s in scaffolding.values()]}"
+        self.modifications = ConfigSummary(
+            added={key for key, _ in iterate_flattened(self.updates)}
         )
-    return scaffolding_ret
+        for summary in self.summaries:
+            self.modifications.update_from(summary)
 
-
-def gather_ingredients_topological(ingredient):
-    """All ingredients, deepest first (the experiment itself last)."""
-    sub_ingredients = defaultdict(int)
-    for sub_ing, depth in ingredient.traverse_ingredients():
-        sub_ingredients[sub_ing] = max(sub_ingredients[sub_ing], depth)
-    return sorted(sub_ingredients, key=lambda x: -sub_ingredients[x])
-
-
-def get_config_modifications(scaffolding):
-    from sacred.config.config_summary import ConfigSummary
-
-    config_modifications = ConfigSummary()
-    for sc_path, scaffold in scaffolding.items():
-        config_modifications.update_add(scaffold.config_mods, path=sc_path)
-    return config_modifications
-
-
-def get_command(scaffolding, command_path):
-    path, _, command_name = command_path.rpartition(".")
-    if path not in scaffolding:
-        raise KeyError(f'Ingredient for command "{command_path}" not found.')
-
-    if command_name in scaffolding[path].commands:
-        return scaffolding[path].commands[command_name]
-    if path:
-        raise KeyError(f'Command "{command_name}" not found in ingredient "{path}"')
-    raise KeyError(f'Command "{command_name}" not found')
-
-
-def find_best_match(path, prefixes):
-    """The longest scaffold path that is a prefix of ``path`` ("" for the root)."""
-    for pre in prefixes:
-        if is_prefix(pre, path):
-            return pre
-    return ""
-
-
-def distribute_presets(prefixes, scaffolding, config_updates):
-    for path, value in iterate_flattened(config_updates):
-        scaffold_name = find_best_match(path, prefixes)
-        scaff = scaffolding[scaffold_name]
-        set_by_dotted_path(scaff.presets, rel_path(scaffold_name, path), value)
-
-
-def distribute_config_updates(prefixes, scaffolding, config_updates):
-    for path, value in iterate_flattened(config_updates):
-        if path in scaffolding and path:
-            # an update that names an ingredient itself: only a (possibly empty) dict fits
-            if value == {}:
+    def hook_changes(self, full_config, command_name, logger):
+        """The merged results of our config hooks, with our fixed values on top."""
+        changes = {}
+        for hook in self.ingredient.config_hooks:
+            result = hook(deepcopy(full_config), command_name, logger)
+            if result is None:
                 continue
-            raise ConfigAddedError(path, config={})
-        scaffold_name = find_best_match(path, prefixes)
-        scaff = scaffolding[scaffold_name]
-        set_by_dotted_path(scaff.config_updates, rel_path(scaffold_name, path), value)
-
-
-def get_scaffolding_and_config_name(named_config, scaffolding):
-    if os.path.exists(named_config):
-        path, cfg_name = "", named_config
-    else:
-        path, _, cfg_name = named_config.rpartition(".")
-        if path not in scaffolding:
-            if named_config.lower().endswith(_CONFIG_FILE_EXTENSIONS):
-                raise NamedConfigNotFoundError(
-                    named_config=named_config,
-                    message="Config file or named config not found:",
-                    available_named_configs=tuple(scaffolding[""].named_configs.keys()),
+            if not isinstance(result, dict):
+                raise TypeError(
+                    f"config hook {getattr(hook, '__name__', hook)} must return a dict or "
+                    f"None, but returned {type(result).__name__}"
                 )
-            raise KeyError(f'Ingredient for named config "{named_config}" not found')
-    scaff = scaffolding[path]
-    return scaff, cfg_name
+            recursive_update(changes, result)
+        return recursive_update(changes, self.updates)
+
+    def choose_seed(self, parent_rnd=None):
+        """Take the seed from the config or draw it from the parent's rnd; then seed children."""
+        from sacred.randomness import create_deferred_rnd, deferred_seed
+
+        if self.seed is not None:
+            return
+        seed = self.config.get("seed")
+        self.seed = deferred_seed(parent_rnd) if seed is None else seed
+        self.rnd = create_deferred_rnd(self.seed)
+        if not self.path:  # only the experiment puts its seed into the config
+            self.config["seed"] = self.seed
+        if "seed" in self.config and "seed" in self.modifications.added:
+            # setting the seed changes an existing entry, it never adds one
+            self.modifications.added.discard("seed")
+            self.modifications.modified.add("seed")
+        for child in reversed(self.children):
+            child.choose_seed(self.rnd)
+
+    def fixture(self):
+        """Our config with the configs of all scaffolds below us nested in (copies)."""
+        fixture = copy(self.config)
+        for below in self._below():
+            set_by_dotted_path(fixture, self.local_key(below.path), copy(below.config))
+        return fixture
+
+    def _below(self):
+        # parents come before their children, so a parent never hides a child's config
+        for child in self.children:
+            yield child
+            yield from child._below()
+
+    def connect(self, run):
+        """Give every captured function its logger, rnd, run and (read-only) config."""
+        from sacred.randomness import create_deferred_rnd, deferred_seed
+
+        self.seed = self.config.get("seed", self.seed)  # a config hook may have set it
+        self.rnd = create_deferred_rnd(self.seed)
+        read_only = SETTINGS.CONFIG.READ_ONLY_CONFIG
+        if read_only:
+            from sacred.config.custom_containers import make_read_only
+        fixture = self.fixture()
+        by_prefix = {}  # functions with the same prefix share one config object
+        for func in self.ingredient.captured_functions:
+            func.logger = self.logger.getChild(func.__name__)
+            func.rnd = create_deferred_rnd(deferred_seed(self.rnd))
+            func.run = run
+            if func.prefix not in by_prefix:
+                cfg = get_by_dotted_path(fixture, func.prefix, default={})
+                by_prefix[func.prefix] = make_read_only(cfg) if read_only else cfg
+            func.config = by_prefix[func.prefix]
+        if not run.force:
+            self.check_modifications()
+
+    def check_modifications(self):
+        """Refuse unused new keys; warn about used ones, type changes and ingredient writes."""
+        used = {"__doc__"}
+        for func in self.ingredient.captured_functions:
+            used.update(join_paths(func.prefix, arg) for arg in func.signature.arguments)
+        for key in sorted(self.modifications.added):
+            if used.isdisjoint(iter_prefixes(key)):
+                raise self._added_entry_error(key)
+            self.logger.warning('Added new config entry: "%s"', key)
+
+        for key, (old, new) in self.modifications.typechanged.items():
+            if {old, new} <= {int, float}:
+                continue  # numbers may switch between int and float silently
+            self.logger.warning(
+                'Changed type of config entry "%s" from %s to %s', key, old.__name__, new.__name__
+            )
+
+        for summary in self.summaries:
+            for key in summary.ignored_fallbacks:
+                self.logger.warning(
+                    'Ignored attempt to set value of "%s", because it is an ingredient.', key
+                )
+
+    def _added_entry_error(self, key):
+        if not self.path:
+            return ConfigAddedError(key, config=self.config)
+        config = {}
+        set_by_dotted_path(config, self.path, self.config)
+        return ConfigAddedError(join_paths(self.path, key), config=config)
+
+
+def _deepest_first(experiment):
+    """All ingredients ordered by their greatest depth, deepest first (experiment last)."""
+    depth = {}
+    for ingredient, level in experiment.traverse_ingredients():
+        depth[ingredient] = max(level, depth.get(ingredient, level))
+    return sorted(depth, key=depth.get, reverse=True)  # stable: ties keep traversal order
+
+
+def _set_log_level(logger, level):
+    """Apply a ``--loglevel`` value: a number or a level name."""
+    try:
+        number = int(level)
+    except ValueError:
+        number = level
+    try:
+        logger.setLevel(number)
+    except (ValueError, TypeError) as e:
+        raise CommandLineError(
+            f"Invalid log level {level!r}: use a number (0 - 50) or one of "
+            "DEBUG, INFO, WARNING, ERROR, CRITICAL."
+        ) from e
+
+
+class _RunPreparation:
+    """The scaffolds of one ``create_run`` call and the steps performed on them."""
+
+    def __init__(self, experiment, log_level):
+        self.experiment = experiment
+        self.ingredients = _deepest_first(experiment)
+        self.scaffolds = self._make_scaffolds()  # by path, deepest first, root ("") last
+        # paths with more parts first: the first prefix that matches is the longest one
+        self._by_length = sorted(
+            (path for path in self.scaffolds if path), key=lambda p: p.count("."), reverse=True
+        )
+        root = experiment.logger
+        if root is None:
+            root = create_basic_stream_logger()
+        for path, scaffold in self.scaffolds.items():
+            scaffold.logger = root.getChild(path) if path else root
+        if log_level is not None:
+            _set_log_level(root, log_level)
+        self.root_logger = root
+        self.run_logger = root.getChild(experiment.path)
+
+    def _make_scaffolds(self):
+        made = {}
+        for ingredient in self.ingredients:  # children are made before their parents
+            path = "" if ingredient is self.experiment else ingredient.path
+            children = [made[sub] for sub in dict.fromkeys(ingredient.ingredients)]
+            made[ingredient] = Scaffold(ingredient, path, children)
+        by_path = {scaffold.path: scaffold for scaffold in made.values()}
+        if len(by_path) != len(made):
+            paths = [scaffold.path for scaffold in made.values()]
+            raise ValueError(f"The pathes of the ingredients are not unique. {paths}")
+        return by_path
+
+    def owner(self, key):
+        """The scaffold whose path is the longest prefix of a dotted key (else the root)."""
+        for path in self._by_length:
+            if is_prefix(path, key):
+                return self.scaffolds[path]
+        return self.scaffolds[""]
+
+    def fix(self, updates):
+        """Hand every updated value to its scaffold, where config scopes cannot change it."""
+        for key, value in iterate_flattened(updates):
+            if key and key in self.scaffolds:
+                # an ingredient itself can only be "updated" with an empty dict
+                if isinstance(value, dict) and not value:
+                    continue
+                raise ConfigAddedError(key, config={})
+            owner = self.owner(key)
+            set_by_dotted_path(owner.updates, rel_path(owner.path, key), value)
+
+    def apply_named_config(self, name, updates):
+        """Evaluate a named config (or config file) and merge its values into ``updates``."""
+        scaffold, local_name = self._find_named_config(name)
+        values = self._evaluate_named_config(scaffold, local_name)
+        for key, value in iterate_flattened(values):
+            key = join_paths(scaffold.path, key)
+            owner = self.owner(key)
+            set_by_dotted_path(owner.presets, rel_path(owner.path, key), value)
+            set_by_dotted_path(updates, key, value)
+
+    def _find_named_config(self, name):
+        if os.path.exists(name):
+            return self.scaffolds[""], name
+        path, _, local_name = name.rpartition(".")
+        if path in self.scaffolds:
+            return self.scaffolds[path], local_name
+        if name.lower().endswith(_CONFIG_FILE_SUFFIXES):
+            raise NamedConfigNotFoundError(
+                named_config=name,
+                message="Config file or named config not found:",
+                available_named_configs=tuple(self.experiment.named_configs),
+            )
+        raise KeyError(f'Ingredient for named config "{name}" not found')
+
+    @staticmethod
+    def _evaluate_named_config(scaffold, name):
+        from sacred.config.utils import undogmatize
+
+        if os.path.isfile(name):
+            from sacred.config.config_dict import ConfigDict
+            from sacred.config.config_files import load_config_file
+
+            named = ConfigDict(load_config_file(name))
+        else:
+            known = scaffold.ingredient.named_configs
+            if name not in known:
+                raise NamedConfigNotFoundError(
+                    named_config=join_paths(scaffold.path, name),
+                    available_named_configs=tuple(known),
+                )
+            named = known[name]
+        values = named(
+            fixed=scaffold.fixed_values(), preset=scaffold.presets, fallback=scaffold.fallback()
+        )
+        return undogmatize(values)
+
+    def evaluate(self, command_name):
+        """Evaluate every scaffold's config scopes (deepest first), then its config hooks."""
+        for scaffold in self.scaffolds.values():
+            scaffold.evaluate()
+            if scaffold.ingredient.config_hooks:
+                changes = scaffold.hook_changes(self.config(), command_name, self.run_logger)
+                recursive_update(scaffold.config, changes)
+
+    def choose_seeds(self):
+        # the experiment seeds itself first; everything below draws from its parent
+        for scaffold in reversed(self.scaffolds.values()):
+            scaffold.choose_seed()
+
+    def config(self):
+        """The run's config: the experiment's keys on top, each ingredient's at its path."""
+        config = {}
+        for scaffold in reversed(self.scaffolds.values()):
+            if not scaffold.config:
+                continue
+            if scaffold.path:
+                # a copy, so that entries nested below stay out of the scaffold's own config
+                set_by_dotted_path(config, scaffold.path, dict(scaffold.config))
+            else:
+                config.update(scaffold.config)
+        return config
+
+    def modifications(self):
+        from sacred.config.config_summary import ConfigSummary
+
+        merged = ConfigSummary()
+        for path, scaffold in self.scaffolds.items():
+            merged.update_add(scaffold.modifications, path=path)
+        return merged
+
+    def command(self, name):
+        """The captured function of the (possibly dotted) command name."""
+        path, _, local_name = name.rpartition(".")
+        if path not in self.scaffolds:
+            raise KeyError(f'Ingredient for command "{name}" not found.')
+        commands = self.scaffolds[path].ingredient.commands
+        if local_name in commands:
+            return commands[local_name]
+        if path:
+            raise KeyError(f'Command "{local_name}" not found in ingredient "{path}"')
+        raise KeyError(f'Command "{local_name}" not found')
+
+    def hooks(self, kind):
+        """All pre- or post-run hooks, deepest ingredient first."""
+        return [hook for ing in self.ingredients for hook in getattr(ing, kind)]
 
 
 def create_run(
@@ -415,105 +373,59 @@ def create_run(
     force=False,
     log_level=None,
 ):
-    """Run the whole configuration process and return the (not yet started) ``Run``."""
+    """Prepare a (not yet started) ``Run`` of ``command_name``."""
     from sacred.run import Run
 
-    sorted_ingredients = gather_ingredients_topological(experiment)
-    scaffolding = create_scaffolding(experiment, sorted_ingredients)
-    # all non-empty scaffold paths, deepest first, for the longest-prefix match
-    prefixes = sorted(
-        [s for s in scaffolding if s != ""], reverse=True, key=lambda p: len(p.split("."))
-    )
-
-    # --------- configuration process -------------------
-    root_logger, run_logger = initialize_logging(experiment, scaffolding, log_level)
-
-    # Phase 1: Config updates
-    config_updates = config_updates or {}
-    config_updates = convert_to_nested_dict(config_updates)
-    distribute_config_updates(prefixes, scaffolding, config_updates)
-
-    # Phase 2: Named Configs
-    for ncfg in named_configs:
-        scaff, cfg_name = get_scaffolding_and_config_name(ncfg, scaffolding)
-        scaff.gather_fallbacks()
-        ncfg_updates = scaff.run_named_config(cfg_name)
-        global_updates = {}
-        for ncfg_key, value in iterate_flattened(ncfg_updates):
-            set_by_dotted_path(global_updates, join_paths(scaff.path, ncfg_key), value)
-        distribute_presets(prefixes, scaffolding, global_updates)
-        for ncfg_key, value in iterate_flattened(global_updates):
-            set_by_dotted_path(config_updates, ncfg_key, value)
-
-    distribute_config_updates(prefixes, scaffolding, config_updates)
-
-    # Phase 3: Normal config scopes
-    for scaffold in scaffolding.values():
-        scaffold.gather_fallbacks()
-        scaffold.set_up_config()
-        if scaffold.config_hooks:
-            config = get_configuration(scaffolding)
-            config_hook_updates = scaffold.run_config_hooks(config, command_name, run_logger)
-            recursive_update(scaffold.config, config_hook_updates)
-
-    # Phase 4: finalize seeding (root first, sub-ingredients draw from their parent)
-    for scaffold in reversed(list(scaffolding.values())):
-        scaffold.set_up_seed()
-
-    config = get_configuration(scaffolding)
-    config_modifications = get_config_modifications(scaffolding)
-
-    # ----------------------------------------------------
-    experiment_info = experiment.get_experiment_info()
-    host_info = _get_host_info(experiment)
-    main_function = get_command(scaffolding, command_name)
-    pre_runs = [pr for ing in sorted_ingredients for pr in ing.pre_run_hooks]
-    post_runs = [pr for ing in sorted_ingredients for pr in ing.post_run_hooks]
+    prep = _RunPreparation(experiment, log_level)
+    updates = convert_to_nested_dict(config_updates or {})
+    prep.fix(updates)
+    # later named configs win over earlier ones; explicit updates are fixed for all of them
+    for name in named_configs:
+        prep.apply_named_config(name, updates)
+    prep.fix(updates)
+    prep.evaluate(command_name)
+    prep.choose_seeds()
+    main_function = prep.command(command_name)
 
     run = Run(
-        config,
-        config_modifications,
+        prep.config(),
+        prep.modifications(),
         main_function,
         copy(experiment.observers),
-        root_logger,
-        run_logger,
-        experiment_info,
-        host_info,
-        pre_runs,
-        post_runs,
+        prep.root_logger,
+        prep.run_logger,
+        experiment.get_experiment_info(),
+        _cached_host_info(experiment),
+        prep.hooks("pre_run_hooks"),
+        prep.hooks("post_run_hooks"),
         experiment.captured_out_filter,
     )
-
-    if hasattr(main_function, "unobserved"):
-        run.unobserved = main_function.unobserved
-
+    run.unobserved = getattr(main_function, "unobserved", False)
     run.force = force
-
-    for scaffold in scaffolding.values():
-        scaffold.finalize_initialization(run=run)
-
+    for scaffold in prep.scaffolds.values():
+        scaffold.connect(run)
     return run
 
 
-def _get_host_info(experiment):
-    """Host info, cached per experiment (it only changes with the settings or environment)."""
+def _cached_host_info(experiment):
+    """The host info, gathered once per experiment and settings/environment state."""
     from sacred.host_info import get_host_info, host_info_gatherers
 
-    additional = getattr(experiment, "additional_host_info", None)
+    extra = getattr(experiment, "additional_host_info", None)
     env_keys = tuple(SETTINGS.HOST_INFO.CAPTURED_ENV)
-    key = (
+    state = (
         SETTINGS.HOST_INFO.INCLUDE_CPU_INFO,
         SETTINGS.HOST_INFO.INCLUDE_GPU_INFO,
         env_keys,
         tuple(os.environ.get(k) for k in env_keys),
-        tuple(id(g) for g in additional or ()),
+        tuple(id(g) for g in extra or ()),
         tuple(host_info_gatherers.items()),
     )
-    cache = getattr(experiment, "_host_info_cache", None)
-    if cache is None or cache[0] != key:
-        cache = (key, get_host_info(additional))
+    cached = getattr(experiment, "_host_info_cache", None)
+    if cached is None or cached[0] != state:
+        cached = (state, get_host_info(extra))
         try:
-            experiment._host_info_cache = cache
-        except AttributeError:
+            experiment._host_info_cache = cached
+        except AttributeError:  # an object that does not take new attributes
             pass
-    return {k: copy(v) for k, v in cache[1].items()}
+    return {key: copy(value) for key, value in cached[1].items()}

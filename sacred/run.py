@@ -82,8 +82,12 @@ class _HeartbeatScheduler:
 _HEARTBEATS = _HeartbeatScheduler()
 
 
+def _descending_priority(observer):
+    return -observer.priority
+
+
 class Run:
-    """Represent and manage a single run of an experiment."""
+    """One execution of a command: its config, state and results, and its observers."""
 
     def __init__(
         self,
@@ -101,88 +105,40 @@ class Run:
     ):
         from sacred.metrics_logger import MetricsLogger
 
-        self._id = None
-        """The ID of this run as assigned by the first observer"""
-
-        self.captured_out = ""
-        """Captured stdout and stderr"""
-
+        # what the run was made from (see sacred.initialize.create_run)
         self.config = config
-        """The final configuration used for this run"""
-
-        self.config_modifications = config_modifications
-        """A ConfigSummary object with information about config changes"""
-
-        self.experiment_info = experiment_info
-        """A dictionary with information about the experiment"""
-
-        self.host_info = host_info
-        """A dictionary with information about the host"""
-
-        self.info = {}
-        """Custom info dict that will be sent to the observers"""
-
-        self.root_logger = root_logger
-        """The root logger that was used to create all the others"""
-
-        self.run_logger = run_logger
-        """The logger that is used for this run"""
-
+        self.config_modifications = config_modifications  # a ConfigSummary
         self.main_function = main_function
-        """The main function that is executed with this run"""
-
         self.observers = observers
-        """A list of all observers that observe this run"""
-
+        self.root_logger = root_logger
+        self.run_logger = run_logger
+        self.experiment_info = experiment_info
+        self.host_info = host_info
         self.pre_run_hooks = pre_run_hooks
-        """List of pre-run hooks (captured functions called before this run)"""
-
         self.post_run_hooks = post_run_hooks
-        """List of post-run hooks (captured functions called after this run)"""
+        self.captured_out_filter = captured_out_filter  # str -> str, or None
 
-        self.result = None
-        """The return value of the main function"""
-
-        self.status = None
-        """The current status of the run, from QUEUED to COMPLETED"""
-
-        self.start_time = None
-        """The datetime when this run was started"""
-
-        self.stop_time = None
-        """The datetime when this run stopped"""
-
+        # switches, set by command-line options before the run starts
         self.debug = False
-        """Determines whether this run is executed in debug mode"""
-
         self.pdb = False
-        """If true the pdb debugger is automatically started after a failure"""
-
-        self.meta_info = {}
-        """A custom comment for this run"""
-
-        self.beat_interval = SETTINGS.DEFAULT_BEAT_INTERVAL
-        """The time between two heartbeat events measured in seconds"""
-
         self.unobserved = False
-        """Indicates whether this run should be unobserved"""
-
-        self.force = False
-        """Disable warnings about suspicious changes"""
-
+        self.force = False  # no checks of suspicious config updates
         self.queue_only = False
-        """If true then this run will only fire the queued_event and quit"""
+        self.beat_interval = SETTINGS.DEFAULT_BEAT_INTERVAL  # seconds
+        self.capture_mode = None  # None: decided when the run starts
+        self.meta_info = {}
 
-        self.captured_out_filter = captured_out_filter
-        """Filter function to be applied to captured output"""
+        # what happens while it runs
+        self._id = None  # chosen by the first observer that returns one
+        self.status = None  # QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, ...
+        self.start_time = None  # naive UTC datetimes
+        self.stop_time = None
+        self.info = {}  # free-form, sent with every heartbeat
+        self.captured_out = ""
+        self.result = None
+        self.fail_trace = None  # list of str
 
-        self.fail_trace = None
-        """A stacktrace, in case the run failed"""
-
-        self.capture_mode = None
-        """Determines the way the stdout/stderr are captured"""
-
-        self._heartbeat = None  # kept for compatibility: beats come from _HEARTBEATS
+        self._heartbeat = None  # unused: beats come from _HEARTBEATS
         self._stop_heartbeat_event = None
         self._beat_pending = False  # the heartbeat was started: a final beat is due
         self._beat_stopped = False
@@ -197,35 +153,36 @@ class Run:
 
     # ------------------------------------------------------------ public API
     def open_resource(self, filename, mode="r"):
-        """Open a file and also save it as a resource (the observers store it)."""
+        """``open`` a file after reporting it as a resource to the observers."""
         filename = os.path.abspath(filename)
-        self._emit_resource_added(filename)  # TODO: maybe non-blocking?
+        self._emit_resource_added(filename)
         return open(filename, mode)
 
     def add_resource(self, filename):
-        """Add a file as a resource (an input of this run)."""
+        """Report a file this run reads; observers store it as a resource."""
         filename = os.path.abspath(filename)
         self._emit_resource_added(filename)
 
     def add_artifact(self, filename, name=None, metadata=None, content_type=None):
-        """Add a file as an artifact (an output of this run); the observers store it."""
+        """Report a file this run produced; observers store it as an artifact."""
         filename = os.path.abspath(filename)
         name = os.path.basename(filename) if name is None else name
         self._emit_artifact_added(name, filename, metadata, content_type)
 
     def log_scalar(self, metric_name, value, step=None):
-        """Add a new measurement of a scalar metric; sent with the next heartbeat.
+        """Record a value of a metric; observers get it with the next heartbeat.
 
-        The step defaults to the last step of this metric plus one (starting at 0).
+        Without a step, the metric's previous step plus one is used (the first is 0).
         """
         self._metrics.log_scalar_metric(metric_name, value, step)
 
     def warn_if_unobserved(self):
+        """Log a warning when nothing will record this run (unless that is intended)."""
         if not self.observers and not self.debug and not self.unobserved:
             self.run_logger.warning("No observers have been added to this run")
 
     def __call__(self, *args):
-        """Start this run: fire the events, call the main function and return its result."""
+        """Start the run: notify the observers, call the command and return its result."""
         from sacred.randomness import set_global_seed
         from sacred.stdout_capturing import get_stdcapturer
 
@@ -234,19 +191,14 @@ class Run:
                 f"A run can only be started once. (Last start was {self.start_time})"
             )
 
-        if self.unobserved:
-            self.observers = []
-        else:
-            self.observers = sorted(self.observers, key=lambda x: -x.priority)
-
+        # highest priority first; equal priorities keep their order
+        self.observers = [] if self.unobserved else sorted(self.observers, key=_descending_priority)
         self.warn_if_unobserved()
         set_global_seed(self.config["seed"])
 
-        if self.capture_mode is None and not self.observers:
-            capture_mode = "no"
-        else:
-            capture_mode = self.capture_mode
-        capture_mode, capture_stdout = get_stdcapturer(capture_mode)
+        # without observers nobody reads the output: capture nothing unless asked to
+        mode = "no" if self.capture_mode is None and not self.observers else self.capture_mode
+        capture_mode, capture_stdout = get_stdcapturer(mode)
         self.run_logger.debug('Using capture mode "%s"', capture_mode)
 
         if self.queue_only:
@@ -266,8 +218,7 @@ class Run:
                     elapsed_time = self._stop_time()
                     self.run_logger.info("Completed after %s", elapsed_time)
                 finally:
-                    # Read what was printed before the capture closes, also when the run
-                    # fails or is interrupted (the original lost that output).
+                    # collect the output while the capture is still open, also on failure
                     self._close_captured_output()
             self._stop_heartbeat()
             self._emit_completed(self.result)
@@ -346,25 +297,9 @@ class Run:
 
     def _emit_queued(self):
         self.status = "QUEUED"
-        queue_time = _utcnow()
-        self.meta_info["queue_time"] = queue_time
-        command = join_paths(self.main_function.prefix, self.main_function.signature.name)
-        self.run_logger.info("Queuing-up command '%s'", command)
-        for observer in self.observers:
-            _id = observer.queued_event(
-                ex_info=self.experiment_info,
-                command=command,
-                host_info=self.host_info,
-                queue_time=queue_time,
-                config=self.config,
-                meta_info=self.meta_info,
-                _id=self._id,
-            )
-            if self._id is None:
-                self._id = _id
-            # do not catch any exceptions on startup:
-            # the experiment SHOULD fail if any of the observers fails
-
+        self.meta_info["queue_time"] = queue_time = _utcnow()
+        self.run_logger.info("Queuing-up command '%s'", self._command())
+        self._announce("queued_event", queue_time=queue_time)
         if self._id is None:
             self.run_logger.info("Queued")
         else:
@@ -373,26 +308,33 @@ class Run:
     def _emit_started(self):
         self.status = "RUNNING"
         self.start_time = _utcnow()
-        command = join_paths(self.main_function.prefix, self.main_function.signature.name)
-        self.run_logger.info("Running command '%s'", command)
-        for observer in self.observers:
-            _id = observer.started_event(
-                ex_info=self.experiment_info,
-                command=command,
-                host_info=self.host_info,
-                start_time=self.start_time,
-                config=self.config,
-                meta_info=self.meta_info,
-                _id=self._id,
-            )
-            if self._id is None:
-                self._id = _id
-            # do not catch any exceptions on startup:
-            # the experiment SHOULD fail if any of the observers fails
+        self.run_logger.info("Running command '%s'", self._command())
+        self._announce("started_event", start_time=self.start_time)
         if self._id is None:
             self.run_logger.info("Started")
         else:
             self.run_logger.info('Started run with ID "%s"', self._id)
+
+    def _command(self):
+        return join_paths(self.main_function.prefix, self.main_function.signature.name)
+
+    def _announce(self, event, **when):
+        """Send a queued/started event; the first id an observer returns becomes the run's.
+
+        Errors propagate on purpose: a run that an observer cannot record does not start.
+        """
+        for observer in self.observers:
+            returned = getattr(observer, event)(
+                ex_info=self.experiment_info,
+                command=self._command(),
+                host_info=self.host_info,
+                config=self.config,
+                meta_info=self.meta_info,
+                _id=self._id,
+                **when,
+            )
+            if self._id is None:
+                self._id = returned
 
     def _emit_heartbeat(self):
         beat_time = _utcnow()
@@ -418,11 +360,10 @@ class Run:
             )
 
     def _stop_time(self):
+        """Set ``stop_time``; returns the duration in whole seconds (for the log)."""
         self.stop_time = _utcnow()
-        elapsed_time = datetime.timedelta(
-            seconds=round((self.stop_time - self.start_time).total_seconds())
-        )
-        return elapsed_time
+        seconds = (self.stop_time - self.start_time).total_seconds()
+        return datetime.timedelta(seconds=round(seconds))
 
     def _emit_completed(self, result):
         self.status = "COMPLETED"
@@ -464,23 +405,24 @@ class Run:
             )
 
     def _safe_call(self, obs, method, **kwargs):
-        if obs not in self._failed_observers:
-            try:
-                getattr(obs, method)(**kwargs)
-            except Exception as e:
-                self._failed_observers.append(obs)
-                self.run_logger.warning("An error ocurred in the '%s' observer: %s", obs, e)
+        """Call an observer during the run; after its first error it is left out."""
+        if obs in self._failed_observers:
+            return
+        try:
+            getattr(obs, method)(**kwargs)
+        except Exception as e:
+            self._failed_observers.append(obs)
+            self.run_logger.warning("An error ocurred in the '%s' observer: %s", obs, e)
 
     def _final_call(self, observer, method, **kwargs):
+        """Deliver an end-of-run event; an observer's error is logged, the others still get it."""
         try:
             getattr(observer, method)(**kwargs)
         except Exception:
-            # Feels dirty to catch all exceptions, but it is just for finishing up,
-            # so we don't want one observer to kill the others
             self.run_logger.error(tb.format_exc())
 
     def _wait_for_observers(self):
-        """Block until all observers finished processing."""
+        """Let every observer finish its pending work (``join``)."""
         for observer in self.observers:
             self._safe_call(observer, "join")
 
@@ -491,9 +433,9 @@ class Run:
             )
 
     def _execute_pre_run_hooks(self):
-        for pr in self.pre_run_hooks:
-            pr()
+        for hook in self.pre_run_hooks:
+            hook()
 
     def _execute_post_run_hooks(self):
-        for pr in self.post_run_hooks:
-            pr()
+        for hook in self.post_run_hooks:
+            hook()

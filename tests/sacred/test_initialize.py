@@ -8,14 +8,7 @@ import pytest
 from sacred.config.custom_containers import ReadOnlyDict
 from sacred.experiment import Experiment
 from sacred.ingredient import Ingredient
-from sacred.initialize import (
-    Scaffold,
-    create_run,
-    distribute_config_updates,
-    find_best_match,
-    gather_ingredients_topological,
-    get_command,
-)
+from sacred.initialize import create_run
 from sacred.utils import (
     ConfigAddedError,
     NamedConfigNotFoundError,
@@ -28,12 +21,38 @@ def ex():
     return Experiment("test_ex")
 
 
-def test_gather_ingredients_topological():
-    a = Ingredient("a")
-    b = Ingredient("b", ingredients=[a])
-    c = Ingredient("c", ingredients=[a])
+def test_ingredients_are_processed_deepest_first():
+    # a is the deepest (below both b and c); the experiment comes last
+    order = []
+
+    def make(name, ingredients=()):
+        ing = Ingredient(name, ingredients=ingredients)
+        ing.pre_run_hook(lambda: None)
+        ing.config_hook(lambda config, command_name, logger: order.append(name))
+        return ing
+
+    a = make("a")
+    b = make("b", [a])
+    c = make("c", [a])
     exp = Experiment("exp", ingredients=[b, c])
-    assert gather_ingredients_topological(exp) == [a, b, c, exp]
+    exp.config_hook(lambda config, command_name, logger: order.append("exp"))
+
+    @exp.pre_run_hook
+    def ex_pre():
+        pass
+
+    @exp.main
+    def main():
+        pass
+
+    run = create_run(exp, "main")
+    assert order == ["a", "b", "c", "exp"]
+    assert run.pre_run_hooks == [
+        a.pre_run_hooks[0],
+        b.pre_run_hooks[0],
+        c.pre_run_hooks[0],
+        ex_pre,
+    ]
 
 
 def test_duplicate_ingredient_paths(ex):
@@ -43,12 +62,31 @@ def test_duplicate_ingredient_paths(ex):
     assert str(e.value).startswith("The pathes of the ingredients are not unique.")
 
 
-def test_find_best_match_takes_longest_prefix():
-    prefixes = ["dataset.paths", "dataset", "other"]
-    assert find_best_match("dataset.paths.base", prefixes) == "dataset.paths"
-    assert find_best_match("dataset.x", prefixes) == "dataset"
-    assert find_best_match("datasetx", prefixes) == ""
-    assert find_best_match("a", prefixes) == ""
+def test_updates_go_to_the_ingredient_with_the_longest_matching_prefix():
+    paths = Ingredient("dataset.paths")
+    dataset = Ingredient("dataset", ingredients=[paths])
+    other = Ingredient("other")
+    exp = Experiment("exp", ingredients=[dataset, other])
+
+    @paths.capture
+    def paths_view(base):
+        return base
+
+    @dataset.capture
+    def dataset_view(x):
+        return x
+
+    @exp.main
+    def main(a, datasetx):
+        return a, datasetx, dataset_view(), paths_view()
+
+    updates = {"dataset.paths.base": "/b", "dataset.x": 1, "datasetx": 2, "a": 3}
+    run = exp.run(config_updates=updates, options={"--force": True})
+    assert run.result == (3, 2, 1, "/b")
+    assert run.config["dataset"] == {"x": 1, "paths": {"base": "/b"}}
+    assert "datasetx" not in run.config["dataset"]
+    assert "other" not in run.config
+    assert run.config_modifications.added == {"a", "datasetx", "dataset.x", "dataset.paths.base"}
 
 
 def test_config_updates_are_distributed_by_longest_prefix():
@@ -82,23 +120,30 @@ def test_config_updates_are_distributed_by_longest_prefix():
     assert run.config_modifications.modified >= {"a", "dataset.n", "dataset.paths.base"}
 
 
-def test_distribute_config_updates_to_scaffolds():
-    def scaffold(path):
-        return Scaffold([], {}, path, [], {}, {}, [], False)
+def test_nested_updates_reach_each_ingredients_own_config():
+    paths = Ingredient("dataset.paths")
+    dataset = Ingredient("dataset", ingredients=[paths])
+    exp = Experiment("exp", ingredients=[dataset])
 
-    scaffolding = {
-        "": scaffold(""),
-        "dataset": scaffold("dataset"),
-        "dataset.paths": scaffold("dataset.paths"),
-    }
-    distribute_config_updates(
-        ["dataset.paths", "dataset"],
-        scaffolding,
-        {"a": 1, "dataset": {"b": 2, "paths": {"c": 3}}},
-    )
-    assert scaffolding[""].config_updates == {"a": 1}
-    assert scaffolding["dataset"].config_updates == {"b": 2}
-    assert scaffolding["dataset.paths"].config_updates == {"c": 3}
+    @paths.capture
+    def paths_config(_config):
+        return dict(_config)
+
+    @dataset.capture
+    def dataset_b(b):
+        return b
+
+    @exp.main
+    def main(a, dataset):
+        return a, dataset_b(), paths_config(), dataset
+
+    updates = {"a": 1, "dataset": {"b": 2, "paths": {"c": 3}}}
+    run = exp.run(config_updates=updates, options={"--force": True})
+    a, b, paths_cfg, dataset_cfg = run.result
+    assert (a, b) == (1, 2)
+    assert paths_cfg == {"c": 3}
+    # a function of the experiment sees the ingredient configs nested at their paths
+    assert dataset_cfg == {"b": 2, "paths": {"c": 3}}
 
 
 def test_sibling_ingredients_and_access_from_parent():
@@ -570,21 +615,29 @@ def test_log_level_and_custom_logger(ex, caplog):
     assert logger.level == logging.DEBUG
 
 
-def test_get_command_errors():
-    def scaffold(path, commands):
-        return Scaffold([], {}, path, [], commands, {}, [], False)
+def test_command_lookup_errors():
+    ing = Ingredient("ing")
 
-    scaffolding = {"": scaffold("", {"a": 1}), "ing": scaffold("ing", {"b": 2})}
-    assert get_command(scaffolding, "a") == 1
-    assert get_command(scaffolding, "ing.b") == 2
+    @ing.command
+    def b():
+        pass
+
+    exp = Experiment("exp", ingredients=[ing])
+
+    @exp.command
+    def a():
+        pass
+
+    assert create_run(exp, "a").main_function is a
+    assert create_run(exp, "ing.b").main_function is b
     with pytest.raises(KeyError) as e:
-        get_command(scaffolding, "foo.b")
+        create_run(exp, "foo.b")
     assert e.value.args[0] == 'Ingredient for command "foo.b" not found.'
     with pytest.raises(KeyError) as e:
-        get_command(scaffolding, "ing.c")
+        create_run(exp, "ing.c")
     assert e.value.args[0] == 'Command "c" not found in ingredient "ing"'
     with pytest.raises(KeyError) as e:
-        get_command(scaffolding, "c")
+        create_run(exp, "c")
     assert e.value.args[0] == 'Command "c" not found'
 
 
