@@ -462,8 +462,8 @@ class SqlObserver(RunObserver):
         connection = session.connection()
         sqlite = connection.dialect.name == "sqlite"
         for name, series in metrics_by_name.items():
-            steps, values = series["steps"], series["values"]
-            stamps = _epoch_seconds(series["timestamps"])
+            # timestamps were made epoch seconds by log_metrics
+            steps, values, stamps = series["steps"], series["values"], series["timestamps"]
             if sqlite:
                 raw = connection.connection.dbapi_connection
                 _sqlite_insert(raw, self.run_id, name, steps, values, stamps)
