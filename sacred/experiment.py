@@ -9,11 +9,13 @@ from sacred import commandline_options
 from sacred.commandline_options import CLIOption
 from sacred.commands import print_config, print_dependencies, print_named_configs, save_config
 from sacred.ingredient import Ingredient
-from sacred.observers.file_storage import file_storage_option
-from sacred.observers.mongo import mongo_db_option
-from sacred.observers.s3_observer import s3_option
-from sacred.observers.sql import sql_option
-from sacred.observers.tinydb_hashfs import tiny_db_option
+from sacred.observers.cli_options import (
+    file_storage_option,
+    mongo_db_option,
+    s3_option,
+    sql_option,
+    tiny_db_option,
+)
 from sacred.run import Run
 from sacred.settings import SETTINGS
 from sacred.utils import (

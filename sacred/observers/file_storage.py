@@ -21,9 +21,9 @@ import threading
 import warnings
 from pathlib import Path
 
-from sacred.commandline_options import cli_option
 from sacred.observers import _jsonio
 from sacred.observers.base import RunObserver
+from sacred.observers.cli_options import file_storage_option  # noqa: F401
 from sacred.serializer import flatten
 
 __all__ = ("FileStorageObserver", "file_storage_option", "DEFAULT_FILE_STORAGE_PRIORITY")
@@ -428,13 +428,3 @@ def _encode_values(values):
     if not (_jsonio.all_scalars(values) or _jsonio.is_plain(values)):
         values = flatten(list(values))
     return _jsonio.encode_items(values, 3)
-
-
-@cli_option("-F", "--file_storage")
-def file_storage_option(args, run):
-    """Add a file-storage observer to the experiment.
-
-    The value of the arguement should be the
-    base-directory to write the runs to
-    """
-    run.observers.append(FileStorageObserver(args))

@@ -9,49 +9,16 @@ points the client to an emulator. The option is not among the default ones: pass
 """
 
 import os
-import posixpath
-import re
-import socket
 
-from sacred.commandline_options import cli_option
+from sacred.observers.cli_options import _GCS_BAD_BUCKET as _BAD_BUCKET
+from sacred.observers.cli_options import gcs_bucket_problem as _bucket_problem
+from sacred.observers.cli_options import gcs_join, gcs_option  # noqa: F401
+from sacred.observers.cli_options import parse_gcs_location as _parse_gcs_location  # noqa: F401
 from sacred.observers.s3_observer import _ObjectStoreObserver
-from sacred.utils import CommandLineError
 
 __all__ = ("GoogleCloudStorageObserver", "gcs_option", "gcs_join", "DEFAULT_GCS_PRIORITY")
 
 DEFAULT_GCS_PRIORITY = 20
-
-_BAD_BUCKET = "Your chosen bucket name doesn't follow Google Cloud Storage bucket naming rules"
-_NAME = re.compile(r"[a-z0-9][a-z0-9._\-]*[a-z0-9]$")
-
-
-def gcs_join(*args) -> str:
-    """Join parts of a GCS object name with ``/`` (on every operating system)."""
-    return posixpath.join(*args)
-
-
-def _bucket_problem(name):
-    """Why ``name`` is not a valid bucket name, or None."""
-    if name.startswith("gs://"):
-        return "Bucket names must not start with gs://"
-    if not 3 <= len(name) <= 63:
-        return "Bucket names must contain 3-63 characters"
-    if name.lower() != name:
-        return "Bucket names must not contain uppercase letters"
-    if ".." in name:
-        return "Bucket names must not contain '..'"
-    if "goog" in name or "g00g" in name:
-        return "Bucket names must not contain 'goog' or 'g00g'"
-    if not _NAME.match(name):
-        return (
-            "Bucket names must start and end with a letter or digit and contain only "
-            "a-z, 0-9, '-', '_' and '.'"
-        )
-    try:
-        socket.inet_aton(name)
-    except OSError:
-        return None
-    return "Bucket names must not be IP addresses"
 
 
 def _is_valid_bucket(name) -> bool:
@@ -142,26 +109,3 @@ class GoogleCloudStorageObserver(_ObjectStoreObserver):
         except PreconditionFailed:
             return False
         return True
-
-
-def _parse_gcs_location(value):
-    match = re.match(r"gs://([^/]+)/(.*)$", value)
-    if match is None:
-        raise CommandLineError(
-            f"Invalid Google Cloud Storage location {value!r}: enter the bucket and "
-            "directory path like gs://<bucket>/path/to/exp"
-        )
-    return match.groups()
-
-
-@cli_option("-G", "--gcs")
-def gcs_option(args, run):
-    """Add a Google Cloud Storage File observer to the experiment.
-
-    The argument value should be
-    `gs://<bucket>/path/to/exp`.
-    """
-    bucket, basedir = _parse_gcs_location(args)
-    from sacred.observers.gcs_observer import GoogleCloudStorageObserver
-
-    run.observers.append(GoogleCloudStorageObserver(bucket=bucket, basedir=basedir))

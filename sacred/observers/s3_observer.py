@@ -21,17 +21,17 @@ import json
 import logging
 import os
 import posixpath
-import re
 import shutil
-import socket
 import threading
 import time
 
-from sacred.commandline_options import cli_option
 from sacred.observers import _jsonio
 from sacred.observers.base import RunObserver
+from sacred.observers.cli_options import is_valid_s3_bucket as _is_valid_bucket
+from sacred.observers.cli_options import parse_s3_location as _parse_s3_location  # noqa: F401
+from sacred.observers.cli_options import s3_join, s3_option  # noqa: F401
 from sacred.serializer import flatten
-from sacred.utils import CommandLineError, ObserverError
+from sacred.utils import ObserverError
 
 __all__ = (
     "S3Observer",
@@ -43,42 +43,7 @@ __all__ = (
 )
 
 DEFAULT_S3_PRIORITY = 20
-
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?$")
 _BAD_BUCKET = "Your chosen bucket name doesn't follow AWS bucket naming rules"
-
-
-def s3_join(*args) -> str:
-    """Join parts of an S3 key with ``/`` (on every operating system)."""
-    return posixpath.join(*args)
-
-
-def _is_valid_bucket(bucket_name: str) -> bool:
-    """AWS rules: 3-63 chars; dot-separated labels of a-z, 0-9 and ``-`` (not at a label's
-    start or end); not an IP address."""
-    if not 3 <= len(bucket_name) <= 63:
-        return False
-    if not all(_LABEL.match(label) for label in bucket_name.split(".")):
-        return False
-    try:
-        socket.inet_aton(bucket_name)
-    except OSError:
-        return True
-    return False  # looks like an IP address
-
-
-def _parse_s3_location(value):
-    match = re.match(r"s3://([^/]+)/(.*)$", value)
-    if match is None:
-        raise CommandLineError(
-            f"Invalid S3 location {value!r}: enter the bucket and directory path like "
-            "s3://<bucket>/path/to/exp"
-        )
-    bucket, basedir = match.groups()
-    if not _is_valid_bucket(bucket):
-        raise CommandLineError(f"Invalid S3 location {value!r}: {_BAD_BUCKET}")
-    return bucket, basedir
-
 
 # ====================================================================== the observer
 #
@@ -679,16 +644,3 @@ class S3Observer(_ObjectStoreObserver):
                     raise
         self.s3.put_object(**kwargs)
         return True
-
-
-@cli_option("-S", "--s3")
-def s3_option(args, run):
-    """Add a S3 File observer to the experiment.
-
-    The argument value should be
-    `s3://<bucket>/path/to/exp`.
-    """
-    bucket, basedir = _parse_s3_location(args)
-    from sacred.observers.s3_observer import S3Observer
-
-    run.observers.append(S3Observer(bucket=bucket, basedir=basedir))

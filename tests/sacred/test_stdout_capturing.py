@@ -326,6 +326,8 @@ def test_fd_mode_get_from_heartbeat_thread_loses_nothing(tmp_path):
             beat.start()
             for i in range(50000):
                 print("line", i)
+                if i % 5000 == 4999:
+                    time.sleep(0.02)  # let the heartbeat thread in, even on a busy machine
             sys.stdout.flush()
             stop.set()
             beat.join()

@@ -14,8 +14,8 @@ import uuid
 import warnings
 
 from sacred.__about__ import __version__
-from sacred.commandline_options import cli_option
 from sacred.observers.base import RunObserver
+from sacred.observers.cli_options import tiny_db_option  # noqa: F401
 
 __all__ = ("TinyDbObserver", "TinyDbReader", "tiny_db_option")
 
@@ -299,14 +299,3 @@ def _report(entry):
         sources=_lines([s[0] for s in entry["experiment"].get("sources", [])]),
         artifacts=_lines([a[0] for a in entry.get("artifacts", [])]),
     )
-
-
-@cli_option("-t", "--tiny_db")
-def tiny_db_option(args, run):
-    """Add a TinyDB Observer to the experiment.
-
-    The argument is the path to be given to the TinyDbObserver.
-    """
-    from sacred.observers.tinydb_hashfs import TinyDbObserver
-
-    run.observers.append(TinyDbObserver(path=args))
