@@ -223,7 +223,6 @@ _KEYWORDS = {
     "true": True,
     "false": False,
     "null": None,
-    "none": None,
 }
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
@@ -298,12 +297,13 @@ def parse_field(name: str, text: Optional[str] = None, pos: Optional[int] = None
 
     ``metrics.<name>.<aggregate>`` (the name may contain dots) selects a metric summary.
     """
-    if name.startswith("."):
+    absolute = name.startswith(".")
+    if absolute:
         name = name[1:]
     parts = tuple(name.split("."))
     if not name or any(not p for p in parts):
         raise QueryError(f"invalid field {name!r}", text, pos)
-    if parts[0] not in ROOTS:
+    if parts[0] not in ROOTS and not absolute:
         parts = ("config",) + parts
     if parts[0] == "metrics":
         if len(parts) < 3 or parts[-1] not in METRIC_AGGREGATES:
