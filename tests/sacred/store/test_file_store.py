@@ -1,0 +1,351 @@
+"""FileStore specifics: the index, changes by writers, delete, import, big metrics."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from sacred.observers.file_storage_reader import CACHE_DIR, INDEX_NAME, FileStore
+from sacred.store import RunNotFoundError, StoreError, open_store
+
+from .conftest import tags
+
+
+def _rewrite(path, update):
+    """Change a JSON file the way the observer does: write a new file, rename it over."""
+    with open(path) as f:
+        data = json.load(f)
+    update(data)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+class CountingStore(FileStore):
+    """Counts how many runs' JSON files are read (to see what the index saves)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.reads = []
+
+    def _read_entry(self, name):
+        self.reads.append(name)
+        return super()._read_entry(name)
+
+
+def test_open_store_locations(fresh_file_store, tmp_path):
+    store, basedir = fresh_file_store
+    assert isinstance(open_store(basedir), FileStore)
+    assert open_store("file://" + basedir).count() == 5
+    from pathlib import Path
+
+    assert open_store(Path(basedir)).count() == 5
+    with pytest.raises(StoreError, match="There is no FileStorageObserver folder at"):
+        open_store(str(tmp_path / "nope"))
+
+
+def test_index_is_written_and_reused(fresh_file_store):
+    _, basedir = fresh_file_store
+    first = CountingStore(basedir)
+    assert first.count() == 5
+    assert sorted(first.reads) == ["1", "2", "3", "4", "5"]
+    with open(os.path.join(basedir, INDEX_NAME)) as f:
+        index = json.load(f)
+    assert sorted(index["runs"]) == ["1", "2", "3", "4", "5"]
+    assert index["runs"]["2"]["metrics"]["loss"]["count"] == 5
+    assert "dependencies" not in index["runs"]["1"]["doc"]["experiment"]  # kept out: big
+    second = CountingStore(basedir)  # another process, later: nothing changed
+    assert tags(second.find("lr < 0.05")) == ["b", "c"]
+    assert second.count("metrics.loss.min < 0.5") == 2
+    assert second.reads == []
+
+
+def test_changed_run_is_read_again(fresh_file_store):
+    _, basedir = fresh_file_store
+    store = CountingStore(basedir)
+    assert store.count("lr > 1") == 0
+    store.reads.clear()
+    _rewrite(os.path.join(basedir, "2", "config.json"), lambda c: c.update(lr=7.0))
+    assert tags(store.find("lr > 1")) == ["b"]
+    assert store.reads == ["2"]
+    other = CountingStore(basedir)  # a new reader sees the index written after the change
+    assert other.count("lr > 1") == 1 and other.reads == []
+
+
+def test_in_place_edit_of_a_finished_run_is_found_by_a_full_refresh(fresh_file_store):
+    _, basedir = fresh_file_store
+    store = FileStore(basedir)
+    assert store.count("info.best > 100") == 0
+    path = os.path.join(basedir, "1", "info.json")
+    stat = os.stat(os.path.join(basedir, "1"))
+    with open(path, "w") as f:  # in place: the folder's time does not change
+        json.dump({"best": 500}, f)
+    os.utime(os.path.join(basedir, "1"), ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    store.refresh(full=True)
+    assert store.count("info.best > 100") == 1
+
+
+def test_new_and_removed_runs(fresh_file_store, tmp_path):
+    import shutil
+
+    store, basedir = fresh_file_store
+    assert store.count() == 5
+    shutil.rmtree(os.path.join(basedir, "3"))
+    assert tags(store.find()) == ["a", "b", "d", "e"]
+    shutil.copytree(os.path.join(basedir, "1"), os.path.join(basedir, "17"))
+    assert [r["_id"] for r in store.find()] == [1, 2, 4, 5, 17]
+
+
+def test_corrupt_index_is_rebuilt(fresh_file_store):
+    _, basedir = fresh_file_store
+    FileStore(basedir).count()
+    for garbage in [
+        "{not json",
+        '{"version": 999, "runs": {}}',
+        '{"version": 1, "runs": []}',
+        '{"version": 1, "runs": {"1": {"doc": 3}}}',
+        "",
+    ]:
+        with open(os.path.join(basedir, INDEX_NAME), "w") as f:
+            f.write(garbage)
+        store = CountingStore(basedir)
+        assert tags(store.find(sort="-lr")) == ["d", "a", "e", "b", "c"]
+        assert len(store.reads) == 5
+        with open(os.path.join(basedir, INDEX_NAME)) as f:
+            assert len(json.load(f)["runs"]) == 5
+
+
+def test_read_only_folder_still_works(fresh_file_store, monkeypatch):
+    _, basedir = fresh_file_store
+    from sacred.observers import _jsonio
+
+    def fail(*a, **k):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(_jsonio, "write_atomic", fail)
+    store = FileStore(basedir)
+    assert store.count("status == 'FAILED'") == 1
+    assert not os.path.exists(os.path.join(basedir, INDEX_NAME))
+
+
+def test_other_folders_and_half_written_runs_are_skipped(fresh_file_store):
+    store, basedir = fresh_file_store
+    os.makedirs(os.path.join(basedir, "notarun"))
+    os.makedirs(os.path.join(basedir, "12"))  # just created, nothing written yet
+    with open(os.path.join(basedir, "13.txt"), "w") as f:
+        f.write("x")
+    os.makedirs(os.path.join(basedir, "14"))
+    with open(os.path.join(basedir, "14", "run.json"), "w") as f:
+        f.write('{"status": "RUN')  # a non-atomic writer is half way
+    assert store.count() == 5
+    with open(os.path.join(basedir, "14", "run.json"), "w") as f:
+        f.write('{"status": "RUNNING", "start_time": "2026-11-27T10:00:00"}')
+    assert store.count() == 6
+    assert store.get(14)["config"] == {} and store.get("14")["captured_out"] == ""
+    with pytest.raises(RunNotFoundError):
+        store.get("notarun")
+    with pytest.raises(RunNotFoundError):
+        store.get("../1")
+
+
+def test_queries_on_fields_left_out_of_the_index(fresh_file_store):
+    store, _ = fresh_file_store
+    assert store.count("experiment.dependencies exists") == 5
+    assert tags(store.find("meta.options.--capture == 'sys' and lr < 0.05")) == ["b", "c"]
+
+
+def test_running_run_seen_by_a_concurrent_reader(tmp_path):
+    """A run writes heartbeats and metrics in another process while we keep listing."""
+    basedir = tmp_path / "runs"
+    script = tmp_path / "slow.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import time
+        from sacred import Experiment
+        from sacred.observers import FileStorageObserver
+        ex = Experiment("slow")
+        ex.observers.append(FileStorageObserver({str(basedir)!r}))
+
+        @ex.main
+        def main(_run):
+            for i in range(40):
+                _run.log_scalar("x", i)
+                time.sleep(0.03)
+            return 40
+
+        ex.run(options={{"--beat-interval": 0.05}})
+    """)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 30
+        while not (basedir / "1" / "run.json").exists():
+            assert time.time() < deadline
+            time.sleep(0.01)
+        store = FileStore(str(basedir))
+        seen = []
+        while proc.poll() is None:
+            (record,) = store.find()
+            seen.append(record["status"])
+            assert record["status"] in ("RUNNING", "COMPLETED")
+            count = store.metric_summaries(1).get("x", {}).get("count", 0)
+            assert 0 <= count <= 40
+            time.sleep(0.01)
+    finally:
+        proc.wait(30)
+    assert "RUNNING" in seen
+    assert store.find()[0]["status"] == "COMPLETED"
+    assert store.count("metrics.x.count == 40 and metrics.x.max == 39 and result == 40") == 1
+
+
+def test_delete_removes_what_only_that_run_owns(fresh_file_store):
+    store, basedir = fresh_file_store
+    ids = {r["config"]["tag"]: r["_id"] for r in store.find()}
+    source_rel = [
+        s for s in store.get(ids["a"])["experiment"]["sources"] if s[0].endswith("conftest.py")
+    ][0][1]
+    (res,) = store.get(ids["a"])["resources"]
+    resource_copy = store._resource_path(res[1])
+    assert os.path.exists(resource_copy)
+    store.delete(ids["a"])
+    assert not os.path.exists(os.path.join(basedir, str(ids["a"])))
+    assert tags(store.find()) == ["b", "c", "d", "e"]
+    assert os.path.exists(os.path.join(basedir, source_rel))  # still used by b, c, d
+    assert not os.path.exists(resource_copy)  # only a used it
+    for tag in "bcd":
+        store.delete(ids[tag])
+    assert os.path.exists(os.path.join(basedir, source_rel))  # e comes from conftest.py too
+    store.delete(ids["e"])
+    assert not os.path.exists(os.path.join(basedir, source_rel))
+    assert FileStore(basedir).count() == 0
+    with pytest.raises(RunNotFoundError):
+        store.delete(ids["a"])
+
+
+def test_import_run_round_trip(fresh_file_store, tmp_path):
+    from sacred.cli import copy_runs
+
+    src, _ = fresh_file_store
+    os.makedirs(tmp_path / "copy")
+    dst = FileStore(str(tmp_path / "copy"))
+    copied = copy_runs(src, dst)
+    assert copied == [(i, i) for i in [1, 2, 3, 4, 5]]
+    for run_id in [1, 2, 3, 4, 5]:
+        a, b = src.get(run_id), dst.get(run_id)
+        assert [r[0] for r in a["resources"]] == [r[0] for r in b["resources"]]
+        a.pop("resources"), b.pop("resources")
+        assert a == b
+        assert src.metrics(run_id) == dst.metrics(run_id)
+        for name in src.artifacts(run_id):
+            assert src.open_artifact(run_id, name).read() == dst.open_artifact(run_id, name).read()
+        for name in src.sources(run_id):
+            assert src.open_source(run_id, name).read() == dst.open_source(run_id, name).read()
+        for name in src.resources(run_id):
+            assert src.open_resource(run_id, name).read() == dst.open_resource(run_id, name).read()
+    with pytest.raises(StoreError, match="Run 1 already exists in"):
+        copy_runs(src, dst, "tag == 'a'")
+    assert copy_runs(src, dst, "tag == 'a'", new_ids=True) == [(1, 6)]
+    assert dst.get(6)["config"] == src.get(1)["config"]
+    # the copy writes the files the observer wrote, byte for byte (run.json differs only
+    # in the paths of resource copies)
+    for name in ["config.json", "metrics.json", "cout.txt", "info.json"]:
+        with (
+            open(os.path.join(src.basedir, "2", name), "rb") as f1,
+            open(os.path.join(dst.basedir, "2", name), "rb") as f2,
+        ):
+            assert f1.read() == f2.read(), name
+
+
+def _write_big_metric(basedir, run_id, n):
+    np = pytest.importorskip("numpy")
+    folder = os.path.join(basedir, str(run_id))
+    os.makedirs(folder)
+    start = dt.datetime(2026, 11, 27, 10)
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=n)
+    values[n // 3] = 50.0
+    values[2 * n // 3] = -50.0
+    metrics = {
+        "loss": {
+            "steps": list(range(n)),
+            "timestamps": [(start + dt.timedelta(milliseconds=i)).isoformat() for i in range(n)],
+            "values": values.tolist(),
+        }
+    }
+    with open(os.path.join(folder, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2, sort_keys=True)
+    with open(os.path.join(folder, "run.json"), "w") as f:
+        json.dump(
+            {
+                "status": "COMPLETED",
+                "start_time": start.isoformat(),
+                "experiment": {"name": "big"},
+                "artifacts": [],
+            },
+            f,
+        )
+    return values
+
+
+def test_long_metric_is_downsampled_and_cached(tmp_path):
+    basedir = str(tmp_path)
+    values = _write_big_metric(basedir, 1, 100_000)
+    store = FileStore(basedir)
+    small = store.metrics(1, max_points=500)["loss"]
+    assert len(small["values"]) <= 500
+    assert small["steps"][0] == 0 and small["steps"][-1] == 99_999
+    assert max(small["values"]) == 50.0 and min(small["values"]) == -50.0
+    assert small["values"] == [values[s] for s in small["steps"]]
+    assert small["timestamps"][1] == dt.datetime(2026, 11, 27, 10) + dt.timedelta(
+        milliseconds=small["steps"][1]
+    )
+    assert os.path.exists(os.path.join(basedir, CACHE_DIR, "metrics_1.npz"))
+    again = FileStore(basedir).metrics(1, max_points=500)["loss"]
+    assert again == small
+    full = FileStore(basedir).metrics(1)["loss"]
+    assert len(full["values"]) == 100_000 and full["values"] == values.tolist()
+    assert isinstance(full["timestamps"][5], dt.datetime) and isinstance(full["steps"][5], int)
+    assert store.count("metrics.loss.max == 50 and metrics.loss.count == 100000") == 1
+    # a changed metrics file is not answered from the stale cache
+    with open(os.path.join(basedir, "1", "metrics.json"), "w") as f:
+        json.dump(
+            {"loss": {"steps": [0], "timestamps": ["2026-11-27T10:00:00"], "values": [1.5]}}, f
+        )
+    assert FileStore(basedir).metrics(1)["loss"]["values"] == [1.5]
+
+
+def test_queued_run_sources(tmp_path):
+    from sacred.observers import FileStorageObserver
+
+    src = tmp_path / "job.py"
+    src.write_text("print('hi')\n")
+    obs = FileStorageObserver(str(tmp_path / "runs"))
+    obs.queued_event(
+        ex_info={
+            "name": "q",
+            "base_dir": str(tmp_path),
+            "sources": [("job.py", "abc")],
+            "dependencies": [],
+            "repositories": [],
+            "mainfile": "job.py",
+        },
+        command="main",
+        host_info={"hostname": "h"},
+        queue_time=dt.datetime(2026, 1, 1),
+        config={"a": 1},
+        meta_info={},
+        _id=None,
+    )
+    store = FileStore(str(tmp_path / "runs"))
+    assert store.count("status == 'QUEUED' and a == 1") == 1
+    assert store.sources(1) == ["job.py"]
+    assert store.open_source(1, "job.py").read() == b"print('hi')\n"
+    assert store.live_state(store.get(1)) == "QUEUED"
