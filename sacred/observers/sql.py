@@ -33,8 +33,8 @@ import time
 import warnings
 from operator import sub
 
-from sacred.commandline_options import cli_option
 from sacred.observers.base import RunObserver
+from sacred.observers.cli_options import sql_option  # noqa: F401 (defined once, there)
 from sacred.serializer import flatten, restore
 from sacred.utils import ObserverError
 
@@ -651,12 +651,3 @@ def replay_failed_events(path, url=None, *, engine=None, session=None):
             raise
     os.replace(path, path + ".replayed")
     return len(records)
-
-
-@cli_option("-s", "--sql")
-def sql_option(args, run):
-    """Add a SQL Observer to the experiment.
-
-    The typical form is: dialect://username:password@host:port/database
-    """
-    run.observers.append(SqlObserver(args))
