@@ -339,10 +339,26 @@ def _export(args, out) -> None:
     out.write(f"Copied {len(copied)} run{'s' if len(copied) != 1 else ''}.\n")
 
 
+def _join_dash_values(argv: list) -> list:
+    """``--sort -lr`` as ``--sort=-lr`` (argparse would take ``-lr`` for an option)."""
+    out = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--sort", "-q", "--query") and i + 1 < len(argv):
+            value = argv[i + 1]
+            if value.startswith("-") and value not in ("-h", "--help"):
+                out.append(f"{argv[i]}={value}" if argv[i].startswith("--") else argv[i] + value)
+                i += 2
+                continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv=None) -> int:
     from sacred.store import QueryError, StoreError
 
-    argv = sys.argv[1:] if argv is None else argv
+    argv = _join_dash_values(sys.argv[1:] if argv is None else list(argv))
     try:
         args = _build_parser().parse_args(argv)
         if args.command == "export":

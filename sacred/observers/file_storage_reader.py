@@ -323,7 +323,7 @@ class FileStore(RunStore):
             return
         arrays = {"key": np.array(st, dtype=np.int64), "names": np.array(list(metrics), dtype=str)}
         try:
-            for i, (metric_name, m) in enumerate(metrics.items()):
+            for i, m in enumerate(metrics.values()):
                 steps, values = np.array(m["steps"]), np.array(m["values"])
                 if steps.dtype.kind not in "iuf" or values.dtype.kind not in "iuf":
                     return  # not plain numbers: not worth a cache
@@ -451,9 +451,8 @@ class FileStore(RunStore):
         for key in _DATE_KEYS:
             if isinstance(run.get(key), _dt.datetime):
                 run[key] = run[key].isoformat()
-        run["artifacts"] = [
-            a["name"] if isinstance(a, dict) else a for a in run.get("artifacts", [])
-        ]
+        names = [a["name"] if isinstance(a, dict) else a for a in run.get("artifacts") or []]
+        run["artifacts"] = names + [n for n in artifacts or {} if n not in names]
         experiment = dict(run.get("experiment") or {})
         if sources is not None and isinstance(experiment.get("sources"), list):
             new_sources = []
