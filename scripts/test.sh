@@ -12,6 +12,13 @@ export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+# headless Chromium for the dashboard's browser tests (Debian's package; never a download)
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } ||
+    echo "could not install chromium" >&2
+fi
+
 services=$(mktemp -d)
 trap 'scripts/services.sh stop "$services"' EXIT
 eval "$(scripts/services.sh start "$services")"
