@@ -27,7 +27,13 @@ from typing import Optional
 
 from sacred.observers import _jsonio
 from sacred.store import query as q
-from sacred.store.base import TERMINAL_STATUSES, RunNotFoundError, RunStore, StoreError
+from sacred.store.base import (
+    TERMINAL_STATUSES,
+    RunNotFoundError,
+    RunStore,
+    StoreError,
+    gc_paused,
+)
 
 __all__ = ("FileStore",)
 
@@ -157,21 +163,39 @@ class FileStore(RunStore):
         return {"stat": stats, "dir": dir_stat[0], "doc": doc, "metrics": summaries or {}}
 
     def refresh(self, full: bool = False) -> None:
-        """Bring the index up to date; ``full`` checks every file of every run."""
+        """Bring the index up to date; ``full`` checks every file of every run.
+
+        A finished run is checked by its folder's time only (the observer replaces files,
+        which changes it); a running one also by its ``run.json``, which every heartbeat
+        rewrites (writers that rewrite files in place do not change the folder's time).
+        """
+        with gc_paused():
+            self._refresh(full)
+
+    def _refresh(self, full):
         if self._entries is None:
             self._entries = self._load_index()
             self._index_dirty = not self._entries
         entries = self._entries
         names = self._run_names()
+        prefix = os.path.join(self.basedir, "")
+        stat = os.stat
+        terminal = TERMINAL_STATUSES
         for name in names:
             entry = entries.get(name)
+            if entry is not None and not full:
+                folder = prefix + name
+                try:
+                    dir_time = stat(folder).st_mtime_ns
+                except OSError:
+                    continue  # removed just now
+                if dir_time == entry["dir"] and (
+                    entry["doc"].get("status") in terminal
+                    or _stat(folder + "/run.json") == entry["stat"][0]
+                ):
+                    continue
             if entry is not None:
-                folder = self._run_dir(name)
-                live = entry["doc"].get("status") not in TERMINAL_STATUSES
-                if not live and not full:
-                    dir_stat = _stat(folder)
-                    if dir_stat is None or dir_stat[0] == entry["dir"]:
-                        continue
+                folder = prefix + name
                 stats = [_stat(os.path.join(folder, f)) for f in _FILES]
                 if stats == entry["stat"]:
                     dir_stat = _stat(folder)

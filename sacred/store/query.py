@@ -732,35 +732,65 @@ def _compile(node: Node) -> Callable:
         return lambda r, m: True
     if kind is And:
         parts = [_compile(n) for n in node.items]
-        return lambda r, m: all(p(r, m) for p in parts)
+
+        def all_of(r, m):
+            for p in parts:
+                if not p(r, m):
+                    return False
+            return True
+
+        return all_of
     if kind is Or:
         parts = [_compile(n) for n in node.items]
-        return lambda r, m: any(p(r, m) for p in parts)
+
+        def any_of(r, m):
+            for p in parts:
+                if p(r, m):
+                    return True
+            return False
+
+        return any_of
     if kind is Not:
         inner = _compile(node.item)
         return lambda r, m: not inner(r, m)
     if kind is Exists:
-        fld, want = node.field, node.exists
-        return lambda r, m: (get_value(r, fld, m) is not MISSING) is want
+        get, want = _getter(node.field), node.exists
+        return lambda r, m: (get(r, m) is not MISSING) is want
     if kind is Compare:
         return _compile_compare(node)
     raise TypeError(f"not a query node: {node!r}")
 
 
-def _compile_compare(node: Compare) -> Callable:
-    fld, op, value = node.field, node.op, node.value
+def _getter(fld: Field) -> Callable:
+    """``get(record, metric_summaries)``: the value at the field, else MISSING (fast paths
+    for the usual one- and two-level paths through dicts)."""
     path = fld.path
     if fld.metric is None and len(path) == 1:
         key = path[0]
+        return lambda r, m: r.get(key, MISSING)
+    if fld.metric is None and len(path) == 2 and not path[1].isdigit():
+        k1, k2 = path
 
-        def get(r, m):
-            return r.get(key, MISSING)
-    else:
+        def get2(r, m):
+            v = r.get(k1)
+            return v.get(k2, MISSING) if type(v) is dict else MISSING
 
-        def get(r, m):
-            return get_value(r, fld, m)
+        return get2
+    return lambda r, m: get_value(r, fld, m)
 
+
+_NUMBER_TYPES = (int, float)
+
+
+def _compile_compare(node: Compare) -> Callable:
+    fld, op, value = node.field, node.op, node.value
+    get = _getter(fld)
     if op == "==":
+        kind = type(value)
+        if kind is str:
+            return lambda r, m: type(v := get(r, m)) is str and v == value
+        if kind in _NUMBER_TYPES:
+            return lambda r, m: type(v := get(r, m)) in _NUMBER_TYPES and v == value
         return lambda r, m: values_equal(get(r, m), value)
     if op == "!=":
 
@@ -790,12 +820,24 @@ def _compile_compare(node: Compare) -> Callable:
         return search
     compare = _ORDER_OPS[op]
     want = _kind(value)
+    if want == "num":
+        if math.isnan(value):
+            return lambda r, m: False
+
+        def order_num(r, m):
+            v = get(r, m)
+            if type(v) not in _NUMBER_TYPES:
+                if _kind(v) != "num":  # numpy scalars and the like
+                    return False
+            elif v != v:  # NaN
+                return False
+            return compare(v, value)
+
+        return order_num
 
     def order(r, m):
         v = get(r, m)
         if _kind(v) != want:
-            return False
-        if want == "num" and (math.isnan(v) or math.isnan(value)):
             return False
         return compare(v, value)
 
