@@ -208,7 +208,13 @@ def _runs_list(args, out) -> None:
         records = store.find(args.query, sort=args.sort, skip=args.skip, limit=args.limit)
         out.write(_dumps(records) + "\n")
         return
-    records = store.summaries(args.query, sort=args.sort, skip=args.skip, limit=args.limit)
+    records = store.summaries(
+        args.query,
+        sort=args.sort,
+        skip=args.skip,
+        limit=args.limit,
+        fields=[f for _, f in columns if f != "live_state"],
+    )
     now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     header = [h for h, _ in columns]
     rows = [_values(store, r, columns, now) for r in records]
@@ -286,7 +292,10 @@ def _runs_export(args, out) -> None:
                 records.append(record)
             target.write(_dumps(records) + "\n")
         else:
-            rows = [_flat_row(r) for r in store.summaries(args.query, sort=args.sort)]
+            everything = ["experiment", "meta", "host", "info", "config"]
+            rows = [
+                _flat_row(r) for r in store.summaries(args.query, sort=args.sort, fields=everything)
+            ]
             header = []
             for row in rows:
                 header.extend(k for k in row if k not in header)

@@ -281,9 +281,9 @@ class FileStore(RunStore):
         for entry in self._entries.values():
             yield entry["doc"], entry["metrics"]
 
-    def _select_summaries(self, node, sort, skip=0, limit=None):
-        fields = _fields(node) + [f for f, _ in sort]
-        if any(_is_pruned(f) for f in fields):
+    def _select_summaries(self, node, sort, skip=0, limit=None, fields=()):
+        looked_at = _fields(node) + [f for f, _ in sort] + list(fields)
+        if any(_is_pruned(f) for f in looked_at):
             return self._select_full(node, sort, skip, limit)
         return super()._select_summaries(node, sort, skip, limit)
 

@@ -180,7 +180,8 @@ class RunStore(abc.ABC):
         """Ids of the matching runs in order, after skip/limit (Python over ``_scan``)."""
         return [r["_id"] for r in self._select_summaries(node, sort, skip, limit)]
 
-    def _select_summaries(self, node, sort, skip=0, limit=None) -> list:
+    def _select_summaries(self, node, sort, skip=0, limit=None, fields=()) -> list:
+        """Matching summary records in order; ``fields`` are other fields the caller reads."""
         need_metrics = _uses_metrics(node) or any(f.metric for f, _ in sort)
         pred = q.compile_query(node)
         with gc_paused():
@@ -209,10 +210,15 @@ class RunStore(abc.ABC):
             q.parse(query), q.parse_sort(sort), _check_skip(skip), _check_limit(limit)
         )
 
-    def summaries(self, query=None, sort=None, skip=0, limit=None) -> list:
-        """Records without the bulky parts (captured output, sources...), for tables."""
+    def summaries(self, query=None, sort=None, skip=0, limit=None, fields=()) -> list:
+        """Records that may lack bulky parts (captured output...), for tables.
+
+        ``fields`` (Field objects or field names) are guaranteed to be present if the run
+        has them.
+        """
+        fields = [q.parse_field(f) if isinstance(f, str) else f for f in fields]
         return self._select_summaries(
-            q.parse(query), q.parse_sort(sort), _check_skip(skip), _check_limit(limit)
+            q.parse(query), q.parse_sort(sort), _check_skip(skip), _check_limit(limit), fields
         )
 
     # ------------------------------------------------------------------ metrics
@@ -262,7 +268,7 @@ class RunStore(abc.ABC):
         sort_fields = q.parse_sort(sort)
         if columns is None:
             rows = []
-            for r in self._select_summaries(node, sort_fields):
+            for r in self._select_summaries(node, sort_fields, fields=[q.parse_field("config")]):
                 row = {k: r.get(k) for k in _BASE_COLUMNS if k != "experiment.name"}
                 row["experiment.name"] = (r.get("experiment") or {}).get("name")
                 row.update(flatten_record(r.get("config") or {}, "config."))
@@ -274,7 +280,7 @@ class RunStore(abc.ABC):
         fields = [(c, q.parse_field(c)) for c in columns]
         need = any(f.metric for _, f in fields)
         rows = []
-        for r in self._select_summaries(node, sort_fields):
+        for r in self._select_summaries(node, sort_fields, fields=[f for _, f in fields]):
             ms = self.metric_summaries(r["_id"]) if need else None
             rows.append({c: _none(q.get_value(r, f, ms)) for c, f in fields})
         return pd.DataFrame(rows, columns=list(columns))

@@ -290,3 +290,14 @@ def test_console_script_is_installed(fixed_store):
         [script, "runs", "list", fixed_store, "--columns", "_id"], capture_output=True, text=True
     )
     assert (proc.returncode, proc.stdout) == (0, "_id\n1\n2\n3\n")
+
+
+def test_importing_the_read_side_stays_light():
+    code = (
+        "import sys, sacred.store, sacred.cli, sacred.store.mongo_query, "
+        "sacred.observers.file_storage_reader; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'pymongo', 'sqlalchemy', 'mongomock') "
+        "if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout == "[]\n", proc.stderr

@@ -158,6 +158,11 @@ def test_queries_on_fields_left_out_of_the_index(fresh_file_store):
     store, _ = fresh_file_store
     assert store.count("experiment.dependencies exists") == 5
     assert tags(store.find("meta.options.--capture == 'sys' and lr < 0.05")) == ["b", "c"]
+    (row,) = store.summaries("tag == 'a'", fields=["experiment.dependencies"])
+    assert any(d.startswith("sacred==") for d in row["experiment"]["dependencies"])
+    pytest.importorskip("pandas")
+    frame = store.to_frame("tag == 'a'", columns=["tag", "experiment.dependencies"])
+    assert any(d.startswith("sacred==") for d in frame["experiment.dependencies"][0])
 
 
 def test_running_run_seen_by_a_concurrent_reader(tmp_path):
