@@ -142,8 +142,12 @@ class FileStore(RunStore):
         with os.scandir(self.basedir) as entries:
             return [e.name for e in entries if e.name.isdigit() and e.is_dir()]
 
-    def _read_entry(self, name) -> Optional[dict]:
-        """Index entry of one run, or None if it cannot be read right now."""
+    def _read_entry(self, name, old: Optional[dict] = None) -> Optional[dict]:
+        """Index entry of one run, or None if it cannot be read right now.
+
+        The metric summaries of ``old`` (the previous entry) are kept if metrics.json did
+        not change: a long metric is not parsed again for every heartbeat of its run.
+        """
         folder = self._run_dir(name)
         dir_stat = _stat(folder)
         stats = [_stat(os.path.join(folder, f)) for f in _FILES]
@@ -154,13 +158,18 @@ class FileStore(RunStore):
         except (OSError, ValueError):
             return None  # being written by a non-atomic writer: try again next time
         doc = _prune(record)
-        summaries = None
-        if stats[3] is not None:
+        if stats[3] is None:
+            summaries = {}
+        elif old is not None and old["stat"][3] == stats[3]:
+            summaries = old["metrics"]
+        else:
+            finished = record.get("status") in TERMINAL_STATUSES
             try:
-                summaries = {n: _summary(m["values"]) for n, m in self._load_metrics(name).items()}
+                metrics = self._load_metrics(name, cache=finished)
             except (OSError, ValueError):
                 return None
-        return {"stat": stats, "dir": dir_stat[0], "doc": doc, "metrics": summaries or {}}
+            summaries = {n: _summary(m["values"]) for n, m in metrics.items()}
+        return {"stat": stats, "dir": dir_stat[0], "doc": doc, "metrics": summaries}
 
     def refresh(self, full: bool = False) -> None:
         """Bring the index up to date; ``full`` checks every file of every run.
@@ -203,7 +212,7 @@ class FileStore(RunStore):
                         entry["dir"] = dir_stat[0]
                         self._index_dirty = True
                     continue
-            new = self._read_entry(name)
+            new = self._read_entry(name, entry)
             if new is None:
                 if entry is not None:
                     continue  # keep the last good state until the files are complete
@@ -304,7 +313,8 @@ class FileStore(RunStore):
         return super().count(node)
 
     # ------------------------------------------------------------------ metrics
-    def _load_metrics(self, name) -> dict:
+    def _load_metrics(self, name, cache: bool = True) -> dict:
+        """The metrics of a run; long ones of finished runs are cached as numpy arrays."""
         path = os.path.join(self._run_dir(name), "metrics.json")
         st = _stat(path)
         if st is None:
@@ -316,7 +326,7 @@ class FileStore(RunStore):
         metrics = _read_json(path)
         if not isinstance(metrics, dict):
             raise ValueError("metrics.json is not an object")
-        if st[1] >= _BIG_METRICS:
+        if st[1] >= _BIG_METRICS and cache:
             self._save_metrics_cache(name, st, metrics)
         return metrics
 
@@ -365,7 +375,9 @@ class FileStore(RunStore):
     def _read_metrics(self, run_id, names=None) -> dict:
         name = self._name(run_id)
         try:
-            return self._load_metrics(name)
+            entry = (self._entries or {}).get(name)
+            running = entry is not None and entry["doc"].get("status") not in TERMINAL_STATUSES
+            return self._load_metrics(name, cache=not running)
         except ValueError as e:
             raise StoreError(f"metrics.json of run {run_id!r} cannot be read: {e}") from None
 

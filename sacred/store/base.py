@@ -9,6 +9,22 @@ Run records are shaped like the MongoObserver's documents: ``_id``, ``experiment
 ``command``, ``host``, ``start_time``, ``stop_time``, ``heartbeat``, ``config``, ``meta``,
 ``status``, ``resources``, ``artifacts`` (``[{"name": ...}, ...]``), ``captured_out``,
 ``info``, ``result``, ``fail_trace``; times are naive UTC ``datetime`` objects.
+
+Writing a reader for a backend (beside its observer, e.g. ``sacred/observers/sql_reader.py``):
+
+1. subclass ``RunStore``; the constructor takes the location given to ``open_store`` (a URL,
+   path or client) plus keyword options (e.g. ``prefix=``), and raises ``StoreError`` with
+   a helpful message when it cannot open it;
+2. implement ``_scan``, ``get``, ``_read_metrics``, ``open_artifact``, ``open_source``,
+   ``open_resource`` and ``delete`` (``artifacts``/``sources``/``resources`` have defaults
+   that read the record); ``import_run`` if runs can be copied into the backend;
+3. for native filtering, override ``count`` and ``_select`` (and ``_select_summaries`` if
+   tables should avoid whole records): translate the AST with a ``query.Visitor`` (see
+   ``mongo_query``) and sort with ``query.sort_key``'s order (missing/null < numbers <
+   strings < objects < lists < booleans < dates, ``_id`` ascending among ties);
+4. register the class in ``sacred/store/__init__.py``'s ``_READERS`` by scheme, and add the
+   backend to ``STORE_KINDS`` in ``tests/sacred/store/conftest.py``: the shared suite in
+   ``test_store_suite.py`` then runs against it.
 """
 
 from __future__ import annotations

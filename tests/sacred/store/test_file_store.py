@@ -34,9 +34,9 @@ class CountingStore(FileStore):
         super().__init__(*a, **kw)
         self.reads = []
 
-    def _read_entry(self, name):
+    def _read_entry(self, name, old=None):
         self.reads.append(name)
-        return super()._read_entry(name)
+        return super()._read_entry(name, old)
 
 
 def test_open_store_locations(fresh_file_store, tmp_path):
@@ -76,6 +76,25 @@ def test_changed_run_is_read_again(fresh_file_store):
     assert store.reads == ["2"]
     other = CountingStore(basedir)  # a new reader sees the index written after the change
     assert other.count("lr > 1") == 1 and other.reads == []
+
+
+def test_unchanged_metrics_are_not_parsed_again(fresh_file_store, monkeypatch):
+    _, basedir = fresh_file_store
+    store = FileStore(basedir)
+    assert store.count("metrics.loss.min < 0.5") == 2
+    parsed = []
+    original = FileStore._load_metrics
+    monkeypatch.setattr(
+        FileStore,
+        "_load_metrics",
+        lambda self, name, cache=True: parsed.append(name) or original(self, name, cache),
+    )
+    _rewrite(os.path.join(basedir, "2", "run.json"), lambda r: r.update(status="RUNNING"))
+    assert store.count("metrics.loss.min < 0.5 and status == 'RUNNING'") == 1
+    assert parsed == []
+    _rewrite(os.path.join(basedir, "2", "metrics.json"), lambda m: m["loss"]["values"].append(0.1))
+    assert store.count("metrics.loss.min < 0.2") == 1
+    assert parsed == ["2"]
 
 
 def test_in_place_edit_of_a_finished_run_is_found_by_a_full_refresh(fresh_file_store):
