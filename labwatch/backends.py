@@ -1,0 +1,326 @@
+"""Where an assistant keeps its data, one class per kind of store.
+
+A backend knows, for its kind of store: the observer that writes runs there, the
+``sacred.store`` reader that reads them back (history), where search-space definitions are
+kept (a ``_search_spaces/`` folder, a ``search_space`` table or a ``search_space``
+collection), and how to claim a queued run atomically so that only one worker runs it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import uuid
+from typing import Optional
+
+__all__ = ("Backend", "FileBackend", "SqlBackend", "MongoBackend", "backend_for")
+
+CLAIM_FILE = "labwatch.claim"
+
+
+class Backend:
+    store_location = None
+
+    def __init__(self):
+        self._store = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            from sacred.store import open_store
+
+            self._store = open_store(self.store_location, **self.store_kwargs())
+        return self._store
+
+    def store_kwargs(self) -> dict:
+        return {}
+
+    def make_observer(self):
+        raise NotImplementedError
+
+    def matches(self, observer) -> bool:
+        """Whether ``observer`` writes to this store."""
+        return False
+
+    def save_search_space(self, doc: dict) -> None:
+        raise NotImplementedError
+
+    def load_search_spaces(self) -> list:
+        raise NotImplementedError
+
+    def claim(self, run_id) -> bool:
+        """Take a QUEUED run for this process; False if another worker was faster.
+
+        A claimed run's record is removed: the worker runs its configuration as a new run.
+        """
+        raise NotImplementedError
+
+
+class FileBackend(Backend):
+    def __init__(self, basedir):
+        super().__init__()
+        self.basedir = os.fspath(basedir)
+        if self.basedir.startswith("file://"):
+            self.basedir = self.basedir[len("file://") :]
+        os.makedirs(self.basedir, exist_ok=True)
+        self.store_location = self.basedir
+
+    def __repr__(self):
+        return f"FileBackend({self.basedir!r})"
+
+    def make_observer(self):
+        from sacred.observers.file_storage import FileStorageObserver
+
+        return FileStorageObserver(self.basedir)
+
+    def matches(self, observer) -> bool:
+        basedir = getattr(observer, "basedir", None)
+        if type(observer).__name__ != "FileStorageObserver" or basedir is None:
+            return False
+        return os.path.realpath(basedir) == os.path.realpath(self.basedir)
+
+    def _space_dir(self) -> str:
+        return os.path.join(self.basedir, "_search_spaces")
+
+    def save_search_space(self, doc: dict) -> None:
+        folder = self._space_dir()
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{doc['_id']}.json")
+        if os.path.exists(path):
+            return
+        tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, sort_keys=True, default=str)
+        os.replace(tmp, path)  # the same id always has the same content
+
+    def load_search_spaces(self) -> list:
+        folder = self._space_dir()
+        if not os.path.isdir(folder):
+            return []
+        docs = []
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json"):
+                with open(os.path.join(folder, name), encoding="utf-8") as f:
+                    docs.append(json.load(f))
+        return docs
+
+    def claim(self, run_id) -> bool:
+        folder = os.path.join(self.basedir, str(run_id))
+        try:
+            # exclusive create: of all workers exactly one succeeds for this folder
+            fd = os.open(os.path.join(folder, CLAIM_FILE), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except (FileExistsError, FileNotFoundError, NotADirectoryError):
+            return False
+        lock = os.path.join(folder, CLAIM_FILE)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}@{os.uname().nodename}\n")
+        # the folder may meanwhile hold a new run that reuses the id: claim only QUEUED ones
+        try:
+            with open(os.path.join(folder, "run.json"), encoding="utf-8") as f:
+                status = json.load(f).get("status")
+        except (OSError, ValueError):
+            status = None
+        if status != "QUEUED":
+            _silent_remove(lock)
+            return False
+        # move the queued record out of the store (atomically), then delete it
+        trash = os.path.join(self.basedir, "_labwatch_claimed")
+        os.makedirs(trash, exist_ok=True)
+        target = os.path.join(trash, f"{run_id}.{uuid.uuid4().hex}")
+        os.rename(folder, target)
+        shutil.rmtree(target, ignore_errors=True)
+        return True
+
+
+def _silent_remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class SqlBackend(Backend):
+    def __init__(self, url):
+        super().__init__()
+        self.url = url
+        self.store_location = url
+        self._engine = None
+        self._table = None
+
+    def __repr__(self):
+        return f"SqlBackend({self.url!r})"
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            import sqlalchemy as sa
+
+            self._engine = sa.create_engine(self.url)
+        return self._engine
+
+    def make_observer(self):
+        from sacred.observers.sql import SqlObserver
+
+        return SqlObserver(self.url)
+
+    def matches(self, observer) -> bool:
+        if type(observer).__name__ != "SqlObserver":
+            return False
+        try:
+            return str(observer.engine.url) == str(self.engine.url)
+        except AttributeError:
+            return False
+
+    @property
+    def table(self):
+        if self._table is None:
+            import sqlalchemy as sa
+
+            meta = sa.MetaData()
+            self._table = sa.Table(
+                "search_space",
+                meta,
+                sa.Column("id", sa.String(64), primary_key=True),
+                sa.Column("name", sa.String(256)),
+                sa.Column("definition", sa.Text),
+                sa.Column("created", sa.DateTime),
+            )
+            meta.create_all(self.engine)
+        return self._table
+
+    def save_search_space(self, doc: dict) -> None:
+        import sqlalchemy as sa
+
+        table = self.table
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(table.c.id).where(table.c.id == doc["_id"])).first()
+            if exists:
+                return
+            try:
+                conn.execute(
+                    table.insert().values(
+                        id=doc["_id"],
+                        name=doc.get("name"),
+                        definition=json.dumps(doc, sort_keys=True, default=str),
+                        created=_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None),
+                    )
+                )
+            except sa.exc.IntegrityError:
+                pass  # another process stored the same definition
+
+    def load_search_spaces(self) -> list:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(self.table.c.definition)).all()
+        return [json.loads(r[0]) for r in rows]
+
+    def claim(self, run_id) -> bool:
+        import sqlalchemy as sa
+
+        now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                sa.text(
+                    "UPDATE run SET status = 'RUNNING', start_time = :now "
+                    "WHERE run_id = :rid AND status = 'QUEUED'"
+                ),
+                {"rid": str(run_id), "now": now},
+            ).rowcount
+            if claimed != 1:
+                return False
+            conn.execute(
+                sa.text("DELETE FROM run WHERE run_id = :rid AND status = 'RUNNING'"),
+                {"rid": str(run_id)},
+            )
+        return True
+
+
+class MongoBackend(Backend):
+    def __init__(self, database, prefix="runs"):
+        super().__init__()
+        self.database = database
+        self.prefix = prefix
+        self.store_location = database.client
+
+    def __repr__(self):
+        return f"MongoBackend({self.database.name!r})"
+
+    def store_kwargs(self) -> dict:
+        kwargs = {"db_name": self.database.name}
+        if self.prefix != "runs":
+            kwargs["prefix"] = self.prefix
+        return kwargs
+
+    @property
+    def runs(self):
+        return self.database[self.prefix]
+
+    def make_observer(self):
+        from sacred.observers.mongo import MongoObserver
+
+        kwargs = {} if self.prefix == "runs" else {"collection": self.prefix}
+        return MongoObserver(client=self.database.client, db_name=self.database.name, **kwargs)
+
+    def matches(self, observer) -> bool:
+        runs = getattr(observer, "runs", None)
+        if type(observer).__name__ != "MongoObserver" or runs is None:
+            return False
+        return runs.database.name == self.database.name and runs.name == self.prefix
+
+    def save_search_space(self, doc: dict) -> None:
+        self.database["search_space"].update_one(
+            {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True
+        )
+
+    def load_search_spaces(self) -> list:
+        return list(self.database["search_space"].find())
+
+    def claim(self, run_id) -> bool:
+        doc = self.runs.find_one_and_update(
+            {"_id": run_id, "status": "QUEUED"}, {"$set": {"status": "RUNNING"}}
+        )
+        if doc is None:
+            return False
+        self.runs.delete_one({"_id": run_id, "status": "RUNNING"})
+        return True
+
+
+def _is_mongo_database(obj) -> bool:
+    module = type(obj).__module__.split(".")[0]
+    return module in ("pymongo", "mongomock") and hasattr(obj, "client") and hasattr(obj, "name")
+
+
+def backend_for(location, prefix: str = "runs") -> Backend:
+    """The backend of a store location: a folder, an SQL URL, a MongoDB URL or database."""
+    if isinstance(location, Backend):
+        return location
+    if _is_mongo_database(location) and not hasattr(location, "list_database_names"):
+        return MongoBackend(location, prefix)
+    if hasattr(location, "list_database_names"):
+        raise ValueError("Give a MongoDB database (client[db_name]), not a client")
+    text = os.fspath(location)
+    scheme = text.split("://", 1)[0].split("+", 1)[0].lower() if "://" in text else "file"
+    if scheme == "file":
+        return FileBackend(text)
+    if scheme in ("sqlite", "postgresql", "postgres", "mysql"):
+        return SqlBackend(text)
+    if scheme in ("mongodb", "mongodb+srv") or text.startswith("mongodb+srv://"):
+        import pymongo
+
+        client = pymongo.MongoClient(text)
+        db = client.get_default_database(default="sacred")
+        return MongoBackend(db, prefix)
+    raise ValueError(
+        f"Labwatch cannot use the store {text!r}: give a folder, sqlite:///file.db, "
+        "postgresql://..., mongodb://host/db or a MongoDB database"
+    )
+
+
+def mongo_database(url: Optional[str], database_name: str):
+    """``database_name`` on the MongoDB server at ``url`` (default localhost)."""
+    import pymongo
+
+    return pymongo.MongoClient(url or "localhost")[database_name]
