@@ -64,19 +64,35 @@ def get_config_updates(updates):
     return config_updates, named_configs
 
 
+_LITERAL_OPENERS = {
+    "[": "list",
+    "{": "dict",
+    "(": "tuple",
+    "'": "string",
+    '"': "string",
+}
+
+
 def _convert_value(value, token=None):
     """Parse a ``with`` value as a Python literal (then jsonpickle-restore it).
 
     A value that is no literal stays a string (``name=Bob``), unless
     ``SETTINGS.COMMAND_LINE.STRICT_PARSING`` is set; then a CommandLineError is raised.
+    A value that opens a list, dict, tuple or string literal but does not close it
+    (``a=[1,2``) is a typo, not a string: it raises a CommandLineError too.
     """
     from sacred.serializer import restore
 
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
+        shown = token if token is not None else value
+        if value[:1] in _LITERAL_OPENERS:
+            raise CommandLineError(
+                f"Invalid config update {shown!r}: the value {value!r} looks like a "
+                f"{_LITERAL_OPENERS[value[:1]]} but is not a valid Python literal ({e})."
+            ) from e
         if SETTINGS.COMMAND_LINE.STRICT_PARSING:
-            shown = token if token is not None else value
             raise CommandLineError(
                 f"Invalid config update {shown!r}: the value {value!r} is not a Python "
                 "literal (strict parsing is on; quote strings, e.g. name='Bob')."

@@ -287,8 +287,11 @@ def test_convert_value_restores_jsonpickle_objects():
 
 def test_non_literal_values_stay_strings_unless_strict():
     assert _convert_value("Bob") == "Bob"
-    assert _convert_value("[1, 2") == "[1, 2"
-    assert _convert_value("{[1]: 2}") == "{[1]: 2}"
+    assert _convert_value("1+") == "1+"
+    # beyond the original: an opened but broken literal is an error, not a string
+    for broken in ("[1, 2", "{[1]: 2}"):
+        with pytest.raises(CommandLineError, match="is not a valid Python literal"):
+            _convert_value(broken)
 
 
 @pytest.fixture
@@ -305,7 +308,7 @@ def test_strict_parsing_names_the_token(strict_parsing, token, value):
     message = str(excinfo.value)
     assert repr(token) in message
     assert repr(value) in message
-    assert "not a Python literal" in message
+    assert "Python literal" in message
     # still a ValueError, like the original's literal_eval error
     assert isinstance(excinfo.value, ValueError)
 
@@ -339,3 +342,25 @@ def test_cli_option_objects_render_like_functions_docs():
     usage = format_usage("p", "", None, [zeta_option])
     assert "  -z VALUE --zeta=VALUE         Set zeta.\n" in usage
     assert isinstance(zeta_option, CLIOption)
+
+
+@pytest.mark.parametrize(
+    "token,kind",
+    [("a=[1,2", "list"), ("a={'b': 1", "dict"), ("a=(1,", "tuple"), ("a='x", "string")],
+)
+def test_unclosed_literal_is_an_error_not_a_string(token, kind):
+    from sacred.utils import CommandLineError
+
+    with pytest.raises(CommandLineError) as info:
+        get_config_updates([token])
+    assert str(info.value).startswith(
+        f"Invalid config update {token!r}: the value {token[2:]!r} looks like a {kind} "
+        "but is not a valid Python literal ("
+    )
+
+
+def test_plain_words_still_become_strings():
+    assert get_config_updates(["name=Bob", "path=/tmp/x[1"]) == (
+        {"name": "Bob", "path": "/tmp/x[1"},
+        [],
+    )
