@@ -18,6 +18,7 @@ e     cifar     0.05   COMPLETED  no optimizer; result "ok"      none
 ====  ========  =====  =========  =============================  ======================
 """
 
+import importlib.util
 import os
 
 import pytest
@@ -126,6 +127,51 @@ def _file_store(tmp_path):
 
 
 STORE_KINDS = {"file": (_file_observer, _file_store)}
+
+# SQL: one SQLite file, or one fresh PostgreSQL database, per filled store
+_PG_DATABASES = {}
+
+
+def _sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+def _postgres_url(tmp_path):
+    if str(tmp_path) not in _PG_DATABASES:
+        import uuid
+
+        import psycopg
+        import sqlalchemy as sa
+
+        from tests.services import service_url
+
+        server = service_url("SACRED_TEST_POSTGRES_URL")
+        name = f"sacred_store_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as con:
+            con.execute(f'CREATE DATABASE "{name}"')
+        url = sa.engine.make_url(server).set(database=name)
+        _PG_DATABASES[str(tmp_path)] = url.render_as_string(hide_password=False)
+    return _PG_DATABASES[str(tmp_path)]
+
+
+def _sql_kind(make_url):
+    def observer(tmp_path):
+        from sacred.observers import SqlObserver
+
+        return SqlObserver(make_url(tmp_path))
+
+    def store(tmp_path):
+        from sacred.store import open_store
+
+        return open_store(make_url(tmp_path))
+
+    return observer, store
+
+
+if importlib.util.find_spec("sqlalchemy") is not None:
+    STORE_KINDS["sqlite"] = _sql_kind(_sqlite_url)
+    if importlib.util.find_spec("psycopg") is not None:
+        STORE_KINDS["postgresql"] = _sql_kind(_postgres_url)
 
 
 @pytest.fixture(scope="module", params=sorted(STORE_KINDS))
