@@ -1,0 +1,5 @@
+import sys
+
+from sacredboard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,599 @@
+"""The JSON API (blueprint ``api``): the original Sacredboard routes plus the newer views."""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import mimetypes
+import posixpath
+import zipfile
+
+from flask import Blueprint, Response, current_app, render_template, request, send_file
+
+from sacred.store import RunNotFoundError, StoreError
+from sacred.store.query import MatchAll
+from sacredboard import analysis, hpo
+from sacredboard.annotations import AnnotationError, clean_annotations, save_annotations
+from sacredboard.jsonutil import dumps, iso
+from sacredboard.table import (
+    TableError,
+    build_query,
+    build_sort,
+    live_state,
+    make_row,
+    parse_columns,
+)
+
+bp = Blueprint("api", __name__)
+
+DEFAULT_WIDTH = 1000
+MAX_WIDTH = 20000
+MAX_ANALYSIS_RUNS = 5000
+_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+# ---------------------------------------------------------------------- helpers
+def store():
+    return current_app.config["SACREDBOARD_STORE"]
+
+
+def dead_after() -> float:
+    value = request.args.get("dead_after")
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise TableError("dead_after must be a number of seconds") from None
+        if not seconds > 0:
+            raise TableError("dead_after must be positive")
+        return seconds
+    return current_app.config["SACREDBOARD_DEAD_AFTER"]
+
+
+def now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def as_json(obj, status: int = 200) -> Response:
+    return Response(dumps(obj), status=status, mimetype="application/json")
+
+
+def error(status: int, message: str) -> Response:
+    return as_json({"errorCode": status, "errorMessage": message}, status)
+
+
+def run_id_of(text: str):
+    """Run ids are numbers in most stores; other ids are passed on as text."""
+    return int(text) if text.isdigit() else text
+
+
+def _int_arg(name, default, minimum=None, maximum=None):
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise TableError(f"{name} must be an integer") from None
+    if minimum is not None and value < minimum:
+        raise TableError(f"{name} must be at least {minimum}")
+    if maximum is not None:
+        value = min(value, maximum)
+    return value
+
+
+def write_refused():
+    """None if this server may change runs, else the 403 response."""
+    if current_app.config["SACREDBOARD_ALLOW_WRITE"]:
+        return None
+    host = current_app.config["SACREDBOARD_HOST"]
+    return error(
+        403,
+        f"Sacredboard listens on {host} (not only this computer), so deleting and editing "
+        "runs are disabled. Restart it with --allow-write to allow them.",
+    )
+
+
+@bp.errorhandler(TableError)
+def _bad_request(e):
+    return error(400, str(e))
+
+
+@bp.errorhandler(RunNotFoundError)
+def _not_found(e):
+    return error(404, f"Couldn't find resource: {e}")
+
+
+@bp.errorhandler(StoreError)
+def _store_error(e):
+    return error(500, str(e))
+
+
+@bp.errorhandler(AnnotationError)
+def _bad_annotation(e):
+    return error(400, str(e))
+
+
+def ids_arg(name="ids") -> list:
+    raw = request.args.get(name, "")
+    ids = [run_id_of(i.strip()) for i in raw.split(",") if i.strip()]
+    if not ids:
+        raise TableError(f"give the runs as {name}=1,2,3")
+    return ids
+
+
+# ---------------------------------------------------------------------- run list
+@bp.route("/api/run")
+def run_list():
+    """DataTables' server-side protocol: draw, start, length, order, queryFilter (+ q, status)."""
+    after = dead_after()
+    t = now()
+    node = build_query(request.args, after, t)
+    sort = build_sort(request.args)
+    columns = parse_columns(request.args.get("cols"))
+    start = _int_arg("start", 0, minimum=0)
+    length = _int_arg("length", -1)
+    limit = None if length < 0 else length
+    s = store()
+    records = s.summaries(node, sort, start, limit, fields=[f for _, f in columns])
+    need_metrics = any(fld.metric for _, fld in columns)
+    rows = [
+        make_row(r, t, after, columns, s.metric_summaries(r["_id"]) if need_metrics else None)
+        for r in records
+    ]
+    filtered = s.count(node)
+    total = filtered if isinstance(node, MatchAll) else s.count()
+    try:
+        draw = int(request.args.get("draw", 1))
+    except ValueError:
+        draw = 1
+    return as_json(
+        {
+            "draw": draw,
+            "recordsTotal": total,
+            "recordsFiltered": filtered,
+            "data": rows,
+            "dead_after": after,
+        }
+    )
+
+
+def _export_rows():
+    after = dead_after()
+    t = now()
+    node = build_query(request.args, after, t)
+    sort = build_sort(request.args)
+    columns = parse_columns(request.args.get("cols"))
+    s = store()
+    need_metrics = any(fld.metric for _, fld in columns)
+    for r in s.summaries(node, sort, fields=[f for _, f in columns]):
+        yield make_row(r, t, after, columns, s.metric_summaries(r["_id"]) if need_metrics else None)
+
+
+_EXPORT_FIELDS = (
+    "id",
+    "experiment_name",
+    "command",
+    "live_state",
+    "start_time",
+    "stop_time",
+    "duration",
+    "hostname",
+    "result",
+    "tags",
+    "notes",
+)
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        value = dumps(value)
+    if isinstance(value, str):
+        # a leading = + @ or - would make a spreadsheet evaluate the cell as a formula
+        if value[:1] in ("=", "+", "@", "\t", "\r") or (
+            value[:1] == "-" and not value[1:2].isdigit()
+        ):
+            return "'" + value
+        return value
+    return value
+
+
+@bp.route("/api/export")
+def export():
+    """All runs of the current table (filters, sort and columns) as CSV or JSON."""
+    fmt = request.args.get("format", "csv")
+    if fmt not in ("csv", "json"):
+        raise TableError("format must be csv or json")
+    columns = [name for name, _ in parse_columns(request.args.get("cols"))]
+    rows = []
+    for row in _export_rows():
+        out = {k: row[k] for k in _EXPORT_FIELDS}
+        for name in columns:
+            out[name] = row["columns"][name]
+        rows.append(out)
+    if fmt == "json":
+        resp = as_json(rows)
+    else:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        header = list(_EXPORT_FIELDS) + columns
+        writer.writerow(header)
+        for row in rows:
+            row["tags"] = ", ".join(row["tags"])
+            writer.writerow([_csv_cell(row[h]) for h in header])
+        resp = Response(buf.getvalue(), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f"attachment; filename=runs.{fmt}"
+    return resp
+
+
+# ---------------------------------------------------------------------- one run
+@bp.route("/api/run/<run_id>", methods=["GET"])
+def run_detail(run_id):
+    s = store()
+    record = s.get(run_id_of(run_id))
+    after = dead_after()
+    row = make_row(record, now(), after)
+    return as_json(
+        {
+            "draw": 1,
+            "recordsTotal": 1,
+            "recordsFiltered": 1,
+            "data": [row],
+            "object": record,
+            "dead_after": after,
+        }
+    )
+
+
+@bp.route("/api/run/<run_id>", methods=["DELETE"])
+def run_delete(run_id):
+    refused = write_refused()
+    if refused:
+        return refused
+    s = store()
+    rid = run_id_of(run_id)
+    s.get(rid)
+    try:
+        s.delete(rid)
+    except NotImplementedError as e:
+        return Response(f"Not Implemented: {e}", status=510, mimetype="text/plain")
+    return Response(f"DELETED run {run_id}", mimetype="text/plain")
+
+
+@bp.route("/api/run/<run_id>/annotations", methods=["PUT"])
+def run_annotations(run_id):
+    refused = write_refused()
+    if refused:
+        return refused
+    body = request.get_json(silent=True)
+    if body is None:
+        raise AnnotationError("send the tags and notes as JSON (Content-Type: application/json)")
+    updates = clean_annotations(body)
+    rid = run_id_of(run_id)
+    save_annotations(store(), rid, updates)
+    row = make_row(store().get(rid), now(), dead_after())
+    return as_json({"tags": row["tags"], "notes": row["notes"]})
+
+
+@bp.route("/api/run/<run_id>/output")
+def run_output(run_id):
+    """Captured output from character ``offset`` on (for a live tail), and its length."""
+    record = store().get(run_id_of(run_id))
+    text = record.get("captured_out") or ""
+    offset = _int_arg("offset", 0, minimum=0)
+    if offset > len(text):
+        offset = 0  # the output was replaced: send all of it again
+    return as_json(
+        {
+            "offset": offset,
+            "length": len(text),
+            "text": text[offset:],
+            "live_state": live_state(record, now(), dead_after()),
+        }
+    )
+
+
+@bp.route("/api/run/<run_id>/metrics")
+def run_metrics(run_id):
+    summaries = store().metric_summaries(run_id_of(run_id))
+    return as_json([{"name": n, **s} for n, s in sorted(summaries.items())])
+
+
+def _epoch(t):
+    if isinstance(t, _dt.datetime):
+        if t.tzinfo is not None:
+            t = t.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return (t - _dt.datetime(1970, 1, 1)).total_seconds()
+    return None
+
+
+def metric_payload(run_id, name, width):
+    data = store().metrics(run_id, [name], max_points=width)
+    if name not in data:
+        raise RunNotFoundError(f"run {run_id} has no metric {name!r}")
+    m = data[name]
+    return {
+        "run_id": str(run_id),
+        "metric_id": name,
+        "name": name,
+        "steps": m["steps"],
+        "timestamps": [_epoch(t) for t in m["timestamps"]],
+        "strtimestamps": [iso(t) if isinstance(t, _dt.datetime) else t for t in m["timestamps"]],
+        "values": m["values"],
+    }
+
+
+@bp.route("/api/run/<run_id>/metric/<path:name>")
+def run_metric(run_id, name):
+    """One metric, downsampled on the server to at most ``width`` points (min/max kept)."""
+    width = _int_arg("width", DEFAULT_WIDTH, minimum=2, maximum=MAX_WIDTH)
+    return as_json(metric_payload(run_id_of(run_id), name, width))
+
+
+# ---------------------------------------------------------------------- files
+_KINDS = ("artifact", "source", "resource")
+
+
+def _open_file(file_id: str):
+    """``<run>/<kind>/<name>`` -> (stream, name); only files recorded for that run."""
+    parts = file_id.split("/", 2)
+    if len(parts) != 3 or parts[1] not in _KINDS or not parts[2]:
+        raise RunNotFoundError(f"no file {file_id!r} (ids look like 3/artifact/model.txt)")
+    rid, kind, name = run_id_of(parts[0]), parts[1], parts[2]
+    s = store()
+    listed = {"artifact": s.artifacts, "source": s.sources, "resource": s.resources}[kind](rid)
+    if name not in listed:
+        raise RunNotFoundError(f"run {parts[0]} has no {kind} {name!r}")
+    opener = {"artifact": s.open_artifact, "source": s.open_source, "resource": s.open_resource}
+    try:
+        stream = opener[kind](rid, name)
+    except OSError as e:
+        raise RunNotFoundError(f"{kind} {name!r} of run {parts[0]} cannot be read: {e}") from None
+    return stream, name
+
+
+def _mimetype(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "binary/octet-stream"
+
+
+@bp.route("/api/file/<path:file_id>")
+def file_download(file_id):
+    stream, name = _open_file(file_id)
+    with stream:
+        data = stream.read()
+    mime = _mimetype(name)
+    inline = request.args.get("inline") == "1" and mime in _INLINE_TYPES
+    resp = send_file(
+        io.BytesIO(data),
+        mimetype=mime,
+        as_attachment=not inline,
+        download_name=posixpath.basename(name),
+    )
+    resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
+    return resp
+
+
+@bp.route("/api/fileview/<path:file_id>")
+def file_view(file_id):
+    stream, name = _open_file(file_id)
+    with stream:
+        data = stream.read()
+    mime = _mimetype(name)
+    text = None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return render_template(
+        "file_view.html",
+        name=name,
+        file_id=file_id,
+        text=text,
+        image=mime in _INLINE_TYPES,
+        length=len(data),
+        first_bytes=" ".join(f"0x{b:02x}" for b in data[:10]),
+    )
+
+
+def _safe_arcname(name: str) -> str:
+    parts = [
+        p
+        for p in posixpath.normpath(name.replace("\\", "/")).split("/")
+        if p not in ("", ".", "..")
+    ]
+    return "/".join(parts) or "file"
+
+
+def _zip(run_id: str, kind: str, suffix: str):
+    s = store()
+    rid = run_id_of(run_id)
+    names = s.artifacts(rid) if kind == "artifact" else s.sources(rid)
+    opener = s.open_artifact if kind == "artifact" else s.open_source
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in names:
+            try:
+                with opener(rid, name) as f:
+                    zf.writestr(_safe_arcname(name), f.read())
+            except (OSError, StoreError):
+                continue  # a file that is gone is left out
+    buf.seek(0)
+    return send_file(
+        buf,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"run{run_id}_{suffix}.zip",
+    )
+
+
+@bp.route("/api/artifacts/<run_id>")
+def artifacts_zip(run_id):
+    return _zip(run_id, "artifact", "artifact")
+
+
+@bp.route("/api/sources/<run_id>")
+def sources_zip(run_id):
+    return _zip(run_id, "source", "source")
+
+
+# ---------------------------------------------------------------------- several runs
+@bp.route("/api/compare")
+def compare():
+    """Selected runs: brief rows, the config keys that differ, and their metric names."""
+    ids = ids_arg()
+    s = store()
+    t = now()
+    after = dead_after()
+    records = [s.get(i) for i in ids]
+    metric_names = {}
+    for r in records:
+        metric_names[str(r["_id"])] = sorted(s.metric_summaries(r["_id"]))
+    return as_json(
+        {
+            "runs": [make_row(r, t, after) for r in records],
+            "config_diff": analysis.config_diff({r["_id"]: r.get("config") for r in records}),
+            "metrics": metric_names,
+        }
+    )
+
+
+@bp.route("/api/diff")
+def diff():
+    """Side-by-side diff of two runs' captured output (``what=captured_out``) or a source."""
+    a, b = run_id_of(request.args.get("a", "")), run_id_of(request.args.get("b", ""))
+    what = request.args.get("what", "captured_out")
+    s = store()
+    if what == "captured_out":
+        left = s.get(a).get("captured_out") or ""
+        right = s.get(b).get("captured_out") or ""
+    elif what.startswith("source:"):
+        name = what[len("source:") :]
+        texts = []
+        for rid in (a, b):
+            if name in s.sources(rid):
+                with s.open_source(rid, name) as f:
+                    texts.append(f.read().decode("utf-8", errors="replace"))
+            else:
+                texts.append("")
+        left, right = texts
+    else:
+        raise TableError("what must be captured_out or source:<name>")
+    return as_json(
+        {"a": str(a), "b": str(b), "what": what, "rows": analysis.text_diff(left, right)}
+    )
+
+
+def _analysis_records():
+    after = dead_after()
+    t = now()
+    node = build_query(request.args, after, t)
+    sort = build_sort(request.args, default="_id")
+    limit = _int_arg("limit", MAX_ANALYSIS_RUNS, minimum=1, maximum=MAX_ANALYSIS_RUNS)
+    return store().summaries(node, sort, 0, limit), t, after
+
+
+@bp.route("/api/groups")
+def groups():
+    """Runs of the filtered table grouped by everything but the seed, with aggregates."""
+    records, t, after = _analysis_records()
+    return as_json(analysis.group_runs(records, lambda r: live_state(r, t, after)))
+
+
+@bp.route("/api/groups/metric")
+def group_metric():
+    """Mean and spread of one metric over the given runs, aligned by step."""
+    ids = ids_arg()
+    name = request.args.get("name", "")
+    width = _int_arg("width", DEFAULT_WIDTH, minimum=2, maximum=MAX_WIDTH)
+    series = []
+    for rid in ids:
+        data = store().metrics(rid, [name])
+        if name in data:
+            series.append(data[name])
+    agg = analysis.aggregate_metric(series, width)
+    agg["name"] = name
+    agg["runs"] = len(series)
+    return as_json(agg)
+
+
+@bp.route("/api/points")
+def points():
+    """Values of chosen fields for the filtered runs (parallel coordinates, scatter plots)."""
+    records, t, after = _analysis_records()
+    fields = parse_columns(request.args.get("fields"))
+    if not fields:
+        fields = parse_columns(
+            ",".join("config." + k for k in analysis.varying_config_keys(records))
+        )
+    s = store()
+    need_metrics = any(f.metric for _, f in fields)
+    metric_names = set()
+    columns = {name: [] for name, _ in fields}
+    for r in records:
+        ms = (
+            s.metric_summaries(r["_id"])
+            if need_metrics or request.args.get("list_metrics")
+            else None
+        )
+        if ms:
+            metric_names.update(ms)
+        for name, fld in fields:
+            columns[name].append(_col(r, fld, ms))
+    return as_json(
+        {
+            "ids": [str(r["_id"]) for r in records],
+            "states": [live_state(r, t, after) for r in records],
+            "fields": [name for name, _ in fields],
+            "columns": columns,
+            "metric_names": sorted(metric_names),
+        }
+    )
+
+
+def _col(record, fld, ms):
+    from sacredboard.table import column_value
+
+    return column_value(record, fld, ms)
+
+
+# ---------------------------------------------------------------------- search spaces
+def _all_records():
+    return store().summaries(None, None)
+
+
+@bp.route("/api/search_spaces")
+def search_spaces():
+    return as_json(hpo.list_spaces(_all_records()))
+
+
+@bp.route("/api/search_space/<path:name>")
+def search_space(name):
+    t = now()
+    after = dead_after()
+    definition = current_app.config.get("SACREDBOARD_SEARCH_SPACES", {}).get(name)
+    report = hpo.space_report(
+        _all_records(), name, lambda r: live_state(r, t, after), definition=definition
+    )
+    if not report["total"] and definition is None:
+        raise RunNotFoundError(f"no run used the search space {name!r}")
+    return as_json(report)
+
+
+@bp.route("/api/settings")
+def settings():
+    from sacredboard import __version__
+
+    return as_json(
+        {
+            "version": __version__,
+            "dead_after": current_app.config["SACREDBOARD_DEAD_AFTER"],
+            "allow_write": current_app.config["SACREDBOARD_ALLOW_WRITE"],
+            "store": repr(store()),
+        }
+    )
+
+
+__all__ = ("bp", "metric_payload", "run_id_of")

@@ -1,0 +1,75 @@
+"""The Flask app factory."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Flask
+
+from sacred.store import RunStore, open_store
+
+__all__ = ("create_app", "is_loopback", "DEFAULT_DEAD_AFTER")
+
+DEFAULT_DEAD_AFTER = 120.0
+
+# no inline scripts anywhere: a <script> that ends up in a page cannot run
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+def is_loopback(host: str) -> bool:
+    host = (host or "").strip("[]").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def create_app(
+    store,
+    *,
+    host: str = "127.0.0.1",
+    allow_write: Optional[bool] = None,
+    dead_after: float = DEFAULT_DEAD_AFTER,
+    sub_url: str = "",
+    search_spaces: Optional[dict] = None,
+    debug: bool = False,
+) -> Flask:
+    """A Sacredboard app over ``store`` (a RunStore or anything ``open_store`` accepts).
+
+    ``host`` is the address the server listens on: unless it is a loopback address,
+    deleting and editing runs are refused unless ``allow_write`` is true. ``dead_after`` is
+    the heartbeat age (seconds) after which a RUNNING run counts as probably dead.
+    ``search_spaces`` maps names to search-space definitions shown on their pages.
+    """
+    if not isinstance(store, RunStore):
+        store = open_store(store)
+    if not dead_after > 0:
+        raise ValueError("dead_after must be a positive number of seconds")
+    app = Flask(__name__)
+    app.config.update(
+        SACREDBOARD_STORE=store,
+        SACREDBOARD_HOST=host,
+        SACREDBOARD_ALLOW_WRITE=is_loopback(host) if allow_write is None else bool(allow_write),
+        SACREDBOARD_DEAD_AFTER=float(dead_after),
+        SACREDBOARD_SEARCH_SPACES=dict(search_spaces or {}),
+        JSON_SORT_KEYS=False,
+    )
+    app.debug = debug
+
+    from sacredboard import api, views
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+
+    @app.after_request
+    def _security_headers(resp):
+        resp.headers.setdefault("Content-Security-Policy", _CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("Cache-Control", "no-cache")
+        return resp
+
+    from sacredboard.proxy import ReverseProxied
+
+    app.wsgi_app = ReverseProxied(app.wsgi_app, sub_url or "")
+    return app

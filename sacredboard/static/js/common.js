@@ -1,0 +1,150 @@
+/* Shared helpers. Data from runs is only ever put into the page as text (textContent). */
+"use strict";
+const SB = (function () {
+  const body = document.body;
+  const root = body.dataset.root || "";
+  const settings = {
+    deadAfter: parseFloat(body.dataset.deadAfter || "120"),
+    allowWrite: body.dataset.allowWrite === "true",
+  };
+
+  function url(path, params) {
+    let u = root + path;
+    if (params) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(params)) {
+        if (v !== undefined && v !== null && v !== "") qs.set(k, v);
+      }
+      const s = qs.toString();
+      if (s) u += (u.includes("?") ? "&" : "?") + s;
+    }
+    return u;
+  }
+
+  async function api(path, params, options) {
+    const resp = await fetch(url(path, params), options);
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+    if (!resp.ok) {
+      const msg = data && data.errorMessage ? data.errorMessage : (typeof data === "string" ? data : resp.statusText);
+      const err = new Error(msg);
+      err.status = resp.status;
+      throw err;
+    }
+    return data;
+  }
+
+  /* el("div", {class: "x", onclick: f}, child, "text", ...) */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k in node && k !== "list") node[k] = v;
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : String(c));
+    }
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
+  function toast(message) {
+    const t = document.getElementById("toast");
+    t.textContent = message;
+    t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (isNaN(d)) return String(iso);
+    return d.toLocaleString();
+  }
+
+  function fmtDuration(s) {
+    if (s === null || s === undefined) return "";
+    s = Math.round(s);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + sec + "s";
+  }
+
+  function fmtValue(v) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(+v.toPrecision(6));
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v);
+  }
+
+  function stateGlyph(state) {
+    const label = state === "PROBABLY_DEAD" ? "Probably dead" : (state || "");
+    return el("span", { class: "glyph st-" + state, title: label });
+  }
+
+  /* A collapsible key/value tree of a JSON value (keys sorted). */
+  function tree(value, openDepth) {
+    openDepth = openDepth === undefined ? 1 : openDepth;
+    const wrap = el("div", { class: "tree" });
+    wrap.append(treeList(value, 0, openDepth));
+    return wrap;
+  }
+
+  function leaf(v) {
+    if (v === null) return el("span", { class: "lit", text: "null" });
+    if (typeof v === "string") return el("span", { class: "str", text: JSON.stringify(v) });
+    if (typeof v === "number") return el("span", { class: "num", text: String(v) });
+    return el("span", { class: "lit", text: String(v) });
+  }
+
+  function treeList(value, depth, openDepth) {
+    const ul = el("ul");
+    const keys = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value).sort();
+    for (const k of keys) {
+      const v = value[k];
+      const li = el("li");
+      if (v !== null && typeof v === "object" && Object.keys(v).length) {
+        const size = Array.isArray(v) ? "[" + v.length + "]" : "{" + Object.keys(v).length + "}";
+        const open = depth < openDepth;
+        const toggle = el("span", { class: "toggle", text: open ? "▾ " : "▸ " });
+        const child = treeList(v, depth + 1, openDepth);
+        child.hidden = !open;
+        toggle.addEventListener("click", () => {
+          child.hidden = !child.hidden;
+          toggle.textContent = child.hidden ? "▸ " : "▾ ";
+        });
+        li.append(toggle, el("span", { class: "key", text: String(k) }), ": ", el("span", { class: "muted", text: size }), child);
+      } else {
+        const shown = v !== null && typeof v === "object" ? (Array.isArray(v) ? "[]" : "{}") : null;
+        li.append(el("span", { class: "key", text: String(k) }), ": ", shown ? el("span", { class: "lit", text: shown }) : leaf(v));
+      }
+      ul.append(li);
+    }
+    return ul;
+  }
+
+  /* Exponential moving average with TensorBoard's debiasing. */
+  function smooth(values, weight) {
+    if (!weight) return values.slice();
+    const out = [];
+    let last = 0, n = 0;
+    for (const v of values) {
+      if (v === null || !isFinite(v)) { out.push(null); continue; }
+      last = last * weight + (1 - weight) * v;
+      n += 1;
+      out.push(last / (1 - Math.pow(weight, n)));
+    }
+    return out;
+  }
+
+  const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+  return { root, settings, url, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, stateGlyph, tree, smooth, COLORS };
+})();

@@ -1,0 +1,143 @@
+/* Line plots with uPlot (vendored). The server has already downsampled every series. */
+"use strict";
+const SBPlot = (function () {
+  function positive(v) { return v !== null && isFinite(v) && v > 0; }
+
+  /* opts: {series: [{label, x, y, color, width, dash}], bands: [{label, x, lo, hi, color}],
+            xTime, logX, logY, height, xLabel} */
+  function lines(container, opts) {
+    if (container._plot) { container._plot.destroy(); container._plot = null; }
+    SB.clear(container);
+    const tables = [];
+    const series = [{ label: opts.xTime ? "time" : "step" }];
+    const bands = [];
+    for (const s of opts.series || []) {
+      tables.push(table(s.x, s.y, opts));
+      series.push({ label: s.label, stroke: s.color, width: s.width || 1.5, dash: s.dash, spanGaps: true, points: { show: false } });
+    }
+    for (const b of opts.bands || []) {
+      tables.push(table(b.x, b.hi, opts));
+      tables.push(table(b.x, b.lo, opts));
+      const hi = series.length, lo = hi + 1;
+      series.push({ label: b.label + " max", stroke: b.color, width: 0.5, spanGaps: true, points: { show: false } });
+      series.push({ label: b.label + " min", stroke: b.color, width: 0.5, spanGaps: true, points: { show: false } });
+      bands.push({ series: [hi, lo], fill: b.color + "33" });
+    }
+    if (!tables.length) {
+      container.append(SB.el("p", { class: "muted", text: "Nothing to plot." }));
+      return null;
+    }
+    const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+    const width = Math.max(300, (container.clientWidth || 800) - 10);
+    const plot = new uPlot({
+      width: width,
+      height: opts.height || 320,
+      series: series,
+      bands: bands,
+      scales: {
+        x: { time: !!opts.xTime, distr: opts.logX ? 3 : 1 },
+        y: { distr: opts.logY ? 3 : 1 },
+      },
+      axes: [{ label: opts.xLabel || (opts.xTime ? "time" : "step") }, { label: opts.yLabel || "value" }],
+      legend: { show: true },
+    }, data, container);
+    container._plot = plot;
+    return plot;
+  }
+
+  function table(x, y, opts) {
+    const xs = [], ys = [];
+    const pairs = [];
+    for (let i = 0; i < x.length; i++) {
+      if (x[i] === null || x[i] === undefined) continue;
+      if (opts.logX && !positive(x[i])) continue;
+      let v = y[i];
+      if (opts.logY && !positive(v)) v = null;
+      pairs.push([x[i], v]);
+    }
+    pairs.sort((a, b) => a[0] - b[0]);
+    for (const [a, b] of pairs) {
+      if (xs.length && xs[xs.length - 1] === a) { ys[ys.length - 1] = b; continue; }
+      xs.push(a); ys.push(b);
+    }
+    return [xs, ys];
+  }
+
+  /* A small scatter plot on a canvas; points: [{x, y, label, color}] (numbers or strings). */
+  function scatter(canvas, points, xName, yName) {
+    const ctx = canvas.getContext("2d");
+    const W = canvas.width, H = canvas.height, pad = 50;
+    ctx.clearRect(0, 0, W, H);
+    const xs = axis(points.map(p => p.x)), ys = axis(points.map(p => p.y));
+    ctx.strokeStyle = "#999"; ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
+    ctx.strokeRect(pad, 10, W - pad - 10, H - pad - 10);
+    ctx.fillText(xName, W / 2, H - 8);
+    ctx.save(); ctx.translate(12, H / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(yName, 0, 0); ctx.restore();
+    for (const t of xs.ticks) ctx.fillText(t.label, pad + t.pos * (W - pad - 10) - 10, H - pad + 14);
+    for (const t of ys.ticks) ctx.fillText(t.label, 2, H - pad - t.pos * (H - pad - 10) + 4);
+    canvas._points = [];
+    for (const p of points) {
+      const fx = xs.pos(p.x), fy = ys.pos(p.y);
+      if (fx === null || fy === null) continue;
+      const px = pad + fx * (W - pad - 10), py = H - pad - fy * (H - pad - 10);
+      ctx.fillStyle = p.color || "#1f77b4";
+      ctx.beginPath(); ctx.arc(px, py, 4, 0, 2 * Math.PI); ctx.fill();
+      canvas._points.push({ px, py, p });
+    }
+    return canvas._points.length;
+  }
+
+  /* A scale for mixed values: numbers linearly, anything else as categories. */
+  function axis(values) {
+    const nums = values.filter(v => typeof v === "number" && isFinite(v));
+    if (nums.length && nums.length === values.filter(v => v !== null && v !== undefined).length) {
+      let lo = Math.min(...nums), hi = Math.max(...nums);
+      if (lo === hi) { lo -= 0.5; hi += 0.5; }
+      const ticks = [0, 0.25, 0.5, 0.75, 1].map(f => ({ pos: f, label: SB.fmtValue(+(lo + f * (hi - lo)).toPrecision(3)) }));
+      return { kind: "num", pos: v => (typeof v === "number" && isFinite(v) ? (v - lo) / (hi - lo) : null), ticks };
+    }
+    const cats = [...new Set(values.filter(v => v !== null && v !== undefined).map(v => SB.fmtValue(v)))].sort();
+    const n = Math.max(cats.length - 1, 1);
+    return {
+      kind: "cat",
+      pos: v => { const i = cats.indexOf(SB.fmtValue(v)); return v === null || v === undefined || i < 0 ? null : (cats.length === 1 ? 0.5 : i / n); },
+      ticks: cats.slice(0, 12).map((c, i) => ({ pos: cats.length === 1 ? 0.5 : i / n, label: c.slice(0, 12) })),
+    };
+  }
+
+  /* Parallel coordinates: one vertical axis per field, one line per run. */
+  function parallel(canvas, fields, columns, colors) {
+    const ctx = canvas.getContext("2d");
+    const W = canvas.width, H = canvas.height, top = 30, bottom = 30;
+    ctx.clearRect(0, 0, W, H);
+    if (!fields.length) return 0;
+    const scales = fields.map(f => axis(columns[f]));
+    const xOf = i => 40 + (fields.length === 1 ? 0 : i * (W - 80) / (fields.length - 1));
+    const yOf = f => H - bottom - f * (H - top - bottom);
+    const n = columns[fields[0]].length;
+    let drawn = 0;
+    ctx.lineWidth = 1.2;
+    for (let r = 0; r < n; r++) {
+      ctx.strokeStyle = (colors && colors[r]) || "#1f77b4";
+      ctx.globalAlpha = 0.6;
+      ctx.beginPath();
+      let started = false;
+      fields.forEach((f, i) => {
+        const p = scales[i].pos(columns[f][r]);
+        if (p === null) { started = false; return; }
+        if (!started) { ctx.moveTo(xOf(i), yOf(p)); started = true; } else ctx.lineTo(xOf(i), yOf(p));
+      });
+      ctx.stroke();
+      drawn++;
+    }
+    ctx.globalAlpha = 1; ctx.strokeStyle = "#333"; ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
+    fields.forEach((f, i) => {
+      ctx.beginPath(); ctx.moveTo(xOf(i), top); ctx.lineTo(xOf(i), H - bottom); ctx.stroke();
+      ctx.fillText(f, Math.max(0, xOf(i) - 30), 14);
+      for (const t of scales[i].ticks) ctx.fillText(t.label, xOf(i) + 3, yOf(t.pos) + 4);
+    });
+    return drawn;
+  }
+
+  return { lines, scatter, parallel, axis };
+})();
