@@ -1,0 +1,273 @@
+"""``TinyDbStore``: the read side of the TinyDbObserver's folder (``metadata.json`` + ``hashfs/``).
+
+``metadata.json`` is read as plain JSON and the serializers' tagged strings are turned into
+values here (``{TinyDate}:...`` -> datetime, ``{TinyFile}:<md5>`` -> the HashFS id,
+``{TinyArray}``/``{TinyDataFrame}``/``{TinySeries}`` -> their JSON), so reading never opens
+a handle per stored file and never imports numpy or pandas. The parsed tables are kept
+until the file changes. Filtering, sorting and paging are done in Python by ``RunStore``;
+runs keep the order in which they were stored (their ids are random uuids).
+
+Records are shaped like the MongoObserver's documents: ``experiment.sources`` is
+``[[name, file_id]]``, ``resources`` is ``[[filename, file_id]]`` and ``artifacts`` is
+``[{"name", "file_id"}]``. Metrics come from the table ``metrics`` (one entry per run and
+metric, ``{run_id, name, steps, values, timestamps}``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+from typing import Optional
+
+from sacred.observers import _jsonio
+from sacred.store import query as q
+from sacred.store.base import (
+    RunNotFoundError,
+    RunStore,
+    StoreError,
+    _uses_metrics,
+    gc_paused,
+    metric_summary,
+)
+
+__all__ = ("TinyDbStore",)
+
+_TAG = re.compile(r"\{(TinyDate|TinyFile|TinyArray|TinyDataFrame|TinySeries)\}:(.*)\Z", re.S)
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def _decode(value):
+    """A value of ``metadata.json`` with the serializers' tagged strings decoded."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _decode(v) for k, v in value.items()}
+    if kind is list:
+        return [_decode(v) for v in value]
+    if kind is str and value.startswith("{Tiny"):
+        m = _TAG.match(value)
+        if m is not None:
+            tag, body = m.groups()
+            if tag == "TinyDate":
+                return _dt.datetime.strptime(body, _DATE_FORMAT)
+            if tag == "TinyFile":
+                return body
+            try:
+                return json.loads(body)
+            except ValueError:
+                return body
+    return value
+
+
+def _record(entry: dict) -> dict:
+    """A run entry shaped like a MongoObserver document."""
+    record = dict(entry)
+    experiment = dict(record.get("experiment") or {})
+    if isinstance(experiment.get("sources"), list):
+        experiment["sources"] = [list(s[:2]) for s in experiment["sources"]]
+    record["experiment"] = experiment
+    record["resources"] = [list(r[:2]) for r in record.get("resources") or []]
+    record["artifacts"] = [
+        {"name": a[0], "file_id": a[2]} if isinstance(a, list) else a
+        for a in record.get("artifacts") or []
+    ]
+    return record
+
+
+def _file_ids(record: dict) -> set:
+    ids = {s[1] for s in record["experiment"].get("sources") or [] if len(s) > 1}
+    ids.update(r[1] for r in record.get("resources") or [] if len(r) > 1)
+    ids.update(a.get("file_id") for a in record.get("artifacts") or [])
+    return {i for i in ids if isinstance(i, str)}
+
+
+class TinyDbStore(RunStore):
+    """Runs in a TinyDbObserver folder (a path, or ``tinydb://path``)."""
+
+    scheme = "tinydb"
+
+    def __init__(self, location):
+        path = os.fspath(location)
+        if path.startswith("tinydb://"):
+            path = path[len("tinydb://") :]
+        self.root = os.path.abspath(path)
+        self.db_path = os.path.join(self.root, "metadata.json")
+        if not os.path.isfile(self.db_path):
+            raise StoreError(
+                f"There is no TinyDbObserver folder at {path!r}: {self.db_path} does not exist."
+            )
+        self._stat = None
+        self._tables = None
+        self._fs = None
+
+    def __repr__(self):
+        return f"TinyDbStore({self.root!r})"
+
+    # ------------------------------------------------------------------ reading the file
+    def _raw(self) -> dict:
+        try:
+            with open(self.db_path, "rb") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise StoreError(f"{self.db_path} is gone") from None
+        if not text.strip():
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise StoreError(f"{self.db_path} cannot be read: {e}") from None
+        if not isinstance(data, dict):
+            raise StoreError(f"{self.db_path} is not a TinyDB file")
+        return data
+
+    def _load(self):
+        """``(runs, metrics)``: ``[(doc_id, record)]`` in stored order and
+        ``{run_id: {name: metric}}``; parsed again only when the file changed."""
+        try:
+            st = os.stat(self.db_path)
+        except OSError:
+            raise StoreError(f"{self.db_path} is gone") from None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._tables is not None and self._stat == key:
+            return self._tables
+        with gc_paused():
+            raw = self._raw()
+            runs = sorted(((int(k), v) for k, v in (raw.get("runs") or {}).items()))
+            records = [(doc_id, _record(_decode(entry))) for doc_id, entry in runs]
+            metrics = {}
+            for _, entry in sorted(((int(k), v) for k, v in (raw.get("metrics") or {}).items())):
+                entry = _decode(entry)
+                per_run = metrics.setdefault(_id_key(entry.get("run_id")), {})
+                metric = per_run.setdefault(
+                    entry.get("name"), {"steps": [], "values": [], "timestamps": []}
+                )
+                for field in ("steps", "values", "timestamps"):
+                    metric[field].extend(entry.get(field) or [])
+        self._tables = (records, metrics, {})
+        self._stat = key
+        return self._tables
+
+    def _find(self, run_id):
+        """``(doc_id, record)`` of a run, by its id (or the id's text)."""
+        records = self._load()[0]
+        for doc_id, record in records:
+            if record.get("_id") == run_id and type(record.get("_id")) is type(run_id):
+                return doc_id, record
+        for doc_id, record in records:
+            if str(record.get("_id")) == str(run_id).strip():
+                return doc_id, record
+        raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}")
+
+    def get(self, run_id) -> dict:
+        return _copy(self._find(run_id)[1])
+
+    def _summaries_of(self, run_id) -> dict:
+        _, metrics, cache = self._load()
+        key = _id_key(run_id)
+        if key not in cache:
+            cache[key] = {n: metric_summary(m["values"]) for n, m in metrics.get(key, {}).items()}
+        return cache[key]
+
+    def _scan(self, need_metrics=False):
+        for _, record in self._load()[0]:
+            yield record, (self._summaries_of(record["_id"]) if need_metrics else None)
+
+    def _select_summaries(self, node, sort, skip=0, limit=None, fields=()) -> list:
+        """Like RunStore's, but ties keep the stored order (uuid ids carry no order)."""
+        need = _uses_metrics(node) or any(f.metric for f, _ in sort)
+        pred = q.compile_query(node)
+        with gc_paused():
+            rows = [(r, m) for r, m in self._scan(need) if pred(r, m)]
+            for fld, descending in reversed(sort):
+                rows.sort(
+                    key=lambda rm, f=fld: q.sort_key(q.get_value(rm[0], f, rm[1])),
+                    reverse=descending,
+                )
+        end = None if limit is None else skip + limit
+        return [_copy(r) for r, _ in rows[skip:end]]
+
+    def find(self, query=None, sort=None, skip: int = 0, limit: Optional[int] = None) -> list:
+        return self.summaries(query, sort, skip, limit)  # summaries are whole records here
+
+    def _read_metrics(self, run_id, names=None) -> dict:
+        record = self._find(run_id)[1]
+        metrics = self._load()[1].get(_id_key(record["_id"]), {})
+        return {
+            name: {k: list(v) for k, v in m.items()}
+            for name, m in metrics.items()
+            if names is None or name in names
+        }
+
+    def metric_summaries(self, run_id) -> dict:
+        return {n: dict(s) for n, s in self._summaries_of(self._find(run_id)[1]["_id"]).items()}
+
+    # ------------------------------------------------------------------ files
+    @property
+    def fs(self):
+        if self._fs is None:
+            try:
+                from hashfs import HashFS
+            except ImportError:
+                raise StoreError(
+                    'Reading the files of a TinyDB store needs hashfs: pip install "sacred[tinydb]"'
+                ) from None
+            self._fs = HashFS(os.path.join(self.root, "hashfs"), depth=3, width=2, algorithm="md5")
+        return self._fs
+
+    def _open(self, file_id, what):
+        address = self.fs.get(file_id) if isinstance(file_id, str) else None
+        if address is None:
+            raise RunNotFoundError(f"The stored copy of {what} is not in {self.root}/hashfs")
+        return open(address.abspath, "rb")
+
+    def open_artifact(self, run_id, name):
+        for entry in self._find(run_id)[1]["artifacts"]:
+            if entry.get("name") == name:
+                return self._open(entry.get("file_id"), f"artifact {name!r}")
+        raise RunNotFoundError(f"Run {run_id!r} has no artifact {name!r}")
+
+    def open_source(self, run_id, name):
+        for entry in self._find(run_id)[1]["experiment"].get("sources") or []:
+            if entry[0] == name:
+                return self._open(entry[1], f"source {name!r}")
+        raise RunNotFoundError(f"Run {run_id!r} has no source {name!r}")
+
+    def open_resource(self, run_id, name):
+        for entry in self._find(run_id)[1].get("resources") or []:
+            if entry[0] == name:
+                return self._open(entry[1], f"resource {name!r}")
+        raise RunNotFoundError(f"Run {run_id!r} has no resource {name!r}")
+
+    # ------------------------------------------------------------------ writing
+    def delete(self, run_id) -> None:
+        """Remove the run's entry, its metrics and the stored files no other run uses."""
+        doc_id, record = self._find(run_id)
+        raw = self._raw()
+        runs = raw.get("runs") or {}
+        if str(doc_id) not in runs:
+            raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}")
+        del runs[str(doc_id)]
+        key = _id_key(record["_id"])
+        metrics = raw.get("metrics") or {}
+        for metric_id in [k for k, v in metrics.items() if _id_key(v.get("run_id")) == key]:
+            del metrics[metric_id]
+        _jsonio.write_atomic(self.db_path, json.dumps(raw))
+        used = set()
+        for entry in runs.values():
+            used |= _file_ids(_record(_decode(entry)))
+        for file_id in _file_ids(record) - used:
+            self.fs.delete(file_id)
+        self._tables = None
+
+
+def _id_key(run_id):
+    """Run ids as dictionary keys (an int id and the same id as text are one run)."""
+    return str(run_id)
+
+
+def _copy(record: dict) -> dict:
+    """A copy callers may change without changing the cached tables."""
+    import copy
+
+    return copy.deepcopy(record)
