@@ -66,6 +66,7 @@ class TinyDbObserver(RunObserver):
         self.run_entry = {}
         self.db_run_id = None
         self.root = root
+        self.metric_entries = {}  # metric name -> [doc id in the metrics table, entry]
 
     # ------------------------------------------------------------ storing
     def save(self):
@@ -102,6 +103,7 @@ class TinyDbObserver(RunObserver):
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         self.db_run_id = None
+        self.metric_entries = {}
         if self.overwrite is not None:
             from tinydb import Query
 
@@ -111,6 +113,7 @@ class TinyDbObserver(RunObserver):
             self.db_run_id = found[0].doc_id
             _id = self.overwrite
             self.overwrite = None  # only once
+            self.db.table("metrics").remove(Query().run_id == _id)  # the run starts afresh
         experiment = dict(ex_info)
         experiment["sources"] = self.save_sources(ex_info)
         self.run_entry = {
@@ -168,6 +171,25 @@ class TinyDbObserver(RunObserver):
         file_id, handle = self._store_file(filename)
         self.run_entry["artifacts"].append([name, filename, file_id, handle])
         self.save()
+
+    def log_metrics(self, metrics_by_name, info):
+        """Append the new points to one entry per metric in the table ``metrics``:
+        ``{run_id, name, steps, values, timestamps}`` (not in the original Sacred; the
+        ``runs`` entries are unchanged, so readers of the original format are not affected).
+        """
+        table = self.db.table("metrics")
+        for name, metric in metrics_by_name.items():
+            doc_id, entry = self.metric_entries.get(name, (None, None))
+            if entry is None:
+                entry = {"run_id": self.run_entry["_id"], "name": name}
+                entry.update({f: [] for f in ("steps", "values", "timestamps")})
+            for field in ("steps", "values", "timestamps"):
+                entry[field].extend(v.item() if hasattr(v, "item") else v for v in metric[field])
+            if doc_id is None:
+                doc_id = table.insert(entry)
+            else:
+                table.update(entry, doc_ids=[doc_id])
+            self.metric_entries[name] = (doc_id, entry)
 
     def __eq__(self, other):
         if isinstance(other, TinyDbObserver):
