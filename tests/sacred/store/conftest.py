@@ -128,6 +128,47 @@ def _file_store(tmp_path):
 
 STORE_KINDS = {"file": (_file_observer, _file_store)}
 
+# mongomock: the observers and the store share one in-memory client per filled store
+_MONGOMOCK_CLIENTS = {}
+
+
+def _mongomock_client(tmp_path):
+    import mongomock
+    import mongomock.gridfs
+
+    mongomock.gridfs.enable_gridfs_integration()
+    return _MONGOMOCK_CLIENTS.setdefault(str(tmp_path), mongomock.MongoClient())
+
+
+def _mongomock_observer(tmp_path):
+    from sacred.observers import MongoObserver
+
+    return MongoObserver(client=_mongomock_client(tmp_path), db_name="sacred_store")
+
+
+def _mongomock_store(tmp_path):
+    from sacred.store import open_store
+
+    return open_store(_mongomock_client(tmp_path), db_name="sacred_store")
+
+
+def _tinydb_observer(tmp_path):
+    from sacred.observers import TinyDbObserver
+
+    return TinyDbObserver(str(tmp_path / "tinydb"))
+
+
+def _tinydb_store(tmp_path):
+    from sacred.store import open_store
+
+    return open_store(str(tmp_path / "tinydb"))
+
+
+if importlib.util.find_spec("mongomock") is not None:
+    STORE_KINDS["mongomock"] = (_mongomock_observer, _mongomock_store)
+if all(importlib.util.find_spec(m) for m in ("tinydb", "tinydb_serialization", "hashfs")):
+    STORE_KINDS["tinydb"] = (_tinydb_observer, _tinydb_store)
+
 # SQL: one SQLite file, or one fresh PostgreSQL database, per filled store
 _PG_DATABASES = {}
 

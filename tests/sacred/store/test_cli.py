@@ -191,6 +191,7 @@ def test_runs_export(fixed_store, tmp_path):
     assert [line.split(",")[0] for line in lines[1:]] == ["3", "2", "1"]
 
 
+@pytest.mark.parametrize("filled_store", ["file"], indirect=True)  # a folder path
 def test_export_between_stores(filled_store, tmp_path):
     dst = tmp_path / "copy"
     code, out, err = sacred("export", filled_store.basedir, str(dst), "-q", "status == 'COMPLETED'")
@@ -214,6 +215,7 @@ def test_export_between_stores(filled_store, tmp_path):
     assert out == "run 1 -> 6\nCopied 1 run.\n"
 
 
+@pytest.mark.parametrize("filled_store", ["file"], indirect=True)  # a folder path
 def test_real_runs_table(filled_store):
     code, out, _ = sacred(
         "runs",
