@@ -66,15 +66,15 @@ const SBPlot = (function () {
   /* A small scatter plot on a canvas; points: [{x, y, label, color}] (numbers or strings). */
   function scatter(canvas, points, xName, yName) {
     const ctx = canvas.getContext("2d");
-    const W = canvas.width, H = canvas.height, pad = 50;
+    const W = canvas.width, H = canvas.height, pad = 70;
     ctx.clearRect(0, 0, W, H);
     const xs = axis(points.map(p => p.x)), ys = axis(points.map(p => p.y));
     ctx.strokeStyle = "#999"; ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
     ctx.strokeRect(pad, 10, W - pad - 10, H - pad - 10);
     ctx.fillText(xName, W / 2, H - 8);
-    ctx.save(); ctx.translate(12, H / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(yName, 0, 0); ctx.restore();
+    ctx.save(); ctx.translate(12, H / 2); ctx.rotate(-Math.PI / 2); ctx.textAlign = "center"; ctx.fillText(yName, 0, 0); ctx.restore();
     for (const t of xs.ticks) ctx.fillText(t.label, pad + t.pos * (W - pad - 10) - 10, H - pad + 14);
-    for (const t of ys.ticks) ctx.fillText(t.label, 2, H - pad - t.pos * (H - pad - 10) + 4);
+    for (const t of ys.ticks) ctx.fillText(t.label, 24, H - pad - t.pos * (H - pad - 10) + 4);
     canvas._points = [];
     for (const p of points) {
       const fx = xs.pos(p.x), fy = ys.pos(p.y);
@@ -112,7 +112,7 @@ const SBPlot = (function () {
     ctx.clearRect(0, 0, W, H);
     if (!fields.length) return 0;
     const scales = fields.map(f => axis(columns[f]));
-    const xOf = i => 40 + (fields.length === 1 ? 0 : i * (W - 80) / (fields.length - 1));
+    const xOf = i => 40 + (fields.length === 1 ? 0 : i * (W - 160) / (fields.length - 1));
     const yOf = f => H - bottom - f * (H - top - bottom);
     const n = columns[fields[0]].length;
     let drawn = 0;
@@ -133,7 +133,7 @@ const SBPlot = (function () {
     ctx.globalAlpha = 1; ctx.strokeStyle = "#333"; ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
     fields.forEach((f, i) => {
       ctx.beginPath(); ctx.moveTo(xOf(i), top); ctx.lineTo(xOf(i), H - bottom); ctx.stroke();
-      ctx.fillText(f, Math.max(0, xOf(i) - 30), 14);
+      ctx.fillText(f, Math.max(0, Math.min(xOf(i) - 30, W - ctx.measureText(f).width - 4)), 14);
       for (const t of scales[i].ticks) ctx.fillText(t.label, xOf(i) + 3, yOf(t.pos) + 4);
     });
     return drawn;

@@ -1,0 +1,187 @@
+"""The pages in headless Chromium (Debian's), driven by Playwright, against a real server."""
+
+import os
+import shutil
+
+import pytest
+
+from sacred.store import open_store
+from sacredboard.app import create_app
+from tests.sacredboard.conftest import ARTIFACTS_DIR, LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="needs Debian's chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(fresh_dir):
+    live = LiveServer(create_app(open_store(fresh_dir)))
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    context.close()
+
+
+def screenshot(page, tmp_path, name):
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    os.makedirs(ARTIFACTS_DIR, exist_ok=True)
+    shutil.copy(path, os.path.join(ARTIFACTS_DIR, name))
+    assert path.stat().st_size > 1000
+    return path
+
+
+def row_ids(page):
+    return page.locator("#runs-body tr.run-row").evaluate_all("rows => rows.map(r => r.dataset.id)")
+
+
+def test_table_filter_detail_and_plot(page, server, tmp_path):
+    page.goto(server.url + "/runs")
+    page.wait_for_selector("#runs-body tr.run-row")
+    assert row_ids(page)[:2] == ["7", "6"]
+    assert "8 of 8 runs" in page.inner_text("#page-info")
+    # status colours: the stale run is "probably dead"
+    assert page.locator('tr[data-id="8"] .glyph.st-PROBABLY_DEAD').count() == 1
+    assert page.locator('tr[data-id="7"] .glyph.st-RUNNING').count() == 1
+    assert "120" in page.input_value("#dead-after")
+
+    # property filter config.x >= 300, as typed in the builder
+    page.fill("#filter-field", "x")
+    page.select_option("#filter-op", ">=")
+    page.fill("#filter-value", "300")
+    assert page.inner_text("#field-prefix") == "config."
+    page.click("#filter-add")
+    page.wait_for_function("document.querySelectorAll('#runs-body tr.run-row').length === 2")
+    assert sorted(row_ids(page)) == ["3", "4"]
+    assert "filters=" in page.url  # the filter is in the shareable URL
+    # an invalid value disables the button
+    page.fill("#filter-field", ".experiment.name")
+    page.fill("#filter-value", "bare words")
+    assert page.is_disabled("#filter-add")
+    assert page.inner_text("#field-prefix") == ""
+
+    # open run 3 and see its metric plot drawn
+    page.click('tr[data-id="3"] td:nth-child(3)')
+    page.wait_for_selector("tr.detail-row .tabs")
+    page.click("tr.detail-row button[data-tab=metrics]")
+    canvas = page.wait_for_selector("tr.detail-row .metric-plot canvas")
+    box = canvas.bounding_box()
+    assert box["width"] > 100 and box["height"] > 100
+    screenshot(page, tmp_path, "runs_table_detail.png")
+    assert page.errors == []
+
+
+def test_output_is_text_and_shared_url_restores_state(page, server):
+    url = (
+        server.url + "/runs?status=COMPLETED&cols=config.lr,metrics.loss.min&sort=metrics.loss.min"
+    )
+    page.goto(url)
+    page.wait_for_selector("#runs-body tr.run-row")
+    assert row_ids(page) == ["6", "1", "2", "3", "4"]  # a missing value sorts first
+    assert page.is_checked("#status-filter input[value=COMPLETED]")
+    assert not page.is_checked("#status-filter input[value=FAILED]")
+    headers = page.locator("#runs-head th").all_inner_texts()
+    assert "config.lr" in headers and any("metrics.loss.min" in h for h in headers)
+    page.click('tr[data-id="1"] td:nth-child(3)')
+    page.click("tr.detail-row button[data-tab=output]")
+    pre = page.wait_for_selector("tr.detail-row pre.output")
+    assert "<script>window.__pwned = 1</script>" in pre.inner_text()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("tr.detail-row pre.output b").count() == 0
+    page.click("tr.detail-row button[data-tab=config]")
+    assert "lr" in page.inner_text("tr.detail-row .tree")
+    assert page.errors == []
+
+
+def test_text_query_and_export_link(page, server):
+    page.goto(server.url + "/runs")
+    page.wait_for_selector("#runs-body tr.run-row")
+    page.fill("#query", 'experiment.name == "other"')
+    page.click("#query-apply")
+    page.wait_for_function("document.querySelectorAll('#runs-body tr.run-row').length === 1")
+    assert row_ids(page) == ["6"]
+    href = page.get_attribute("#export-csv", "href")
+    assert "format=csv" in href and "q=experiment.name" in href
+    page.fill("#query", "lr >>> 1")
+    page.click("#query-apply")
+    page.wait_for_function("document.querySelector('#query-error').textContent.length > 0")
+
+
+def test_compare_two_runs(page, server, tmp_path):
+    page.goto(server.url + "/runs?sort=_id")
+    page.wait_for_selector("#runs-body tr.run-row")
+    page.check('tr[data-id="1"] input[type=checkbox]')
+    page.check('tr[data-id="3"] input[type=checkbox]')
+    page.click("#compare-selected")
+    page.wait_for_url("**/compare?ids=*")
+    canvas = page.wait_for_selector("#compare-plot canvas")
+    assert canvas.bounding_box()["width"] > 100
+    page.wait_for_selector("#config-diff-table")
+    keys = page.locator("#config-diff-table tbody td.mono:first-child").all_inner_texts()
+    assert {"lr", "x", "scale"} <= set(keys)
+    # two runs: the output diff is shown side by side
+    page.wait_for_selector("#diff-view .diff")
+    assert "training with lr=0.01" in page.inner_text("#diff-view")
+    page.fill("#compare-smooth", "0.6")
+    page.dispatch_event("#compare-smooth", "input")
+    page.wait_for_function("document.querySelector('#compare-plot').innerText.includes('raw')")
+    screenshot(page, tmp_path, "compare.png")
+    assert page.errors == []
+
+
+def test_analysis_and_seed_bands(page, server, tmp_path):
+    page.goto(server.url + "/analysis?status=COMPLETED")
+    page.wait_for_selector("#groups-body tr")
+    assert page.locator("#groups-body tr").count() == 3
+    drawn = page.evaluate(
+        "() => { const c = document.getElementById('parallel');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"
+    )
+    assert drawn > 500
+    screenshot(page, tmp_path, "analysis.png")
+    page.goto(server.url + "/compare?ids=1,2&bands=1")
+    page.wait_for_selector("#compare-plot canvas")
+    assert "mean (2 runs)" in page.inner_text("#compare-plot")
+    assert page.errors == []
+
+
+def test_delete_from_the_detail_view(page, server):
+    page.goto(server.url + "/runs?sort=_id")
+    page.wait_for_selector("#runs-body tr.run-row")
+    page.click('tr[data-id="4"] td:nth-child(3)')
+    page.wait_for_selector("tr.detail-row .tabs")
+    page.on("dialog", lambda d: d.accept())
+    page.click("tr.detail-row button.danger")
+    page.wait_for_selector('tr[data-id="4"]', state="detached")
+    page.wait_for_selector("#toast:not([hidden])")
+    assert "DELETED run 4" in page.inner_text("#toast")
