@@ -461,16 +461,21 @@ class MongoStore(RunStore):
                 doc["info"] = info
         if extra:
             doc["_import"] = extra
-        doc = self._fit(run_id, doc)
-        self.runs.replace_one({"_id": run_id}, doc)
+        import pymongo.errors
+
+        from sacred.observers.mongo import force_bson_encodeable
+
+        try:
+            self.runs.replace_one({"_id": run_id}, self._fit(run_id, doc))
+        except (pymongo.errors.InvalidDocument, ValueError, TypeError):
+            # as the observer does: odd keys and values made storable
+            doc = force_bson_encodeable(doc)
+            self.runs.replace_one({"_id": run_id}, self._fit(run_id, doc))
 
     def _fit(self, run_id, doc) -> dict:
         """Move the largest fields to GridFS until the document fits (as the observer does)."""
         import bson
 
-        from sacred.observers.mongo import force_bson_encodeable
-
-        doc = force_bson_encodeable(doc)
         sizes = {f: len(bson.encode({"v": doc[f]})) for f in _MOVABLE if f in doc}
         rest = len(bson.encode({k: v for k, v in doc.items() if k not in _MOVABLE}))
         overflow = {}
