@@ -1,0 +1,360 @@
+"""SqlStore beyond the shared suite: what the database answers, injection, fallbacks,
+long metrics, delete and import, on SQLite and on a real PostgreSQL server."""
+
+import datetime as dt
+import math
+import os
+
+import pytest
+
+sa = pytest.importorskip("sqlalchemy")
+
+from sacred.store import RunNotFoundError, StoreError, open_store  # noqa: E402
+from sacred.store import query as q  # noqa: E402
+from sacred.store.downsample import downsample_indices  # noqa: E402
+
+from .conftest import (  # noqa: E402
+    STORE_KINDS,
+    _file_observer,
+    _file_store,
+    _postgres_url,
+    _sqlite_url,
+    run_experiments,
+    tags,
+)
+
+KINDS = {"sqlite": _sqlite_url, "postgresql": _postgres_url}
+
+
+def _fill(kind, tmp_path):
+    make_observer, open_ = STORE_KINDS[kind]
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        run_experiments(make_observer, tmp_path)
+    finally:
+        os.chdir(cwd)
+    return open_(tmp_path)
+
+
+@pytest.fixture(scope="module", params=sorted(KINDS))
+def store(request, tmp_path_factory):
+    """Runs a..e (see conftest.py) in SQLite / PostgreSQL; not modified by tests."""
+    s = _fill(request.param, tmp_path_factory.mktemp(f"sql_{request.param}"))
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=sorted(KINDS))
+def fresh_store(request, tmp_path):
+    """Runs a..e in a new database that a test may modify."""
+    s = _fill(request.param, tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=sorted(KINDS))
+def empty_url(request, tmp_path):
+    """The URL of a new, empty database."""
+    url = KINDS[request.param](tmp_path)
+    if request.param == "sqlite":
+        sa.create_engine(url).connect().close()  # the file exists, without tables
+    return url
+
+
+def _python_only(store, monkeypatch):
+    """Make any fallback to Python filtering fail the test."""
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("answered in Python, not by the database")
+
+    monkeypatch.setattr(store, "_scan", no_scan)
+
+
+# queries of the shared suite that the database answers on its own
+SQL_ONLY = [
+    ("lr < 0.05", "bc"),
+    ("config.optimizer.name == 'adam'", "acd"),
+    ("optimizer.name == 'adam' and lr > 0.01 and status == 'COMPLETED'", "a"),
+    ("status in ['COMPLETED'] and experiment.name =~ '^mn'", "abc"),
+    ("metrics.loss.min < 0.5", "ab"),
+    ("metrics.loss.count >= 4", "bc"),
+    ("metrics.loss.first == 8", "d"),
+    ("metrics.acc.max > 0.75", "bc"),
+    ("not metrics.loss.last exists", "e"),
+    ("info.best < 0.39", "a"),
+    ("result > 0.35", "bc"),
+    ("result =~ 'o'", "e"),
+    ("not optimizer.beta == 0.9", "bce"),
+    ("start_time > -1d and stop_time exists", "abcde"),
+    ("host.hostname exists and command == 'train'", "abcd"),
+    ("lr not in [0.1, 0.5]", "bce"),
+    ("live_state == 'COMPLETED'", "abce"),
+    ("captured_out =~ 'trained [ab]'", "ab"),
+    ("tag > 'b' and tag <= 'd'", "cd"),
+    ("_id == 0 or _id in [5]", "ae"),  # the observer numbers runs 0, 2, 3, 4, 5
+    ("lr == true or lr == '0.1'", ""),
+]
+
+
+@pytest.mark.parametrize("query, expected", SQL_ONLY)
+def test_queries_are_answered_by_the_database(store, monkeypatch, query, expected):
+    where, residual = store.translator.where(q.parse(query))
+    assert residual is None and where is not None
+    _python_only(store, monkeypatch)
+    assert "".join(tags(store.find(query))) == expected
+    assert store.count(query) == len(expected)
+
+
+@pytest.mark.parametrize(
+    "sort, expected",
+    [
+        ("-lr", "daebc"),
+        ("metrics.loss.min", "eabcd"),
+        ("experiment.name, -lr", "edabc"),
+        ("result", "dabce"),
+        ("-result", "ecbad"),
+        ("tag", "abcde"),
+        ("-status, lr", "dcbea"),
+        ("-_id", "edcba"),
+        ("info.best", "deabc"),
+    ],
+)
+def test_sorting_and_paging_by_the_database(store, monkeypatch, sort, expected):
+    store.translator.order_by(q.parse_sort(sort))  # translatable
+    _python_only(store, monkeypatch)
+    assert "".join(tags(store.find(sort=sort))) == expected
+    assert "".join(tags(store.find(sort=sort, skip=1, limit=3))) == expected[1:4]
+
+
+def test_untranslatable_parts_are_checked_in_python(store):
+    node = q.parse("layers == [64, 32] and status == 'COMPLETED'")
+    where, residual = store.translator.where(node)
+    assert where is not None and residual == q.parse("layers == [64, 32]")
+    assert tags(store.find(node)) == ["a", "b"]
+    assert store.count(node) == 2
+    # an 'or' with an untranslatable side is checked in Python as a whole
+    assert tags(store.find("layers == [64, 32] or lr < 0.005")) == ["a", "b", "c", "d"]
+    assert tags(store.find("meta.command == 'train'", sort="-lr", limit=2)) == ["d", "a"]
+    # sorting by a field the database cannot sort by
+    assert tags(store.find("status == 'COMPLETED'", sort="-host.os")) == ["a", "b", "c", "e"]
+    assert tags(store.find(sort="layers.0, -lr")) == ["e", "d", "a", "b", "c"]
+
+
+def test_injection_in_a_query_is_only_data(store):
+    evil = "x' OR '1'='1"
+    assert store.find(f'status == "{evil}"') == []
+    assert store.find(f'tag == "{evil}"') == []
+    assert store.count(f'experiment.name =~ "{evil}"') == 0
+    drop = "a'; DROP TABLE run; --"
+    assert store.find(f'tag == "{drop}" or command == "{drop}"') == []
+    assert store.count() == 5  # the table is still there
+    # every value travels as a bound parameter: the SQL text holds none of them
+    node = q.parse(f'tag == "{drop}" and metrics.loss.min < 1 and host.hostname == "{evil}"')
+    where, _ = store.translator.where(node)
+    sql = str(where.compile(store.engine))
+    assert "DROP" not in sql and "OR '1'" not in sql and "loss" not in sql
+    # field names cannot carry SQL either: the parser only accepts [\w$-] in them
+    with pytest.raises(q.QueryError):
+        store.find('config."x\') or 1=1 --" == 1')
+
+
+def test_config_the_database_cannot_read_as_json_falls_back_to_python(empty_url):
+    store = open_store(empty_url) if empty_url.startswith("postgresql") else None
+    store = store or _sql_store(empty_url)
+    base = {"_id": 1, "status": "COMPLETED", "experiment": {"name": "x"}, "host": {}}
+    store.import_run(dict(base, config={"x": float("nan"), "y": 1}))
+    store.import_run(dict(base, _id=2, config={"x": 2.0, "y": 2}))
+    assert [r["_id"] for r in store.find("y >= 1", sort="-y")] == [2, 1]
+    assert store.count("x > 1") == 1
+    assert math.isnan(store.get(1)["config"]["x"])
+    store.close()
+
+
+def _sql_store(url):
+    from sacred.observers.sql_reader import SqlStore
+
+    return SqlStore(url)
+
+
+def test_records(store):
+    (d,) = store.find("tag == 'd'")
+    assert d["status"] == "FAILED"
+    assert d["fail_trace"][0] == "Traceback (most recent call last):\n"
+    assert d["fail_trace"][-1] == "ValueError: run d diverged\n"
+    assert "stop_time" in d and d["result"] is None
+    (a,) = store.find("tag == 'a'")
+    assert a["_id"] == 0 and isinstance(a["_id"], int)
+    assert a["experiment"]["name"] == "mnist"
+    assert any(s[0].endswith("conftest.py") for s in a["experiment"]["sources"])
+    assert a["host"]["hostname"] and len(a["host"]["os"]) == 2
+    assert a["meta"]["command"] == "train"
+    assert a["resources"][0][0].endswith("data.csv") and len(a["resources"][0][1]) == 32
+    (e,) = store.find("tag == 'e'")
+    assert e["result"] == "ok" and e["info"] == {"note": "no metrics"}
+    assert store.summaries("tag == 'e'")[0].get("captured_out") is None
+    assert store.get("5") == store.get(5) == e
+
+
+def test_missing_database_and_unknown_runs(tmp_path, store):
+    with pytest.raises(StoreError, match="There is no SQLite database at"):
+        open_store(f"sqlite:///{tmp_path / 'nothing.db'}")
+    assert not (tmp_path / "nothing.db").exists()
+    for call in (store.get, store.metrics, store.artifacts, store.delete):
+        with pytest.raises(RunNotFoundError):
+            call(999)
+    with pytest.raises(RunNotFoundError):
+        store.open_source(0, "nope.py")
+    with pytest.raises(RunNotFoundError):
+        store.open_resource(0, "nope.csv")
+
+
+def test_database_without_tables_is_empty_until_written(empty_url):
+    store = _sql_store(empty_url)
+    assert store.find() == [] and store.count("lr > 1") == 0
+    with pytest.raises(RunNotFoundError):
+        store.get(0)
+    assert store.import_run({"_id": 7, "status": "COMPLETED", "config": {"lr": 2}}) == 7
+    assert [r["_id"] for r in store.find("lr > 1")] == [7]
+    store.close()
+
+
+def test_long_metric_downsampled_cached_and_ordered_by_step(empty_url, monkeypatch):
+    store = _sql_store(empty_url)
+    n = 60_000
+    values = [math.sin(i / 100.0) * (1 + i % 7) for i in range(n)]
+    t0 = dt.datetime(2026, 1, 1)
+    metrics = {
+        "loss": {
+            "steps": list(range(n)),
+            "values": values,
+            "timestamps": [t0 + dt.timedelta(milliseconds=i) for i in range(n)],
+        },
+        "acc": {"steps": [2, 0, 1], "values": [0.3, 0.1, 0.2], "timestamps": [t0, t0, t0]},
+    }
+    store.import_run({"_id": 1, "status": "COMPLETED", "config": {}}, metrics=metrics)
+    m = store.metrics(1, max_points=500)
+    idx = downsample_indices(values, 500)
+    assert m["loss"]["steps"] == idx
+    assert m["loss"]["values"] == [values[i] for i in idx]
+    assert m["loss"]["timestamps"][:2] == [t0 + dt.timedelta(milliseconds=i) for i in idx[:2]]
+    assert m["acc"] == {"steps": [0, 1, 2], "values": [0.1, 0.2, 0.3], "timestamps": [t0] * 3}
+    assert store.metric_summaries(1)["acc"] == {
+        "count": 3,
+        "first": 0.1,
+        "last": 0.3,
+        "min": 0.1,
+        "max": 0.3,
+    }
+    assert [
+        r["_id"] for r in store.find("metrics.acc.first == 0.1 and metrics.acc.last > 0.25")
+    ] == [1]
+
+    # read again: from memory, unless rows were added
+    fetched = []
+    original = store._fetch_metric
+    monkeypatch.setattr(store, "_fetch_metric", lambda *a: fetched.append(a[2]) or original(*a))
+    assert store.metrics(1, "loss", max_points=500) == {"loss": m["loss"]}
+    assert fetched == []
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                'INSERT INTO metric (run_id, name, step, value, "timestamp") '
+                "VALUES ('1', 'loss', :n, -100.0, 0)"
+            ),
+            {"n": n},
+        )
+    again = store.metrics(1, "loss", max_points=500)["loss"]
+    assert fetched == ["loss"]
+    assert again["steps"][-1] == n and again["values"][-1] == -100.0
+    store.close()
+
+
+def test_artifacts_sources_resources(store):
+    assert store.artifacts(0) == ["model.txt"]
+    with store.open_artifact(0, "model.txt") as f:
+        assert f.read() == b"weights of a\n"
+    (source,) = [s for s in store.sources(0) if s.endswith("conftest.py")]
+    with store.open_source(0, source) as f:
+        assert b"Stores filled by REAL runs" in f.read()
+
+
+def _count(store, sql):
+    with store.engine.connect() as conn:
+        return conn.execute(sa.text(sql)).scalar()
+
+
+def test_delete_removes_what_only_the_run_owns(fresh_store):
+    s = fresh_store
+    assert _count(s, "SELECT count(*) FROM metric WHERE run_id = '0'") == 6
+    s.delete(0)  # run a: artifact, resource, metrics; its experiment is shared with b, c, d
+    assert tags(s.find()) == ["b", "c", "d", "e"]
+    assert _count(s, "SELECT count(*) FROM metric WHERE run_id = '0'") == 0
+    assert _count(s, "SELECT count(*) FROM artifact") == 0
+    assert _count(s, "SELECT count(*) FROM runs_resources") == 0
+    assert _count(s, "SELECT count(*) FROM resource") == 0
+    experiments = _count(s, "SELECT count(*) FROM experiment")
+    s.delete(5)  # run e: the only cifar run
+    assert _count(s, "SELECT count(*) FROM experiment") == experiments - 1
+    assert tags(s.find()) == ["b", "c", "d"]
+    (source,) = [x for x in s.sources(2) if x.endswith("conftest.py")]
+    with s.open_source(2, source) as f:  # sources shared with other experiments stay
+        assert b"REAL runs" in f.read()
+    for run_id in (2, 3, 4):
+        s.delete(run_id)
+    for table in ("run", "metric", "experiment", "host", "source", "experiments_sources"):
+        assert _count(s, f"SELECT count(*) FROM {table}") == 0, table
+    with pytest.raises(RunNotFoundError):
+        s.delete(2)
+
+
+def test_export_file_to_sql_and_back_keeps_the_runs(tmp_path, empty_url):
+    from sacred.cli import copy_runs
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        run_experiments(_file_observer, tmp_path)
+    finally:
+        os.chdir(cwd)
+    files = _file_store(tmp_path)
+    sql = _sql_store(empty_url)
+    copied = copy_runs(files, sql)
+    assert [new for _, new in copied] == [1, 2, 3, 4, 5]
+    with pytest.raises(StoreError, match="already exists"):
+        copy_runs(files, sql, "tag == 'a'")
+    assert copy_runs(files, sql, "tag == 'a'", new_ids=True) == [(1, 6)]
+    sql.delete(6)
+    back_dir = tmp_path / "back"
+    back_dir.mkdir()
+    back = open_store(str(back_dir))
+    copy_runs(sql, back)
+    for run_id in range(1, 6):
+        src, mid, dst = files.get(run_id), sql.get(run_id), back.get(run_id)
+        for key in ("config", "info", "result", "status", "command", "captured_out"):
+            assert src[key] == mid[key] == dst[key], key
+        for key in ("start_time", "stop_time", "heartbeat"):
+            assert src[key] == mid[key] == dst[key], key
+        assert "".join(src.get("fail_trace") or []) == "".join(dst.get("fail_trace") or [])
+        assert files.metrics(run_id) == sql.metrics(run_id) == back.metrics(run_id)
+        assert files.artifacts(run_id) == sql.artifacts(run_id) == back.artifacts(run_id)
+    with back.open_artifact(1, "model.txt") as f:
+        assert f.read() == b"weights of a\n"
+    (resource,) = back.resources(1)
+    with back.open_resource(1, resource) as f:
+        assert f.read() == b"x,y\n1,2\n"
+    assert sorted(files.sources(1)) == sorted(sql.sources(1))
+    sql.close()
+
+
+def test_running_run_has_no_stop_time_and_a_live_state(empty_url):
+    store = _sql_store(empty_url)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    old = now - dt.timedelta(hours=1)
+    store.import_run({"_id": 1, "status": "RUNNING", "start_time": old, "heartbeat": now})
+    store.import_run({"_id": 2, "status": "RUNNING", "start_time": old, "heartbeat": old})
+    assert "stop_time" not in store.get(1)
+    assert [r["_id"] for r in store.find("live_state == 'RUNNING'")] == [1]
+    assert [r["_id"] for r in store.find("live_state == 'PROBABLY_DEAD'")] == [2]
+    assert store.count("stop_time exists") == 0
+    store.close()
