@@ -7,6 +7,7 @@ import datetime as _dt
 import io
 import mimetypes
 import posixpath
+import time
 import zipfile
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
@@ -124,6 +125,18 @@ def ids_arg(name="ids") -> list:
 
 
 # ---------------------------------------------------------------------- run list
+TOTAL_TTL = 5.0  # seconds the unfiltered run count is reused (it costs a scan of the store)
+
+
+def total_runs(s) -> int:
+    cache = current_app.config.setdefault("SACREDBOARD_TOTAL_CACHE", {})
+    hit = cache.get("total")
+    t = time.monotonic()
+    if hit is None or t - hit[0] > TOTAL_TTL:
+        hit = cache["total"] = (t, s.count())
+    return hit[1]
+
+
 @bp.route("/api/run")
 def run_list():
     """DataTables' server-side protocol: draw, start, length, order, queryFilter (+ q, status)."""
@@ -136,14 +149,16 @@ def run_list():
     length = _int_arg("length", -1)
     limit = None if length < 0 else length
     s = store()
-    records = s.summaries(node, sort, start, limit, fields=[f for _, f in columns])
+    # one pass over the store gives the page and the filtered count
+    matching = s.summaries(node, sort, fields=[f for _, f in columns])
+    filtered = len(matching)
+    records = matching[start : None if limit is None else start + limit]
     need_metrics = any(fld.metric for _, fld in columns)
     rows = [
         make_row(r, t, after, columns, s.metric_summaries(r["_id"]) if need_metrics else None)
         for r in records
     ]
-    filtered = s.count(node)
-    total = filtered if isinstance(node, MatchAll) else s.count()
+    total = filtered if isinstance(node, MatchAll) else total_runs(s)
     try:
         draw = int(request.args.get("draw", 1))
     except ValueError:

@@ -389,3 +389,15 @@ def test_sub_url_and_proxy_headers(filled_dir):
     plain = create_app(open_store(filled_dir)).test_client()
     proxied = plain.get("/sb/runs", headers={"X-Script-Name": "/sb"})
     assert b'data-root="/sb"' in proxied.data
+
+
+def test_output_tail_from_an_offset(fresh_dir):
+    client = create_app(open_store(fresh_dir)).test_client()
+    first = client.get("/api/run/7/output").get_json()
+    assert first == {"offset": 0, "length": 7, "text": "step 1\n", "live_state": "RUNNING"}
+    with open(os.path.join(fresh_dir, "7", "cout.txt"), "a") as f:
+        f.write("step 2\n")
+    more = client.get("/api/run/7/output?offset=7").get_json()
+    assert more["text"] == "step 2\n" and more["length"] == 14
+    # an offset past the end (the output was replaced) sends everything again
+    assert client.get("/api/run/7/output?offset=99").get_json()["offset"] == 0

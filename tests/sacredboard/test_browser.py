@@ -4,6 +4,7 @@ import os
 import shutil
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from sacred.store import open_store
 from sacredboard.app import create_app
@@ -26,8 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
@@ -80,7 +80,7 @@ def test_table_filter_detail_and_plot(page, server, tmp_path):
     page.fill("#filter-value", "300")
     assert page.inner_text("#field-prefix") == "config."
     page.click("#filter-add")
-    page.wait_for_function("document.querySelectorAll('#runs-body tr.run-row').length === 2")
+    expect(page.locator("#runs-body tr.run-row")).to_have_count(2)
     assert sorted(row_ids(page)) == ["3", "4"]
     assert "filters=" in page.url  # the filter is in the shareable URL
     # an invalid value disables the button
@@ -127,13 +127,13 @@ def test_text_query_and_export_link(page, server):
     page.wait_for_selector("#runs-body tr.run-row")
     page.fill("#query", 'experiment.name == "other"')
     page.click("#query-apply")
-    page.wait_for_function("document.querySelectorAll('#runs-body tr.run-row').length === 1")
+    expect(page.locator("#runs-body tr.run-row")).to_have_count(1)
     assert row_ids(page) == ["6"]
     href = page.get_attribute("#export-csv", "href")
     assert "format=csv" in href and "q=experiment.name" in href
     page.fill("#query", "lr >>> 1")
     page.click("#query-apply")
-    page.wait_for_function("document.querySelector('#query-error').textContent.length > 0")
+    expect(page.locator("#query-error")).to_contain_text("expected")
 
 
 def test_compare_two_runs(page, server, tmp_path):
@@ -153,7 +153,7 @@ def test_compare_two_runs(page, server, tmp_path):
     assert "training with lr=0.01" in page.inner_text("#diff-view")
     page.fill("#compare-smooth", "0.6")
     page.dispatch_event("#compare-smooth", "input")
-    page.wait_for_function("document.querySelector('#compare-plot').innerText.includes('raw')")
+    expect(page.locator("#compare-plot")).to_contain_text("run 1 (raw)")
     screenshot(page, tmp_path, "compare.png")
     assert page.errors == []
 
@@ -185,3 +185,45 @@ def test_delete_from_the_detail_view(page, server):
     page.wait_for_selector('tr[data-id="4"]', state="detached")
     page.wait_for_selector("#toast:not([hidden])")
     assert "DELETED run 4" in page.inner_text("#toast")
+
+
+def test_status_filter_auto_refresh_and_live_output(page, server, fresh_dir):
+    page.goto(server.url + "/runs?sort=_id")
+    page.wait_for_selector("#runs-body tr.run-row")
+    page.uncheck("#status-filter input[value=COMPLETED]")
+    expect(page.locator("#runs-body tr.run-row")).to_have_count(3)
+    assert row_ids(page) == ["5", "7", "8"]
+    assert "status=" in page.url
+    # live tail of the running run's output
+    page.click('tr[data-id="7"] td:nth-child(3)')
+    page.click("tr.detail-row button[data-tab=output]")
+    page.wait_for_selector("tr.detail-row pre.output")
+    with open(os.path.join(fresh_dir, "7", "cout.txt"), "a") as f:
+        f.write("step 2 arrived\n")
+    expect(page.locator("tr.detail-row pre.output")).to_contain_text(
+        "step 2 arrived", timeout=10000
+    )
+    # auto-refresh picks up a new run and keeps the open detail row
+    page.fill("#refresh-every", "2")
+    page.check("#auto-refresh")
+    store = open_store(fresh_dir)
+    record = {k: v for k, v in store.get(5).items() if k not in ("_id", "artifacts")}
+    new_id = store.import_run(record)
+    page.wait_for_selector(f'tr[data-id="{new_id}"]', timeout=10000)
+    assert page.locator('tr.detail-row[data-detail="7"]').count() == 1
+    assert "refresh=2" in page.url
+
+
+def test_tags_and_notes_from_the_page(page, server):
+    page.goto(server.url + "/runs?sort=_id")
+    page.wait_for_selector("#runs-body tr.run-row")
+    page.click('tr[data-id="2"] td:nth-child(3)')
+    page.click("tr.detail-row button[data-tab=notes]")
+    page.fill("tr.detail-row .notes input", "baseline, <img src=x onerror=alert(1)>")
+    page.fill("tr.detail-row .notes textarea", "<script>window.__pwned=2</script>")
+    page.click("tr.detail-row .notes button")
+    expect(page.locator("tr.detail-row .notes")).to_contain_text("Saved.")
+    page.click("#refresh")
+    expect(page.locator('tr[data-id="2"]')).to_contain_text("baseline")
+    assert page.locator('tr[data-id="2"] img').count() == 0
+    assert page.evaluate("window.__pwned") is None
