@@ -358,3 +358,35 @@ def test_running_run_has_no_stop_time_and_a_live_state(empty_url):
     assert [r["_id"] for r in store.find("live_state == 'PROBABLY_DEAD'")] == [2]
     assert store.count("stop_time exists") == 0
     store.close()
+
+
+@pytest.mark.parametrize(
+    "query, expected, in_database",
+    [
+        ("tag =~ '^[a-c]$'", "abc", True),
+        (r"experiment.name =~ '\\w+ar'", "e", True),
+        (r"tag =~ '\\ba'", "a", False),  # \b: a word boundary in Python, a backspace in PostgreSQL
+        ("tag =~ '(?i)A'", "a", False),
+    ],
+)
+def test_regex_means_what_python_means(store, query, expected, in_database):
+    _, residual = store.translator.where(q.parse(query))
+    if store.dialect == "postgresql":
+        assert (residual is None) is in_database
+    else:
+        assert residual is None  # SQLite calls Python's re
+    assert "".join(tags(store.find(query))) == expected
+
+
+def test_sacred_command_line_over_sql(store, capsys):
+    import json
+
+    from sacred.cli import main
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    assert main(["runs", "list", url, "-q", "lr <= 0.05", "--sort", "-lr", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["config"]["tag"] for r in records] == ["e", "b", "c"]
+    assert main(["runs", "list", url, "-q", "metrics.loss.min < 0.5", "--csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 3 and "mnist" in out
