@@ -141,6 +141,7 @@ def main():
             from sacred.cli import copy_runs
 
             t = time.perf_counter()
+            open(sqlite, "a").close()  # an empty file is an empty SQLite database
             copy_runs(open_store(folder), open_store(f"sqlite:///{sqlite}"))
             print(f"copied the runs to SQLite in {time.perf_counter() - t:.1f} s")
         results["sqlite"] = measure("sqlite", f"sqlite:///{sqlite}", big_id, args.repeat)

@@ -579,16 +579,27 @@ def _all_records():
     return store().summaries(None, None)
 
 
+def _definitions() -> dict:
+    config = current_app.config
+    if "SACREDBOARD_LABWATCH_BACKEND" not in config:
+        config["SACREDBOARD_LABWATCH_BACKEND"] = hpo.labwatch_backend(
+            config["SACREDBOARD_LABWATCH"]
+        )
+    found = hpo.load_definitions(config["SACREDBOARD_LABWATCH_BACKEND"])
+    found.update(current_app.config.get("SACREDBOARD_SEARCH_SPACES", {}))
+    return found
+
+
 @bp.route("/api/search_spaces")
 def search_spaces():
-    return as_json(hpo.list_spaces(_all_records()))
+    return as_json(hpo.list_spaces(_all_records(), _definitions()))
 
 
 @bp.route("/api/search_space/<path:name>")
 def search_space(name):
     t = now()
     after = dead_after()
-    definition = current_app.config.get("SACREDBOARD_SEARCH_SPACES", {}).get(name)
+    definition = _definitions().get(name)
     report = hpo.space_report(
         _all_records(), name, lambda r: live_state(r, t, after), definition=definition
     )

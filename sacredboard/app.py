@@ -32,6 +32,7 @@ def create_app(
     dead_after: float = DEFAULT_DEAD_AFTER,
     sub_url: str = "",
     search_spaces: Optional[dict] = None,
+    labwatch=None,
     debug: bool = False,
 ) -> Flask:
     """A Sacredboard app over ``store`` (a RunStore or anything ``open_store`` accepts).
@@ -39,10 +40,16 @@ def create_app(
     ``host`` is the address the server listens on: unless it is a loopback address,
     deleting and editing runs are refused unless ``allow_write`` is true. ``dead_after`` is
     the heartbeat age (seconds) after which a RUNNING run counts as probably dead.
-    ``search_spaces`` maps names to search-space definitions shown on their pages.
+    ``search_spaces`` maps names to search-space definitions shown on their pages;
+    ``labwatch`` is where Labwatch keeps its definitions (a folder, an SQL URL or a MongoDB
+    database; by default the store's location when ``store`` is given as one).
     """
     if not isinstance(store, RunStore):
+        if labwatch is None and isinstance(store, str):
+            labwatch = store
         store = open_store(store)
+    if labwatch is None and getattr(store, "scheme", "") == "file":
+        labwatch = getattr(store, "basedir", None)
     if not dead_after > 0:
         raise ValueError("dead_after must be a positive number of seconds")
     app = Flask(__name__)
@@ -52,6 +59,7 @@ def create_app(
         SACREDBOARD_ALLOW_WRITE=is_loopback(host) if allow_write is None else bool(allow_write),
         SACREDBOARD_DEAD_AFTER=float(dead_after),
         SACREDBOARD_SEARCH_SPACES=dict(search_spaces or {}),
+        SACREDBOARD_LABWATCH=labwatch,
         JSON_SORT_KEYS=False,
     )
     app.debug = debug

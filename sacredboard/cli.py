@@ -50,10 +50,12 @@ def mongo_store_args(uri: str, db: str, collection: str) -> tuple:
     location = f"{base}/{db}{query}"
     kwargs = {}
     if collection != "runs":
-        if collection.endswith("_runs"):
-            kwargs["prefix"] = collection[: -len("_runs")]
-        else:
-            kwargs["collection"] = collection
+        if not collection.endswith("_runs") or collection == "_runs":
+            raise ValueError(
+                f"-mc {collection}: the runs collection must be 'runs' or '<prefix>_runs' "
+                "(MongoObserver's collection_prefix); other names are not supported yet."
+            )
+        kwargs["prefix"] = collection[: -len("_runs")]
     return location, kwargs
 
 
@@ -114,14 +116,22 @@ def _location(args, err) -> Optional[tuple]:
         if args.mongo is not None:
             err("Both -m and -mu given: using -mu.")
         uri, db = args.mongo_uri
-        return mongo_store_args(uri, db, args.collection)
+        try:
+            return mongo_store_args(uri, db, args.collection)
+        except ValueError as e:
+            err(str(e))
+            return None
     if args.mongo is not None:
         try:
             host, port, db = parse_mongo_spec(args.mongo)
         except ValueError:
             err(f"-m {args.mongo}: the port must be a number ([HOST:PORT:]DATABASE).")
             return None
-        return mongo_store_args(f"mongodb://{host}:{port}", db, args.collection)
+        try:
+            return mongo_store_args(f"mongodb://{host}:{port}", db, args.collection)
+        except ValueError as e:
+            err(str(e))
+            return None
     if args.file_storage:
         return os.path.expanduser(args.file_storage), {}
     if args.store:
@@ -194,6 +204,9 @@ def main(argv=None) -> int:
         allow_write=True if args.allow_write else None,
         dead_after=args.dead_after,
         sub_url=args.sub_url,
+        labwatch=location
+        if isinstance(location, str) and not location.startswith("mongodb")
+        else None,
         debug=args.debug,
     )
     print(f"Sacredboard {__version__} reading {store!r}", flush=True)

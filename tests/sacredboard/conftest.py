@@ -26,6 +26,8 @@ import threading
 
 import pytest
 
+from labwatch.assistant import LabAssistant
+from labwatch.hyperparameters import Categorical, UniformFloat
 from sacred import Experiment
 from sacred.observers import FileStorageObserver
 from sacred.store import open_store
@@ -156,12 +158,54 @@ def fresh_dir(filled_dir, tmp_path):
     return target
 
 
+def _copy(filled_dir, target):
+    from sacred.cli import copy_runs
+
+    copy_runs(open_store(filled_dir), target)
+    return target
+
+
+def _sqlite(filled_dir, tmp_path):
+    (tmp_path / "runs.db").touch()  # an empty file is an empty SQLite database
+    return _copy(filled_dir, open_store(f"sqlite:///{tmp_path / 'runs.db'}"))
+
+
+def _mongomock(filled_dir, tmp_path):
+    import mongomock
+
+    return _copy(filled_dir, open_store(mongomock.MongoClient(), db_name="board"))
+
+
+#: every store kind the API tests run on: the runs of ``filled_dir`` copied into it
+STORE_KINDS = {
+    "file": lambda filled_dir, tmp_path: open_store(filled_dir),
+    "sqlite": _sqlite,
+    "mongomock": _mongomock,
+}
+
+
+@pytest.fixture(scope="session", params=sorted(STORE_KINDS))
+def any_store(request, filled_dir, tmp_path_factory):
+    """The runs above in each kind of store (do not modify)."""
+    tmp_path = tmp_path_factory.mktemp(f"board_{request.param}")
+    store = STORE_KINDS[request.param](filled_dir, tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=sorted(STORE_KINDS))
+def fresh_store(request, fresh_dir, tmp_path):
+    """A store of each kind with the runs above that a test may change."""
+    store = STORE_KINDS[request.param](fresh_dir, tmp_path)
+    yield store
+    store.close()
+
+
 @pytest.fixture
-def client(filled_dir):
+def client(any_store):
     from sacredboard.app import create_app
 
-    app = create_app(open_store(filled_dir))
-    return app.test_client()
+    return create_app(any_store).test_client()
 
 
 class LiveServer:
@@ -176,3 +220,47 @@ class LiveServer:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def labwatch_dir(tmp_path_factory):
+    """A folder store where a real LabAssistant ran 3 suggestions of the search space
+    ``small`` (cost: |lr - 0.01| + 1 for sgd), one failing run and one plain run."""
+    tmp_path = tmp_path_factory.mktemp("labwatch")
+    basedir = str(tmp_path / "runs")
+    ex = Experiment("hpo")
+
+    @ex.config
+    def cfg():
+        lr = 0.01  # noqa: F841
+        opt = "adam"  # noqa: F841
+        crash = False  # noqa: F841
+
+    assistant = LabAssistant(ex, store=basedir)
+
+    @assistant.search_space
+    def small():
+        lr = UniformFloat(0.001, 0.1, log_scale=True)  # noqa: F841
+        opt = Categorical(["adam", "sgd"])  # noqa: F841
+
+    @ex.main
+    def main(lr, opt, crash):
+        if crash:
+            raise ValueError("crashed")
+        return {"optimization_target": abs(lr - 0.01) + (opt == "sgd")}
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for _ in range(3):
+            ex.run(named_configs=["small"], options={"--capture": "sys"})
+        with pytest.raises(ValueError):
+            ex.run(
+                named_configs=["small"],
+                config_updates={"crash": True},
+                options={"--capture": "sys"},
+            )
+        ex.run(options={"--capture": "sys"})  # not part of the search space
+    finally:
+        os.chdir(cwd)
+    return basedir

@@ -227,3 +227,18 @@ def test_tags_and_notes_from_the_page(page, server):
     expect(page.locator('tr[data-id="2"]')).to_contain_text("baseline")
     assert page.locator('tr[data-id="2"] img').count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_search_space_page(page, labwatch_dir, tmp_path):
+    live = LiveServer(create_app(labwatch_dir))
+    try:
+        page.goto(live.url + "/search_spaces")
+        page.click("#spaces a")
+        page.wait_for_selector("#space-curve canvas")
+        expect(page.locator("#space-summary")).to_contain_text("COMPLETED: 3")
+        expect(page.locator("#space-definition")).to_contain_text("UniformFloat")
+        assert page.locator("#space-top tbody tr").count() == 3
+        screenshot(page, tmp_path, "search_space.png")
+        assert page.errors == []
+    finally:
+        live.stop()

@@ -9,7 +9,7 @@ const SBPlot = (function () {
     if (container._plot) { container._plot.destroy(); container._plot = null; }
     SB.clear(container);
     const tables = [];
-    const series = [{ label: opts.xTime ? "time" : "step" }];
+    const series = [{ label: opts.xLabel || (opts.xTime ? "time" : "step") }];
     const bands = [];
     for (const s of opts.series || []) {
       tables.push(table(s.x, s.y, opts));
