@@ -45,9 +45,8 @@ def test_mongo_store_locations():
         "mongodb://h/db",
         {"prefix": "exp"},
     )
-    assert mongo_store_args("mongodb://h", "db", "default.runs")[1] == {
-        "collection": "default.runs"
-    }
+    with pytest.raises(ValueError, match="must be 'runs' or '<prefix>_runs'"):
+        mongo_store_args("mongodb://h", "db", "default.runs")
 
 
 def test_no_source_and_no_runs_folder(tmp_path, monkeypatch, capsys):
