@@ -160,13 +160,20 @@ def _bind(app, host: str, port: int, tries: int):
     raise OSError(f"no free port in {port}..{port + tries - 1}: {last}")
 
 
+def _has_gui() -> bool:
+    """Whether a graphical browser can be opened (never a text browser in this terminal)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def serve(app, host: str, port: int, tries: int = PORT_TRIES, open_browser: bool = False):
     server, port = _bind(app, host, port, tries)
     print(f"Starting sacredboard on port {port}", flush=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}"
     print(f"Open {url}", flush=True)
-    if open_browser:
+    if open_browser and _has_gui():
         webbrowser.open(url)
     try:
         server.serve_forever()
