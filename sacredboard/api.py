@@ -9,6 +9,7 @@ import mimetypes
 import posixpath
 import time
 import zipfile
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
@@ -16,6 +17,7 @@ from sacred.store import RunNotFoundError, StoreError
 from sacred.store.query import MatchAll
 from sacredboard import analysis, hpo
 from sacredboard.annotations import AnnotationError, clean_annotations, save_annotations
+from sacredboard.app import is_loopback
 from sacredboard.jsonutil import dumps, iso
 from sacredboard.table import (
     TableError,
@@ -86,9 +88,12 @@ def _int_arg(name, default, minimum=None, maximum=None):
 
 def write_refused():
     """None if this server may change runs, else the 403 response."""
+    host = current_app.config["SACREDBOARD_HOST"]
+    if is_loopback(host) and not is_loopback(urlsplit("//" + request.host).hostname or ""):
+        # a page of another site whose name now resolves to 127.0.0.1 (DNS rebinding)
+        return error(403, f"Refused: requests for {request.host!r} may not change runs.")
     if current_app.config["SACREDBOARD_ALLOW_WRITE"]:
         return None
-    host = current_app.config["SACREDBOARD_HOST"]
     return error(
         403,
         f"Sacredboard listens on {host} (not only this computer), so deleting and editing "

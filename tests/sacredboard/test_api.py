@@ -222,6 +222,14 @@ def test_writing_is_refused_off_loopback_unless_allowed(fresh_dir):
     assert allowed.delete("/api/run/3").status_code == 200
 
 
+def test_writes_need_a_loopback_host_header_on_loopback(fresh_dir):
+    client = create_app(open_store(fresh_dir)).test_client()
+    resp = client.delete("/api/run/3", headers={"Host": "evil.example:5000"})
+    assert resp.status_code == 403 and "may not change runs" in resp.get_json()["errorMessage"]
+    assert client.get("/api/run/3").status_code == 200
+    assert client.delete("/api/run/3", headers={"Host": "127.0.0.1:5000"}).status_code == 200
+
+
 def test_tags_and_notes_are_stored_in_the_run_record(fresh_dir):
     client = create_app(open_store(fresh_dir)).test_client()
     note = "<script>alert(1)</script> looks good"
