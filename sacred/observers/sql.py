@@ -274,12 +274,14 @@ class SqlObserver(RunObserver):
         for attempt in itertools.count():
             session = self.session()
             try:
-                experiment = Experiment.get_or_create(ex_info, session)
-                host = Host.get_or_create(host_info, session)
-                new_id = _id
-                if new_id is None:
-                    max_id = session.execute(select(func.max(Run.id))).scalar()
-                    new_id = 0 if max_id is None else max_id + 1
+                # the new experiment and host join the session with the run: no flush before
+                with session.no_autoflush:
+                    experiment = Experiment.get_or_create(ex_info, session)
+                    host = Host.get_or_create(host_info, session)
+                    new_id = _id
+                    if new_id is None:
+                        max_id = session.execute(select(func.max(Run.id))).scalar()
+                        new_id = 0 if max_id is None else max_id + 1
                 run = Run(
                     run_id=str(new_id),
                     config=json.dumps(flatten(config)),

@@ -240,7 +240,9 @@ class Host(Base):
             "os_info": _fit(os_entry[1], cls.os_info),
             "python_version": _fit(host_info.get("python_version"), cls.python_version),
         }
-        return session.query(cls).filter_by(**fields).first() or cls(**fields)
+        # a new Experiment may still be outside the session: don't flush it half-built
+        with session.no_autoflush:
+            return session.query(cls).filter_by(**fields).first() or cls(**fields)
 
     def to_json(self):
         return {

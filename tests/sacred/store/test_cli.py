@@ -256,8 +256,7 @@ def test_real_runs_table(filled_store):
         ),
         (
             ["runs", "list", "sqlite:///x.db"],
-            "sacred: error: The reader for 'sqlite' stores (sacred.observers.sql_reader) is not "
-            "available yet.\n",
+            "sacred: error: There is no SQLite database at 'x.db'.\n",
         ),
         (
             ["runs", "list", "ftp://x"],
