@@ -130,6 +130,8 @@ def ids_arg(name="ids") -> list:
 
 
 # ---------------------------------------------------------------------- run list
+#: stores that filter by scanning in Python (one scan is cheaper than a page plus a count)
+ONE_PASS_SCHEMES = frozenset({"file", "tinydb"})
 TOTAL_TTL = 5.0  # seconds the unfiltered run count is reused (it costs a scan of the store)
 
 
@@ -154,10 +156,15 @@ def run_list():
     length = _int_arg("length", -1)
     limit = None if length < 0 else length
     s = store()
-    # one pass over the store gives the page and the filtered count
-    matching = s.summaries(node, sort, fields=[f for _, f in columns])
-    filtered = len(matching)
-    records = matching[start : None if limit is None else start + limit]
+    fields = [f for _, f in columns]
+    if getattr(s, "scheme", "") in ONE_PASS_SCHEMES:
+        # the store filters in Python: one pass gives the page and the filtered count
+        matching = s.summaries(node, sort, fields=fields)
+        filtered = len(matching)
+        records = matching[start : None if limit is None else start + limit]
+    else:  # the database filters, sorts and pages: ask for the page and the count
+        records = s.summaries(node, sort, start, limit, fields=fields)
+        filtered = s.count(node)
     need_metrics = any(fld.metric for _, fld in columns)
     rows = [
         make_row(r, t, after, columns, s.metric_summaries(r["_id"]) if need_metrics else None)
