@@ -122,6 +122,21 @@ def test_output_is_text_and_shared_url_restores_state(page, server):
     assert page.errors == []
 
 
+def test_config_columns_and_sorting_by_them(page, server):
+    page.goto(server.url + "/runs?status=COMPLETED")
+    page.wait_for_selector("#runs-body tr.run-row")
+    page.click("#column-config")
+    expect(page.locator("#runs-head th[data-col='config.lr']")).to_have_count(1)
+    assert "cols=" in page.url and "config.x" in page.url
+    page.click("#runs-head th[data-col='config.x']")
+    expect(page.locator("#runs-head th[data-col='config.x']")).to_have_class("sorted-asc")
+    expect(page.locator("#runs-body tr.run-row").first).to_have_attribute("data-id", "6")
+    page.fill("#column-path", "metrics.loss.min")
+    page.click("#column-add")
+    cell = page.locator('tr[data-id="1"] td').last
+    expect(cell).to_have_text("0.25")
+
+
 def test_text_query_and_export_link(page, server):
     page.goto(server.url + "/runs")
     page.wait_for_selector("#runs-body tr.run-row")

@@ -113,6 +113,13 @@
       reload();
     });
     $("column-path").addEventListener("keydown", e => { if (e.key === "Enter") $("column-add").click(); });
+    $("column-config").addEventListener("click", async () => {
+      try {
+        const d = await api("/api/points", Object.assign({ limit: 1000 }, queryParams()));
+        for (const f of d.fields) if (!state.cols.includes(f)) state.cols.push(f);
+        reload();
+      } catch (e) { $("query-error").textContent = e.message; }
+    });
     $("refresh").addEventListener("click", reload);
     $("auto-refresh").checked = state.refresh > 0;
     if (state.refresh) $("refresh-every").value = state.refresh;
