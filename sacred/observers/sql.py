@@ -253,13 +253,14 @@ class SqlObserver(RunObserver):
             return new_id or self.run_id
 
     def _create_tables(self):
-        from sacred.observers.sql_bases import Base
+        from sacred.observers.sql_bases import Base, upgrade_schema
 
         # Processes starting at once on an empty PostgreSQL database race to create the
         # tables and the enum type; the loser retries and then finds them.
         for attempt in range(6):
             try:
                 Base.metadata.create_all(self.engine)
+                upgrade_schema(self.engine)  # a database of the original SqlObserver
                 return
             except Exception:
                 if attempt == 5:

@@ -399,3 +399,21 @@ class Metric(Base):
             "value": self.value,
             "timestamp": self.timestamp,
         }
+
+
+def upgrade_schema(engine) -> None:
+    """Bring a database made by the original SqlObserver up to this schema.
+
+    Only additive changes, so older readers keep working: the ``run.result_json`` column,
+    and ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred 0.8.7 lacked it). Tables that
+    are missing (``metric``) are made by ``Base.metadata.create_all`` beforehand.
+    """
+    inspector = sa.inspect(engine)
+    if inspector.has_table("run"):
+        columns = {c["name"] for c in inspector.get_columns("run")}
+        if "result_json" not in columns:
+            with engine.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE run ADD COLUMN result_json TEXT"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ALTER TYPE status_enum ADD VALUE IF NOT EXISTS 'QUEUED'"))

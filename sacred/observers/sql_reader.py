@@ -158,6 +158,13 @@ class SqlStore(RunStore):
             self._has_tables = sa.inspect(self.engine).has_table("run")
         return self._has_tables
 
+    def _has_result_json(self) -> bool:
+        # databases written by the original SqlObserver lack this added column
+        if getattr(self, "_result_json", None) is None:
+            columns = {c["name"] for c in sa.inspect(self.engine).get_columns("run")}
+            self._result_json = "result_json" in columns
+        return self._result_json
+
     # ------------------------------------------------------------------ records
     def _from(self):
         t = self.t
@@ -180,7 +187,7 @@ class SqlStore(RunStore):
             run.host_id,
             run.experiment_id,
             run.result,
-            run.result_json,
+            run.result_json if self._has_result_json() else sa.null().label("result_json"),
             host.cpu.label("h_cpu"),
             host.hostname.label("h_hostname"),
             host.os.label("h_os"),
