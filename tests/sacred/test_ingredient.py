@@ -3,10 +3,10 @@
 import os
 
 import pytest
-from sacred.dependencies import PackageDependency, Source
 
 from sacred.config.config_dict import ConfigDict
 from sacred.config.config_scope import ConfigScope
+from sacred.dependencies import PackageDependency, Source
 from sacred.experiment import Experiment
 from sacred.ingredient import Ingredient, collect_repositories
 from sacred.utils import CircularDependencyError
