@@ -9,8 +9,8 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e ".[dev]"
 export PATH="$PWD/.venv/bin:$PATH"
 
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
+.venv/bin/ruff check --no-cache .
+.venv/bin/ruff format --no-cache --check .
 
 # headless Chromium for the dashboard's browser tests (Debian's package; never a download)
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
