@@ -1,0 +1,1 @@
+"""Conversions of Labwatch search spaces to other libraries' search-space languages."""

@@ -1,0 +1,66 @@
+"""The [0, 1]^D encoding of a search space used by the model-based optimizers.
+
+Numbers take one dimension (through their prior's scale: linear, log, or the normal CDF of
+a Gaussian); a categorical with k choices takes k one-hot dimensions; constants take none.
+An inactive conditional parameter is encoded as its default (all zeros for a categorical).
+"""
+
+from __future__ import annotations
+
+from labwatch.hyperparameters import Categorical, ConditionResult, Constant
+from labwatch.searchspace import SearchSpace
+
+__all__ = ("UnitEncoder",)
+
+
+def _base(param):
+    return param.param if isinstance(param, ConditionResult) else param
+
+
+class UnitEncoder:
+    def __init__(self, space: SearchSpace):
+        self.space = space
+        self.slots = []  # (name, base parameter, first dimension, number of dimensions)
+        dim = 0
+        for name, param in space.parameters.items():
+            base = _base(param)
+            if isinstance(base, Constant):
+                width = 0
+            elif isinstance(base, Categorical):
+                width = len(base.choices)
+            else:
+                width = 1
+            self.slots.append((name, base, dim, width))
+            dim += width
+        self.dim = dim
+        self.categorical = [
+            (start, width) for _, base, start, width in self.slots if isinstance(base, Categorical)
+        ]
+
+    def encode(self, values: dict):
+        import numpy as np
+
+        x = np.zeros(self.dim)
+        for name, base, start, width in self.slots:
+            if width == 0:
+                continue
+            if isinstance(base, Categorical):
+                if name in values:
+                    x[start + base.index(values[name])] = 1.0
+            else:
+                x[start] = base.to_unit(values.get(name, base.default()))
+        return x
+
+    def decode(self, x) -> dict:
+        values = {}
+        for name, base, start, width in self.slots:
+            if not self.space.is_active(name, values):
+                continue
+            if width == 0:
+                values[name] = base.value
+            elif isinstance(base, Categorical):
+                segment = list(x[start : start + width])
+                values[name] = base.choices[segment.index(max(segment))]
+            else:
+                values[name] = base.from_unit(float(x[start]))
+        return values
