@@ -234,6 +234,13 @@ class LabAssistant:
             optimizer.update(configs, costs, runs)
         return len(configs)
 
+    def history(self, search_space=None) -> list:
+        """``[(values, cost, run id)]`` of the search space's completed runs, oldest first."""
+        space = self._space(search_space)
+        self._optimizer(space)
+        self.update_optimizer(space)
+        return list(self._history[space.id])
+
     def get_suggestion(self, search_space=None) -> dict:
         """The optimizer's next configuration, ``{parameter name: value}``."""
         space = self._space(search_space)

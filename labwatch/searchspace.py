@@ -38,6 +38,7 @@ def path_name(path) -> str:
 
 
 _MISSING = object()
+_ABSENT = object()
 
 
 def get_by_path(config, path, default=_MISSING):
@@ -247,8 +248,8 @@ class SearchSpace:
         """The active parameters' values found in a (full) run config, by name."""
         values = {}
         for name in self.parameters:
-            value = get_by_path(config, self.paths[name][0], _MISSING)
-            if value is not _MISSING and self.is_active(name, values):
+            value = get_by_path(config, self.paths[name][0], _ABSENT)
+            if value is not _ABSENT and self.is_active(name, values):
                 values[name] = value
         return values
 
