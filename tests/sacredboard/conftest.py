@@ -116,7 +116,8 @@ def fill(basedir, tmp_path):
     ex.run(named_configs=["space"], options={"--capture": "sys"})
     store = open_store(basedir)
     template = store.get(1)
-    now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    # a second ahead, so that stores keeping milliseconds only still order 7 after 6
+    now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None) + _dt.timedelta(seconds=1)
     for run_id, lr, seed, beat in ((7, 0.2, 3, now), (8, 0.3, 4, now - _dt.timedelta(hours=1))):
         record = {
             k: v

@@ -68,13 +68,36 @@ def test_records_hold_plain_values(filled):
     entry["artifacts"][0][3].close()
 
 
-def test_reading_opens_no_stored_files(filled):
-    store, _ = filled
-    before = len(os.listdir("/proc/self/fd"))
+def _open_files_under(folder):
+    """Paths under ``folder`` this process has open (other threads' fds don't matter)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            found.append(target)
+    return found
+
+
+def test_reading_opens_no_stored_files(filled, monkeypatch):
+    store, folder = filled
+    opened = []
+    real_open = open
+
+    def recording_open(file, *args, **kwargs):
+        opened.append(os.fspath(file) if isinstance(file, (str, os.PathLike)) else file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", recording_open)
     records = store.find()
     store.find("metrics.loss.min < 1", sort="-lr")
     assert len(records) == 5
-    assert len(os.listdir("/proc/self/fd")) == before
+    # only the metadata file is read, never a stored source, resource or artifact
+    hashfs = os.path.join(str(folder), "hashfs")
+    assert not [f for f in opened if isinstance(f, str) and f.startswith(hashfs)]
+    assert not [f for f in _open_files_under(hashfs)]
 
 
 def test_ids_order_and_changes(filled):
