@@ -60,11 +60,11 @@ def suggestion_time(n_runs=200):
 
         @ex.config
         def cfg():
-            x = [0.0, 0.0]
+            x = [0.0, 0.0]  # noqa: F841
 
         @a.search_space
         def search_space():
-            x = (UniformFloat(-5, 10), UniformFloat(0, 15))
+            x = (UniformFloat(-5, 10), UniformFloat(0, 15))  # noqa: F841
 
         @ex.main
         def main(x):
