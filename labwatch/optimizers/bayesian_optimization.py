@@ -64,6 +64,16 @@ class BayesianOptimization(Optimizer):
     def suggest_configuration(self) -> dict:
         if len(self.y) < self.init_points or self.encoder.dim == 0:
             return self.get_random_config()
+        # the matrices are small: BLAS threads only add contention (several times slower
+        # on a busy machine), so use one thread when threadpoolctl is there to say so
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return self._suggest()
+        with threadpool_limits(1):
+            return self._suggest()
+
+    def _suggest(self) -> dict:
         np = _imports()
         from scipy.optimize import minimize
         from scipy.special import ndtr
