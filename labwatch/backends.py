@@ -243,16 +243,25 @@ class MongoBackend(Backend):
         super().__init__()
         self.database = database
         self.prefix = prefix
-        self.store_location = database.client
+        self.store_location = database
+        if type(database).__module__.startswith("mongomock"):
+            import mongomock.gridfs  # the observer's GridFS needs mongomock's integration
+
+            mongomock.gridfs.enable_gridfs_integration()
 
     def __repr__(self):
-        return f"MongoBackend({self.database.name!r})"
+        return f"MongoBackend({self.database.name!r}, {self.prefix!r})"
 
     def store_kwargs(self) -> dict:
-        kwargs = {"db_name": self.database.name}
+        # the reader takes a collection prefix: "<prefix>_runs", or "runs" without one
+        if self.prefix.endswith("_runs"):
+            return {"prefix": self.prefix[: -len("_runs")]}
         if self.prefix != "runs":
-            kwargs["prefix"] = self.prefix
-        return kwargs
+            raise ValueError(
+                f"Runs in the collection {self.prefix!r} cannot be read back: use 'runs' or "
+                "'<prefix>_runs'"
+            )
+        return {}
 
     @property
     def runs(self):
@@ -261,7 +270,9 @@ class MongoBackend(Backend):
     def make_observer(self):
         from sacred.observers.mongo import MongoObserver
 
-        kwargs = {} if self.prefix == "runs" else {"collection": self.prefix}
+        kwargs = {}
+        if self.prefix.endswith("_runs"):
+            kwargs["collection_prefix"] = self.prefix[: -len("_runs")]
         return MongoObserver(client=self.database.client, db_name=self.database.name, **kwargs)
 
     def matches(self, observer) -> bool:
@@ -288,18 +299,21 @@ class MongoBackend(Backend):
         return True
 
 
-def _is_mongo_database(obj) -> bool:
-    module = type(obj).__module__.split(".")[0]
-    return module in ("pymongo", "mongomock") and hasattr(obj, "client") and hasattr(obj, "name")
+def _mongo_kind(obj) -> str:
+    """ "Database", "MongoClient" or "" (pymongo or mongomock objects)."""
+    if type(obj).__module__.split(".")[0] not in ("pymongo", "mongomock"):
+        return ""
+    return type(obj).__name__
 
 
 def backend_for(location, prefix: str = "runs") -> Backend:
     """The backend of a store location: a folder, an SQL URL, a MongoDB URL or database."""
     if isinstance(location, Backend):
         return location
-    if _is_mongo_database(location) and not hasattr(location, "list_database_names"):
+    kind = _mongo_kind(location)
+    if kind == "Database":
         return MongoBackend(location, prefix)
-    if hasattr(location, "list_database_names"):
+    if kind:
         raise ValueError("Give a MongoDB database (client[db_name]), not a client")
     text = os.fspath(location)
     scheme = text.split("://", 1)[0].split("+", 1)[0].lower() if "://" in text else "file"

@@ -45,10 +45,13 @@ def make_experiment(store, optimizer=RandomSearch, **kw):
     return ex, a
 
 
-@pytest.fixture(params=["folder", "sqlite"])
+@pytest.fixture(params=["folder", "sqlite", "mongomock"])
 def store_location(request, tmp_path):
     if request.param == "folder":
         return str(tmp_path / "runs")
+    if request.param == "mongomock":
+        mongomock = pytest.importorskip("mongomock")
+        return mongomock.MongoClient()["labwatch_test"]
     pytest.importorskip("sqlalchemy")
     return f"sqlite:///{tmp_path / 'runs.db'}"
 
@@ -73,7 +76,9 @@ def test_named_config_runs_a_suggestion_and_marks_the_run(store_location):
     assert record["status"] == "COMPLETED"
     space = a.current_search_space
     assert record["info"]["labwatch"] == {"search_space": space.id, "name": "search_space"}
-    if "://" not in store_location:  # the SQL schema keeps no meta beyond comment/priority
+    if (
+        isinstance(store_location, str) and "://" not in store_location
+    ):  # the SQL schema keeps no meta beyond comment/priority
         assert record["meta"]["named_configs"] == ["search_space"]
 
 
@@ -290,3 +295,29 @@ def test_command_line_with_search_space_and_file_storage(tmp_path):
         assert r["info"]["labwatch"]["name"] == "search_space"
     assert runs[1]["config"]["batch_size"] == 40
     assert os.listdir(tmp_path / "runs" / "_search_spaces")
+
+
+def test_search_space_collection_and_queue_in_mongo():
+    mongomock = pytest.importorskip("mongomock")
+    db = mongomock.MongoClient()["lw"]
+    ex, a = make_experiment(db)
+    ex.run(named_configs=["small_search_space"])
+    docs = list(db["search_space"].find())
+    assert [(d["_id"], d["name"]) for d in docs] == [
+        (a.current_search_space.id, "small_search_space")
+    ]
+    queued = a.enqueue_suggestion()
+    assert db.runs.find_one({"_id": queued._id})["status"] == "QUEUED"
+    assert a._resolve_backend().claim(queued._id) is True
+    assert a._resolve_backend().claim(queued._id) is False  # already taken
+    assert db.runs.count_documents({"status": "QUEUED"}) == 0
+    assert a.run_from_queue(wait_time_in_s=0) is None
+
+
+def test_run_from_queue_waits_then_gives_up(tmp_path):
+    import time
+
+    ex, a = make_experiment(str(tmp_path / "runs"))
+    start = time.monotonic()
+    assert a.run_from_queue(wait_time_in_s=0.3, sleep_time=0.1) is None
+    assert 0.3 <= time.monotonic() - start < 2
