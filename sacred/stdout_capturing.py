@@ -200,11 +200,21 @@ class _TeeBuffer:
         decode_errors = "surrogateescape" if errors == "surrogateescape" else "replace"
         self._decoder = codecs.getincrementaldecoder(encoding)(decode_errors)
         self.closed = False
+        # The bytes are already encoded as the original stream would encode them: hand
+        # them to its binary buffer instead of decoding and re-encoding (where the stream
+        # does not translate newlines, i.e. not on Windows).
+        buffer = getattr(stream, "buffer", None)
+        same_encoding = getattr(stream, "encoding", None) == encoding
+        self._raw = buffer if buffer is not None and same_encoding and os.linesep == "\n" else None
 
     def write(self, data):
         text = self._decoder.decode(data)
-        if text:
+        if self._raw is not None:
+            self._stream.flush()  # whatever was written to the stream itself goes first
+            self._raw.write(data)
+        elif text:
             self._stream.write(text)
+        if text:
             self._out.write(text)
         return len(data)
 
