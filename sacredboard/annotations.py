@@ -1,16 +1,11 @@
 """Tags and notes of a run, kept in its record under ``meta.tags`` and ``meta.notes``.
 
-``RunStore`` has no write method for this yet. A store that offers
-``update_meta(run_id, updates)`` is used as is; for a FileStorageObserver folder the
-``meta`` of ``run.json`` is rewritten atomically here (the format's owner should take this
-over). Note that the FileStorageObserver rewrites ``run.json`` of a RUNNING run on each
-heartbeat, so edits of runs that are still running can be overwritten.
+They are written with ``RunStore.update_meta``, so they work on every store that can be
+written (folder, SQL, MongoDB, TinyDB), also while the run is still running: the
+observers keep meta keys that others set. Clearing the tags or the notes removes the key.
 """
 
 from __future__ import annotations
-
-import json
-import os
 
 __all__ = ("AnnotationError", "clean_annotations", "save_annotations")
 
@@ -57,31 +52,9 @@ def clean_annotations(body) -> dict:
     return updates
 
 
-def save_annotations(store, run_id, updates: dict) -> None:
-    """Write ``updates`` (from ``clean_annotations``) into the run's ``meta``."""
-    record = store.get(run_id)  # raises RunNotFoundError for unknown runs
-    if hasattr(store, "update_meta"):
-        store.update_meta(record["_id"], updates)
-        return
-    basedir = getattr(store, "basedir", None)
-    if getattr(store, "scheme", "") == "file" and basedir:
-        _save_in_run_json(basedir, record["_id"], updates)
-        return
-    raise AnnotationError(
-        f"{type(store).__name__} cannot store tags and notes yet (it has no update_meta method)"
-    )
+def save_annotations(store, run_id, updates: dict) -> dict:
+    """Write ``updates`` (from ``clean_annotations``) into the run's ``meta``; returns it.
 
-
-def _save_in_run_json(basedir: str, run_id, updates: dict) -> None:
-    name = str(int(run_id))  # run folders are numbers: no path can be smuggled in
-    path = os.path.join(basedir, name, "run.json")
-    with open(path, encoding="utf-8") as f:
-        run = json.load(f)
-    meta = run.get("meta")
-    if not isinstance(meta, dict):
-        meta = run["meta"] = {}
-    meta.update(updates)
-    tmp = f"{path}.{os.getpid()}.sacredboard.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(run, f, sort_keys=True, indent=2)
-    os.replace(tmp, path)
+    No tags or empty notes remove the key. Raises ``RunNotFoundError`` for unknown runs.
+    """
+    return store.update_meta(run_id, {k: v or None for k, v in updates.items()})

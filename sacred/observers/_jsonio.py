@@ -246,8 +246,12 @@ def _slow_isoformat_items(timestamps, level):
 
 
 # ---------------------------------------------------------------- files
-def write_atomic(path, text) -> None:
-    """Replace the file at ``path`` with ``text`` (a str or a list of str) in one step."""
+def write_atomic(path, text) -> os.stat_result:
+    """Replace the file at ``path`` with ``text`` (a str or a list of str) in one step.
+
+    Returns the ``os.stat`` of the new file as written (taken before the rename, so that
+    a change by someone else right after the rename is not mistaken for this write).
+    """
     path = os.fspath(path)
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -256,10 +260,12 @@ def write_atomic(path, text) -> None:
             f.write(text)
         else:
             f.writelines(text)
+        f.flush()
+        st = os.fstat(f.fileno())
     for attempt in range(10):
         try:
             os.replace(tmp, path)
-            return
+            return st
         except PermissionError:  # Windows: a reader holds the target open for a moment
             if attempt == 9:
                 raise

@@ -11,6 +11,12 @@ Beyond the original: many processes may start runs in one folder at once (ids co
 an atomic ``os.mkdir``, JSON files are replaced atomically), a new id does not list the
 folder, ``cout.txt`` only gets the new output appended, and ``metrics.json`` is kept
 encoded in memory, so a heartbeat only encodes what is new.
+
+Others may add keys to ``meta`` of ``run.json`` while the run is running (Sacredboard's
+tags and notes, through ``FileStore.update_meta``): before each write of ``run.json`` the
+observer compares the file with its own last write (one ``stat``), and if someone else
+replaced it, reads its ``meta`` and keeps the keys there that are not the run's own
+``meta`` keys (a key removed there stays removed). The run's own keys are the observer's.
 """
 
 import hashlib
@@ -149,6 +155,8 @@ class FileStorageObserver(RunObserver):
         self._lock = threading.RLock()
         self._metrics = None  # name -> {field: [encoded chunks]}, see log_metrics
         self._metrics_written = False
+        self._run_json_key = None  # _file_key of run.json as this observer last wrote it
+        self._other_meta = {}  # meta keys others set in run.json (see module docstring)
 
     # ------------------------------------------------------------ run directory
     def _make_dir(self, _id):
@@ -199,7 +207,8 @@ class FileStorageObserver(RunObserver):
                 "status": "QUEUED",
             }
             self.config = config
-            self.save_json(self.run_entry, "run.json")
+            self._forget_run_json()
+            self.save_run_entry()
             self.save_json(self.config, "config.json")
             if self.copy_sources:
                 for name, _ in ex_info["sources"]:
@@ -228,7 +237,8 @@ class FileStorageObserver(RunObserver):
             self.cout_write_cursor = 0
             self._metrics = None
             self._metrics_written = False
-            self.save_json(self.run_entry, "run.json")
+            self._forget_run_json()
+            self.save_run_entry()
             self.save_json(self.config, "config.json")
             self.save_cout()
             return run_id
@@ -240,7 +250,7 @@ class FileStorageObserver(RunObserver):
             self.run_entry["result"] = result
             self.cout = captured_out
             self.save_cout()
-            self.save_json(self.run_entry, "run.json")
+            self.save_run_entry()
             if self.info:
                 self.save_json(self.info, "info.json")
 
@@ -249,14 +259,14 @@ class FileStorageObserver(RunObserver):
             self.run_entry["stop_time"] = stop_time.isoformat()
             self.run_entry["result"] = result
             self.run_entry["status"] = "COMPLETED"
-            self.save_json(self.run_entry, "run.json")
+            self.save_run_entry()
             self.render_template()
 
     def interrupted_event(self, interrupt_time, status):
         with self._lock:
             self.run_entry["stop_time"] = interrupt_time.isoformat()
             self.run_entry["status"] = status
-            self.save_json(self.run_entry, "run.json")
+            self.save_run_entry()
             self.render_template()
 
     def failed_event(self, fail_time, fail_trace):
@@ -264,7 +274,7 @@ class FileStorageObserver(RunObserver):
             self.run_entry["stop_time"] = fail_time.isoformat()
             self.run_entry["status"] = "FAILED"
             self.run_entry["fail_trace"] = fail_trace
-            self.save_json(self.run_entry, "run.json")
+            self.save_run_entry()
             self.render_template()
 
     def resource_event(self, filename):
@@ -272,13 +282,13 @@ class FileStorageObserver(RunObserver):
             filename = os.path.abspath(filename)
             store_path = self.find_or_save(filename, self.resource_dir)
             self.run_entry["resources"].append([filename, str(store_path)])
-            self.save_json(self.run_entry, "run.json")
+            self.save_run_entry()
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         with self._lock:
             self.save_file(filename, name)
             self.run_entry["artifacts"].append(name)
-            self.save_json(self.run_entry, "run.json")
+            self.save_run_entry()
 
     def log_metrics(self, metrics_by_name, info):
         """Merge the new points into metrics.json.
@@ -375,12 +385,39 @@ class FileStorageObserver(RunObserver):
             _copy_atomic(filename, store_path)
         return store_path
 
+    def _forget_run_json(self):
+        self._run_json_key = None
+        self._other_meta = {}
+
+    def save_run_entry(self):
+        """Write ``run.json``, keeping the ``meta`` keys others set in it meanwhile."""
+        path = os.path.join(self.dir, "run.json")
+        if self._run_json_key is not None and _file_key(path) != self._run_json_key:
+            self._read_other_meta(path)
+        entry = self.run_entry
+        if self._other_meta:
+            own = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+            others = {k: v for k, v in self._other_meta.items() if k not in own}
+            entry = dict(entry, meta={**others, **own})
+        self._run_json_key = _stat_key(self.save_json(entry, "run.json"))
+
+    def _read_other_meta(self, path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                meta = json.load(f).get("meta")
+        except (OSError, ValueError, AttributeError):
+            return  # gone or not JSON right now: keep what was known
+        if isinstance(meta, dict):
+            own = self.run_entry.get("meta")
+            own = own if isinstance(own, dict) else {}
+            self._other_meta = {k: v for k, v in meta.items() if k not in own}
+
     def save_json(self, obj, filename):
         try:  # plain JSON is written as it is: flatten would return an identical copy
             text = _jsonio.dumps_plain(obj)
         except _jsonio.NotPlain:
             text = _jsonio.dumps(flatten(obj))
-        _jsonio.write_atomic(os.path.join(self.dir, filename), text)
+        return _jsonio.write_atomic(os.path.join(self.dir, filename), text)
 
     def save_file(self, filename, target_name=None):
         target_name = target_name or os.path.basename(filename)
@@ -421,6 +458,17 @@ class FileStorageObserver(RunObserver):
         if isinstance(other, FileStorageObserver):
             return self.basedir == other.basedir
         return False
+
+
+def _stat_key(st):
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _file_key(path):
+    try:
+        return _stat_key(os.stat(path))
+    except OSError:
+        return None
 
 
 def _encode_values(values):

@@ -33,6 +33,7 @@ from sacred.store.base import (
     RunStore,
     StoreError,
     gc_paused,
+    merge_meta,
 )
 
 __all__ = ("FileStore",)
@@ -454,6 +455,43 @@ class FileStore(RunStore):
         self._entries.pop(name, None)
         self._save_index()
 
+    def update_meta(self, run_id, updates: dict) -> dict:
+        """Merge ``updates`` into ``meta`` of ``run.json`` (replaced atomically).
+
+        A running FileStorageObserver notices the change before its next write of
+        ``run.json`` and keeps the keys set here (see ``FileStorageObserver``). Should the
+        observer replace the file between the read and the write here, the write is done
+        again on the observer's version, so no event of the run is undone.
+        """
+        name = self._name(run_id)
+        path = os.path.join(self._run_dir(name), "run.json")
+        for _ in range(20):
+            before = _file_key(path)
+            try:
+                run = _read_json(path)
+            except FileNotFoundError:
+                raise RunNotFoundError(
+                    f"Run {run_id!r} in {self.basedir} has no run.json"
+                ) from None
+            except ValueError as e:
+                raise StoreError(f"Run {run_id!r} in {self.basedir} cannot be read: {e}") from None
+            if not isinstance(run, dict):
+                raise StoreError(f"Run {run_id!r} in {self.basedir}: run.json is no object")
+            meta = merge_meta(run.get("meta"), updates)
+            run["meta"] = meta
+            text = _dumps(run)
+            if _file_key(path) == before:  # else the observer wrote meanwhile: read again
+                _jsonio.write_atomic(path, text)
+                break
+        else:
+            raise StoreError(f"run.json of run {run_id!r} changes all the time; try again")
+        if self._entries is not None and name in self._entries:
+            new = self._read_entry(name, self._entries[name])
+            if new is not None:
+                self._entries[name] = new
+                self._index_dirty = True  # saved with the next refresh
+        return meta
+
     def _new_run_dir(self) -> str:
         candidate = max((int(n) for n in self._run_names()), default=0) + 1
         for _ in range(1000):
@@ -548,6 +586,15 @@ def _dumps(obj) -> str:
         return _jsonio.dumps(obj)
     except TypeError:
         return json.dumps(obj, sort_keys=True, indent=2, default=str)
+
+
+def _file_key(path):
+    """What changes whenever a file is replaced (a new inode) or rewritten in place."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _as_list(seq):

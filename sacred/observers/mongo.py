@@ -31,7 +31,9 @@ Beyond the original, a run never fails because a document would pass MongoDB's 1
 
 Heartbeats send what changed only: a ``$set`` of the changed fields, and new captured output
 as an append (``$concat`` in an update pipeline; a full ``$set`` when an output filter
-rewrote earlier text or the server is older than 4.2).
+rewrote earlier text or the server is older than 4.2). ``meta`` is written whole only
+when the run starts; after a database error, the full save sets the run's own meta keys
+one by one, so keys others added (``MongoStore.update_meta``) are never overwritten.
 
 Reliability: a MongoDB that cannot be reached at the start fails the run (``ObserverError``
 naming the address). Later errors never fail the run: the observer keeps what it could not
@@ -111,6 +113,16 @@ def _backend_errors():
     import pymongo.errors
 
     return (pymongo.errors.PyMongoError, gridfs.errors.GridFSError, OSError)
+
+
+def _meta_sets(meta) -> dict:
+    """``$set`` of the run's own meta keys one by one, so that keys others added to
+    ``meta`` (Sacredboard's tags and notes, ``MongoStore.update_meta``) are kept."""
+    if not isinstance(meta, dict):
+        return {"meta": meta}
+    if not all(isinstance(k, str) and k and "." not in k and k[0] != "$" for k in meta):
+        return {"meta": meta}
+    return {f"meta.{k}": v for k, v in meta.items()}
 
 
 def force_valid_bson_key(key) -> str:
@@ -462,6 +474,7 @@ class MongoObserver(RunObserver):
                     self.insert()
                 else:
                     self._needs_full_save = True
+                    self._dirty.add("meta")  # the overwritten run's meta goes whole
                     self._flush_run(upsert=True)
             except _backend_errors() as e:
                 raise ObserverError(
@@ -699,8 +712,9 @@ class MongoObserver(RunObserver):
     def _flush_run(self, upsert=False):
         """One update with the changed fields of the run document."""
         entry = self.run_entry
-        if self._needs_full_save:
-            self._dirty.update(k for k in entry if k != "_id")
+        full = self._needs_full_save
+        if full:  # meta: see below
+            self._dirty.update(k for k in entry if k not in ("_id", "meta"))
         cout = entry.get("captured_out")
         append = None
         if cout is not None and cout is not self._cout_synced:
@@ -729,6 +743,8 @@ class MongoObserver(RunObserver):
                 sets.update(self._write_overflow(field))
             else:
                 sets[field] = entry[field]
+        if full and "meta" not in self._dirty:
+            sets.update(_meta_sets(entry.get("meta")))
         full_cout = "captured_out" in self._dirty
         if "captured_out" in self._overflow:
             if full_cout or append is not None:

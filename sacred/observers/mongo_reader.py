@@ -27,7 +27,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from sacred.store import query as q
-from sacred.store.base import RunNotFoundError, RunStore, StoreError
+from sacred.store.base import RunNotFoundError, RunStore, StoreError, merge_meta
 from sacred.store.mongo_query import MongoTranslator, compare_filter
 
 __all__ = ("MongoStore",)
@@ -373,6 +373,25 @@ class MongoStore(RunStore):
                     self.fs.delete(f._id)
         self.metrics_collection.delete_many({"run_id": run_id})
         self.runs.delete_one({"_id": run_id})  # last: an interrupted delete can be redone
+
+    def update_meta(self, run_id, updates: dict) -> dict:
+        """``$set``/``$unset`` of ``meta.<key>``: only the keys given are touched, and the
+        MongoObserver never writes ``meta`` whole after the start of a run."""
+        doc = self._find_doc(run_id, {"meta": 1})
+        merged = merge_meta(doc.get("meta"), updates)  # checks the keys and values
+        if isinstance(doc.get("meta"), dict):
+            change = {}
+            sets = {f"meta.{k}": v for k, v in updates.items() if v is not None}
+            unsets = {f"meta.{k}": "" for k, v in updates.items() if v is None}
+            if sets:
+                change["$set"] = sets
+            if unsets:
+                change["$unset"] = unsets
+        else:
+            change = {"$set": {"meta": merged}}
+        if change:
+            self.runs.update_one({"_id": doc["_id"]}, change)
+        return self._find_doc(doc["_id"], {"meta": 1}).get("meta") or {}
 
     def _next_id(self) -> int:
         last = list(

@@ -6,6 +6,10 @@ read them). Two additions, which leave the original tables usable as they were:
 * ``run.result_json`` (Text): the result of any type, as ``json.dumps(flatten(result))``.
   The original ``run.result`` column is a Float and keeps holding numeric results;
   it is NULL for other results.
+* ``run.meta_json`` (Text, NULL when empty): the keys of a run's ``meta`` that have no
+  column of their own (not ``command``, ``comment``, ``priority``), as a JSON object.
+  The observer never writes it; ``SqlStore.update_meta`` does (Sacredboard's tags and
+  notes).
 * the table ``metric`` (see ``Metric``): one row per logged measurement, with an index on
   ``(run_id, name)``. ``timestamp`` holds seconds since the Unix epoch (UTC, a float);
   through the ORM it reads back as a naive UTC ``datetime``. In SQLite, for example,
@@ -353,6 +357,8 @@ class Run(Base):
     result = sa.Column(sa.Float)
     # added: the result of any JSON-able type, json.dumps(flatten(result))
     result_json = sa.Column(sa.Text)
+    # added: meta keys without a column of their own, a JSON object (see SqlStore.update_meta)
+    meta_json = sa.Column(sa.Text)
 
     def to_json(self):
         if self.result_json is not None:
@@ -368,7 +374,11 @@ class Run(Base):
             "queue_time": self.queue_time,
             "status": self.status,
             "result": result,
-            "meta": {"comment": self.comment, "priority": self.priority},
+            "meta": {
+                **(json.loads(self.meta_json) if self.meta_json else {}),
+                "comment": self.comment,
+                "priority": self.priority,
+            },
             "resources": [r.to_json() for r in self.resources],
             "artifacts": [a.to_json() for a in self.artifacts],
             "host": self.host.to_json(),
@@ -404,16 +414,18 @@ class Metric(Base):
 def upgrade_schema(engine) -> None:
     """Bring a database made by the original SqlObserver up to this schema.
 
-    Only additive changes, so older readers keep working: the ``run.result_json`` column,
-    and ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred 0.8.7 lacked it). Tables that
-    are missing (``metric``) are made by ``Base.metadata.create_all`` beforehand.
+    Only additive changes, so older readers keep working: the ``run.result_json`` and
+    ``run.meta_json`` columns, and ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred
+    0.8.7 lacked it). Tables that are missing (``metric``) are made by
+    ``Base.metadata.create_all`` beforehand.
     """
     inspector = sa.inspect(engine)
     if inspector.has_table("run"):
         columns = {c["name"] for c in inspector.get_columns("run")}
-        if "result_json" not in columns:
-            with engine.begin() as conn:
-                conn.execute(sa.text("ALTER TABLE run ADD COLUMN result_json TEXT"))
+        for added in ("result_json", "meta_json"):
+            if added not in columns:
+                with engine.begin() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE run ADD COLUMN {added} TEXT"))
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ALTER TYPE status_enum ADD VALUE IF NOT EXISTS 'QUEUED'"))

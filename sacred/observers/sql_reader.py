@@ -4,8 +4,9 @@
 
 Records are built like the MongoObserver's documents from the tables of ``sql_bases``:
 ``config``/``info`` restored from their JSON, ``result`` from ``run.result_json`` (else
-the Float column), ``host``/``experiment``/``meta``/``artifacts``/``resources`` from their
-tables and ``fail_trace`` split back into a list. A column that is NULL is a missing field
+the Float column), ``meta`` from ``command``/``comment``/``priority`` and the added
+``run.meta_json`` (see ``update_meta``), ``host``/``experiment``/``artifacts``/``resources``
+from their tables and ``fail_trace`` split back into a list. A column that is NULL is a missing field
 (a running run has no ``stop_time``), except ``result`` (null) and ``captured_out`` ("").
 
 Filtering, sorting and paging run in the database (``WHERE``/``ORDER BY``/``LIMIT``, see
@@ -35,7 +36,14 @@ import sqlalchemy as sa
 
 from sacred.serializer import flatten, restore
 from sacred.store import query as q
-from sacred.store.base import RunNotFoundError, RunStore, StoreError, gc_paused, metric_summary
+from sacred.store.base import (
+    RunNotFoundError,
+    RunStore,
+    StoreError,
+    gc_paused,
+    merge_meta,
+    metric_summary,
+)
 from sacred.store.downsample import downsample_indices
 from sacred.store.sql_query import SqlTranslator, Untranslatable
 
@@ -46,6 +54,7 @@ _CACHE_MIN_POINTS = 50_000
 _CACHE_MAX_POINTS = 20_000_000
 _CHUNK = 500  # ids per IN (...) list
 _TIME_COLUMNS = ("start_time", "heartbeat", "stop_time", "queue_time")
+_META_COLUMNS = ("command", "comment", "priority")  # meta keys kept in columns of their own
 
 
 @functools.lru_cache(maxsize=64)
@@ -165,6 +174,14 @@ class SqlStore(RunStore):
             self._result_json = "result_json" in columns
         return self._result_json
 
+    def _has_meta_json(self) -> bool:
+        # added later than result_json: asked again until it is there (another process
+        # may add it at any time)
+        if not getattr(self, "_meta_json", False):
+            columns = {c["name"] for c in sa.inspect(self.engine).get_columns("run")}
+            self._meta_json = "meta_json" in columns
+        return self._meta_json
+
     # ------------------------------------------------------------------ records
     def _from(self):
         t = self.t
@@ -188,6 +205,7 @@ class SqlStore(RunStore):
             run.experiment_id,
             run.result,
             run.result_json if self._has_result_json() else sa.null().label("result_json"),
+            run.meta_json if self._has_meta_json() else sa.null().label("meta_json"),
             host.cpu.label("h_cpu"),
             host.hostname.label("h_hostname"),
             host.os.label("h_os"),
@@ -246,6 +264,10 @@ class SqlStore(RunStore):
         if r.h_os is not None or r.h_os_info is not None:
             host["os"] = [r.h_os, r.h_os_info]
         meta = {"command": r.command}
+        if r.meta_json:
+            extra = json.loads(r.meta_json)
+            if isinstance(extra, dict):
+                meta.update((k, v) for k, v in extra.items() if k not in _META_COLUMNS)
         if r.comment:
             meta["comment"] = r.comment
         if r.priority:
@@ -691,6 +713,38 @@ class SqlStore(RunStore):
         for cached in [k for k in self._metric_cache if k[0] == key]:
             del self._metric_cache[cached]
 
+    def update_meta(self, run_id, updates: dict) -> dict:
+        """Merge ``updates`` into the run's ``meta``; returns the new ``meta``.
+
+        ``comment`` and ``priority`` (a number) go to their columns of the original
+        schema; every other key to the added column ``run.meta_json``, which is made
+        here if the database lacks it. ``command`` is the run's command and cannot be
+        changed. The SqlObserver never writes ``meta_json``, so a running run keeps it.
+        """
+        from sacred.observers.sql_bases import upgrade_schema
+
+        if "command" in updates:
+            raise StoreError("meta.command is the command of the run; it cannot be changed")
+        priority = updates.get("priority")
+        if priority is not None and (
+            not isinstance(priority, (int, float)) or isinstance(priority, bool)
+        ):
+            raise StoreError(f"meta.priority must be a number in a SQL store, not {priority!r}")
+        meta = merge_meta(self.get(run_id)["meta"], updates)  # RunNotFoundError if none
+        if not self._has_meta_json():
+            upgrade_schema(self.engine)
+            self._meta_json = True
+        extra = {k: v for k, v in meta.items() if k not in _META_COLUMNS}
+        values = {"meta_json": json.dumps(extra) if extra else None}
+        if "comment" in updates:
+            values["comment"] = meta.get("comment", "")  # the observer's "no comment"
+        if "priority" in updates:
+            values["priority"] = meta.get("priority", 0)
+        run = self.t.run
+        with self.engine.begin() as conn:
+            conn.execute(run.update().where(run.c.run_id == _key(run_id)).values(**values))
+        return self.get(run_id)["meta"]
+
     def import_run(
         self, record, metrics=None, artifacts=None, sources=None, resources=None, new_id=False
     ):
@@ -701,6 +755,8 @@ class SqlStore(RunStore):
         from sacred.observers.sql import _result_columns, _text
 
         b.Base.metadata.create_all(self.engine)
+        b.upgrade_schema(self.engine)  # a database of the original SqlObserver
+        self._result_json = self._meta_json = True
         self._has_tables = True
         self._metric_table = True
         wanted = record.get("_id")
@@ -741,6 +797,7 @@ class SqlStore(RunStore):
                 command=b._fit(record.get("command"), b.Run.command),
                 priority=meta.get("priority", 0),
                 comment=meta.get("comment", ""),
+                meta_json=_meta_json(meta),
                 experiment=experiment,
                 host=host,
                 status=status,
@@ -842,6 +899,15 @@ class SqlStore(RunStore):
 
 
 # ---------------------------------------------------------------------- helpers
+def _meta_json(meta: dict):
+    """The ``run.meta_json`` of an imported run: its ``meta`` without the column keys and
+    without what the SqlObserver does not keep of a run's own meta either (the command
+    line options, named configs, config updates, the queue time)."""
+    skip = (*_META_COLUMNS, "options", "named_configs", "config_updates", "queue_time")
+    extra = {k: v for k, v in meta.items() if k not in skip}
+    return json.dumps(flatten(extra)) if extra else None
+
+
 def _register_regexp(dbapi_connection, connection_record):
     dbapi_connection.create_function("regexp", 2, _sqlite_regexp, deterministic=True)
 

@@ -21,7 +21,6 @@ import os
 import re
 from typing import Optional
 
-from sacred.observers import _jsonio
 from sacred.store import query as q
 from sacred.store.base import (
     RunNotFoundError,
@@ -29,6 +28,7 @@ from sacred.store.base import (
     StoreError,
     _uses_metrics,
     gc_paused,
+    merge_meta,
     metric_summary,
 )
 
@@ -240,6 +240,31 @@ class TinyDbStore(RunStore):
         raise RunNotFoundError(f"Run {run_id!r} has no resource {name!r}")
 
     # ------------------------------------------------------------------ writing
+    def update_meta(self, run_id, updates: dict) -> dict:
+        """Merge ``updates`` into the ``meta`` of the run's entry; returns the new ``meta``.
+
+        A running TinyDbObserver keeps the keys set here (it merges its own meta into the
+        stored one). Should the file change between the read and the write here, it is
+        read again, so that no write of the observer is undone.
+        """
+        doc_id, _ = self._find(run_id)
+        for _ in range(20):
+            before = _file_key(self.db_path)
+            raw = self._raw()
+            entry = (raw.get("runs") or {}).get(str(doc_id))
+            if entry is None:
+                raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}")
+            meta = merge_meta(entry.get("meta"), updates)
+            entry["meta"] = meta
+            text = json.dumps(raw)
+            if _file_key(self.db_path) == before:
+                _write_in_place(self.db_path, text)
+                break
+        else:
+            raise StoreError(f"{self.db_path} changes all the time; try again")
+        self._tables = None
+        return _decode(meta)
+
     def delete(self, run_id) -> None:
         """Remove the run's entry, its metrics and the stored files no other run uses."""
         doc_id, record = self._find(run_id)
@@ -252,13 +277,31 @@ class TinyDbStore(RunStore):
         metrics = raw.get("metrics") or {}
         for metric_id in [k for k, v in metrics.items() if _id_key(v.get("run_id")) == key]:
             del metrics[metric_id]
-        _jsonio.write_atomic(self.db_path, json.dumps(raw))
+        _write_in_place(self.db_path, json.dumps(raw))
         used = set()
         for entry in runs.values():
             used |= _file_ids(_record(_decode(entry)))
         for file_id in _file_ids(record) - used:
             self.fs.delete(file_id)
         self._tables = None
+
+
+def _file_key(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _write_in_place(path, text: str) -> None:
+    """Rewrite ``metadata.json`` in place, as TinyDB itself does: a running TinyDbObserver
+    keeps the file open, and would neither see a file put in its place nor write to it."""
+    with open(path, "r+", encoding="utf-8") as f:
+        f.write(text)
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _id_key(run_id):

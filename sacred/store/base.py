@@ -33,6 +33,7 @@ import abc
 import contextlib
 import datetime as _dt
 import gc
+import json
 import math
 from typing import IO, Iterable, Optional
 
@@ -42,6 +43,7 @@ from sacred.utils import SacredError
 
 __all__ = (
     "RunStore",
+    "merge_meta",
     "StoreError",
     "RunNotFoundError",
     "metric_summary",
@@ -100,6 +102,33 @@ def metric_summary(values) -> dict:
 
 def _plain(v):
     return v.item() if hasattr(v, "item") else v
+
+
+def merge_meta(meta, updates: dict) -> dict:
+    """A copy of ``meta`` with ``updates`` merged in (a None value removes its key).
+
+    Keys must be non-empty strings without "." and not starting with "$" (so that every
+    backend can store them as they are, and queries can name them).
+    """
+    if not isinstance(updates, dict):
+        raise StoreError(f"update_meta needs a dict of updates, not {type(updates).__name__}")
+    for key in updates:
+        if not isinstance(key, str) or not key or "." in key or key.startswith("$"):
+            raise StoreError(
+                f"{key!r} cannot be a key of a run's meta: use a non-empty string without "
+                "'.' that does not start with '$'"
+            )
+    try:
+        json.dumps(updates)
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"the values of a run's meta must be JSON values: {e}") from None
+    merged = dict(meta) if isinstance(meta, dict) else {}
+    for key, value in updates.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
 
 
 def flatten_record(record: dict, prefix: str = "", out: Optional[dict] = None) -> dict:
@@ -181,6 +210,19 @@ class RunStore(abc.ABC):
         written override this.
         """
         raise StoreError(f"{type(self).__name__} stores cannot be written to")
+
+    def update_meta(self, run_id, updates: dict) -> dict:
+        """Merge ``updates`` into the run's ``meta`` and return the new ``meta``.
+
+        A key set to None is removed. Values are JSON values (Sacredboard keeps its
+        annotations in ``meta.tags`` and ``meta.notes``). While a run is still running,
+        its observer owns the keys it wrote into ``meta`` itself (``command``,
+        ``options``, ``comment``...): it keeps every other key that was set here, but may
+        write its own ones over a change. Backends that can be written override this.
+        """
+        raise StoreError(
+            f"{type(self).__name__} stores cannot change the meta of a run (no update_meta)"
+        )
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections or file handles (no-op by default)."""

@@ -199,13 +199,24 @@ def test_delete_on_every_store(fresh_store):
 
 def test_annotations_on_every_store(fresh_store):
     client = create_app(fresh_store).test_client()
-    resp = client.put("/api/run/2/annotations", json={"tags": ["x"], "notes": "n"})
-    if fresh_store.scheme == "file":
-        assert resp.status_code == 200
-        assert client.get("/api/run/2").get_json()["data"][0]["tags"] == ["x"]
-    else:  # the store has no method to write a run's meta yet
-        assert resp.status_code == 400
-        assert "cannot store tags and notes yet" in resp.get_json()["errorMessage"]
+    resp = client.put("/api/run/2/annotations", json={"tags": ["x", "lr"], "notes": "n"})
+    assert resp.status_code == 200, resp.data
+    assert resp.get_json() == {"tags": ["x", "lr"], "notes": "n"}
+    assert client.get("/api/run/2").get_json()["data"][0]["tags"] == ["x", "lr"]
+    # changed: only the tags are sent, the notes stay
+    resp = client.put("/api/run/2/annotations", json={"tags": ["best"]})
+    assert resp.get_json() == {"tags": ["best"], "notes": "n"}
+    meta = fresh_store.get(2)["meta"]
+    assert (meta["tags"], meta["notes"], meta["command"]) == (["best"], "n", "main")
+    # the table filters on them, on every backend
+    assert ids(client.get('/api/run?sort=_id&q=meta.tags == ["best"]')) == [2]
+    assert ids(client.get('/api/run?sort=_id&q=meta.notes =~ "^n$"')) == [2]
+    # cleared: the keys are removed from the record
+    resp = client.put("/api/run/2/annotations", json={"tags": [], "notes": ""})
+    assert resp.get_json() == {"tags": [], "notes": ""}
+    assert {"tags", "notes"}.isdisjoint(fresh_store.get(2)["meta"])
+    assert ids(client.get("/api/run?sort=_id&q=meta.tags exists")) == []
+    assert client.put("/api/run/99/annotations", json={"notes": "x"}).status_code == 404
 
 
 def test_writing_is_refused_off_loopback_unless_allowed(fresh_dir):

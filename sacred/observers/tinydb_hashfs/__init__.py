@@ -74,7 +74,16 @@ class TinyDbObserver(RunObserver):
         if self.db_run_id is None:
             self.db_run_id = self.runs.insert(self.run_entry)
         else:
-            self.runs.update(self.run_entry, doc_ids=[self.db_run_id])
+            self.runs.update(self._update_stored, doc_ids=[self.db_run_id])
+
+    def _update_stored(self, doc):
+        """The stored entry updated with ``run_entry``, keeping the ``meta`` keys others
+        added to it (Sacredboard's tags and notes, ``TinyDbStore.update_meta``)."""
+        stored = doc.get("meta")
+        doc.update(self.run_entry)
+        own = self.run_entry.get("meta")
+        if isinstance(stored, dict) and isinstance(own, dict):
+            doc["meta"] = {**{k: v for k, v in stored.items() if k not in own}, **own}
 
     def _store_file(self, filename):
         """Put ``filename`` into the HashFS (unless there); return (id, open handle)."""

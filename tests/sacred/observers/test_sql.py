@@ -190,7 +190,7 @@ def test_tables_and_columns_are_those_of_the_original(db_url):
     assert list(columns) == [
         "id", "run_id", "command", "start_time", "heartbeat", "stop_time", "queue_time",
         "priority", "comment", "fail_trace", "captured_out", "config", "info", "status",
-        "host_id", "experiment_id", "result", "result_json",
+        "host_id", "experiment_id", "result", "result_json", "meta_json",
     ]  # fmt: skip
     assert columns["run_id"]["type"].length == 24
     assert columns["command"]["type"].length == 64
