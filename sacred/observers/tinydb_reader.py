@@ -19,6 +19,7 @@ import datetime as _dt
 import json
 import os
 import re
+import time
 from typing import Optional
 
 from sacred.store import query as q
@@ -36,6 +37,7 @@ __all__ = ("TinyDbStore",)
 
 _TAG = re.compile(r"\{(TinyDate|TinyFile|TinyArray|TinyDataFrame|TinySeries)\}:(.*)\Z", re.S)
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+_QUIET_NS = 100_000_000  # a write waits until the file has been left alone this long
 
 
 def _decode(value):
@@ -106,17 +108,24 @@ class TinyDbStore(RunStore):
 
     # ------------------------------------------------------------------ reading the file
     def _raw(self) -> dict:
-        try:
-            with open(self.db_path, "rb") as f:
-                text = f.read()
-        except FileNotFoundError:
-            raise StoreError(f"{self.db_path} is gone") from None
-        if not text.strip():
-            return {}
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise StoreError(f"{self.db_path} cannot be read: {e}") from None
+        """The parsed file. TinyDB rewrites it in place (write, fsync, then truncate), so
+        a reader may meet a half-written file: it is read again for up to half a second."""
+        deadline = time.monotonic() + 0.5
+        while True:
+            try:
+                with open(self.db_path, "rb") as f:
+                    text = f.read()
+            except FileNotFoundError:
+                raise StoreError(f"{self.db_path} is gone") from None
+            if not text.strip():
+                return {}
+            try:
+                data = json.loads(text)
+                break
+            except ValueError as e:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{self.db_path} cannot be read: {e}") from None
+                time.sleep(0.01)
         if not isinstance(data, dict):
             raise StoreError(f"{self.db_path} is not a TinyDB file")
         return data
@@ -244,40 +253,48 @@ class TinyDbStore(RunStore):
         """Merge ``updates`` into the ``meta`` of the run's entry; returns the new ``meta``.
 
         A running TinyDbObserver keeps the keys set here (it merges its own meta into the
-        stored one). Should the file change between the read and the write here, it is
-        read again, so that no write of the observer is undone.
+        stored one). TinyDB has no locks, so the file is only written when it has not
+        changed for a moment (a writer has finished, truncating included) and did not
+        change while it was read here.
         """
         doc_id, _ = self._find(run_id)
-        for _ in range(20):
-            before = _file_key(self.db_path)
-            raw = self._raw()
-            entry = (raw.get("runs") or {}).get(str(doc_id))
-            if entry is None:
-                raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}")
-            meta = merge_meta(entry.get("meta"), updates)
-            entry["meta"] = meta
-            text = json.dumps(raw)
-            if _file_key(self.db_path) == before:
-                _write_in_place(self.db_path, text)
-                break
-        else:
-            raise StoreError(f"{self.db_path} changes all the time; try again")
+        meta = self._rewrite(lambda raw: _set_meta(raw, doc_id, run_id, updates, self.root))
         self._tables = None
         return _decode(meta)
+
+    def _rewrite(self, change):
+        """Apply ``change(raw)`` (which returns what to give back) to the file, in place."""
+        deadline = time.monotonic() + 10
+        while True:
+            before = _file_key(self.db_path)
+            quiet_for = time.time_ns() - (before[1] if before else 0)
+            if quiet_for >= _QUIET_NS:
+                raw = self._raw()
+                result = change(raw)
+                text = json.dumps(raw)
+                if _file_key(self.db_path) == before:
+                    _write_in_place(self.db_path, text)
+                    return result
+            if time.monotonic() > deadline:
+                raise StoreError(f"{self.db_path} changes all the time; try again")
+            time.sleep(max(0.005, (_QUIET_NS - quiet_for) / 1e9))
 
     def delete(self, run_id) -> None:
         """Remove the run's entry, its metrics and the stored files no other run uses."""
         doc_id, record = self._find(run_id)
-        raw = self._raw()
-        runs = raw.get("runs") or {}
-        if str(doc_id) not in runs:
-            raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}")
-        del runs[str(doc_id)]
         key = _id_key(record["_id"])
-        metrics = raw.get("metrics") or {}
-        for metric_id in [k for k, v in metrics.items() if _id_key(v.get("run_id")) == key]:
-            del metrics[metric_id]
-        _write_in_place(self.db_path, json.dumps(raw))
+
+        def remove(raw):
+            runs = raw.get("runs") or {}
+            if str(doc_id) not in runs:
+                raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}")
+            del runs[str(doc_id)]
+            metrics = raw.get("metrics") or {}
+            for metric_id in [k for k, v in metrics.items() if _id_key(v.get("run_id")) == key]:
+                del metrics[metric_id]
+            return runs
+
+        runs = self._rewrite(remove)
         used = set()
         for entry in runs.values():
             used |= _file_ids(_record(_decode(entry)))
@@ -296,12 +313,29 @@ def _file_key(path):
 
 def _write_in_place(path, text: str) -> None:
     """Rewrite ``metadata.json`` in place, as TinyDB itself does: a running TinyDbObserver
-    keeps the file open, and would neither see a file put in its place nor write to it."""
-    with open(path, "r+", encoding="utf-8") as f:
-        f.write(text)
-        f.truncate()
-        f.flush()
-        os.fsync(f.fileno())
+    keeps the file open, and would neither see a file put in its place nor write to it.
+
+    One write at offset 0 and no truncation: shorter JSON is padded with spaces to the old
+    size, so that no reader (nor a TinyDB truncating after its own write) meets the tail of
+    the old content."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        if len(data) < size:
+            data += b" " * (size - len(data))
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _set_meta(raw, doc_id, run_id, updates, root) -> dict:
+    entry = (raw.get("runs") or {}).get(str(doc_id))
+    if entry is None:
+        raise RunNotFoundError(f"There is no run {run_id!r} in {root}")
+    entry["meta"] = merge_meta(entry.get("meta"), updates)
+    return entry["meta"]
 
 
 def _id_key(run_id):

@@ -187,3 +187,30 @@ def test_outage_during_heartbeats_does_not_block_the_run(failing_client, tmp_pat
     run = ex.run()
     assert beats.is_set() and run.status == "COMPLETED"
     assert read_metrics(failing_client.rel.metrics, run._id)["m"]["values"] == [0, 1, 2]
+
+
+def test_full_save_after_an_outage_keeps_meta_keys_others_set(failing_client, tmp_path):
+    """After an error the observer sends every field again, but ``meta`` only key by key:
+    Sacredboard's tags (``MongoStore.update_meta``) set during the run survive it."""
+    from sacred.observers.mongo_reader import MongoStore
+
+    obs = make_observer(failing_client, tmp_path / "failures")
+    store = MongoStore(failing_client.rel)
+
+    def main(_run):
+        _run._emit_heartbeat()
+        store.update_meta(_run._id, {"tags": ["kept"], "notes": "set mid-run"})
+        failing_client.down = True
+        _run._emit_heartbeat()  # fails: the next save is a full one
+        failing_client.down = False
+        _run.info["after"] = True
+        _run._emit_heartbeat()
+        return 1
+
+    ex = make_experiment(tmp_path, obs, main)
+    run = ex.run(options={"--capture": "sys", "--comment": "own"})
+    assert run.status == "COMPLETED"
+    meta = store.get(run._id)["meta"]
+    assert meta["tags"] == ["kept"] and meta["notes"] == "set mid-run"
+    assert meta["comment"] == "own" and meta["command"] == "main"
+    assert store.get(run._id)["info"]["after"] is True
