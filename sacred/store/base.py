@@ -17,7 +17,8 @@ Writing a reader for a backend (beside its observer, e.g. ``sacred/observers/sql
    a helpful message when it cannot open it;
 2. implement ``_scan``, ``get``, ``_read_metrics``, ``open_artifact``, ``open_source``,
    ``open_resource`` and ``delete`` (``artifacts``/``sources``/``resources`` have defaults
-   that read the record); ``import_run`` if runs can be copied into the backend;
+   that read the record); ``import_run`` if runs can be copied into the backend, and
+   ``update_meta`` (merge into a run's ``meta``; see ``merge_meta``) if it can be written;
 3. for native filtering, override ``count`` and ``_select`` (and ``_select_summaries`` if
    tables should avoid whole records): translate the AST with a ``query.Visitor`` (see
    ``mongo_query``) and sort with ``query.sort_key``'s order (missing/null < numbers <
