@@ -10,11 +10,11 @@ points the client to an emulator. The option is not among the default ones: pass
 
 import os
 
+from sacred.observers._object_store import _ObjectStoreObserver
 from sacred.observers.cli_options import _GCS_BAD_BUCKET as _BAD_BUCKET
 from sacred.observers.cli_options import gcs_bucket_problem as _bucket_problem
 from sacred.observers.cli_options import gcs_join, gcs_option  # noqa: F401
 from sacred.observers.cli_options import parse_gcs_location as _parse_gcs_location  # noqa: F401
-from sacred.observers.s3_observer import _ObjectStoreObserver
 
 __all__ = ("GoogleCloudStorageObserver", "gcs_option", "gcs_join", "DEFAULT_GCS_PRIORITY")
 

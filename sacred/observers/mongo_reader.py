@@ -193,7 +193,7 @@ class MongoStore(RunStore):
         return doc
 
     def get(self, run_id) -> dict:
-        from sacred.observers.mongo import read_run
+        from sacred.observers._mongo_overflow import read_run
 
         doc = self._find_doc(run_id, {"_id": 1})
         return self._whole(read_run(self.runs, doc["_id"], self.fs), skip=tuple(_MOVABLE))
@@ -482,7 +482,7 @@ class MongoStore(RunStore):
             doc["_import"] = extra
         import pymongo.errors
 
-        from sacred.observers.mongo import force_bson_encodeable
+        from sacred.observers._mongo_bson import force_bson_encodeable
 
         try:
             self.runs.replace_one({"_id": run_id}, self._fit(run_id, doc))
@@ -542,7 +542,7 @@ class MongoStore(RunStore):
         return self.fs.put(content, filename=filename, md5=md5)
 
     def _put_artifact(self, run_id, name, content: bytes):
-        from sacred.observers.mongo import mimetype_detector
+        from sacred.observers._mongo_files import mimetype_detector
 
         return self.fs.put(
             content,
@@ -553,7 +553,7 @@ class MongoStore(RunStore):
 
     def _write_metrics(self, run_id, metrics: dict) -> list:
         """Insert the metric documents (continuations when one would be too large)."""
-        from sacred.observers.mongo import _fit
+        from sacred.observers._mongo_overflow import _fit
 
         refs = []
         for name, metric in metrics.items():

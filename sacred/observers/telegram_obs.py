@@ -7,7 +7,8 @@ as a python-telegram-bot ``Bot``.
 
 The texts are ``str.format`` templates over the run: ``_id``, ``config``, ``start_time``,
 ``experiment``, ``command``, ``host_info``, and at the end ``stop_time``, ``elapsed_time``,
-``result``, ``status`` or ``fail_trace``, ``error`` and ``backtrace`` (the joined trace).
+``result``, ``status`` or ``fail_trace``, ``error`` and ``backtrace`` (the joined trace);
+the shared part is ``sacred.observers._notify``.
 A text set to None skips that message. Send errors are only logged, to the
 ``telegram-observer`` logger: a notification never fails a run.
 """
@@ -17,8 +18,7 @@ import logging
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sacred.config.config_files import load_config_file
-from sacred.observers.base import RunObserver, td_format
-from sacred.observers.slack import import_requests, skip_null_texts
+from sacred.observers._notify import _RunNotifier, import_requests, skip_null_texts
 
 __all__ = ("TelegramObserver", "DEFAULT_TELEGRAM_PRIORITY")
 
@@ -130,7 +130,7 @@ class TelegramBotClient:
         return f"TelegramBotClient(base_url={self.base_url!r})"
 
 
-class TelegramObserver(RunObserver):
+class TelegramObserver(_RunNotifier):
     """Sends Telegram messages about a run to one chat."""
 
     silent_completion = False
@@ -183,54 +183,18 @@ class TelegramObserver(RunObserver):
         self.run = None
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
-        self.run = {
-            "_id": _id,
-            "config": config,
-            "start_time": start_time,
-            "experiment": ex_info,
-            "command": command,
-            "host_info": host_info,
-        }
+        super().started_event(ex_info, command, host_info, start_time, config, meta_info, _id)
         if self.started_text is not None:
             self._send("started", self.get_started_text, silent=True)
 
     def get_started_text(self) -> str:
         return self.started_text.format(**self.run)
 
-    def get_completed_text(self) -> str:
-        return self.completed_text.format(**self.run)
-
-    def get_interrupted_text(self) -> str:
-        return self.interrupted_text.format(**self.run)
-
     def get_failed_text(self) -> str:
         return self.failed_text.format(backtrace="".join(self.run["fail_trace"]), **self.run)
 
-    def completed_event(self, stop_time, result):
-        if self.completed_text is None:
-            return
-        self.run["result"] = result
-        self._stopped(stop_time)
-        self._send("completed", self.get_completed_text, silent=self.silent_completion)
-
-    def interrupted_event(self, interrupt_time, status):
-        if self.interrupted_text is None:
-            return
-        self.run["status"] = status
-        self._stopped(interrupt_time)
-        self._send("interrupted", self.get_interrupted_text, silent=False)
-
-    def failed_event(self, fail_time, fail_trace):
-        if self.failed_text is None:
-            return
-        self.run["fail_trace"] = fail_trace
-        self.run["error"] = fail_trace[-1].strip()
-        self._stopped(fail_time)
-        self._send("failed", self.get_failed_text, silent=False)
-
-    def _stopped(self, stop_time):
-        self.run["stop_time"] = stop_time
-        self.run["elapsed_time"] = td_format(stop_time - self.run["start_time"])
+    def _silent_completion(self) -> bool:
+        return self.silent_completion
 
     def _send(self, event, make_text, silent):
         try:
