@@ -2,15 +2,25 @@
 
 It reads ``<basedir>/<id>/{run,config,info,metrics}.json``, ``cout.txt``, the artifacts in
 the run folder and the copies of sources and resources. Listing uses an index kept in
-``<basedir>/.sacred_index.json``: for every run the modification time and size of its JSON
+``<basedir>/.sacred_cache/index.pickle``: for every run the modification time and size of its JSON
 files and the fields queries and sorting look at (including metric summaries), so a query
 only re-reads the runs that changed since the index was written. The index is a cache and
 never the source of truth: a missing, stale or corrupt index is rebuilt from the run
-folders, and a folder that cannot be written to is indexed in memory only.
+folders, and a folder that cannot be written to is indexed in memory only. It is a pickle
+(loading it is about twice as fast as JSON) read by an unpickler that refuses every class
+but ``datetime``, so a planted file cannot run code.
 
 Checking for changes costs one ``stat`` of the run folder for a finished run (writing any
 of its files through the observer, which replaces files atomically, changes the folder's
 time) and one ``stat`` of each JSON file for a run that is still running or queued.
+Within ``refresh_interval`` seconds (default 0.5) of the last complete check, a store
+object only checks the runs that are not finished yet, as long as the base folder's time
+(which changes when a run folder is created or removed) is the same and is not so recent
+that a new folder could have been created in the same clock tick. So a finished run that
+another process changes (``update_meta`` from elsewhere) can look unchanged for up to that
+long; ``refresh_interval=0`` turns this off. Files rewritten in place by other tools
+(which does not change the folder's time) are only noticed by ``refresh(full=True)``.
+
 Metric files of more than a million bytes are also cached as numpy arrays in
 ``<basedir>/.sacred_cache/`` (when numpy is installed), so reading a long metric again
 does not parse its JSON again.
@@ -19,10 +29,13 @@ does not parse its JSON again.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import hashlib
 import json
 import os
+import pickle
 import shutil
+import time
 from typing import Optional
 
 from sacred.observers import _jsonio
@@ -32,21 +45,29 @@ from sacred.store.base import (
     RunNotFoundError,
     RunStore,
     StoreError,
+    gc_enabled_outside_pauses,
     gc_paused,
     merge_meta,
 )
 
 __all__ = ("FileStore",)
 
-INDEX_NAME = ".sacred_index.json"
 CACHE_DIR = ".sacred_cache"
-INDEX_VERSION = 1
+# in a sub-folder: writing it must not change the base folder's time (see refresh)
+INDEX_NAME = os.path.join(CACHE_DIR, "index.pickle")
+_OLD_INDEX_NAME = ".sacred_index.json"  # the JSON index of earlier versions
+INDEX_VERSION = 2
+DEFAULT_REFRESH_INTERVAL = 0.5
+# a base folder time less than this old at a complete check may still change unseen (a
+# folder created in the same clock tick keeps it): no quick checks are trusted then
+_RACY_NS = 1_000_000_000
 _FILES = ("run.json", "config.json", "info.json", "metrics.json")
 _DATE_KEYS = ("start_time", "stop_time", "heartbeat", "queue_time")
 # parts of run.json left out of the index (big, and rarely queried); queries that look at
 # them read the runs themselves
 _PRUNED = (("experiment", "dependencies"), ("experiment", "repositories"), ("meta", "options"))
 _BIG_METRICS = 1 << 20
+_FREEZE_MIN = 1000  # runs in an index file worth a gc.freeze() after loading it
 
 
 def _parse_time(value):
@@ -74,6 +95,26 @@ def _stat(path):
     return [st.st_mtime_ns, st.st_size]
 
 
+class _IndexUnpickler(pickle.Unpickler):
+    """Plain data and datetimes only: an index file cannot make us import or call anything."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("datetime", "datetime"):
+            return _dt.datetime
+        raise pickle.UnpicklingError(f"{module}.{name} has no place in a run index")
+
+
+def _write_bytes_atomic(path, data: bytes) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        _remove(tmp)
+        raise
+
+
 def _md5_bytes(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
@@ -83,7 +124,9 @@ class FileStore(RunStore):
 
     scheme = "file"
 
-    def __init__(self, location, index: bool = True):
+    def __init__(
+        self, location, index: bool = True, refresh_interval: float = DEFAULT_REFRESH_INTERVAL
+    ):
         path = os.fspath(location)
         if path.startswith("file://"):
             path = path[len("file://") :]
@@ -96,6 +139,10 @@ class FileStore(RunStore):
         self.use_index = index
         self._entries = None  # run folder name -> index entry
         self._index_dirty = False
+        self.refresh_interval = refresh_interval
+        self._checked_at = None  # time.monotonic() of the last complete check
+        self._base_key = None  # the base folder's time then, if old enough to be trusted
+        self._live = ()  # names of the runs that were not finished then
 
     def __repr__(self):
         return f"FileStore({self.basedir!r})"
@@ -108,36 +155,31 @@ class FileStore(RunStore):
         if not self.use_index:
             return {}
         try:
-            data = _read_json(os.path.join(self.basedir, INDEX_NAME))
+            with open(os.path.join(self.basedir, INDEX_NAME), "rb") as f:
+                data = _IndexUnpickler(f).load()
             if data.get("version") != INDEX_VERSION or not isinstance(data.get("runs"), dict):
                 return {}
             entries = data["runs"]
-            for entry in entries.values():
-                doc = entry["doc"]
-                for key in _DATE_KEYS:
-                    if key in doc:
-                        doc[key] = _parse_time(doc[key])
-                entry["stat"], entry["dir"]  # noqa: B018 (validates the entry's shape)
+            for entry in entries.values():  # validates the entries' shape
+                if not (isinstance(entry["doc"], dict) and isinstance(entry["metrics"], dict)):
+                    return {}
+                entry["stat"], entry["dir"]  # noqa: B018
             return entries
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return {}  # missing or corrupt: rebuilt from the run folders
+        except Exception:  # missing or corrupt (unpickling raises many kinds): rebuilt
+            return {}
 
     def _save_index(self) -> None:
         self._index_dirty = False
         if not self.use_index:
             return
-        runs = {}
-        for name, entry in self._entries.items():
-            doc = dict(entry["doc"])
-            for key in _DATE_KEYS:
-                if isinstance(doc.get(key), _dt.datetime):
-                    doc[key] = doc[key].isoformat()
-            runs[name] = {**entry, "doc": doc}
+        data = {"version": INDEX_VERSION, "runs": self._entries}
         try:
-            text = json.dumps({"version": INDEX_VERSION, "runs": runs}, default=str)
-            _jsonio.write_atomic(os.path.join(self.basedir, INDEX_NAME), text)
-        except OSError:
-            pass  # a read-only folder: the index lives in memory only
+            text = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+            os.makedirs(os.path.join(self.basedir, CACHE_DIR), exist_ok=True)
+            _write_bytes_atomic(os.path.join(self.basedir, INDEX_NAME), text)
+        except (OSError, pickle.PicklingError):
+            return  # a read-only folder: the index lives in memory only
+        _remove(os.path.join(self.basedir, _OLD_INDEX_NAME))
 
     def _run_names(self) -> list:
         with os.scandir(self.basedir) as entries:
@@ -179,13 +221,49 @@ class FileStore(RunStore):
         which changes it); a running one also by its ``run.json``, which every heartbeat
         rewrites (writers that rewrite files in place do not change the folder's time).
         """
+        collecting = gc_enabled_outside_pauses()
         with gc_paused():
-            self._refresh(full)
+            loaded = self._refresh(full)
+            if loaded >= _FREEZE_MIN and collecting:
+                # the first collection would walk every object of the index (about a third
+                # of the time of a first listing): plain acyclic data, which reference
+                # counting frees, so it is moved out of the collector's sight instead
+                gc.freeze()
 
-    def _refresh(self, full):
+    def _refresh(self, full) -> int:
+        """Returns the number of runs read from the index file (0 if none was read)."""
+        loaded = 0
         if self._entries is None:
             self._entries = self._load_index()
             self._index_dirty = not self._entries
+            loaded = len(self._entries)
+        if not full and self._quick_check_will_do():
+            for name in self._live:
+                self._check(name, False)
+        else:
+            self._full_check(full)
+        if self._index_dirty:
+            self._save_index()
+        return loaded
+
+    def _quick_check_will_do(self) -> bool:
+        if not self.refresh_interval or self._checked_at is None or self._base_key is None:
+            return False
+        if time.monotonic() - self._checked_at >= self.refresh_interval:
+            return False
+        try:
+            return os.stat(self.basedir).st_mtime_ns == self._base_key
+        except OSError:
+            return False
+
+    def _full_check(self, full):
+        self._checked_at = time.monotonic()
+        try:
+            base_time = os.stat(self.basedir).st_mtime_ns
+        except OSError:
+            base_time = None
+        old_enough = base_time is not None and time.time_ns() - base_time > _RACY_NS
+        self._base_key = base_time if old_enough else None
         entries = self._entries
         names = self._run_names()
         prefix = os.path.join(self.basedir, "")
@@ -193,40 +271,53 @@ class FileStore(RunStore):
         terminal = TERMINAL_STATUSES
         for name in names:
             entry = entries.get(name)
-            if entry is not None and not full:
-                folder = prefix + name
+            if entry is not None and not full:  # the common case inline: one stat a run
                 try:
-                    dir_time = stat(folder).st_mtime_ns
+                    if stat(prefix + name).st_mtime_ns == entry["dir"] and (
+                        entry["doc"].get("status") in terminal
+                        or _stat(prefix + name + "/run.json") == entry["stat"][0]
+                    ):
+                        continue
                 except OSError:
                     continue  # removed just now
-                if dir_time == entry["dir"] and (
-                    entry["doc"].get("status") in terminal
-                    or _stat(folder + "/run.json") == entry["stat"][0]
-                ):
-                    continue
-            if entry is not None:
-                folder = prefix + name
-                stats = [_stat(os.path.join(folder, f)) for f in _FILES]
-                if stats == entry["stat"]:
-                    dir_stat = _stat(folder)
-                    if dir_stat is not None and dir_stat[0] != entry["dir"]:
-                        entry["dir"] = dir_stat[0]
-                        self._index_dirty = True
-                    continue
-            new = self._read_entry(name, entry)
-            if new is None:
-                if entry is not None:
-                    continue  # keep the last good state until the files are complete
-            else:
-                entries[name] = new
-                self._index_dirty = True
+            self._check(name, full)
         if len(entries) != len(names):
             present = set(names)
             for name in [n for n in entries if n not in present]:
                 del entries[name]
             self._index_dirty = True
-        if self._index_dirty:
-            self._save_index()
+        terminal = TERMINAL_STATUSES
+        self._live = [n for n, e in entries.items() if e["doc"].get("status") not in terminal]
+
+    def _check(self, name, full):
+        """Read the run again if it changed (see ``refresh``)."""
+        entries = self._entries
+        entry = entries.get(name)
+        folder = os.path.join(self.basedir, name)
+        if entry is not None and not full:
+            try:
+                dir_time = os.stat(folder).st_mtime_ns
+            except OSError:
+                return  # removed just now
+            if dir_time == entry["dir"] and (
+                entry["doc"].get("status") in TERMINAL_STATUSES
+                or _stat(folder + "/run.json") == entry["stat"][0]
+            ):
+                return
+        if entry is not None:
+            stats = [_stat(os.path.join(folder, f)) for f in _FILES]
+            if stats == entry["stat"]:
+                dir_stat = _stat(folder)
+                if dir_stat is not None and dir_stat[0] != entry["dir"]:
+                    entry["dir"] = dir_stat[0]
+                    self._index_dirty = True
+                return
+        new = self._read_entry(name, entry)
+        if new is not None:  # else keep the last good state until the files are complete
+            entries[name] = new
+            self._index_dirty = True
+            if name not in self._live and new["doc"].get("status") not in TERMINAL_STATUSES:
+                self._live = [*self._live, name]
 
     # ------------------------------------------------------------------ reading runs
     def _name(self, run_id) -> str:

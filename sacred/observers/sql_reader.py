@@ -145,6 +145,7 @@ class SqlStore(RunStore):
         )
         self.translator = SqlTranslator(self.dialect, self.t)
         self._metric_cache = {}  # (run_id, name) -> (key, steps, stamps, values)
+        self._reduced_cache = {}  # (run_id, name, key, max_points or None) -> SQL-side result
         try:
             with self.engine.connect():
                 pass
@@ -495,14 +496,17 @@ class SqlStore(RunStore):
             self._metric_table = sa.inspect(self.engine).has_table("metric") or None
         return bool(self._metric_table)
 
-    def _metric_arrays(self, run_id, names=None) -> dict:
-        """``{name: (steps, timestamps as epoch seconds, values)}`` in the order of steps."""
+    def _metric_arrays(self, run_id, names=None, skip=()) -> dict:
+        """``{name: (steps, timestamps as epoch seconds, values)}`` in the order of steps
+        (without the metrics named in ``skip``)."""
         with self.engine.connect() as conn:
             key = self._require_run(conn, run_id)
             if not self._has_metric_table():
                 return {}
             result = {}
             for name in names if names is not None else self._metric_names(conn, key):
+                if name in skip:
+                    continue
                 # first and last row id: two index lookups (a count would read the index range)
                 ids = self._metric_id_range(conn, key, name)
                 if ids[0] is None:
@@ -585,13 +589,22 @@ class SqlStore(RunStore):
 
     def metrics(self, run_id, names=None, max_points: Optional[int] = None) -> dict:
         """``{name: {"steps", "timestamps", "values"}}``; downsampled before the timestamps
-        become datetimes, so only the kept points pay for that."""
+        become datetimes, so only the kept points pay for that.
+
+        A long metric (SQLite) that is not in memory yet is downsampled by the database
+        (``_reduce_in_sql``) instead of sending all of its rows to Python.
+        """
         if isinstance(names, str):
             names = [names]
+        reduced = {}
+        if max_points is not None:
+            reduced = self._reduced(run_id, names, max_points)
         out = {}
-        for name, (steps, stamps, values) in self._metric_arrays(run_id, names).items():
+        rest = None if names is None else [n for n in names if n not in reduced]
+        arrays = {} if rest == [] else self._metric_arrays(run_id, rest, skip=set(reduced))
+        for name, (steps, stamps, values) in sorted({**arrays, **reduced}.items()):
             idx = None
-            if max_points is not None and len(values) > max_points:
+            if name in arrays and max_points is not None and len(values) > max_points:
                 idx = downsample_indices(values, max_points)
             out[name] = {
                 "steps": _take(steps, idx),
@@ -607,10 +620,42 @@ class SqlStore(RunStore):
         return self.metrics(run_id, names)
 
     def metric_summaries(self, run_id) -> dict:
-        return {
-            name: metric_summary(_take(values, None))
-            for name, (_, _, values) in self._metric_arrays(run_id).items()
-        }
+        reduced = self._reduced(run_id, None, None)
+        arrays = self._metric_arrays(run_id, skip=set(reduced))
+        out = {name: _array_summary(values) for name, (_, _, values) in arrays.items()}
+        return dict(sorted({**out, **reduced}.items()))
+
+    # SQL-side reduction of long metrics ----------------------------------------------
+    def _reduced(self, run_id, names, max_points) -> dict:
+        """Results computed by the database for the long metrics that are not in memory:
+        ``{name: summary}`` (``max_points`` None) or ``{name: (steps, stamps, values)}``."""
+        if self.dialect != "sqlite" or not self._has_metric_table():
+            return {}
+        out = {}
+        with self.engine.connect() as conn:
+            key = self._require_run(conn, run_id)
+            raw = conn.connection.driver_connection
+            for name in names if names is not None else self._metric_names(conn, key):
+                ids = self._metric_id_range(conn, key, name)
+                if ids[0] is None or ids[1] - ids[0] + 1 < _CACHE_MIN_POINTS:
+                    continue
+                cached = self._metric_cache.get((key, name))
+                if cached is not None and cached[0] == ids:
+                    continue  # the rows are in memory already
+                cache_key = (key, name, ids, max_points)
+                result = self._reduced_cache.get(cache_key)
+                if result is None:
+                    if max_points is None:
+                        result = _summary_in_sql(raw, key, name, ids)
+                    else:
+                        result = _reduce_in_sql(raw, key, name, ids, max_points)
+                    if result is None:
+                        continue  # unusual data: read every row
+                    while len(self._reduced_cache) >= 64:
+                        self._reduced_cache.pop(next(iter(self._reduced_cache)))
+                    self._reduced_cache[cache_key] = result
+                out[name] = result
+        return out
 
     # ------------------------------------------------------------------ files
     def artifacts(self, run_id) -> list:
@@ -919,6 +964,102 @@ def _describe(error) -> str:
 
 def _used(conn, column, value) -> bool:
     return conn.execute(sa.select(column).where(column == value).limit(1)).first() is not None
+
+
+def _array_summary(values) -> dict:
+    """``metric_summary`` of a list or a float numpy array (without a list of a million)."""
+    if not hasattr(values, "dtype"):
+        return metric_summary(values)
+    import numpy as np
+
+    summary = {"count": int(len(values))}
+    if len(values):
+        summary["first"] = values[0].item()
+        summary["last"] = values[-1].item()
+        numbers = values[~np.isnan(values)]
+        if len(numbers):
+            summary["min"] = numbers.min().item()
+            summary["max"] = numbers.max().item()
+    return summary
+
+
+_ROWS = "FROM metric WHERE run_id = ? AND name = ?"
+
+
+def _float(v):
+    return float("nan") if v is None else float(v)
+
+
+def _summary_in_sql(raw, run_id, name, ids) -> Optional[dict]:
+    """``metric_summary`` of a metric by one aggregate pass in SQLite (NaN is stored as
+    NULL, which MIN/MAX skip). First and last in the order of steps are the first and last
+    rows logged unless steps went back; then they are looked up. None: NULL steps."""
+    count, vmin, vmax, smin, smax, nsteps = raw.execute(
+        f"SELECT COUNT(*), MIN(value), MAX(value), MIN(step), MAX(step), COUNT(step) {_ROWS}",
+        (run_id, name),
+    ).fetchone()
+    if not count or nsteps != count:
+        return None
+    first = raw.execute("SELECT step, value FROM metric WHERE metric_id = ?", (ids[0],)).fetchone()
+    last = raw.execute("SELECT step, value FROM metric WHERE metric_id = ?", (ids[1],)).fetchone()
+    if first[0] != smin:  # among the smallest steps the first logged comes first
+        first = raw.execute(
+            f"SELECT step, value {_ROWS} ORDER BY step, metric_id LIMIT 1", (run_id, name)
+        ).fetchone()
+    if last[0] != smax:
+        last = raw.execute(
+            f"SELECT step, value {_ROWS} ORDER BY step DESC, metric_id DESC LIMIT 1",
+            (run_id, name),
+        ).fetchone()
+    summary = {"count": count, "first": _float(first[1]), "last": _float(last[1])}
+    if vmin is not None:
+        summary["min"] = float(vmin)
+        summary["max"] = float(vmax)
+    return summary
+
+
+def _reduce_in_sql(raw, run_id, name, ids, max_points):
+    """``downsample`` done by SQLite: the rows between the first and the last logged are
+    cut into the same buckets as ``downsample_indices`` would (by row id, which is the
+    position when the metric's rows are consecutive), and of each bucket the rows of the
+    smallest and of the largest value are fetched (ties: the first; NULL (NaN) never
+    wins). The rows come back in the order of steps; for rows logged with steps out of
+    order the buckets follow the order of logging. None: fewer rows than ``max_points``."""
+    count = raw.execute(f"SELECT COUNT(*) {_ROWS}", (run_id, name)).fetchone()[0]
+    max_points = int(max_points)
+    if count <= max_points or max_points < 1:
+        return None
+    pick = 'SELECT metric_id, step, "timestamp", value FROM metric WHERE metric_id = ?'
+    rows = [raw.execute(pick, (ids[0],)).fetchone()]
+    buckets = (max_points - 2) // 2
+    if max_points > 1:
+        rows.append(raw.execute(pick, (ids[1],)).fetchone())
+    if buckets > 0:
+        lo, hi = ids[0] + 1, ids[1] - 1  # the rows between, by id
+        span = hi - lo + 1
+        size = -(-span // buckets)
+        where = f"{_ROWS} AND metric_id BETWEEN ? AND ?"
+        q_min = f'SELECT metric_id, step, "timestamp", MIN(value) {where}'
+        q_max = f'SELECT metric_id, step, "timestamp", MAX(value) {where}'
+        q_first = f'SELECT metric_id, step, "timestamp", value {where} ORDER BY metric_id LIMIT 1'
+        for start in range(lo, hi + 1, size):
+            args = (run_id, name, start, min(start + size - 1, hi))
+            low = raw.execute(q_min, args).fetchone()
+            if low[3] is None:  # no rows, or only NaN: keep the first row, if any
+                first = raw.execute(q_first, args).fetchone()
+                if first is not None:
+                    rows.append(first)
+                continue
+            rows.append(low)
+            rows.append(raw.execute(q_max, args).fetchone())
+    if any(r[1] is None for r in rows):
+        return None  # NULL steps: read every row
+    rows = sorted({r[0]: r for r in rows}.values(), key=lambda r: (r[1], r[0]))
+    return (
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [_float(r[3]) for r in rows],
+    )
 
 
 def _take(seq, idx):

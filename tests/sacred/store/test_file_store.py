@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+from sacred.observers import file_storage_reader
 from sacred.observers.file_storage_reader import CACHE_DIR, INDEX_NAME, FileStore
 from sacred.store import RunNotFoundError, StoreError, open_store
 
@@ -55,8 +57,8 @@ def test_index_is_written_and_reused(fresh_file_store):
     first = CountingStore(basedir)
     assert first.count() == 5
     assert sorted(first.reads) == ["1", "2", "3", "4", "5"]
-    with open(os.path.join(basedir, INDEX_NAME)) as f:
-        index = json.load(f)
+    with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
+        index = pickle.load(f)
     assert sorted(index["runs"]) == ["1", "2", "3", "4", "5"]
     assert index["runs"]["2"]["metrics"]["loss"]["count"] == 5
     assert "dependencies" not in index["runs"]["1"]["doc"]["experiment"]  # kept out: big
@@ -125,19 +127,22 @@ def test_corrupt_index_is_rebuilt(fresh_file_store):
     _, basedir = fresh_file_store
     FileStore(basedir).count()
     for garbage in [
-        "{not json",
-        '{"version": 999, "runs": {}}',
-        '{"version": 1, "runs": []}',
-        '{"version": 1, "runs": {"1": {"doc": 3}}}',
-        "",
+        b"{not a pickle",
+        pickle.dumps({"version": 999, "runs": {}}),
+        pickle.dumps({"version": 2, "runs": []}),
+        pickle.dumps({"version": 2, "runs": {"1": {"doc": 3}}}),
+        pickle.dumps([1, 2]),
+        pickle.dumps({"version": 2, "runs": {"1": os.getcwd}}),  # no code from an index
+        pickle.dumps({"version": 2, "runs": {"1": {"doc": {}, "metrics": {}}}})[:-9],
+        b"",
     ]:
-        with open(os.path.join(basedir, INDEX_NAME), "w") as f:
+        with open(os.path.join(basedir, INDEX_NAME), "wb") as f:
             f.write(garbage)
         store = CountingStore(basedir)
         assert tags(store.find(sort="-lr")) == ["d", "a", "e", "b", "c"]
         assert len(store.reads) == 5
-        with open(os.path.join(basedir, INDEX_NAME)) as f:
-            assert len(json.load(f)["runs"]) == 5
+        with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
+            assert len(pickle.load(f)["runs"]) == 5
 
 
 def test_read_only_folder_still_works(fresh_file_store, monkeypatch):
@@ -148,6 +153,7 @@ def test_read_only_folder_still_works(fresh_file_store, monkeypatch):
         raise PermissionError("read-only")
 
     monkeypatch.setattr(_jsonio, "write_atomic", fail)
+    monkeypatch.setattr(file_storage_reader, "_write_bytes_atomic", fail)
     store = FileStore(basedir)
     assert store.count("status == 'FAILED'") == 1
     assert not os.path.exists(os.path.join(basedir, INDEX_NAME))
@@ -373,3 +379,26 @@ def test_queued_run_sources(tmp_path):
     assert store.sources(1) == ["job.py"]
     assert store.open_source(1, "job.py").read() == b"print('hi')\n"
     assert store.live_state(store.get(1)) == "QUEUED"
+
+
+def test_quick_checks_within_the_refresh_interval(fresh_file_store):
+    _, basedir = fresh_file_store
+    _rewrite(os.path.join(basedir, "2", "run.json"), lambda r: r.update(status="RUNNING"))
+    FileStore(basedir).count()  # writes the index (in a sub-folder of its own)
+    old = time.time() - 60
+    os.utime(basedir, (old, old))  # an old base folder time can be trusted
+    store = CountingStore(basedir, refresh_interval=30)
+    lazy = CountingStore(basedir, refresh_interval=0)
+    assert store.count("status == 'RUNNING'") == lazy.count("status == 'RUNNING'") == 1
+    # a finished run changed by another process: not checked again within the interval ...
+    _rewrite(os.path.join(basedir, "1", "info.json"), lambda i: i.update(best=900))
+    assert store.count("info.best > 800") == 0 and store.reads == []
+    assert lazy.count("info.best > 800") == 1  # ... unless quick checks are off
+    # a run that is still going is checked every time
+    _rewrite(os.path.join(basedir, "2", "run.json"), lambda r: r.update(status="COMPLETED"))
+    assert store.count("status == 'RUNNING'") == 0 and store.reads == ["2"]
+    # a new run folder changes the base folder's time: everything is checked again
+    import shutil
+
+    shutil.copytree(os.path.join(basedir, "3"), os.path.join(basedir, "9"))
+    assert store.count() == 6 and store.count("info.best > 800") == 1

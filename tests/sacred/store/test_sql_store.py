@@ -9,8 +9,10 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy")
 
+from sacred.observers import sql_reader  # noqa: E402
 from sacred.store import RunNotFoundError, StoreError, open_store  # noqa: E402
 from sacred.store import query as q  # noqa: E402
+from sacred.store.base import metric_summary  # noqa: E402
 from sacred.store.downsample import downsample_indices  # noqa: E402
 
 from .conftest import (  # noqa: E402
@@ -246,16 +248,19 @@ def test_long_metric_downsampled_cached_and_ordered_by_step(empty_url, monkeypat
         "min": 0.1,
         "max": 0.3,
     }
+    assert store.metric_summaries(1)["loss"] == metric_summary(values)
     assert [
         r["_id"] for r in store.find("metrics.acc.first == 0.1 and metrics.acc.last > 0.25")
     ] == [1]
 
     # read again: from memory, unless rows were added
-    fetched = []
+    fetched, reduced = [], []
     original = store._fetch_metric
     monkeypatch.setattr(store, "_fetch_metric", lambda *a: fetched.append(a[2]) or original(*a))
+    reduce = sql_reader._reduce_in_sql
+    monkeypatch.setattr(sql_reader, "_reduce_in_sql", lambda *a: reduced.append(a[2]) or reduce(*a))
     assert store.metrics(1, "loss", max_points=500) == {"loss": m["loss"]}
-    assert fetched == []
+    assert fetched == reduced == []
     with store.engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -265,7 +270,7 @@ def test_long_metric_downsampled_cached_and_ordered_by_step(empty_url, monkeypat
             {"n": n},
         )
     again = store.metrics(1, "loss", max_points=500)["loss"]
-    assert fetched == ["loss"]
+    assert fetched + reduced == ["loss"]  # SQLite downsamples in the database
     assert again["steps"][-1] == n and again["values"][-1] == -100.0
     store.close()
 
@@ -390,3 +395,31 @@ def test_sacred_command_line_over_sql(store, capsys):
     assert main(["runs", "list", url, "-q", "metrics.loss.min < 0.5", "--csv"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 3 and "mnist" in out
+
+
+def test_long_metric_with_nan_and_ties_reduced_in_the_database(tmp_path):
+    """SQLite downsamples and summarizes long metrics itself: same points as in Python."""
+    (tmp_path / "runs.db").touch()  # an empty file is an empty SQLite database
+    store = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    n = 60_000
+    values = [float(i % 50) for i in range(n)]  # many ties
+    values[0] = float("nan")  # a NaN first point, and a NaN stretch longer than a bucket
+    values[1000:1500] = [float("nan")] * 500
+    values[-1] = float("nan")
+    t0 = dt.datetime(2026, 1, 1)
+    stamps = [t0 + dt.timedelta(milliseconds=i) for i in range(n)]
+    metrics = {"loss": {"steps": list(range(n)), "values": values, "timestamps": stamps}}
+    store.import_run({"_id": 1, "status": "COMPLETED", "config": {}}, metrics=metrics)
+    for max_points in (500, 301, 3, 1):
+        m = store.metrics(1, "loss", max_points=max_points)["loss"]
+        idx = downsample_indices(values, max_points)
+        assert m["steps"] == idx
+        assert m["timestamps"] == [stamps[i] for i in idx]
+        assert [v if v == v else "nan" for v in m["values"]] == [
+            values[i] if values[i] == values[i] else "nan" for i in idx
+        ]
+    summary = store.metric_summaries(1)["loss"]
+    expected = metric_summary(values)
+    assert math.isnan(summary.pop("first")) and math.isnan(summary.pop("last"))
+    assert summary == {k: v for k, v in expected.items() if k not in ("first", "last")}
+    store.close()
