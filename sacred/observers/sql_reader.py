@@ -647,8 +647,11 @@ class SqlStore(RunStore):
                 if result is None:
                     if max_points is None:
                         result = _summary_in_sql(raw, key, name, ids)
-                    else:
-                        result = _reduce_in_sql(raw, key, name, ids, max_points)
+                    else:  # the row count is known if the summary was asked for first
+                        summary = self._reduced_cache.get((key, name, ids, None)) or {}
+                        result = _reduce_in_sql(
+                            raw, key, name, ids, max_points, summary.get("count")
+                        )
                     if result is None:
                         continue  # unusual data: read every row
                     while len(self._reduced_cache) >= 64:
@@ -1018,14 +1021,15 @@ def _summary_in_sql(raw, run_id, name, ids) -> Optional[dict]:
     return summary
 
 
-def _reduce_in_sql(raw, run_id, name, ids, max_points):
+def _reduce_in_sql(raw, run_id, name, ids, max_points, count=None):
     """``downsample`` done by SQLite: the rows between the first and the last logged are
     cut into the same buckets as ``downsample_indices`` would (by row id, which is the
     position when the metric's rows are consecutive), and of each bucket the rows of the
     smallest and of the largest value are fetched (ties: the first; NULL (NaN) never
     wins). The rows come back in the order of steps; for rows logged with steps out of
     order the buckets follow the order of logging. None: fewer rows than ``max_points``."""
-    count = raw.execute(f"SELECT COUNT(*) {_ROWS}", (run_id, name)).fetchone()[0]
+    if count is None:
+        count = raw.execute(f"SELECT COUNT(*) {_ROWS}", (run_id, name)).fetchone()[0]
     max_points = int(max_points)
     if count <= max_points or max_points < 1:
         return None
