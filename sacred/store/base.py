@@ -50,7 +50,6 @@ __all__ = (
     "metric_summary",
     "flatten_record",
     "gc_paused",
-    "gc_enabled_outside_pauses",
 )
 
 DEFAULT_DEAD_AFTER = q.DEFAULT_DEAD_AFTER
@@ -69,31 +68,17 @@ class RunNotFoundError(StoreError, KeyError):
         return str(self.args[0]) if self.args else "run not found"
 
 
-_gc_pauses = {"depth": 0, "enabled_outside": True}
-
-
 @contextlib.contextmanager
 def gc_paused():
     """No cyclic garbage collection inside (scanning thousands of records makes many small
     objects; with collections this takes about twice as long)."""
     enabled = gc.isenabled()
-    if _gc_pauses["depth"] == 0:
-        _gc_pauses["enabled_outside"] = enabled
-    _gc_pauses["depth"] += 1
     gc.disable()
     try:
         yield
     finally:
-        _gc_pauses["depth"] -= 1
         if enabled:
             gc.enable()
-
-
-def gc_enabled_outside_pauses() -> bool:
-    """Whether the collector runs outside the ``gc_paused`` blocks we are in."""
-    if _gc_pauses["depth"] == 0:
-        return gc.isenabled()
-    return _gc_pauses["enabled_outside"]
 
 
 def metric_summary(values) -> dict:
