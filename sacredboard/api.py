@@ -285,7 +285,7 @@ def run_delete(run_id):
     s.get(rid)
     try:
         s.delete(rid)
-    except NotImplementedError as e:
+    except (NotImplementedError, StoreError) as e:  # a store that cannot delete
         return Response(f"Not Implemented: {e}", status=510, mimetype="text/plain")
     return Response(f"DELETED run {run_id}", mimetype="text/plain")
 

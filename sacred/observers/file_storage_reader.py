@@ -46,6 +46,7 @@ from sacred.store.base import (
     StoreError,
     gc_paused,
     merge_meta,
+    to_naive_utc,
 )
 
 __all__ = ("FileStore",)
@@ -65,18 +66,6 @@ _DATE_KEYS = ("start_time", "stop_time", "heartbeat", "queue_time")
 # them read the runs themselves
 _PRUNED = (("experiment", "dependencies"), ("experiment", "repositories"), ("meta", "options"))
 _BIG_METRICS = 1 << 20
-
-
-def _parse_time(value):
-    if isinstance(value, str):
-        try:
-            parsed = _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        return parsed
-    return value
 
 
 def _read_json(path):
@@ -339,7 +328,7 @@ class FileStore(RunStore):
         record.update(run)
         for key in _DATE_KEYS:
             if key in record:
-                record[key] = _parse_time(record[key])
+                record[key] = to_naive_utc(record[key])
         record["config"] = config
         record["info"] = info
         record["artifacts"] = [

@@ -27,7 +27,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from sacred.store import query as q
-from sacred.store.base import RunNotFoundError, RunStore, StoreError, merge_meta
+from sacred.store.base import RunNotFoundError, RunStore, StoreError, merge_meta, to_naive_utc
 from sacred.store.mongo_query import MongoTranslator, compare_filter
 
 __all__ = ("MongoStore",)
@@ -559,7 +559,7 @@ class MongoStore(RunStore):
         for name, metric in metrics.items():
             steps = _plain_list(metric["steps"])
             values = _plain_list(metric["values"])
-            stamps = [_naive(t) for t in _plain_list(metric["timestamps"])]
+            stamps = [to_naive_utc(t) for t in _plain_list(metric["timestamps"])]
             start, part = 0, 0
             while True:
                 end, _ = _fit(steps, values, start, self.METRIC_DOCUMENT_BUDGET)
@@ -593,14 +593,3 @@ def _plain_list(seq) -> list:
     if np is not None:
         items = [v.item() if isinstance(v, np.generic) else v for v in items]
     return items
-
-
-def _naive(value):
-    if isinstance(value, str):
-        try:
-            value = _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    return value

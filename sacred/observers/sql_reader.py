@@ -1073,30 +1073,9 @@ def _take(seq, idx):
     return list(seq) if idx is None else [seq[i] for i in idx]
 
 
-class _Finder(q.Visitor):
-    def __init__(self, test):
-        self.test = test
-
-    def visit_MatchAll(self, node):  # noqa: N802
-        return False
-
-    def visit_And(self, node):  # noqa: N802
-        return any(self.visit(n) for n in node.items)
-
-    visit_Or = visit_And  # noqa: N815
-
-    def visit_Not(self, node):  # noqa: N802
-        return self.visit(node.item)
-
-    def visit_Compare(self, node):  # noqa: N802
-        return self.test(node.field)
-
-    visit_Exists = visit_Compare  # noqa: N815
-
-
 def _uses_metrics(node, sort) -> bool:
-    return _Finder(lambda f: f.metric is not None).visit(node) or any(f.metric for f, _ in sort)
+    return q.any_field(node, lambda f: f.metric is not None) or any(f.metric for f, _ in sort)
 
 
 def _mentions(node, root) -> bool:
-    return _Finder(lambda f: f.root == root).visit(node)
+    return q.any_field(node, lambda f: f.root == root)

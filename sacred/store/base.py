@@ -293,7 +293,7 @@ class RunStore(abc.ABC):
             metric = downsample(metric, max_points)
             result[name] = {
                 "steps": _as_list(metric["steps"]),
-                "timestamps": [_to_datetime(t) for t in _as_list(metric["timestamps"])],
+                "timestamps": [to_naive_utc(t) for t in _as_list(metric["timestamps"])],
                 "values": _as_list(metric["values"]),
             }
         return result
@@ -388,8 +388,8 @@ def _as_list(seq):
     return seq.tolist() if hasattr(seq, "tolist") else list(seq)
 
 
-def _to_datetime(value):
-    """Timestamps as naive UTC datetimes (file formats hold ISO strings)."""
+def to_naive_utc(value):
+    """A time as a naive UTC datetime (file formats hold ISO strings; others pass)."""
     if isinstance(value, str):
         try:
             value = _dt.datetime.fromisoformat(value)
@@ -424,26 +424,8 @@ def _check_limit(limit):
     return limit
 
 
-class _MetricFinder(q.Visitor):
-    def visit_MatchAll(self, node):  # noqa: N802
-        return False
-
-    def visit_And(self, node):  # noqa: N802
-        return any(self.visit(n) for n in node.items)
-
-    visit_Or = visit_And  # noqa: N815
-
-    def visit_Not(self, node):  # noqa: N802
-        return self.visit(node.item)
-
-    def visit_Compare(self, node):  # noqa: N802
-        return node.field.metric is not None
-
-    visit_Exists = visit_Compare  # noqa: N815
-
-
 def _uses_metrics(node) -> bool:
-    return _MetricFinder().visit(node)
+    return q.any_field(node, lambda f: f.metric is not None)
 
 
 def sort_rows(rows: list, sort: list) -> list:

@@ -198,6 +198,32 @@ class Visitor:
         return node.accept(self)
 
 
+class _FieldFinder(Visitor):
+    def __init__(self, test):
+        self.test = test
+
+    def visit_MatchAll(self, node):  # noqa: N802
+        return False
+
+    def visit_And(self, node):  # noqa: N802
+        return any(self.visit(n) for n in node.items)
+
+    visit_Or = visit_And  # noqa: N815
+
+    def visit_Not(self, node):  # noqa: N802
+        return self.visit(node.item)
+
+    def visit_Compare(self, node):  # noqa: N802
+        return self.test(node.field)
+
+    visit_Exists = visit_Compare  # noqa: N815
+
+
+def any_field(node: Node, test) -> bool:
+    """Whether ``test(field)`` holds for any field the query ``node`` looks at."""
+    return _FieldFinder(test).visit(node)
+
+
 # ---------------------------------------------------------------------------- tokenizer
 _TOKEN_RE = re.compile(
     r"""
