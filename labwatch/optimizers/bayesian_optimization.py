@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from labwatch.optimizers.base import Optimizer
+from labwatch.optimizers.encoding import EncodedHistory
 
 __all__ = ("BayesianOptimization",)
 
@@ -29,7 +29,7 @@ def _imports():
     return np
 
 
-class BayesianOptimization(Optimizer):
+class BayesianOptimization(EncodedHistory):
     def __init__(
         self,
         search_space,
@@ -39,27 +39,14 @@ class BayesianOptimization(Optimizer):
         xi: float = 0.01,
     ):
         np = _imports()
-        from labwatch.optimizers.encoding import UnitEncoder
         from labwatch.optimizers.gaussian_process import GaussianProcess
 
         super().__init__(search_space, seed)
-        self.encoder = UnitEncoder(search_space)
         self.np_rng = np.random.default_rng(seed)
         self.gp = GaussianProcess(self.np_rng)
         self.init_points = init_points or max(3, self.encoder.dim + 1)
         self.n_candidates = n_candidates
         self.xi = xi
-        self.X = []
-        self.y = []
-
-    def needs_updates(self) -> bool:
-        return True
-
-    def update(self, configs, costs, runs):
-        super().update(configs, costs, runs)
-        for values, cost in zip(configs, costs):
-            self.X.append(self.encoder.encode(values))
-            self.y.append(float(cost))
 
     def suggest_configuration(self) -> dict:
         if len(self.y) < self.init_points or self.encoder.dim == 0:

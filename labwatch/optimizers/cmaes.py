@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from labwatch.optimizers.base import Optimizer
+from labwatch.optimizers.encoding import EncodedHistory
 
 __all__ = ("CMAES",)
 
 
-class CMAES(Optimizer):
+class CMAES(EncodedHistory):
     def __init__(
         self,
         search_space,
@@ -32,23 +32,10 @@ class CMAES(Optimizer):
             raise ImportError(
                 'CMAES needs numpy and the cmaes package: pip install "sacred[hpo]"'
             ) from None
-        from labwatch.optimizers.encoding import UnitEncoder
-
         super().__init__(search_space, seed)
-        self.encoder = UnitEncoder(search_space)
         self.sigma0 = sigma0
         self.population_size = population_size
-        self.X, self.y = [], []
         self._asked = 0
-
-    def needs_updates(self) -> bool:
-        return True
-
-    def update(self, configs, costs, runs):
-        super().update(configs, costs, runs)
-        for values, cost in zip(configs, costs):
-            self.X.append(self.encoder.encode(values))
-            self.y.append(float(cost))
 
     def suggest_configuration(self) -> dict:
         import numpy as np

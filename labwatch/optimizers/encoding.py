@@ -8,9 +8,10 @@ An inactive conditional parameter is encoded as its default (all zeros for a cat
 from __future__ import annotations
 
 from labwatch.hyperparameters import Categorical, ConditionResult, Constant
+from labwatch.optimizers.base import Optimizer
 from labwatch.searchspace import SearchSpace
 
-__all__ = ("UnitEncoder",)
+__all__ = ("UnitEncoder", "EncodedHistory")
 
 
 def _base(param):
@@ -64,3 +65,25 @@ class UnitEncoder:
             else:
                 values[name] = base.from_unit(float(x[start]))
         return values
+
+
+class EncodedHistory(Optimizer):
+    """An optimizer that learns from the history as points in the unit cube.
+
+    ``self.X`` holds the encoded configurations of every finished run and ``self.y`` their
+    costs, in the order ``update`` received them.
+    """
+
+    def __init__(self, search_space, seed=None):
+        super().__init__(search_space, seed)
+        self.encoder = UnitEncoder(search_space)
+        self.X, self.y = [], []
+
+    def needs_updates(self) -> bool:
+        return True
+
+    def update(self, configs, costs, runs):
+        super().update(configs, costs, runs)
+        for values, cost in zip(configs, costs):
+            self.X.append(self.encoder.encode(values))
+            self.y.append(float(cost))

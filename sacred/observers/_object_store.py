@@ -7,7 +7,6 @@ that ``replay_fallback`` writes into the store later.
 """
 
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ import shutil
 import threading
 import time
 
+from sacred.dependencies import get_digest as _md5
 from sacred.observers import _jsonio
 from sacred.observers.base import RunObserver
 from sacred.observers.cli_options import s3_join
@@ -41,14 +41,6 @@ _RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json")
 _MAX_ID_ATTEMPTS = 1000
 
 logger = logging.getLogger("sacred.observers.s3_observer")  # the name users configure
-
-
-def _md5(filename) -> str:
-    h = hashlib.md5()
-    with open(filename, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _iso(t):

@@ -19,7 +19,6 @@ replaced it, reads its ``meta`` and keeps the keys there that are not the run's 
 ``meta`` keys (a key removed there stays removed). The run's own keys are the observer's.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import threading
 import warnings
 from pathlib import Path
 
+from sacred.dependencies import get_digest as _md5
 from sacred.observers import _jsonio
 from sacred.observers.base import RunObserver
 from sacred.observers.cli_options import file_storage_option  # noqa: F401
@@ -42,14 +42,6 @@ _HINT_LAG = 16  # collisions before the hint is moved up
 _RESCAN_AFTER = 256  # collisions before the hint is distrusted and the folder listed
 _BLACKLIST = ("run.json", "config.json", "cout.txt", "metrics.json")
 _METRIC_FIELDS = ("steps", "timestamps", "values")  # sorted, as sort_keys writes them
-
-
-def _md5(filename) -> str:
-    h = hashlib.md5()
-    with open(filename, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _copy_atomic(src, dst) -> None:

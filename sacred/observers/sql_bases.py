@@ -26,6 +26,7 @@ import os
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, backref, relationship
 
+from sacred.dependencies import get_digest as _md5_of_file
 from sacred.serializer import restore
 
 __all__ = (
@@ -62,14 +63,6 @@ def _fit(value, column):
     if isinstance(value, str) and length is not None and len(value) > length:
         return value[:length]
     return value
-
-
-def _md5_of_file(filename):
-    h = hashlib.md5()
-    with open(filename, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class EpochDateTime(sa.types.TypeDecorator):
