@@ -23,12 +23,12 @@ from operator import sub
 _encoders = {}
 
 
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
 def _float(x):
-    if x != x:
-        return "NaN"
-    if x in (float("inf"), float("-inf")):
-        return "Infinity" if x > 0 else "-Infinity"
-    return float.__repr__(x)
+    text = float.__repr__(x)
+    return text if text[-1] < "a" else _NON_FINITE[text]  # finite reprs end in a digit
 
 
 # how the standard encoder writes each scalar type (ensure_ascii, allow_nan)
@@ -153,9 +153,14 @@ def _encode(obj, level, seen):
         elif kind is list:
             body = encode_items(obj, level + 1, seen)
         elif _STR_ONLY.issuperset(map(type, obj)):
-            body = (",\n" + inner).join(
-                [quote(k) + ": " + _encode(obj[k], level + 1, seen) for k in sorted(obj)]
-            )
+            parts = []
+            for k in sorted(obj):
+                v = obj[k]
+                scalar = _SCALAR_ENC.get(type(v))  # inline: most values are scalars
+                parts.append(
+                    quote(k) + ": " + (_encode(v, level + 1, seen) if scalar is None else scalar(v))
+                )
+            body = (",\n" + inner).join(parts)
         else:  # non-str keys: let the standard encoder convert (or reject) them
             return _stdlib(obj, level)
         if kind is dict:
@@ -182,6 +187,16 @@ def dumps_plain(obj) -> str:
     Checking while encoding saves a second walk over big data.
     """
     return _encode(obj, 0, set())
+
+
+def dumps_plain_at(obj, level: int, seen: set) -> str:
+    """``dumps_plain`` of a value nested at ``level``; ``seen`` collects its containers."""
+    return _encode(obj, level, seen)
+
+
+def check_plain_container(obj, seen: set) -> None:
+    """Raise NotPlain unless the dict or list ``obj`` itself is plain (see _check_plain)."""
+    _check_plain(obj, seen)
 
 
 # ---------------------------------------------------------------- timestamps

@@ -10,7 +10,8 @@ Layout of ``basedir`` (the format of the original Sacred, which dashboards read)
 Beyond the original: many processes may start runs in one folder at once (ids come from
 an atomic ``os.mkdir``, JSON files are replaced atomically), a new id does not list the
 folder, ``cout.txt`` only gets the new output appended, and ``metrics.json`` is kept
-encoded in memory, so a heartbeat only encodes what is new.
+encoded in memory, so a heartbeat only encodes what is new (``info.json`` likewise re-encodes
+only what changed, see ``_info_json``).
 
 Others may add keys to ``meta`` of ``run.json`` while the run is running (Sacredboard's
 tags and notes, through ``FileStore.update_meta``): before each write of ``run.json`` the
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from sacred.dependencies import get_digest as _md5
 from sacred.observers import _jsonio
+from sacred.observers._info_json import InfoEncoder
 from sacred.observers.base import RunObserver
 from sacred.observers.cli_options import file_storage_option  # noqa: F401
 from sacred.serializer import flatten
@@ -149,6 +151,7 @@ class FileStorageObserver(RunObserver):
         self._metrics_written = False
         self._run_json_key = None  # _file_key of run.json as this observer last wrote it
         self._other_meta = {}  # meta keys others set in run.json (see module docstring)
+        self._forget_info()
 
     # ------------------------------------------------------------ run directory
     def _make_dir(self, _id):
@@ -230,6 +233,7 @@ class FileStorageObserver(RunObserver):
             self._metrics = None
             self._metrics_written = False
             self._forget_run_json()
+            self._forget_info()
             self.save_run_entry()
             self.save_json(self.config, "config.json")
             self.save_cout()
@@ -244,7 +248,7 @@ class FileStorageObserver(RunObserver):
             self.save_cout()
             self.save_run_entry()
             if self.info:
-                self.save_json(self.info, "info.json")
+                self.save_info()
 
     def completed_event(self, stop_time, result):
         with self._lock:
@@ -403,6 +407,21 @@ class FileStorageObserver(RunObserver):
             own = self.run_entry.get("meta")
             own = own if isinstance(own, dict) else {}
             self._other_meta = {k: v for k, v in meta.items() if k not in own}
+
+    def _forget_info(self):
+        self._info_encoder = InfoEncoder()
+        self._info_written = None  # (text, _stat_key) of this observer's last info.json
+
+    def save_info(self):
+        """Write ``info.json``; unchanged parts are not encoded again, nor an unchanged file."""
+        try:
+            text = self._info_encoder.encode(self.info)
+        except _jsonio.NotPlain:
+            text = _jsonio.dumps(flatten(self.info))
+        path = os.path.join(self.dir, "info.json")
+        if self._info_written is not None and self._info_written == (text, _file_key(path)):
+            return
+        self._info_written = (text, _stat_key(_jsonio.write_atomic(path, text)))
 
     def save_json(self, obj, filename):
         try:  # plain JSON is written as it is: flatten would return an identical copy
