@@ -4,7 +4,8 @@ Beyond the original, which wrote a run once at its end and dropped the metrics:
 
 * every heartbeat writes ``info``, ``captured_out`` (only the new text is sent when the
   output just grew), ``heartbeat`` and the intermediate ``result`` while the run goes on;
-* metrics go to the added ``metric`` table, in bulk (one row per measurement);
+* metrics go to the added ``metric`` table, in bulk (one row per measurement), and a
+  packed copy of each batch to ``metric_chunk`` (read by ``SqlStore`` for long metrics);
 * a result of any type is kept in the added column ``run.result_json``;
 * reliability: a database that cannot be reached when the run starts fails the run at
   once (``ObserverError`` naming the backend and the URL, password masked). A database
@@ -127,11 +128,15 @@ _sqlite_insert_sql = {}
 
 
 def _sqlite_insert(dbapi_connection, run_id, name, steps, values, stamps):
-    """Multi-row INSERTs on the raw sqlite3 connection: about 3x faster than executemany."""
+    """Multi-row INSERTs on the raw sqlite3 connection: about 3x faster than executemany.
+    Also writes their ``metric_chunk`` row (see ``sql_bases.MetricChunk``)."""
+    from sacred.observers.sql_bases import pack_points
+
     flat = list(itertools.chain.from_iterable(zip(steps, values, stamps)))
     cursor = dbapi_connection.cursor()
     head = [run_id, name]
     n, size = len(steps), _SQLITE_ROWS_PER_INSERT
+    first_id = None
     try:
         for start in range(0, n, size):
             count = min(size, n - start)
@@ -143,8 +148,50 @@ def _sqlite_insert(dbapi_connection, run_id, name, steps, values, stamps):
                 sql = f'INSERT INTO metric (run_id, name, step, value, "timestamp") VALUES {rows}'
                 _sqlite_insert_sql[count] = sql
             cursor.execute(sql, head + flat[3 * start : 3 * (start + count)])
+            if first_id is None:  # the rows of one INSERT get consecutive ids
+                first_id = cursor.lastrowid - count + 1
+        if n:
+            packed = pack_points(steps, values, stamps)
+            cursor.execute(
+                "INSERT INTO metric_chunk (run_id, name, first_id, last_id, count, steps, "
+                '"values", timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                (run_id, name, first_id, cursor.lastrowid, n, *packed.values()),
+            )
     finally:
         cursor.close()
+
+
+def _insert_points(connection, run_id, name, steps, values, stamps):
+    """The ``metric`` rows and their ``metric_chunk`` row through SQLAlchemy (any database)."""
+    import sqlalchemy as sa
+
+    from sacred.observers.sql_bases import Metric, MetricChunk, pack_points
+
+    if not len(steps):
+        return
+    m = Metric.__table__.c
+    of_metric = sa.and_(m.run_id == run_id, m.name == name)
+    before = connection.execute(sa.select(sa.func.max(m.metric_id)).where(of_metric)).scalar()
+    rows = [
+        {"run_id": run_id, "name": name, "step": s, "value": v, "timestamp": t}
+        for s, v, t in zip(steps, values, stamps)
+    ]
+    connection.execute(Metric.__table__.insert(), rows)
+    new = of_metric if before is None else sa.and_(of_metric, m.metric_id > before)
+    first_id, last_id = connection.execute(
+        sa.select(sa.func.min(m.metric_id), sa.func.max(m.metric_id)).where(new)
+    ).one()
+    connection.execute(
+        MetricChunk.__table__.insert(),
+        {
+            "run_id": run_id,
+            "name": name,
+            "first_id": first_id,
+            "last_id": last_id,
+            "count": len(rows),
+            **pack_points(steps, values, stamps),
+        },
+    )
 
 
 class SqlObserver(RunObserver):
@@ -460,8 +507,6 @@ class SqlObserver(RunObserver):
         self._cout_next = captured_out
 
     def _apply_log_metrics(self, session, metrics_by_name):
-        from sacred.observers.sql_bases import Metric
-
         connection = session.connection()
         sqlite = connection.dialect.name == "sqlite"
         for name, series in metrics_by_name.items():
@@ -471,11 +516,7 @@ class SqlObserver(RunObserver):
                 raw = connection.connection.dbapi_connection
                 _sqlite_insert(raw, self.run_id, name, steps, values, stamps)
             else:
-                rows = [
-                    {"run_id": self.run_id, "name": name, "step": s, "value": v, "timestamp": t}
-                    for s, v, t in zip(steps, values, stamps)
-                ]
-                connection.execute(Metric.__table__.insert(), rows)
+                _insert_points(connection, self.run_id, name, steps, values, stamps)
 
     def _apply_resource_event(self, session, filename, stored_copy=None):
         from sqlalchemy import select

@@ -14,6 +14,10 @@ read them). Two additions, which leave the original tables usable as they were:
   ``(run_id, name)``. ``timestamp`` holds seconds since the Unix epoch (UTC, a float);
   through the ORM it reads back as a naive UTC ``datetime``. In SQLite, for example,
   ``datetime(timestamp, 'unixepoch', 'subsec')`` shows it as text.
+* the table ``metric_chunk`` (see ``MetricChunk``): a packed copy of the ``metric`` rows
+  that one write added for one metric, so that a long metric is read in a few rows.
+  The rows stay the truth: a reader uses the chunks only when they cover exactly the
+  rows there are (databases written before this table have none).
 
 This module imports SQLAlchemy; it is only imported when an SqlObserver is used.
 """
@@ -22,6 +26,8 @@ import datetime
 import hashlib
 import json
 import os
+import sys
+from array import array
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, backref, relationship
@@ -40,6 +46,7 @@ __all__ = (
     "Experiment",
     "Run",
     "Metric",
+    "MetricChunk",
     "EpochDateTime",
     "experiment_source_association",
     "experiment_repository_association",
@@ -404,12 +411,67 @@ class Metric(Base):
         }
 
 
+class MetricChunk(Base):
+    """Added: the ``metric`` rows ``first_id`` to ``last_id`` (``count`` of them, of one run
+    and name, in the order of ``metric_id``) as little-endian arrays: ``steps`` int64,
+    ``values`` and ``timestamps`` float64 (NaN for NULL). The arrays are NULL when the
+    points cannot be packed (e.g. a step that is no integer): then the rows are read."""
+
+    __tablename__ = "metric_chunk"
+    __table_args__ = (sa.Index("ix_metric_chunk_run_id_name", "run_id", "name"),)
+
+    chunk_id = sa.Column(sa.Integer, primary_key=True)
+    # no foreign key: a SqlStore of an older version deletes runs without knowing this table
+    run_id = sa.Column(sa.String(24), nullable=False)
+    name = sa.Column(sa.String(256), nullable=False)
+    first_id = sa.Column(sa.BigInteger)
+    last_id = sa.Column(sa.BigInteger)
+    count = sa.Column(sa.Integer)
+    steps = sa.Column(sa.LargeBinary)
+    values = sa.Column(sa.LargeBinary)
+    timestamps = sa.Column(sa.LargeBinary)
+
+
+def _packed(typecode, seq):
+    try:
+        packed = array(typecode, seq)
+    except TypeError:
+        if typecode == "q":
+            raise
+        packed = array(typecode, [float("nan") if x is None else x for x in seq])
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def pack_points(steps, values, stamps) -> dict:
+    """The ``steps``/``values``/``timestamps`` columns of a ``MetricChunk`` (all None when
+    a step is no int64 or a value no float)."""
+    try:
+        return {
+            "steps": _packed("q", steps),
+            "values": _packed("d", values),
+            "timestamps": _packed("d", stamps),
+        }
+    except (TypeError, ValueError, OverflowError):
+        return {"steps": None, "values": None, "timestamps": None}
+
+
+def unpack(typecode, blobs):
+    """The joined arrays of ``blobs`` (see ``pack_points``) as an ``array``."""
+    out = array(typecode)
+    out.frombytes(b"".join(blobs))
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out
+
+
 def upgrade_schema(engine) -> None:
     """Bring a database made by the original SqlObserver up to this schema.
 
     Only additive changes, so older readers keep working: the ``run.result_json`` and
     ``run.meta_json`` columns, and ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred
-    0.8.7 lacked it). Tables that are missing (``metric``) are made by
+    0.8.7 lacked it). Tables that are missing (``metric``, ``metric_chunk``) are made by
     ``Base.metadata.create_all`` beforehand.
     """
     inspector = sa.inspect(engine)

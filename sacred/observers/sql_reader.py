@@ -14,9 +14,10 @@ Filtering, sorting and paging run in the database (``WHERE``/``ORDER BY``/``LIMI
 checked in Python on the rows the rest selects, and a query the database rejects (e.g. a
 config holding NaN, which is no valid JSON for it) is answered wholly in Python.
 
-Metrics are read from the ``metric`` table in the order of ``step`` (then of insertion);
-long metrics (>= 50,000 points) are kept in memory as arrays, keyed by their row count
-and first/last row id, so reading one again only costs one index lookup.
+Metrics are read in the order of ``step`` (then of insertion) from the packed copies in
+``metric_chunk`` when these cover exactly the metric's rows (a few rows per metric), else
+from the ``metric`` table; long metrics (>= 50,000 points) are kept in memory as arrays,
+keyed by their first/last row id, so reading one again only costs two index lookups.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ class SqlStore(RunStore):
             host=b.Host.__table__,
             experiment=b.Experiment.__table__,
             metric=b.Metric.__table__,
+            chunk=b.MetricChunk.__table__,
             artifact=b.Artifact.__table__,
             resource=b.Resource.__table__,
             source=b.Source.__table__,
@@ -515,7 +517,9 @@ class SqlStore(RunStore):
                 if cached is not None and cached[0] == ids:
                     result[name] = cached[1:]
                     continue
-                arrays = self._fetch_metric(conn, key, name)
+                arrays = self._fetch_chunks(conn, key, name, ids)
+                if arrays is None:
+                    arrays = self._fetch_metric(conn, key, name)
                 if len(arrays[0]) >= _CACHE_MIN_POINTS:
                     self._remember(key, name, ids, arrays)
                 result[name] = arrays
@@ -558,25 +562,63 @@ class SqlStore(RunStore):
                 .order_by(m.metric_id)
             )
             rows = conn.execute(stmt).all()
-        try:
-            import numpy as np
-        except ImportError:
-            np = None
+        np = _numpy()
         if np is not None:
             try:
                 flat = np.fromiter(itertools.chain.from_iterable(rows), float, 3 * len(rows))
             except TypeError:  # NULLs
                 flat = np.array(rows, dtype=float).reshape(-1)
             table = flat.reshape(-1, 3)
-            steps, stamps, values = table[:, 0], table[:, 2], table[:, 1]
-            if len(steps) > 1 and (np.diff(steps) < 0).any():
-                order = np.argsort(steps, kind="stable")
-                steps, stamps, values = steps[order], stamps[order], values[order]
-            if not np.isnan(steps).any():
+            steps = table[:, 0]
+            if (steps == np.floor(steps)).all():  # no NaN (NULL) and no fractions
                 steps = steps.astype(np.int64)
-            return steps, stamps, values
+            return _in_step_order(np, steps, table[:, 2], table[:, 1])
         rows = sorted(rows, key=lambda r: r[0] if r[0] is not None else -1)
         return [r[0] for r in rows], [r[2] for r in rows], [r[1] for r in rows]
+
+    def _has_chunk_table(self) -> bool:
+        # asked again until it is there (an observer of this version may add it any time)
+        if not getattr(self, "_chunk_table", False):
+            self._chunk_table = sa.inspect(self.engine).has_table("metric_chunk")
+        return self._chunk_table
+
+    def _fetch_chunks(self, conn, run_id, name, ids):
+        """The metric's ``(steps, timestamps, values)`` in the order of steps from its
+        ``metric_chunk`` rows, or None unless these cover its rows ``ids[0]..ids[1]``
+        exactly: in order, without overlaps, all packed (else the rows are read)."""
+        from sacred.observers.sql_bases import unpack
+
+        if not self._has_chunk_table():
+            return None
+        c = self.t.chunk.c
+        stmt = (
+            sa.select(c.first_id, c.last_id, c.count, c.steps, c["values"], c.timestamps)
+            .where(c.run_id == run_id, c.name == name)
+            .order_by(c.chunk_id)
+        )
+        chunks = conn.execute(stmt).all()
+        if not chunks or chunks[0][0] != ids[0] or chunks[-1][1] != ids[1]:
+            return None
+        last = ids[0] - 1
+        for first, end, count, steps, values, stamps in chunks:
+            if steps is None or first is None or first <= last or not 0 < count <= end - first + 1:
+                return None  # not packed, or not a copy of these rows (e.g. left by a delete)
+            if not len(steps) == len(values) == len(stamps) == 8 * count:
+                return None
+            last = end
+        blobs = list(zip(*(chunk[3:] for chunk in chunks)))
+        np = _numpy()
+        if np is not None:
+            steps, values, stamps = (
+                np.frombuffer(b"".join(parts), dtype=kind)
+                for parts, kind in zip(blobs, ("<i8", "<f8", "<f8"))
+            )
+            return _in_step_order(np, steps, stamps, values)
+        steps, values, stamps = (unpack(k, parts) for parts, k in zip(blobs, "qdd"))
+        order = sorted(range(len(steps)), key=steps.__getitem__)
+        if order == list(range(len(steps))):
+            return steps.tolist(), stamps.tolist(), values.tolist()
+        return [steps[i] for i in order], [stamps[i] for i in order], [values[i] for i in order]
 
     def _remember(self, run_id, name, key, arrays):
         cache = self._metric_cache
@@ -642,6 +684,10 @@ class SqlStore(RunStore):
                 cached = self._metric_cache.get((key, name))
                 if cached is not None and cached[0] == ids:
                     continue  # the rows are in memory already
+                arrays = self._fetch_chunks(conn, key, name, ids)
+                if arrays is not None:  # packed: cheaper than the SQL below
+                    self._remember(key, name, ids, arrays)
+                    continue
                 cache_key = (key, name, ids, max_points)
                 result = self._reduced_cache.get(cache_key)
                 if result is None:
@@ -728,6 +774,8 @@ class SqlStore(RunStore):
             ).first()
             if self._has_metric_table():
                 conn.execute(t.metric.delete().where(t.metric.c.run_id == key))
+            if self._has_chunk_table():
+                conn.execute(t.chunk.delete().where(t.chunk.c.run_id == key))
             conn.execute(t.artifact.delete().where(t.artifact.c.run_id == key))
             rr = t.run_resources.c
             resource_ids = [
@@ -800,7 +848,7 @@ class SqlStore(RunStore):
         from sqlalchemy.orm import Session
 
         from sacred.observers import sql_bases as b
-        from sacred.observers.sql import _result_columns, _text
+        from sacred.observers.sql import _insert_points, _result_columns, _sqlite_insert, _text
 
         b.Base.metadata.create_all(self.engine)
         b.upgrade_schema(self.engine)  # a database of the original SqlObserver
@@ -875,32 +923,17 @@ class SqlStore(RunStore):
                 if resource not in run.resources:
                     run.resources.append(resource)
             session.flush()
-            rows = []
+            connection = session.connection()
             for name, m in (metrics or {}).items():
-                for step, value, stamp in zip(
-                    _take(m["steps"], None), _take(m["values"], None), _take(m["timestamps"], None)
-                ):
-                    rows.append(
-                        {
-                            "run_id": run_id,
-                            "name": name,
-                            "step": step,
-                            "value": value,
-                            "timestamp": _epoch(stamp),
-                        }
-                    )
-            if rows:
-                # timestamps are epoch seconds already: insert past the datetime type
-                table = sa.Table(
-                    "metric",
-                    sa.MetaData(),
-                    *[
-                        sa.Column(c.name, sa.Float if c.name == "timestamp" else c.type)
-                        for c in b.Metric.__table__.columns
-                    ],
-                )
-                for chunk in _chunks(rows, 5000):
-                    session.execute(table.insert(), chunk)
+                steps = _take(m["steps"], None)
+                values = _take(m["values"], None)
+                stamps = [_epoch(t) for t in _take(m["timestamps"], None)]
+                n = min(len(steps), len(values), len(stamps))
+                points = (run_id, name, steps[:n], values[:n], stamps[:n])
+                if self.dialect == "sqlite":  # timestamps are epoch seconds already
+                    _sqlite_insert(connection.connection.dbapi_connection, *points)
+                else:
+                    _insert_points(connection, *points)
             session.commit()
         return _public_id(run_id)
 
@@ -1064,6 +1097,22 @@ def _reduce_in_sql(raw, run_id, name, ids, max_points, count=None):
         [r[2] for r in rows],
         [_float(r[3]) for r in rows],
     )
+
+
+def _numpy():
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    return np
+
+
+def _in_step_order(np, steps, stamps, values):
+    """The arrays sorted by step (stably), unless they are in that order already."""
+    if len(steps) > 1 and (np.diff(steps) < 0).any():
+        order = np.argsort(steps, kind="stable")
+        return steps[order], stamps[order], values[order]
+    return steps, stamps, values
 
 
 def _take(seq, idx):

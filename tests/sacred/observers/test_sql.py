@@ -184,7 +184,7 @@ def test_tables_and_columns_are_those_of_the_original(db_url):
     assert set(inspector.get_table_names()) == {
         "source", "repository", "dependency", "artifact", "resource", "host", "experiment",
         "experiments_sources", "experiments_repositories", "experiments_dependencies",
-        "runs_resources", "run", "metric",
+        "runs_resources", "run", "metric", "metric_chunk",
     }  # fmt: skip
     columns = {c["name"]: c for c in inspector.get_columns("run")}
     assert list(columns) == [
@@ -635,3 +635,44 @@ def test_database_gone_until_the_end_keeps_events_in_a_file_to_replay(
     assert replay_failed_events(path, private_pg_url) == len(records)
     assert os.path.exists(path + ".replayed") and not os.path.exists(path)
     _check_complete_record(private_pg_url, obs)
+
+
+def test_metric_chunks_are_a_packed_copy_of_the_rows(db_url):
+    from sacred.observers.sql_bases import unpack
+
+    ex, obs = make_experiment(db_url)
+
+    @ex.main
+    def main(_run):
+        for i in range(5):
+            _run.log_scalar("loss", 1.0 / (i + 1), 10 - i)  # steps going back
+        _run.log_scalar("loss", float("nan"), 20)
+        _run.log_scalar("acc", 3, 1)  # an int value
+        _run.log_scalar("odd", 0.5, 1.5)  # a step that is no integer: not packed
+
+    ex.run()
+    with obs.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text('SELECT metric_id, name, step, value, "timestamp" FROM metric')
+        ).all()
+        chunks = conn.execute(
+            sa.text(
+                'SELECT name, first_id, last_id, count, steps, "values", timestamps '
+                "FROM metric_chunk ORDER BY chunk_id"
+            )
+        ).all()
+
+    def nan_as_none(seq):
+        return [None if v is None or v != v else v for v in seq]
+
+    assert sorted(c.name for c in chunks) == ["acc", "loss", "odd"]
+    for name, first, last, count, steps, values, stamps in chunks:
+        mine = sorted(r for r in rows if r.name == name and first <= r.metric_id <= last)
+        assert count == len(mine) == last - first + 1
+        if name == "odd":
+            assert steps is values is stamps is None
+            continue
+        assert list(unpack("q", [bytes(steps)])) == [r.step for r in mine]
+        assert nan_as_none(unpack("d", [bytes(values)])) == nan_as_none(r.value for r in mine)
+        assert list(unpack("d", [bytes(stamps)])) == [r.timestamp for r in mine]
+    assert sum(c.count for c in chunks) == len(rows) == 8

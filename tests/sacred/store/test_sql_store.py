@@ -397,8 +397,10 @@ def test_sacred_command_line_over_sql(store, capsys):
     assert out.count("\n") == 3 and "mnist" in out
 
 
-def test_long_metric_with_nan_and_ties_reduced_in_the_database(tmp_path):
-    """SQLite downsamples and summarizes long metrics itself: same points as in Python."""
+@pytest.mark.parametrize("packed", [True, False])
+def test_long_metric_with_nan_and_ties_reduced_in_the_database(tmp_path, packed):
+    """Long metrics read from their packed chunks, or (a database written before
+    ``metric_chunk``) downsampled and summarized by SQLite itself: same points as in Python."""
     (tmp_path / "runs.db").touch()  # an empty file is an empty SQLite database
     store = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
     n = 60_000
@@ -410,6 +412,10 @@ def test_long_metric_with_nan_and_ties_reduced_in_the_database(tmp_path):
     stamps = [t0 + dt.timedelta(milliseconds=i) for i in range(n)]
     metrics = {"loss": {"steps": list(range(n)), "values": values, "timestamps": stamps}}
     store.import_run({"_id": 1, "status": "COMPLETED", "config": {}}, metrics=metrics)
+    if not packed:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE metric_chunk"))
+        store = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
     for max_points in (500, 301, 3, 1):
         m = store.metrics(1, "loss", max_points=max_points)["loss"]
         idx = downsample_indices(values, max_points)
@@ -422,4 +428,79 @@ def test_long_metric_with_nan_and_ties_reduced_in_the_database(tmp_path):
     expected = metric_summary(values)
     assert math.isnan(summary.pop("first")) and math.isnan(summary.pop("last"))
     assert summary == {k: v for k, v in expected.items() if k not in ("first", "last")}
+    store.close()
+
+
+def _nan_as_str(metrics):
+    """``metrics`` or summaries with NaN as "nan" (NaN != NaN)."""
+
+    def fix(v):
+        return [fix(x) for x in v] if isinstance(v, list) else v if v == v else "nan"
+
+    return {name: {k: fix(v) for k, v in m.items()} for name, m in metrics.items()}
+
+
+def test_packed_metrics_read_as_the_rows(empty_url):
+    store = _sql_store(empty_url)
+    t0 = dt.datetime(2026, 1, 1)
+    metrics = {
+        "loss": {
+            "steps": [3, 1, 2, 2, 7],  # out of order, a repeated step
+            "values": [0.5, float("nan"), 2, -1.25, 1e300],
+            "timestamps": [t0 + dt.timedelta(seconds=i) for i in range(5)],
+        },
+        "odd": {"steps": [0, 1.5], "values": [1.0, 2.0], "timestamps": [t0, t0]},  # not packed
+    }
+    store.import_run({"_id": 1, "status": "COMPLETED", "config": {}}, metrics=metrics)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM metric_chunk")).scalar() == 2
+    packed = store.metrics(1)
+    odd_step = 1.5 if store.dialect == "sqlite" else 2
+    assert _nan_as_str(packed) == {
+        "loss": {
+            "steps": [1, 2, 2, 3, 7],
+            "values": ["nan", 2.0, -1.25, 0.5, 1e300],
+            "timestamps": [t0 + dt.timedelta(seconds=i) for i in (1, 2, 3, 0, 4)],
+        },
+        # as the step column holds it (PostgreSQL's BIGINT rounds)
+        "odd": {"steps": [0, odd_step], "values": [1.0, 2.0], "timestamps": [t0, t0]},
+    }
+    summaries = store.metric_summaries(1)
+    with store.engine.begin() as conn:  # as a database written before metric_chunk
+        conn.execute(sa.text("DELETE FROM metric_chunk"))
+    rows_only = _sql_store(empty_url)
+    assert _nan_as_str(rows_only.metrics(1)) == _nan_as_str(packed)
+    assert _nan_as_str(rows_only.metric_summaries(1)) == _nan_as_str(summaries)
+    store.close()
+    rows_only.close()
+
+
+def test_chunks_that_do_not_cover_the_rows_are_not_read(empty_url):
+    store = _sql_store(empty_url)
+    t0 = dt.datetime(2026, 1, 1)
+
+    def points(values):
+        n = len(values)
+        return {"loss": {"steps": list(range(n)), "values": values, "timestamps": [t0] * n}}
+
+    run = {"_id": 1, "status": "COMPLETED", "config": {}}
+    store.import_run(run, metrics=points([1.0, 2.0, 3.0]))
+    # an older SqlStore.delete removed the rows and the run but left the chunks
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM metric"))
+        conn.execute(sa.text("DELETE FROM run"))
+    store.import_run(run, metrics=points([7.0, 8.0]))
+    assert store.metrics(1)["loss"]["values"] == [7.0, 8.0]
+    # a row added by an older observer
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                'INSERT INTO metric (run_id, name, step, value, "timestamp") '
+                "VALUES ('1', 'loss', 2, 9.0, 0)"
+            )
+        )
+    assert store.metrics(1)["loss"]["values"] == [7.0, 8.0, 9.0]
+    store.delete(1)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM metric_chunk")).scalar() == 0
     store.close()
