@@ -131,7 +131,7 @@ def ids_arg(name="ids") -> list:
 
 # ---------------------------------------------------------------------- run list
 #: stores that filter by scanning in Python (one scan is cheaper than a page plus a count)
-ONE_PASS_SCHEMES = frozenset({"file", "tinydb"})
+ONE_PASS_SCHEMES = frozenset({"tinydb"})
 TOTAL_TTL = 5.0  # seconds the unfiltered run count is reused (it costs a scan of the store)
 
 

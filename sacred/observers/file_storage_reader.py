@@ -35,9 +35,11 @@ import os
 import pickle
 import shutil
 import time
+from collections.abc import Mapping
 from typing import Optional
 
 from sacred.observers import _jsonio
+from sacred.observers._run_index import CorruptIndex, RunIndex
 from sacred.store import query as q
 from sacred.store.base import (
     TERMINAL_STATUSES,
@@ -55,7 +57,7 @@ CACHE_DIR = ".sacred_cache"
 # in a sub-folder: writing it must not change the base folder's time (see refresh)
 INDEX_NAME = os.path.join(CACHE_DIR, "index.pickle")
 _OLD_INDEX_NAME = ".sacred_index.json"  # the JSON index of earlier versions
-INDEX_VERSION = 2
+INDEX_VERSION = 3  # 3: columns (see _run_index); 2: one pickled dict a run
 DEFAULT_REFRESH_INTERVAL = 0.5
 # a base folder time less than this old at a complete check may still change unseen (a
 # folder created in the same clock tick keeps it): no quick checks are trusted then
@@ -81,13 +83,68 @@ def _stat(path):
     return [st.st_mtime_ns, st.st_size]
 
 
-class _IndexUnpickler(pickle.Unpickler):
-    """Plain data and datetimes only: an index file cannot make us import or call anything."""
+def _flat_stats(stats) -> tuple:
+    """``[[mtime, size] or None, ...]`` as one flat tuple (one object a run in the index)."""
+    out = []
+    for st in stats:
+        out.extend(st if st is not None else (None, None))
+    return tuple(out)
 
-    def find_class(self, module, name):
-        if (module, name) == ("datetime", "datetime"):
-            return _dt.datetime
-        raise pickle.UnpicklingError(f"{module}.{name} has no place in a run index")
+
+class _DirStat:
+    """``os.stat`` of names in one folder, through the folder's descriptor where the system
+    allows it (a shorter path lookup for each of thousands of run folders)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.fd = None
+
+    def __enter__(self):
+        if os.stat in os.supports_dir_fd:
+            try:
+                self.fd = os.open(self.base, os.O_RDONLY)
+            except OSError:
+                self.fd = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def __call__(self, name, key=False):
+        """The mtime of ``name`` (raises OSError), or with ``key`` its ``(mtime, size)``
+        (``(None, None)`` if it is missing)."""
+        try:
+            if self.fd is not None:
+                st = os.stat(name, dir_fd=self.fd)
+            else:
+                st = os.stat(os.path.join(self.base, name))
+        except OSError:
+            if key:
+                return (None, None)
+            raise
+        return (st.st_mtime_ns, st.st_size) if key else st.st_mtime_ns
+
+
+class _EntryView(Mapping):
+    """The index as ``{name: {"stat", "dir", "doc", "metrics"}}`` (made on access)."""
+
+    def __init__(self, index):
+        self._index = index
+
+    def __getitem__(self, name):
+        index = self._index
+        row = index.rows[name]
+        doc, summaries = index.record(row)
+        st = index.stats[row]
+        stats = [None if st[i] is None else [st[i], st[i + 1]] for i in range(0, len(st), 2)]
+        return {"stat": stats, "dir": index.dirs[row], "doc": doc, "metrics": summaries}
+
+    def __iter__(self):
+        return iter(self._index.rows)
+
+    def __len__(self):
+        return len(self._index.rows)
 
 
 def _write_bytes_atomic(path, data: bytes) -> None:
@@ -123,7 +180,8 @@ class FileStore(RunStore):
             )
         self.basedir = path
         self.use_index = index
-        self._entries = None  # run folder name -> index entry
+        self._index = None  # the RunIndex, once loaded
+        self._last_match = None  # ((index generation, query), rows) of the last query
         self._index_dirty = False
         self.refresh_interval = refresh_interval
         self._checked_at = None  # time.monotonic() of the last complete check
@@ -137,35 +195,31 @@ class FileStore(RunStore):
     def _run_dir(self, name) -> str:
         return os.path.join(self.basedir, name)
 
-    def _load_index(self) -> dict:
+    def _load_index(self) -> RunIndex:
         if not self.use_index:
-            return {}
+            return RunIndex()
         try:
             with open(os.path.join(self.basedir, INDEX_NAME), "rb") as f:
-                data = _IndexUnpickler(f).load()
-            if data.get("version") != INDEX_VERSION or not isinstance(data.get("runs"), dict):
-                return {}
-            entries = data["runs"]
-            for entry in entries.values():  # validates the entries' shape
-                if not (isinstance(entry["doc"], dict) and isinstance(entry["metrics"], dict)):
-                    return {}
-                entry["stat"], entry["dir"]  # noqa: B018
-            return entries
-        except Exception:  # missing or corrupt (unpickling raises many kinds): rebuilt
-            return {}
+                return RunIndex.from_bytes(f.read(), INDEX_VERSION)
+        except Exception:  # missing, old or corrupt (unpickling raises many kinds): rebuilt
+            return RunIndex()
 
     def _save_index(self) -> None:
         self._index_dirty = False
         if not self.use_index:
             return
-        data = {"version": INDEX_VERSION, "runs": self._entries}
         try:
-            text = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+            data = self._index.to_bytes(INDEX_VERSION)
             os.makedirs(os.path.join(self.basedir, CACHE_DIR), exist_ok=True)
-            _write_bytes_atomic(os.path.join(self.basedir, INDEX_NAME), text)
+            _write_bytes_atomic(os.path.join(self.basedir, INDEX_NAME), data)
         except (OSError, pickle.PicklingError):
             return  # a read-only folder: the index lives in memory only
         _remove(os.path.join(self.basedir, _OLD_INDEX_NAME))
+
+    @property
+    def _entries(self):
+        """The index as ``{name: {"stat", "dir", "doc", "metrics"}}`` (None before loading)."""
+        return None if self._index is None else _EntryView(self._index)
 
     def _run_names(self) -> list:
         with os.scandir(self.basedir) as entries:
@@ -207,21 +261,22 @@ class FileStore(RunStore):
         which changes it); a running one also by its ``run.json``, which every heartbeat
         rewrites (writers that rewrite files in place do not change the folder's time).
         """
-        # gc.freeze() after loading a big index would save ~85 ms on a first listing, but
-        # it affects the whole process (any cyclic garbage of the caller would never be
-        # collected), so a library does not do it; only the collector is paused meanwhile
         with gc_paused():
-            self._refresh(full)
+            try:
+                self._refresh(full)
+            except CorruptIndex:  # a part of the index file cannot be read: start again
+                self._index = RunIndex()
+                self._refresh(True)
 
     def _refresh(self, full) -> int:
         """Returns the number of runs read from the index file (0 if none was read)."""
         loaded = 0
-        if self._entries is None:
-            self._entries = self._load_index()
-            self._index_dirty = not self._entries
-            loaded = len(self._entries)
+        if self._index is None:
+            self._index = self._load_index()
+            self._index_dirty = not len(self._index)
+            loaded = len(self._index)
         if not full and self._quick_check_will_do():
-            for name in self._live:
+            for name in self._changed(self._live):
                 self._check(name, False)
         else:
             self._full_check(full)
@@ -247,60 +302,76 @@ class FileStore(RunStore):
             base_time = None
         old_enough = base_time is not None and time.time_ns() - base_time > _RACY_NS
         self._base_key = base_time if old_enough else None
-        entries = self._entries
+        index = self._index
         names = self._run_names()
-        prefix = os.path.join(self.basedir, "")
-        stat = os.stat
-        terminal = TERMINAL_STATUSES
-        for name in names:
-            entry = entries.get(name)
-            if entry is not None and not full:  # the common case inline: one stat a run
-                try:
-                    if stat(prefix + name).st_mtime_ns == entry["dir"] and (
-                        entry["doc"].get("status") in terminal
-                        or _stat(prefix + name + "/run.json") == entry["stat"][0]
-                    ):
-                        continue
-                except OSError:
-                    continue  # removed just now
+        for name in names if full else self._changed(names):
             self._check(name, full)
-        if len(entries) != len(names):
+        rows = index.rows
+        if len(rows) != len(names):
             present = set(names)
-            for name in [n for n in entries if n not in present]:
-                del entries[name]
+            for name in [n for n in rows if n not in present]:
+                index.remove(name)
             self._index_dirty = True
+        status = index.status
+        self._live = [n for n, r in rows.items() if status[r] not in TERMINAL_STATUSES]
+
+    def _changed(self, names) -> list:
+        """Those of ``names`` that are new or may have changed (see ``refresh``): one stat
+        a finished run, two a running one."""
+        index = self._index
+        rows, dirs, stats, status = index.rows, index.dirs, index.stats, index.status
         terminal = TERMINAL_STATUSES
-        self._live = [n for n, e in entries.items() if e["doc"].get("status") not in terminal]
+        changed = []
+        with _DirStat(self.basedir) as stat:
+            for name in names:
+                row = rows.get(name)
+                if row is not None:
+                    try:
+                        if stat(name) == dirs[row] and (
+                            status[row] in terminal
+                            or stat(name + "/run.json", key=True) == stats[row][:2]
+                        ):
+                            continue
+                    except OSError:
+                        continue  # removed just now
+                changed.append(name)
+        return changed
 
     def _check(self, name, full):
         """Read the run again if it changed (see ``refresh``)."""
-        entries = self._entries
-        entry = entries.get(name)
+        index = self._index
+        row = index.rows.get(name)
         folder = os.path.join(self.basedir, name)
-        if entry is not None and not full:
+        if row is not None and not full:
             try:
                 dir_time = os.stat(folder).st_mtime_ns
             except OSError:
                 return  # removed just now
-            if dir_time == entry["dir"] and (
-                entry["doc"].get("status") in TERMINAL_STATUSES
-                or _stat(folder + "/run.json") == entry["stat"][0]
+            if dir_time == index.dirs[row] and (
+                index.status[row] in TERMINAL_STATUSES
+                or _flat_stats([_stat(folder + "/run.json")]) == index.stats[row][:2]
             ):
                 return
-        if entry is not None:
-            stats = [_stat(os.path.join(folder, f)) for f in _FILES]
-            if stats == entry["stat"]:
+        old = None
+        if row is not None:
+            stats = _flat_stats([_stat(os.path.join(folder, f)) for f in _FILES])
+            if stats == index.stats[row]:
                 dir_stat = _stat(folder)
-                if dir_stat is not None and dir_stat[0] != entry["dir"]:
-                    entry["dir"] = dir_stat[0]
+                if dir_stat is not None and dir_stat[0] != index.dirs[row]:
+                    index.dirs[row] = dir_stat[0]
                     self._index_dirty = True
                 return
-        new = self._read_entry(name, entry)
+            old = _EntryView(index)[name]
+        new = self._read_entry(name, old)
         if new is not None:  # else keep the last good state until the files are complete
-            entries[name] = new
-            self._index_dirty = True
+            self._set_entry(name, new)
             if name not in self._live and new["doc"].get("status") not in TERMINAL_STATUSES:
                 self._live = [*self._live, name]
+
+    def _set_entry(self, name, entry) -> None:
+        stats = _flat_stats(entry["stat"])
+        self._index.set(name, entry["dir"], stats, entry["doc"], entry["metrics"])
+        self._index_dirty = True
 
     # ------------------------------------------------------------------ reading runs
     def _name(self, run_id) -> str:
@@ -362,14 +433,43 @@ class FileStore(RunStore):
                 yield record, summaries
             return
         self.refresh()
-        for entry in self._entries.values():
-            yield entry["doc"], entry["metrics"]
+        index = self._index
+        for row in index.ordered_rows():
+            yield index.record(row)
 
     def _select_summaries(self, node, sort, skip=0, limit=None, fields=()):
         looked_at = _fields(node) + [f for f, _ in sort] + list(fields)
         if any(_is_pruned(f) for f in looked_at):
             return self._select_full(node, sort, skip, limit)
-        return super()._select_summaries(node, sort, skip, limit)
+        end = None if limit is None else skip + limit
+
+        def page(index):
+            rows = index.sort(self._matching(node), sort)[skip:end]
+            return [index.record(row)[0] for row in rows]
+
+        return self._index_query(page)
+
+    def _index_query(self, answer):
+        """``answer(index)`` on the refreshed index (rebuilt if a part of it is corrupt)."""
+        self.refresh()
+        with gc_paused():
+            try:
+                return answer(self._index)
+            except CorruptIndex:
+                self._index = RunIndex()
+                self.refresh(full=True)
+                return answer(self._index)
+
+    def _matching(self, node) -> list:
+        """Rows of the runs matching ``node``, by id (the last answer is kept: a table asks
+        for a page and then for the number of matching runs)."""
+        index = self._index
+        key = (index.generation, repr(node))
+        if self._last_match is not None and self._last_match[0] == key:
+            return self._last_match[1]
+        rows = index.select(node, index.ordered_rows())
+        self._last_match = (key, rows)
+        return rows
 
     def _select_full(self, node, sort, skip, limit):
         from sacred.store.base import sort_rows
@@ -385,7 +485,9 @@ class FileStore(RunStore):
         node = q.parse(query)
         if any(_is_pruned(f) for f in _fields(node)):
             return len(self._select_full(node, [], 0, None))
-        return super().count(node)
+        if isinstance(node, q.MatchAll):
+            return self._index_query(len)
+        return self._index_query(lambda index: len(self._matching(node)))
 
     # ------------------------------------------------------------------ metrics
     def _load_metrics(self, name, cache: bool = True) -> dict:
@@ -457,6 +559,16 @@ class FileStore(RunStore):
             raise StoreError(f"metrics.json of run {run_id!r} cannot be read: {e}") from None
 
     def metric_summaries(self, run_id) -> dict:
+        name = self._name(run_id)
+        index = self._index
+        row = None if index is None else index.rows.get(name)
+        if row is not None:  # the index has them, if metrics.json is as it was then
+            st = _stat(os.path.join(self._run_dir(name), "metrics.json"))
+            if _flat_stats([st]) == index.stats[row][6:8]:
+                try:
+                    return index.record(row)[1]
+                except CorruptIndex:
+                    pass
         return {n: _summary(m["values"]) for n, m in self._read_metrics(run_id).items()}
 
     # ------------------------------------------------------------------ files
@@ -511,9 +623,12 @@ class FileStore(RunStore):
     def delete(self, run_id) -> None:
         name = self._name(run_id)
         self.refresh()
-        entry = self._entries.get(name)
-        record = entry["doc"] if entry else self._read_record(name, captured_out=False)
-        others = [e["doc"] for n, e in self._entries.items() if n != name]
+        index = self._index
+        row = index.rows.get(name)
+        record = index.record(row)[0] if row is not None else None
+        if record is None:
+            record = self._read_record(name, captured_out=False)
+        others = [index.record(r)[0] for n, r in index.rows.items() if n != name]
         shutil.rmtree(self._run_dir(name))
         used_sources = {os.path.normpath(p) for d in others for p in _stored_sources(d)}
         for stored in _stored_sources(record):
@@ -526,7 +641,8 @@ class FileStore(RunStore):
                 if _inside(path, self.basedir):
                     _remove(path)
         _remove(self._cache_path(name))
-        self._entries.pop(name, None)
+        if row is not None:
+            index.remove(name)
         self._save_index()
 
     def update_meta(self, run_id, updates: dict) -> dict:
@@ -559,11 +675,10 @@ class FileStore(RunStore):
                 break
         else:
             raise StoreError(f"run.json of run {run_id!r} changes all the time; try again")
-        if self._entries is not None and name in self._entries:
+        if self._index is not None and name in self._index.rows:
             new = self._read_entry(name, self._entries[name])
             if new is not None:
-                self._entries[name] = new
-                self._index_dirty = True  # saved with the next refresh
+                self._set_entry(name, new)  # saved with the next refresh
         return meta
 
     def _new_run_dir(self) -> str:

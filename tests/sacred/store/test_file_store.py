@@ -12,6 +12,7 @@ import time
 import pytest
 
 from sacred.observers import file_storage_reader
+from sacred.observers._run_index import RunIndex
 from sacred.observers.file_storage_reader import CACHE_DIR, INDEX_NAME, FileStore
 from sacred.store import RunNotFoundError, StoreError, open_store
 
@@ -58,10 +59,11 @@ def test_index_is_written_and_reused(fresh_file_store):
     assert first.count() == 5
     assert sorted(first.reads) == ["1", "2", "3", "4", "5"]
     with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
-        index = pickle.load(f)
-    assert sorted(index["runs"]) == ["1", "2", "3", "4", "5"]
-    assert index["runs"]["2"]["metrics"]["loss"]["count"] == 5
-    assert "dependencies" not in index["runs"]["1"]["doc"]["experiment"]  # kept out: big
+        index = RunIndex.from_bytes(f.read(), file_storage_reader.INDEX_VERSION)
+    assert sorted(index.rows) == ["1", "2", "3", "4", "5"]
+    assert index.record(index.rows["2"])[1]["loss"]["count"] == 5
+    record = index.record(index.rows["1"])[0]
+    assert "dependencies" not in record["experiment"]  # kept out: big
     second = CountingStore(basedir)  # another process, later: nothing changed
     assert tags(second.find("lr < 0.05")) == ["b", "c"]
     assert second.count("metrics.loss.min < 0.5") == 2
@@ -142,7 +144,32 @@ def test_corrupt_index_is_rebuilt(fresh_file_store):
         assert tags(store.find(sort="-lr")) == ["d", "a", "e", "b", "c"]
         assert len(store.reads) == 5
         with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
-            assert len(pickle.load(f)["runs"]) == 5
+            assert len(pickle.load(f)["names"]) == 5
+
+
+def test_corrupt_parts_of_an_index_are_found_when_used(fresh_file_store):
+    """Columns and records are unpickled when a query needs them; a bad one means a rebuild."""
+    _, basedir = fresh_file_store
+    FileStore(basedir).count()
+    path = os.path.join(basedir, INDEX_NAME)
+    with open(path, "rb") as f:
+        good = pickle.load(f)
+    assert good["version"] == file_storage_reader.INDEX_VERSION
+    bad_column = dict(good, columns={**good["columns"], ("config", "lr"): b"{nope"})
+    planted = pickle.dumps(([0], [os.getcwd]))
+    bad_record = dict(good, records=[planted] * len(good["records"]))
+    for broken in (bad_column, bad_record):
+        with open(path, "wb") as f:
+            pickle.dump(broken, f)
+        store = CountingStore(basedir)
+        assert tags(store.find(sort="-lr")) == ["d", "a", "e", "b", "c"]
+        assert len(store.reads) == 5
+    with open(path, "wb") as f:  # an index of version 2 is rebuilt, not misread
+        pickle.dump(
+            {"version": 2, "runs": {"1": {"doc": {}, "metrics": {}, "stat": [], "dir": 0}}}, f
+        )
+    store = CountingStore(basedir)
+    assert store.count() == 5 and len(store.reads) == 5
 
 
 def test_read_only_folder_still_works(fresh_file_store, monkeypatch):
