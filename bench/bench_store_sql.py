@@ -1,6 +1,8 @@
 """Benchmark of the read side on the SqlObserver's tables in SQLite.
 
-    python bench/bench_store_sql.py [--runs 10000] [--points 1000000] [--db PATH]
+    python bench/bench_store_sql.py [--runs 10000] [--points 1000000] [--db PATH] [--url URL]
+
+``--url`` uses that (empty) database instead, e.g. a PostgreSQL server's.
 
 Writes N runs directly in the observer's schema (the tables of ``sql_bases``: one host, one
 experiment with 30 dependencies, config/info JSON, 20 ``loss`` points a run), then times:
@@ -113,7 +115,7 @@ def write_long_metric(url, run_id, points, batch=None):
     import sqlalchemy as sa
 
     from sacred.observers import sql_bases as b
-    from sacred.observers.sql import _sqlite_insert
+    from sacred.observers.sql import _insert_points, _sqlite_insert
 
     engine = sa.create_engine(url)
     values = np.cumsum(np.random.default_rng(0).normal(size=points)).tolist()
@@ -123,13 +125,36 @@ def write_long_metric(url, run_id, points, batch=None):
             b.Run.__table__.insert(),
             {"run_id": run_id, "status": "COMPLETED", "config": "{}", "command": "main"},
         )
-        raw = conn.connection.driver_connection
-        if batch:
+        if engine.dialect.name != "sqlite":
+            step = batch or 10_000
+            for lo in range(0, points, step):
+                steps = list(range(lo, min(lo + step, points)))
+                stamps = [start + 37e-6 * i for i in steps]
+                if batch:
+                    _insert_points(conn, run_id, "loss", steps, values[lo : lo + step], stamps)
+                else:
+                    rows = zip(steps, values[lo : lo + step], stamps)
+                    conn.execute(
+                        b.Metric.__table__.insert(),
+                        [
+                            {
+                                "run_id": run_id,
+                                "name": "loss",
+                                "step": i,
+                                "value": v,
+                                "timestamp": t,
+                            }
+                            for i, v, t in rows
+                        ],
+                    )
+        elif batch:
+            raw = conn.connection.driver_connection
             for lo in range(0, points, batch):
                 steps = list(range(lo, min(lo + batch, points)))
                 stamps = [start + 37e-6 * i for i in steps]
                 _sqlite_insert(raw, run_id, "loss", steps, values[lo : lo + batch], stamps)
         else:
+            raw = conn.connection.driver_connection
             raw.executemany(
                 'INSERT INTO metric (run_id, name, step, value, "timestamp") '
                 "VALUES (?, ?, ?, ?, ?)",
@@ -153,15 +178,18 @@ def main():
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--db", help="SQLite file to use (default: a temporary one)")
+    parser.add_argument("--url", help="an empty database to use instead of SQLite")
     args = parser.parse_args()
 
     from sacred.observers.sql_reader import SqlStore
     from sacred.store.downsample import downsample_indices
 
-    path = args.db or os.path.join(tempfile.mkdtemp(prefix="bench_store_sql_"), "runs.db")
-    if os.path.exists(path):
-        os.remove(path)
-    url = f"sqlite:///{path}"
+    url = args.url
+    if url is None:
+        path = args.db or os.path.join(tempfile.mkdtemp(prefix="bench_store_sql_"), "runs.db")
+        if os.path.exists(path):
+            os.remove(path)
+        url = f"sqlite:///{path}"
     start = time.perf_counter()
     expected = write_runs(url, args.runs)
     values = write_long_metric(url, "long", args.points, batch=10_000)

@@ -433,12 +433,14 @@ class MetricChunk(Base):
 
 
 def _packed(typecode, seq):
+    packed = array(typecode)
+    seq = seq if isinstance(seq, list) else list(seq)
     try:
-        packed = array(typecode, seq)
-    except TypeError:
+        packed.fromlist(seq)  # about twice as fast as array(typecode, seq)
+    except TypeError:  # (the array is left empty)
         if typecode == "q":
             raise
-        packed = array(typecode, [float("nan") if x is None else x for x in seq])
+        packed.fromlist([float("nan") if x is None else x for x in seq])
     if sys.byteorder == "big":
         packed.byteswap()
     return packed.tobytes()
