@@ -22,6 +22,7 @@ from sacred.store import query as q
 __all__ = ("RunIndex", "CorruptIndex", "safe_loads")
 
 _V = q.Field(("v",))  # predicates of single comparisons are compiled on {"v": value}
+_PLAIN = frozenset({str, int, float, bool, type(None), _dt.datetime})
 
 
 class CorruptIndex(Exception):
@@ -75,6 +76,7 @@ class RunIndex:
         self._columns = {}  # key -> {row: value} (unpickled columns only)
         self._column_blobs = {}  # key -> pickled (rows, values), while still up to date
         self._fields = {}  # field -> {row: value}, for this generation
+        self._value_groups = {}  # field -> see _groups, for this generation
         self._order = None  # live rows in id order
         self.generation = 0  # changes with every change of a row
 
@@ -181,6 +183,7 @@ class RunIndex:
     def _changed(self):
         self.generation += 1
         self._fields = {}
+        self._value_groups = {}
 
     def _compact(self):
         live = [(n, r) for r, n in enumerate(self.names) if n is not None]
@@ -278,7 +281,20 @@ class RunIndex:
             return [r for r in rows if (r in col) is node.exists]
         # a missing field never matches a comparison
         pred = q.compile_query(q.Compare(_V, node.op, node.value))
-        out, rec, missing = [], {}, q.MISSING
+        rec = {}
+        groups, rest = self._groups(node.field)
+        if len(groups) + len(rest) < len(rows):  # fewer values than rows: test each once
+            hit = set()
+            for (_, v), group in groups.items():
+                rec["v"] = v
+                if pred(rec, None):
+                    hit.update(group)
+            for r, v in rest:
+                rec["v"] = v
+                if pred(rec, None):
+                    hit.add(r)
+            return [r for r in rows if r in hit]
+        out, missing = [], q.MISSING
         get = col.get
         for r in rows:
             v = get(r, missing)
@@ -287,6 +303,21 @@ class RunIndex:
                 if pred(rec, None):
                     out.append(r)
         return out
+
+    def _groups(self, fld):
+        """The rows of a field by value: ``{(type, value): rows}`` for plain values, and
+        ``[(row, value)]`` for the others (the type keeps ``1``, ``1.0`` and ``True`` apart)."""
+        found = self._value_groups.get(fld)
+        if found is None:
+            groups, rest = {}, []
+            for r, v in self.values(fld).items():
+                t = type(v)
+                if t in _PLAIN:
+                    groups.setdefault((t, v), []).append(r)
+                else:
+                    rest.append((r, v))
+            found = self._value_groups[fld] = (groups, rest)
+        return found
 
     def sort(self, rows: list, sort: list) -> list:
         """``rows`` (in id order) sorted like ``sacred.store.base.sort_rows``."""

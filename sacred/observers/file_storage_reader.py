@@ -34,6 +34,7 @@ import json
 import os
 import pickle
 import shutil
+import threading
 import time
 from collections.abc import Mapping
 from typing import Optional
@@ -182,6 +183,7 @@ class FileStore(RunStore):
         self.use_index = index
         self._index = None  # the RunIndex, once loaded
         self._last_match = None  # ((index generation, query), rows) of the last query
+        self._lock = threading.RLock()  # one refresh or query at a time (threaded servers)
         self._index_dirty = False
         self.refresh_interval = refresh_interval
         self._checked_at = None  # time.monotonic() of the last complete check
@@ -261,7 +263,7 @@ class FileStore(RunStore):
         which changes it); a running one also by its ``run.json``, which every heartbeat
         rewrites (writers that rewrite files in place do not change the folder's time).
         """
-        with gc_paused():
+        with self._lock, gc_paused():
             try:
                 self._refresh(full)
             except CorruptIndex:  # a part of the index file cannot be read: start again
@@ -432,10 +434,7 @@ class FileStore(RunStore):
                 summaries = self.metric_summaries(name) if need_metrics else None
                 yield record, summaries
             return
-        self.refresh()
-        index = self._index
-        for row in index.ordered_rows():
-            yield index.record(row)
+        yield from self._index_query(lambda index: [index.record(r) for r in index.ordered_rows()])
 
     def _select_summaries(self, node, sort, skip=0, limit=None, fields=()):
         looked_at = _fields(node) + [f for f, _ in sort] + list(fields)
@@ -451,8 +450,8 @@ class FileStore(RunStore):
 
     def _index_query(self, answer):
         """``answer(index)`` on the refreshed index (rebuilt if a part of it is corrupt)."""
-        self.refresh()
-        with gc_paused():
+        with self._lock, gc_paused():
+            self.refresh()
             try:
                 return answer(self._index)
             except CorruptIndex:
@@ -621,6 +620,10 @@ class FileStore(RunStore):
 
     # ------------------------------------------------------------------ writing
     def delete(self, run_id) -> None:
+        with self._lock:  # Sacredboard serves requests in threads
+            self._delete(run_id)
+
+    def _delete(self, run_id) -> None:
         name = self._name(run_id)
         self.refresh()
         index = self._index
@@ -675,10 +678,11 @@ class FileStore(RunStore):
                 break
         else:
             raise StoreError(f"run.json of run {run_id!r} changes all the time; try again")
-        if self._index is not None and name in self._index.rows:
-            new = self._read_entry(name, self._entries[name])
-            if new is not None:
-                self._set_entry(name, new)  # saved with the next refresh
+        with self._lock:
+            if self._index is not None and name in self._index.rows:
+                new = self._read_entry(name, self._entries[name])
+                if new is not None:
+                    self._set_entry(name, new)  # saved with the next refresh
         return meta
 
     def _new_run_dir(self) -> str:

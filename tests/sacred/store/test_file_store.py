@@ -429,3 +429,94 @@ def test_quick_checks_within_the_refresh_interval(fresh_file_store):
 
     shutil.copytree(os.path.join(basedir, "3"), os.path.join(basedir, "9"))
     assert store.count() == 6 and store.count("info.best > 800") == 1
+
+
+def test_index_columns_answer_like_whole_records(tmp_path):
+    """Queries and sorts over the index's columns give what matching whole records gives,
+    also for paths into lists, whole dicts, null versus missing and 1 / 1.0 / True."""
+    from sacred.store import query as q
+    from sacred.store.base import sort_rows
+
+    basedir = tmp_path / "runs"
+    basedir.mkdir()
+    store = FileStore(str(basedir))
+    configs = [
+        {"lr": 1, "opt": {"name": "adam", "beta": 0.9}, "layers": [64, 32]},
+        {"lr": 1.0, "opt": {"name": "sgd"}, "layers": [64]},
+        {"lr": True, "opt": {}, "layers": []},
+        {"lr": None, "opt": "adam", "layers": {"0": 7}},
+        {"opt": {"name": "adam", "beta": 0.99}, "layers": [[1, 2], 3]},
+        {"lr": "1", "opt": {"name": ["adam"]}, "x": {"y": {"z": 2}}},
+        {"lr": float("nan"), "opt": {"name": "adam", "beta": 0.9}},
+    ]
+    start = dt.datetime(2026, 1, 1)
+    for i, config in enumerate(configs, 1):
+        record = {
+            "_id": i,
+            "status": ["COMPLETED", "FAILED", "RUNNING"][i % 3],
+            "start_time": start + dt.timedelta(hours=i),
+            "heartbeat": start + dt.timedelta(hours=i, minutes=5),
+            "config": config,
+            "info": {"i": i} if i % 2 else {},
+            "experiment": {"name": "e"},
+            "host": {},
+            "meta": {},
+        }
+        steps = list(range(i))
+        metrics = {"loss": {"steps": steps, "timestamps": [start] * i, "values": [1 / i] * i}}
+        store.import_run(record, metrics=metrics if i != 4 else None)
+    queries = [
+        None,
+        "lr == 1",
+        "lr == true",
+        "lr != 1",
+        "lr exists",
+        "not (lr exists)",
+        "lr == null",
+        "lr in [1, '1']",
+        "lr >= 1",
+        "opt.name == 'adam'",
+        q.Compare(q.Field(("config", "opt")), "==", {"name": "sgd"}),
+        q.Compare(q.Field(("config", "opt")), "==", {}),
+        "opt exists and not (opt.name exists)",
+        "layers.0 == 64",
+        "layers.1 exists",
+        "layers == [64]",
+        "layers.0.1 == 2",
+        q.Compare(q.Field(("config", "x", "y")), "==", {"z": 2}),
+        "x.y.z > 1",
+        "info.i >= 3 or status == 'FAILED'",
+        "opt.name =~ 'ad'",
+        "metrics.loss.min < 0.4",
+        "not (metrics.loss.count exists)",
+        "live_state == 'PROBABLY_DEAD'",
+        "start_time > 2026-01-01T03:30:00",
+    ]
+    sorts = [None, "lr", "-opt", "opt.beta,-_id", "-layers", "metrics.loss.max", "-x.y"]
+    reference = [(store.get(i), store.metric_summaries(i)) for i in range(1, len(configs) + 1)]
+    for query in queries:
+        for sort in sorts:
+            node, order = q.parse(query), q.parse_sort(sort)
+            pred = q.compile_query(node)
+            expected = [
+                r["_id"] for r, _ in sort_rows([rm for rm in reference if pred(*rm)], order)
+            ]
+            fresh = FileStore(str(basedir))  # from the index file
+            assert fresh.find_ids(query, sort) == expected, (query, sort)
+            assert store.find_ids(query, sort, skip=1, limit=2) == expected[1:3], (query, sort)
+            assert fresh.count(query) == len(expected), query
+
+
+def test_index_after_many_runs_are_removed(fresh_file_store):
+    import shutil
+
+    store, basedir = fresh_file_store
+    assert store.count() == 5
+    for name in ("1", "3", "4"):
+        shutil.rmtree(os.path.join(basedir, name))
+    assert tags(store.find(sort="-lr")) == ["e", "b"]  # the index is renumbered when saved
+    with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
+        assert sorted(pickle.load(f)["names"]) == ["2", "5"]
+    later = CountingStore(basedir)
+    assert tags(later.find("lr < 0.1", sort="lr")) == ["b", "e"] and later.reads == []
+    assert later.metric_summaries(2)["loss"]["count"] == 5
