@@ -5,10 +5,11 @@ the run folder and the copies of sources and resources. Listing uses an index ke
 ``<basedir>/.sacred_cache/index.pickle``: for every run the modification time and size of its JSON
 files and the fields queries and sorting look at (including metric summaries), so a query
 only re-reads the runs that changed since the index was written. The index is a cache and
-never the source of truth: a missing, stale or corrupt index is rebuilt from the run
-folders, and a folder that cannot be written to is indexed in memory only. It is a pickle
-(loading it is about twice as fast as JSON) read by an unpickler that refuses every class
-but ``datetime``, so a planted file cannot run code.
+never the source of truth: a missing, stale, old-version or corrupt index is rebuilt from
+the run folders, and a folder that cannot be written to is indexed in memory only. It is
+kept column by column (see ``_run_index``): a query unpickles only the fields it names, a
+page only the records it shows. It is a pickle read by an unpickler that refuses every
+class but ``datetime``, so a planted file cannot run code.
 
 Checking for changes costs one ``stat`` of the run folder for a finished run (writing any
 of its files through the observer, which replaces files atomically, changes the folder's
