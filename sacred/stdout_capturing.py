@@ -36,6 +36,10 @@ __all__ = (
     "TeeingStreamProxy",
 )
 
+# sys mode: text is handed on (and recorded) in chunks of this many bytes, unless the
+# stream is line buffered or flushed; fewer, larger chunks make capturing cheaper
+_TEXT_CHUNK = 1 << 16
+# fd mode: the most read from a pipe at once (also the pipe size we ask for)
 _READ_SIZE = 1 << 20
 _BATCH_DELAY = 0.002
 # how long leaving an fd capture waits for the pipes to close (a child process that
@@ -98,17 +102,13 @@ def flush():
 class CapturedStdout:
     """The text captured so far and not yet returned by ``get()``.
 
-    Writes may come from any thread. Small writes are merged into larger chunks
-    so that many tiny prints do not cost one Python object each.
+    Writes may come from any thread. The text is kept in one string that grows in
+    place, so that ``get()`` hands it over without copying it.
     """
-
-    _SMALL = 4096  # writes shorter than this are merged...
-    _MERGE_COUNT = 512  # ...once there are this many
 
     def __init__(self, before_get=None):
         self._lock = threading.Lock()
-        self._chunks = []  # merged text, oldest first
-        self._small = []  # recent small writes, not yet merged
+        self._text = ""
         self._closed = False
         # makes pending output visible to ``get()`` (flushes buffers, waits for the reader)
         self._before_get = before_get
@@ -122,17 +122,12 @@ class CapturedStdout:
         if not text or self._closed:
             return
         with self._lock:
-            small = self._small
-            if len(text) < self._SMALL:
-                small.append(text)
-                if len(small) >= self._MERGE_COUNT:
-                    self._chunks.append("".join(small))
-                    small.clear()
-            else:
-                if small:
-                    self._chunks.append("".join(small))
-                    small.clear()
-                self._chunks.append(text)
+            # With `kept` as the only reference, CPython appends in place (realloc)
+            # instead of copying all the text kept so far.
+            kept = self._text
+            self._text = ""
+            kept += text
+            self._text = kept
 
     def flush(self):
         if self._before_get is not None and not self._closed:
@@ -142,14 +137,9 @@ class CapturedStdout:
         """The text written since the previous call ("" if there is none)."""
         self.flush()
         with self._lock:
-            chunks = self._chunks
-            if self._small:
-                chunks.append("".join(self._small))
-                self._small.clear()
-            self._chunks = []
-        if len(chunks) == 1:
-            return chunks[0]
-        return "".join(chunks)
+            text = self._text
+            self._text = ""
+        return text
 
     def finalize(self):
         """Stop recording; text not yet returned by ``get()`` stays available."""
@@ -189,9 +179,9 @@ class _TeeBuffer:
     """The binary layer under a replacement ``sys.stdout``/``sys.stderr``.
 
     ``io.TextIOWrapper`` (C code) handles each ``print`` and hands us its bytes in
-    chunks of several KiB; we decode them once, pass the text on to the original
-    stream and record it. A Python-level ``write`` per ``print`` would make printing
-    twice as slow.
+    chunks of up to ``_TEXT_CHUNK`` bytes; we pass them on to the original stream,
+    decode them once and record the text. A Python-level ``write`` per ``print`` would
+    make printing twice as slow.
     """
 
     def __init__(self, stream, out, encoding, errors):
@@ -199,6 +189,9 @@ class _TeeBuffer:
         self._out = out
         decode_errors = "surrogateescape" if errors == "surrogateescape" else "replace"
         self._decoder = codecs.getincrementaldecoder(encoding)(decode_errors)
+        # keeps the decoder's state and the order of forwarded and recorded chunks
+        # consistent when several threads print (reentrant: a signal handler may print)
+        self._lock = threading.RLock()
         self.closed = False
         # The bytes are already encoded as the original stream would encode them: hand
         # them to its binary buffer instead of decoding and re-encoding (where the stream
@@ -208,14 +201,15 @@ class _TeeBuffer:
         self._raw = buffer if buffer is not None and same_encoding and os.linesep == "\n" else None
 
     def write(self, data):
-        text = self._decoder.decode(data)
-        if self._raw is not None:
-            self._stream.flush()  # whatever was written to the stream itself goes first
-            self._raw.write(data)
-        elif text:
-            self._stream.write(text)
-        if text:
-            self._out.write(text)
+        with self._lock:
+            text = self._decoder.decode(data)
+            if self._raw is not None:
+                self._stream.flush()  # whatever was written to the stream itself goes first
+                self._raw.write(data)
+            elif text:
+                self._stream.write(text)
+            if text:
+                self._out.write(text)
         return len(data)
 
     def flush(self):
@@ -273,6 +267,7 @@ def _tee_text_stream(stream, out):
         )
     except (LookupError, TypeError, ValueError):
         return TeeingStreamProxy(stream, out)
+    tee._CHUNK_SIZE = _TEXT_CHUNK
     return tee
 
 
@@ -310,10 +305,10 @@ class _FdTee:
         self.out = out
         self.saved = {}  # 1 and 2 -> a copy of the original fd (None if it was closed)
         self.targets = {}  # read end of a pipe -> the saved fd its bytes are copied to
-        self.decoders = {}  # read end -> incremental UTF-8 decoder
         self.consumed = {}  # read end -> bytes read from it so far
-        self.partial = {}  # read end -> text after its last newline, not yet recorded
+        self.tails = {}  # read end -> bytes after its last newline, not yet recorded
         self.busy = threading.Lock()  # held while a chunk is being forwarded/recorded
+        self.buffer = bytearray(_READ_SIZE)  # reused for every read
         self.thread = None
         self.wake_r = self.wake_w = None
 
@@ -337,37 +332,46 @@ class _FdTee:
                 os.dup2(write_end, fd)
             os.close(write_end)
             self.targets[read_end] = target
-            self.decoders[read_end] = codecs.getincrementaldecoder("utf-8")("replace")
             self.consumed[read_end] = 0
-            self.partial[read_end] = []
+            self.tails[read_end] = bytearray()
         self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._run, name="sacred-fd-capture", daemon=True)
         self.thread.start()
         self.out._before_get = self.sync
 
-    def _forward(self, read_end, data):
-        self.consumed[read_end] += len(data)
+    def _read(self, read_end):
+        """Read, forward and record one chunk; False at the end of the pipe."""
+        size = os.readv(read_end, [self.buffer])
+        if not size:
+            return False
+        self.consumed[read_end] += size
+        data = memoryview(self.buffer)[:size]
         target = self.targets[read_end]
         if target is not None:
             _write_all(target, data)
-        text = self.decoders[read_end].decode(data)
         # Record whole lines only, so that a line printed to stdout in pieces is not
         # cut by a line from stderr; the rest waits for its newline (or for get()).
-        partial = self.partial[read_end]
-        end = text.rfind("\n") + 1
+        # A newline never falls inside a UTF-8 sequence, so whole lines decode alone.
+        end = self.buffer.rfind(b"\n", 0, size) + 1
+        tail = self.tails[read_end]
         if end:
-            partial.append(text[:end])
-            self.out.write("".join(partial))
-            partial.clear()
-            text = text[end:]
-        if text:
-            partial.append(text)
+            if tail:
+                tail += data[:end]
+                text = tail.decode("utf-8", "replace")
+                tail.clear()
+            else:
+                text = str(data[:end], "utf-8", "replace")
+            self.out.write(text)
+        tail += data[end:]
+        return True
 
-    def _commit_partial_lines(self):
-        for partial in self.partial.values():
-            if partial:
-                self.out.write("".join(partial))
-                partial.clear()
+    def _commit_tails(self, final=False):
+        """Record the unfinished lines too (but not a character cut in the middle)."""
+        for tail in self.tails.values():
+            if tail:
+                text, used = codecs.utf_8_decode(tail, "replace", final)
+                del tail[:used]
+                self.out.write(text)
 
     def _run(self):
         open_ends = list(self.targets)
@@ -378,10 +382,7 @@ class _FdTee:
                 break
             with self.busy:
                 for read_end in ready:
-                    data = os.read(read_end, _READ_SIZE)
-                    if data:
-                        self._forward(read_end, data)
-                    else:
+                    if not self._read(read_end):
                         open_ends.remove(read_end)
             # Under a stream of output, let it pile up in the pipes: a writer that makes
             # many tiny writes (e.g. with PYTHONUNBUFFERED) would otherwise wake this
@@ -393,11 +394,8 @@ class _FdTee:
         # stopped while a child process still holds a pipe: take what is there
         with self.busy:
             for read_end in open_ends:
-                while select.select([read_end], [], [], 0)[0]:
-                    data = os.read(read_end, _READ_SIZE)
-                    if not data:
-                        break
-                    self._forward(read_end, data)
+                while select.select([read_end], [], [], 0)[0] and self._read(read_end):
+                    pass
 
     def sync(self, timeout=_SYNC_TIMEOUT):
         """Wait (briefly) until what was written before this call has been recorded.
@@ -412,13 +410,13 @@ class _FdTee:
         while self.thread.is_alive():
             with self.busy:
                 if all(self.consumed[r] >= n for r, n in goal.items()):
-                    self._commit_partial_lines()
+                    self._commit_tails()
                     return
             if time.monotonic() > deadline:
                 break
             time.sleep(0.0005)
         with self.busy:
-            self._commit_partial_lines()
+            self._commit_tails()
 
     def stop(self):
         flush()
@@ -432,12 +430,11 @@ class _FdTee:
             os.write(self.wake_w, b"x")
             self.thread.join()
         for read_end in self.targets:
-            self.partial[read_end].append(self.decoders[read_end].decode(b"", final=True))
             os.close(read_end)
         for saved in self.saved.values():
             if saved is not None:
                 os.close(saved)
-        self._commit_partial_lines()
+        self._commit_tails(final=True)
         os.close(self.wake_r)
         os.close(self.wake_w)
 
@@ -499,8 +496,8 @@ def _enlarge_pipe(fd):
         import fcntl
 
         if hasattr(fcntl, "F_SETPIPE_SZ"):
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _READ_SIZE)
         elif sys.platform.startswith("linux"):
-            fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ before Python 3.10
+            fcntl.fcntl(fd, 1031, _READ_SIZE)  # F_SETPIPE_SZ before Python 3.10
     except (ImportError, OSError):
         pass
