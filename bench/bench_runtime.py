@@ -129,44 +129,61 @@ print(elapsed, peak, captured, file=sys.stderr)
 """
 
 
+def _run_capture_script(code, mode, getter, env):
+    """(seconds, peak RSS growth, captured bytes) of one run of CAPTURE_SCRIPT.
+
+    The printed output goes to /dev/null, for the bare loop and the capture modes
+    alike; "bare-pipe" sends it through a pipe to ``cat`` instead, which shows what
+    a pipe alone costs (fd mode prints into one).
+    """
+    command = [sys.executable, "-c", code, "bare" if mode == "bare-pipe" else mode, getter]
+    with open(os.devnull, "w") as devnull:
+        if mode == "bare-pipe":
+            cat = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=devnull)
+            proc = subprocess.run(
+                command, stdout=cat.stdin, stderr=subprocess.PIPE, env=env, text=True, check=True
+            )
+            cat.stdin.close()
+            cat.wait()
+        else:
+            proc = subprocess.run(
+                command, stdout=devnull, stderr=subprocess.PIPE, env=env, text=True, check=True
+            )
+    elapsed, peak, captured = proc.stderr.split()
+    return float(elapsed), int(peak), int(captured)
+
+
 def bench_capture(megabytes=50, unbuffered=False):
     n = megabytes * 1_000_000 // 100
     code = CAPTURE_SCRIPT.format(root=ROOT, n=n)
     output = n * 100
-    results = {}
     env = dict(os.environ)
     env.pop("PYTHONUNBUFFERED", None)
     if unbuffered:
         env["PYTHONUNBUFFERED"] = "1"
     print(f"printing {megabytes} MB as 100-byte lines, PYTHONUNBUFFERED={int(unbuffered)}:")
-    for mode, getter in [
+    cases = [
         ("bare", "-"),
+        ("bare-pipe", "-"),
         ("sys", "end"),
         ("sys", "beat"),
         ("fd", "end"),
         ("fd", "beat"),
-    ]:
-        runs = []
-        for _ in range(5):
-            with open(os.devnull, "w") as devnull:
-                proc = subprocess.run(
-                    [sys.executable, "-c", code, mode, getter],
-                    stdout=devnull,
-                    stderr=subprocess.PIPE,
-                    env=env,
-                    text=True,
-                    check=True,
-                )
-            elapsed, peak, captured = proc.stderr.split()
-            runs.append((float(elapsed), int(peak), int(captured)))
-        elapsed = min(r[0] for r in runs)
-        peak = min(r[1] for r in runs)
-        captured = runs[0][2]
-        results[mode, getter] = elapsed
-        base = results["bare", "-"]
+    ]
+    runs = {case: [] for case in cases}
+    for _ in range(5):  # interleaved, so that a busy moment does not hit one case only
+        for mode, getter in cases:
+            runs[mode, getter].append(_run_capture_script(code, mode, getter, env))
+    base = min(r[0] for r in runs["bare", "-"])
+    for (mode, getter), results in runs.items():
+        elapsed = min(r[0] for r in results)
+        peak = min(r[1] for r in results)
+        captured = results[0][2]
         label = f"{mode} mode, get() {'every 0.1 s' if getter == 'beat' else 'at the end'}"
         if mode == "bare":
             label = "bare print loop"
+        elif mode == "bare-pipe":
+            label = "bare print loop into a pipe"
         print(
             f"  {label:<29} {elapsed:.3f} s "
             f"({elapsed / base:.2f}x bare), peak RSS growth {peak / 1e6:.1f} MB "

@@ -4,6 +4,7 @@ pytest's own capturing sits on fds 1 and 2, so everything that redirects file
 descriptors runs in a fresh Python process whose stdout/stderr are pipes.
 """
 
+import io
 import json
 import os
 import signal
@@ -162,7 +163,7 @@ def test_sys_mode_with_unusual_streams(monkeypatch):
     assert "".join(sink.parts) == "to the sink\n"
 
 
-def test_captured_stdout_merges_small_writes():
+def test_captured_stdout_keeps_small_and_large_writes_in_order():
     out = CapturedStdout()
     for i in range(5000):
         out.write(str(i % 10))
@@ -170,6 +171,132 @@ def test_captured_stdout_merges_small_writes():
     out.write("end")
     assert out.get() == "0123456789" * 500 + "x" * 10000 + "end"
     assert out.get() == ""
+    out.write("again")
+    out.finalize()
+    out.write("after the end")
+    assert out.get() == "again"
+
+
+def test_sys_mode_keeps_encoding_errors_and_fileno_of_a_file(tmp_path, monkeypatch):
+    path = tmp_path / "out.txt"
+    with open(path, "w", encoding="latin-1", errors="replace") as original:
+        monkeypatch.setattr(sys, "stdout", original)
+        with tee_output_python() as out:
+            assert sys.stdout.encoding == "latin-1"
+            assert sys.stdout.errors == "replace"
+            assert sys.stdout.fileno() == original.fileno()
+            assert not sys.stdout.isatty()
+            print("café ☃", flush=True)  # the snowman is not latin-1
+            sys.stdout.buffer.write(b"\xe9\n")
+            assert out.get() == "café ?\né\n"
+        assert sys.stdout is original
+    assert path.read_bytes() == b"caf\xe9 ?\n\xe9\n"
+
+
+def test_sys_mode_flush_true_reaches_the_original_at_once(monkeypatch):
+    raw = io.BytesIO()
+    original = io.TextIOWrapper(raw, encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", original)
+    with tee_output_python() as out:
+        print("buffered", end=" ")
+        print("flushed", flush=True)
+        assert raw.getvalue() == b"buffered flushed\n"
+        print("tail")
+        assert out.get() == "buffered flushed\ntail\n"
+        assert raw.getvalue() == b"buffered flushed\ntail\n"  # get() flushes too
+
+
+def test_sys_mode_line_buffered_original_gets_each_line(monkeypatch):
+    # like a terminal: a line goes out as soon as it is complete
+    raw = io.BytesIO()
+    original = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
+    monkeypatch.setattr(sys, "stdout", original)
+    with tee_output_python() as out:
+        assert sys.stdout.line_buffering
+        print("one")
+        assert raw.getvalue() == b"one\n"
+        sys.stdout.write("no newline yet")
+        assert raw.getvalue() == b"one\n"
+        print()
+        assert raw.getvalue() == b"one\nno newline yet\n"
+        assert out.get() == "one\nno newline yet\n"
+
+
+def test_sys_mode_bytes_written_to_buffer_in_pieces(monkeypatch):
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8"))
+    with tee_output_python() as out:
+        data = "é☃ ok\n".encode()
+        for i in range(len(data)):
+            sys.stdout.buffer.write(data[i : i + 1])
+        sys.stdout.buffer.write(b"bad \xff\n")
+        assert out.get() == "é☃ ok\nbad \ufffd\n"
+    assert raw.getvalue() == data + b"bad \xff\n"
+
+
+def test_sys_mode_threads_record_what_the_original_got(monkeypatch):
+    # many threads, output far larger than one chunk: the recorded text and the text
+    # that reached the original stream are the same, byte for byte
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8"))
+
+    def work(name):
+        for i in range(3000):
+            sys.stdout.write(f"{name} {i} ✓ {'x' * (i % 97)}\n")
+
+    with tee_output_python() as out:
+        threads = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        text = out.get()
+    assert text == raw.getvalue().decode()
+    lines = text.splitlines()
+    assert len(lines) == 12000
+    for n in range(4):
+        mine = [line.split()[1] for line in lines if line.startswith(f"t{n} ")]
+        assert mine == [str(i) for i in range(3000)]
+
+
+MEMORY_SCRIPT = """
+import sys
+from sacred.stdout_capturing import get_stdcapturer
+
+def vm(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+
+line = "z" * 999
+before = vm("VmRSS:")
+with get_stdcapturer(sys.argv[1])[1]() as out:
+    for _ in range(30000):
+        print(line)
+text = out.get()
+sys.stderr.write(f"{len(text)} {vm('VmHWM:') - before}")
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+@pytest.mark.parametrize("mode", ["sys", "fd"])
+def test_reading_all_output_at_the_end_holds_one_copy(mode):
+    # get() hands the kept text over instead of joining a copy of it
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, mode],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    length, growth = map(int, proc.stderr.split())
+    assert length == 30_000_000
+    assert growth < 45_000_000  # two copies would need 60 MB
 
 
 # ---------------------------------------------------------------- fd mode (subprocesses)
