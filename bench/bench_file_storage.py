@@ -196,6 +196,37 @@ def original_style_log_metrics(path, metrics_by_name):
         json.dump(flatten(saved), f, sort_keys=True, indent=2)
 
 
+def parts(metric):
+    """What one beat of 100,000 points costs, part by part (see log_metrics)."""
+    from sacred.observers import _jsonio, _metric_sidecar
+    from sacred.observers.file_storage import _encode_values
+
+    steps, stamps, values = metric["steps"], metric["timestamps"], metric["values"]
+    n = len(steps)
+    text = [_encode_values(steps), _jsonio.isoformat_items(stamps, 3), _encode_values(values)]
+    fixed = _jsonio.isoformat_items_fixed(stamps, 3)[1]
+    folder = tempfile.mkdtemp(prefix="bench_parts_")
+    try:
+        costs = {
+            "steps to JSON": lambda: _encode_values(steps),
+            "values to JSON": lambda: _encode_values(values),
+            "  (of which float.__repr__ alone)": lambda: list(map(float.__repr__, values)),
+            "timestamps to JSON + sidecar text": lambda: _jsonio.isoformat_items_fixed(stamps, 3),
+            "  (datetime.isoformat alone)": lambda: [t.isoformat() for t in stamps],
+            "sidecar append (3 files)": lambda: _metric_sidecar.SidecarWriter(folder).append(
+                "m", steps, fixed, values
+            ),
+            "write metrics.json": lambda: _jsonio.write_atomic(
+                os.path.join(folder, "metrics.json"), text
+            ),
+        }
+        print(f"  parts of one beat of {n:,} points (median of 9):")
+        for label, func in costs.items():
+            print(f"    {label:36s} {ms(median_time(func, 9))}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def bench_metrics(root):
     for n_metrics in (1, 10):
         batch = points(n_metrics, 100_000)
@@ -210,6 +241,7 @@ def bench_metrics(root):
     print(f"log_metrics, 100 new points after 100,000            {ms(t)}")
     t = median_time(lambda: obs.log_metrics(metrics_by_name={}, info={}), 21)
     print(f"log_metrics, no new points after 100,000             {ms(t)}")
+    parts(points(1, 100_000)["metric0"])
     path = os.path.join(root, "original_style_metrics.json")
     t = median_time(
         lambda: (

@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 
 from sacred.dependencies import get_digest as _md5
-from sacred.observers import _jsonio
+from sacred.observers import _jsonio, _metric_sidecar
 from sacred.observers._info_json import InfoEncoder
 from sacred.observers.base import RunObserver
 from sacred.observers.cli_options import file_storage_option  # noqa: F401
@@ -290,25 +290,40 @@ class FileStorageObserver(RunObserver):
         """Merge the new points into metrics.json.
 
         The merged metrics stay in memory as encoded JSON chunks, so each call encodes only
-        the new points; the file is read at most once (if it already exists).
+        the new points; the file is read at most once (if it already exists). The new points
+        are also appended to the binary sidecar (see _metric_sidecar), whose manifest is
+        written after metrics.json, so that it never claims to match an older metrics.json.
         """
         with self._lock:
             if self._metrics is None:
                 self._metrics = self._load_metrics()
+                self._sidecar = _metric_sidecar.SidecarWriter(self.dir)
+                self._new_points = 0
+            self._new_points += sum(len(m["steps"]) for m in metrics_by_name.values())
+            if not self._sidecar.active and self._new_points >= _metric_sidecar.MIN_POINTS:
+                self._sidecar.start(self._metrics)  # with the points logged before this beat
             changed = False
             for name, metric in metrics_by_name.items():
                 fields = self._metrics.setdefault(name, {f: [] for f in _METRIC_FIELDS})
+                stamps, fixed = _jsonio.isoformat_items_fixed(metric["timestamps"], 3)
                 for field, chunk in (
                     ("steps", _encode_values(metric["steps"])),
-                    ("timestamps", _jsonio.isoformat_items(metric["timestamps"], 3)),
+                    ("timestamps", stamps),
                     ("values", _encode_values(metric["values"])),
                 ):
                     if chunk:
                         fields[field].append(chunk)
                         changed = True
+                try:
+                    self._sidecar.append(name, metric["steps"], fixed, metric["values"])
+                except Exception:  # only a cache: it must never cost the run its metrics.json
+                    self._sidecar.fail()
             if changed or not self._metrics_written:
-                _jsonio.write_atomic(os.path.join(self.dir, "metrics.json"), self._metrics_text())
+                st = _jsonio.write_atomic(
+                    os.path.join(self.dir, "metrics.json"), self._metrics_text()
+                )
                 self._metrics_written = True
+                self._sidecar.commit(st)
 
     # ------------------------------------------------------------ helpers
     def _load_metrics(self):

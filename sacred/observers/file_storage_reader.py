@@ -22,9 +22,11 @@ another process changes (``update_meta`` from elsewhere) can look unchanged for 
 long; ``refresh_interval=0`` turns this off. Files rewritten in place by other tools
 (which does not change the folder's time) are only noticed by ``refresh(full=True)``.
 
-Metric files of more than a million bytes are also cached as numpy arrays in
-``<basedir>/.sacred_cache/`` (when numpy is installed), so reading a long metric again
-does not parse its JSON again.
+Long metrics are read from the binary copy the observer keeps in ``<run>/.sacred_metrics/``
+when it matches metrics.json (see ``_metric_sidecar``): no JSON is parsed then, and steps
+and timestamps are only read for the points returned. Without one, metric files of more
+than a million bytes are cached as numpy arrays in ``<basedir>/.sacred_cache/`` (when numpy
+is installed), so reading a long metric again does not parse its JSON again.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ import pickle
 import shutil
 import threading
 import time
+from array import array
 from collections.abc import Mapping
 from typing import Optional
 
-from sacred.observers import _jsonio
+from sacred.observers import _jsonio, _metric_sidecar
 from sacred.observers._run_index import CorruptIndex, RunIndex
 from sacred.store import query as q
 from sacred.store.base import (
@@ -490,12 +493,21 @@ class FileStore(RunStore):
         return self._index_query(lambda index: len(self._matching(node)))
 
     # ------------------------------------------------------------------ metrics
-    def _load_metrics(self, name, cache: bool = True) -> dict:
-        """The metrics of a run; long ones of finished runs are cached as numpy arrays."""
+    def _load_metrics(self, name, cache: bool = True, names=None) -> dict:
+        """The metrics of a run (at least those in ``names``, default all).
+
+        Long ones come from the observer's binary sidecar when it matches metrics.json (see
+        _metric_sidecar), else from metrics.json; those of finished runs are then cached as
+        numpy arrays.
+        """
         path = os.path.join(self._run_dir(name), "metrics.json")
         st = _stat(path)
         if st is None:
             return {}
+        if st[1] >= _metric_sidecar.MIN_SIZE:
+            fast = _metric_sidecar.read(self._run_dir(name), st[1], st[0], names)
+            if fast is not None:
+                return fast
         if st[1] >= _BIG_METRICS:
             cached = self._load_metrics_cache(name, st)
             if cached is not None:
@@ -554,7 +566,7 @@ class FileStore(RunStore):
         try:
             entry = (self._entries or {}).get(name)
             running = entry is not None and entry["doc"].get("status") not in TERMINAL_STATUSES
-            return self._load_metrics(name, cache=not running)
+            return self._load_metrics(name, cache=not running, names=names)
         except ValueError as e:
             raise StoreError(f"metrics.json of run {run_id!r} cannot be read: {e}") from None
 
@@ -812,6 +824,16 @@ def _summary(values) -> dict:
                 summary["min"] = finite.min().item()
                 summary["max"] = finite.max().item()
         return summary
+    if isinstance(values, array) and len(values):  # from the sidecar: plain numbers
+        total = sum(values)
+        if total == total:  # no NaN in there (NaN or inf - inf would make the sum NaN)
+            return {
+                "count": len(values),
+                "first": values[0],
+                "last": values[-1],
+                "min": min(values),
+                "max": max(values),
+            }
     return metric_summary(values)
 
 

@@ -3,13 +3,17 @@
 The points between the first and the last are cut into ``(N - 2) // 2`` buckets of equal
 length; of each bucket the smallest and the largest value are kept (in their order), so the
 global minimum and maximum, the first and the last point always survive and a plot of the
-result has the same envelope as a plot of everything. Uses numpy when it is installed
-(1,000,000 points take a few milliseconds), else plain Python.
+result has the same envelope as a plot of everything. Uses numpy when the program has
+already imported it (1,000,000 points take a few milliseconds), else plain Python: for
+plain ``float`` or ``int`` values (a list or an ``array``) each bucket is a slice whose
+extremes ``min``/``max`` find in C (1,000,000 points in some tens of milliseconds).
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 
 __all__ = ("downsample_indices", "downsample")
 
@@ -29,10 +33,7 @@ def downsample_indices(values, max_points: int) -> list:
     buckets = (max_points - 2) // 2
     if buckets == 0:
         return [0, n - 1]
-    try:
-        import numpy as np
-    except ImportError:
-        np = None
+    np = sys.modules.get("numpy")  # never imported here just for this
     if np is not None:
         try:
             arr = np.asarray(values, dtype=float)
@@ -76,6 +77,10 @@ def _python_indices(values, buckets: int) -> list:
     n = len(values)
     m = n - 2
     size = -(-m // buckets)
+    if isinstance(values, array) and values.typecode in "bBhHiIlLqQfd":
+        return _plain_indices(values, size)
+    if isinstance(values, (list, tuple)) and {int, float}.issuperset(map(type, values)):
+        return _plain_indices(values, size)
     keep = {0, n - 1}
     numbers = [_number(v) for v in values]
     for start in range(1, n - 1, size):
@@ -97,6 +102,31 @@ def _python_indices(values, buckets: int) -> list:
     return sorted(keep)
 
 
+def _plain_indices(values, size: int) -> list:
+    """``_python_indices`` for values that are all floats or ints, a slice at a time.
+
+    ``min``/``max`` return the first of equal extremes and ``index`` finds the first equal
+    item, so the same points are kept as by the loop above. Every comparison with NaN is
+    false, so ``min``/``max`` pass over a NaN, unless it is the first item of the slice.
+    """
+    n = len(values)
+    keep = {0, n - 1}
+    for start in range(1, n - 1, size):
+        chunk = values[start : start + size if start + size < n else n - 1]
+        lo = min(chunk)
+        hi = max(chunk)
+        if lo != lo or hi != hi:  # the slice starts with NaN: leave the NaNs out
+            numbers = [x for x in chunk if x == x]
+            if not numbers:  # nothing numeric in this bucket: keep its first point
+                keep.add(start)
+                continue
+            lo = min(numbers)
+            hi = max(numbers)
+        keep.add(start + chunk.index(lo))
+        keep.add(start + chunk.index(hi))
+    return sorted(keep)
+
+
 def downsample(metric: dict, max_points: int) -> dict:
     """``{"steps", "timestamps", "values"}`` reduced to at most ``max_points`` points."""
     values = metric["values"]
@@ -107,6 +137,9 @@ def downsample(metric: dict, max_points: int) -> dict:
 
 
 def _take(seq, idx):
+    pick = getattr(seq, "pick", None)  # a column that reads just these (FileStore)
+    if pick is not None:
+        return pick(idx)
     if not isinstance(seq, (list, tuple)):  # numpy array
         try:
             return seq[idx].tolist()

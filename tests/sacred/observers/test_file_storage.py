@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 
+from sacred.observers._jsonio import isoformat_items_fixed
 from sacred.observers.file_storage import (
     DEFAULT_FILE_STORAGE_PRIORITY,
     FileStorageObserver,
@@ -714,3 +715,208 @@ def test_warnings_free(project):
         obs = FileStorageObserver("runs")
         start(obs, project)
         obs.completed_event(stop_time=T1, result=1)
+
+
+# ------------------------------------------------------------------ binary metric sidecar
+def _long_points(first, n, name="loss", value=lambda i: (i * 7919 % 1000) / 7):
+    t = datetime.datetime(2026, 11, 27, 23, 59, 59)
+    steps = list(range(first, first + n))
+    # 0.5 ms apart: crosses a second, an hour and a day; some fractions are .000000
+    stamps = [t + datetime.timedelta(microseconds=500 * i) for i in steps]
+    return points(name, steps, [value(i) for i in steps], stamps)
+
+
+def _json_metrics(path):
+    """What metrics.json says, in the shape FileStore.metrics returns it."""
+    from sacred.store.base import to_naive_utc
+
+    with open(path) as f:
+        saved = json.load(f)
+    return {
+        name: {
+            "steps": m["steps"],
+            "timestamps": [to_naive_utc(t) for t in m["timestamps"]],
+            "values": m["values"],
+        }
+        for name, m in saved.items()
+    }
+
+
+def _write_long_run(project, beats=3, per_beat=4000, **kwargs):
+    obs = FileStorageObserver("runs")
+    start(obs, project)
+    for b in range(beats):
+        obs.log_metrics(metrics_by_name=_long_points(b * per_beat, per_beat, **kwargs), info={})
+    return obs
+
+
+def test_sidecar_gives_what_metrics_json_says(project):
+    from sacred.observers import _metric_sidecar
+    from sacred.observers.file_storage_reader import FileStore
+
+    obs = _write_long_run(project)
+    obs.log_metrics(metrics_by_name=_long_points(0, 5000, name="acc", value=int), info={})
+    obs.completed_event(stop_time=T2, result=None)
+    path = os.path.join(obs.dir, "metrics.json")
+    st = os.stat(path)
+    assert st.st_size > 256 * 1024  # big enough for FileStore to look at the sidecar
+    side = _metric_sidecar.read(obs.dir, st.st_size, st.st_mtime_ns)
+    assert sorted(side) == ["acc", "loss"]
+    expected = _json_metrics(path)
+    assert len(expected["loss"]["values"]) == 12000
+    assert len(side["loss"]["values"]) == 12000
+    assert side["acc"]["values"].typecode == "q"  # ints stay ints
+
+    store = FileStore("runs")
+    assert store.metrics(1) == expected
+    assert type(store.metrics(1)["acc"]["values"][0]) is int
+    # downsampled the same way as from metrics.json
+    small = store.metrics(1, names=["loss"], max_points=100)["loss"]
+    idx = [expected["loss"]["steps"].index(s) for s in small["steps"]]
+    assert small == {k: [expected["loss"][k][i] for i in idx] for k in expected["loss"]}
+    assert min(expected["loss"]["values"]) in small["values"]
+    # a timestamp with a zero fraction comes back as metrics.json has it
+    assert '"2026-11-27T23:59:59",' in read(path)
+    stamps = side["loss"]["timestamps"]
+    assert (stamps[0], stamps[1]) == ("2026-11-27T23:59:59", "2026-11-27T23:59:59.000500")
+    assert stamps.tolist()[:2] == stamps[0:2] == [stamps[0], stamps[-12000 + 1]]
+
+
+def test_sidecar_is_hidden_and_no_artifact(project):
+    from sacred.observers.file_storage_reader import FileStore
+
+    (project / "out.txt").write_text("x")
+    obs = _write_long_run(project, beats=1, per_beat=2500)
+    obs.artifact_event(name="out.txt", filename="out.txt")
+    obs.completed_event(stop_time=T2, result=None)
+    assert json.loads(read("runs/1/run.json"))["artifacts"] == ["out.txt"]
+    assert FileStore("runs").artifacts(1) == ["out.txt"]
+    assert sorted(os.listdir("runs/1/.sacred_metrics")) == [
+        "0.steps",
+        "0.timestamps",
+        "0.values",
+        "manifest.json",
+    ]
+    assert {f for f in os.listdir("runs/1") if not f.startswith(".")} == {
+        "config.json",
+        "cout.txt",
+        "metrics.json",
+        "out.txt",
+        "run.json",
+    }
+
+
+def test_points_written_to_the_sidecar_before_a_crash_are_not_read(project):
+    """A crash after appending to the sidecar and before metrics.json was replaced."""
+    from sacred.observers.file_storage_reader import FileStore
+
+    obs = _write_long_run(project, beats=2)
+    more = _long_points(8000, 4000)["loss"]
+    fixed = isoformat_items_fixed(more["timestamps"], 3)[1]
+    obs._sidecar.append("loss", more["steps"], fixed, [-1e9] * 4000)  # then the crash
+    assert os.path.getsize(os.path.join(obs.dir, ".sacred_metrics", "0.values")) == 8 * 12000
+    expected = _json_metrics(os.path.join(obs.dir, "metrics.json"))
+    got = FileStore("runs").metrics(1)
+    assert got == expected
+    assert len(got["loss"]["values"]) == 8000 and min(got["loss"]["values"]) >= 0
+
+
+def test_metrics_json_changed_by_others_is_read_instead_of_the_sidecar(project):
+    from sacred.observers.file_storage_reader import FileStore
+
+    obs = _write_long_run(project, beats=2)
+    path = os.path.join(obs.dir, "metrics.json")
+    saved = json.loads(read(path))
+    saved["loss"]["values"][5] = 123.5
+    with open(path, "w") as f:
+        json.dump(saved, f, sort_keys=True, indent=2)
+    assert FileStore("runs").metrics(1)["loss"]["values"][5] == 123.5
+    # a crash after metrics.json was replaced and before the manifest: the same
+    obs.log_metrics(metrics_by_name=_long_points(8000, 10), info={})
+    manifest = os.path.join(obs.dir, ".sacred_metrics", "manifest.json")
+    old = read(manifest)
+    obs.log_metrics(metrics_by_name=_long_points(8010, 10, value=lambda i: -5.0), info={})
+    with open(manifest, "w") as f:
+        f.write(old)
+    got = FileStore("runs").metrics(1)["loss"]["values"]
+    assert len(got) == 8020 and got[-1] == -5.0
+
+
+def test_points_that_are_no_plain_numbers_leave_the_metric_out_of_the_sidecar(project):
+    from sacred.observers.file_storage_reader import FileStore
+
+    obs = _write_long_run(project, beats=2)
+    t = _long_points(0, 3)["loss"]["timestamps"]
+    obs.log_metrics(
+        metrics_by_name={
+            **points("loss", [8000, 8001, 8002], [1, 2, 3], t),  # ints after floats
+            **points("tag", [0, 1, 2], ["a", "b", None], t),
+            **points("half", [0.5, 1.5, 2.5], [1.0, 2.0, 3.0], t),
+            **points("nan", [0, 1, 2], [float("nan"), float("inf"), 1.0], t),
+            **points("flag", [0, 1, 2], [True, False, True], t),
+        },
+        info={},
+    )
+    manifest = json.loads(read(os.path.join(obs.dir, ".sacred_metrics", "manifest.json")))
+    assert {n for n, e in manifest["metrics"].items() if e is None} == {
+        "loss",
+        "tag",
+        "half",
+        "flag",
+    }
+    got = FileStore("runs").metrics(1)
+    assert got["loss"]["values"][-4:] == [(7999 * 7919 % 1000) / 7, 1, 2, 3]
+    assert got["tag"]["values"] == ["a", "b", None]
+    assert got["half"]["steps"] == [0.5, 1.5, 2.5]
+    assert got["flag"]["values"] == [True, False, True]
+    nan = got["nan"]["values"]
+    assert nan[0] != nan[0] and nan[1:] == [float("inf"), 1.0]
+
+
+def test_a_new_observer_on_an_existing_metrics_json_starts_with_its_points(project):
+    from sacred.observers.file_storage_reader import FileStore
+
+    obs = _write_long_run(project, beats=2)
+    expected = _json_metrics(os.path.join(obs.dir, "metrics.json"))
+    other = FileStorageObserver("runs")
+    other.dir = obs.dir
+    other.log_metrics(metrics_by_name=_long_points(0, 10, name="new"), info={})
+    # the first observer's manifest no longer matches metrics.json
+    got = FileStore("runs").metrics(1)
+    assert got == _json_metrics(os.path.join(obs.dir, "metrics.json"))
+    assert len(got["new"]["steps"]) == 10
+    other.log_metrics(metrics_by_name=_long_points(8000, 3000), info={})
+    manifest = json.loads(read(os.path.join(obs.dir, ".sacred_metrics", "manifest.json")))
+    assert (manifest["metrics"]["loss"]["count"], manifest["metrics"]["new"]["count"]) == (
+        11000,
+        10,
+    )
+    got = FileStore("runs").metrics(1)
+    assert got == _json_metrics(os.path.join(obs.dir, "metrics.json"))
+    assert got["loss"]["timestamps"][:8000] == expected["loss"]["timestamps"]
+
+
+def test_runs_with_few_points_get_no_sidecar(project):
+    obs = FileStorageObserver("runs")
+    start(obs, project)
+    for b in range(3):
+        obs.log_metrics(metrics_by_name=_long_points(b * 600, 600), info={})
+    assert not os.path.exists(os.path.join(obs.dir, ".sacred_metrics"))
+    obs.log_metrics(metrics_by_name=_long_points(1800, 600), info={})  # 2400 points now
+    manifest = json.loads(read(os.path.join(obs.dir, ".sacred_metrics", "manifest.json")))
+    assert manifest["metrics"]["loss"]["count"] == 2400
+    st = os.stat(os.path.join(obs.dir, "metrics.json"))
+    assert manifest["metrics.json"] == [st.st_size, st.st_mtime_ns]
+
+
+def test_an_unwritable_sidecar_folder_only_turns_the_sidecar_off(project):
+    from sacred.observers.file_storage_reader import FileStore
+
+    obs = FileStorageObserver("runs")
+    start(obs, project)
+    with open(os.path.join(obs.dir, ".sacred_metrics"), "w") as f:
+        f.write("an artifact of that name")
+    for b in range(2):
+        obs.log_metrics(metrics_by_name=_long_points(b * 4000, 4000), info={})
+    assert read(os.path.join(obs.dir, ".sacred_metrics")) == "an artifact of that name"
+    assert len(FileStore("runs").metrics(1)["loss"]["values"]) == 8000

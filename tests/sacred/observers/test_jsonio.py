@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from sacred.observers._jsonio import dumps, encode_items, is_plain, isoformat_items, write_atomic
+from sacred.observers._jsonio import (
+    dumps,
+    encode_items,
+    is_plain,
+    isoformat_items,
+    isoformat_items_fixed,
+    write_atomic,
+)
 
 CASES = [
     {},
@@ -161,3 +168,50 @@ def test_dumps_plain_agrees_with_is_plain():
         else:
             assert is_plain(obj)
             assert text == json.dumps(obj, sort_keys=True, indent=2)
+
+
+def _fixed_reference(stamps):
+    return "".join(t.isoformat(timespec="microseconds") for t in stamps).encode("ascii")
+
+
+@pytest.mark.parametrize(
+    "per_second",
+    [1 / 3600, 0.5, 4, 7, 8, 1000, 27_000],  # sparse to dense (a format a second)
+)
+def test_isoformat_items_fixed_for_naive_datetimes(per_second):
+    rng = random.Random(int(per_second * 10))
+    base = datetime.datetime(2026, 12, 31, 23, 59, 58)
+    stamps = sorted(
+        base + datetime.timedelta(seconds=rng.uniform(0, 2000 / per_second)) for _ in range(2000)
+    )
+    stamps[7] = stamps[7].replace(microsecond=0)
+    stamps.sort()
+    text, fixed = isoformat_items_fixed(stamps, 3)
+    assert text == iso_reference(stamps)
+    assert fixed == _fixed_reference(stamps)
+    assert len(fixed) == 26 * len(stamps)
+    rng.shuffle(stamps)  # not sorted: still right
+    text, fixed = isoformat_items_fixed(stamps, 2)
+    assert (text, fixed) == (iso_reference(stamps, 2), _fixed_reference(stamps))
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        [datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)],
+        [
+            datetime.datetime(2020, 1, 1),
+            datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+        ],
+        [datetime.datetime(2020, 1, 1), "2020-01-01T00:00:00"],
+        [datetime.date(2020, 1, 1)],
+    ],
+)
+def test_isoformat_items_fixed_is_none_for_other_timestamps(stamps):
+    text, fixed = isoformat_items_fixed(stamps, 3)
+    assert text == encode_items([t if type(t) is str else t.isoformat() for t in stamps], 3)
+    assert fixed is None
+
+
+def test_isoformat_items_fixed_of_nothing():
+    assert isoformat_items_fixed([], 3) == ("", b"")

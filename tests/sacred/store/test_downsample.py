@@ -2,6 +2,7 @@
 
 import math
 import random
+import sys
 
 import pytest
 
@@ -112,3 +113,61 @@ def test_a_million_points():  # the timing is in bench/bench_store.py
     idx = ds.downsample_indices(values, 2000)
     assert len(idx) == 2000
     assert int(values.argmin()) in idx and int(values.argmax()) in idx
+
+
+def _reference(values, max_points):
+    """The rule of the module docstring, point by point (NaN and no-numbers never win)."""
+    n = len(values)
+    if n <= max_points:
+        return list(range(n))
+    buckets = (max_points - 2) // 2
+    size = math.ceil((n - 2) / buckets)
+    keep = {0, n - 1}
+    for start in range(1, n - 1, size):
+        bucket = [
+            i
+            for i in range(start, min(start + size, n - 1))
+            if isinstance(values[i], (int, float)) and values[i] == values[i]
+        ]
+        if not bucket:
+            keep.add(start)
+            continue
+        keep.add(min(bucket, key=lambda i: (values[i], i)))
+        keep.add(min(bucket, key=lambda i: (-values[i], i)))
+    return sorted(keep)
+
+
+@pytest.mark.parametrize("kind", ["list", "array", "ints", "mixed"])
+@pytest.mark.parametrize("nan_share", [0.0, 0.3, 1.0])
+def test_pure_python_slices_keep_the_same_points_as_the_rule(monkeypatch, kind, nan_share):
+    from array import array
+
+    monkeypatch.delitem(sys.modules, "numpy", raising=False)  # numpy is only used if imported
+    rnd = random.Random(5)
+    values = _series(4001, seed=9, nan_share=nan_share)
+    if kind == "ints":
+        values = [rnd.randrange(-5, 5) for _ in values]  # many ties: the first one wins
+    elif kind == "mixed":
+        values = [int(v * 3) if i % 3 and v == v else v for i, v in enumerate(values)]
+    values[1] = values[101] = float("nan") if kind != "ints" else 0  # NaN first in a bucket
+    seq = array("q" if kind == "ints" else "d", values) if kind in ("array", "ints") else values
+    for max_points in (4, 22, 100, 1000):
+        assert ds.downsample_indices(seq, max_points) == _reference(values, max_points)
+
+
+def test_downsample_reads_only_the_kept_points_of_a_column():
+    class Column(list):
+        picked = None
+
+        def pick(self, idx):
+            Column.picked = list(idx)
+            return [self[i] for i in idx]
+
+    metric = {
+        "steps": Column(range(10)),
+        "timestamps": list("abcdefghij"),
+        "values": [0, 5, 1, 1, 1, -5, 1, 1, 1, 2],
+    }
+    small = ds.downsample(metric, 4)
+    assert small["steps"] == [0, 1, 5, 9] and Column.picked == [0, 1, 5, 9]
+    assert small["timestamps"] == ["a", "b", "f", "j"]

@@ -520,3 +520,82 @@ def test_index_after_many_runs_are_removed(fresh_file_store):
     later = CountingStore(basedir)
     assert tags(later.find("lr < 0.1", sort="lr")) == ["b", "e"] and later.reads == []
     assert later.metric_summaries(2)["loss"]["count"] == 5
+
+
+def _observed_long_metric(basedir, n=60_000, beats=6):
+    """A finished run whose long metrics the FileStorageObserver wrote (with its sidecar)."""
+    from sacred.observers import FileStorageObserver
+
+    obs = FileStorageObserver(basedir)
+    start = dt.datetime(2026, 11, 27, 10, 59, 30)
+    obs.started_event(
+        ex_info={"name": "long", "base_dir": basedir, "sources": [], "dependencies": []},
+        command="main",
+        host_info={},
+        start_time=start,
+        config={},
+        meta_info={},
+        _id=None,
+    )
+    per = n // beats
+    for b in range(beats):
+        steps = list(range(b * per, (b + 1) * per))
+        loss = [((i * 7919) % 1013) / 10 for i in steps]
+        if b == 2:
+            loss[5] = float("nan")
+        obs.log_metrics(
+            {
+                "loss": {
+                    "steps": steps,
+                    "timestamps": [start + dt.timedelta(milliseconds=i) for i in steps],
+                    "values": loss,
+                },
+                "epoch": {
+                    "steps": steps[:10],
+                    "timestamps": [start + dt.timedelta(seconds=i) for i in steps[:10]],
+                    "values": [i // per for i in steps[:10]],
+                },
+            },
+            {},
+        )
+    obs.completed_event(start + dt.timedelta(hours=1), None)
+    return obs.dir
+
+
+def test_long_metric_from_the_observers_sidecar_is_what_metrics_json_says(tmp_path):
+    basedir = str(tmp_path)
+    folder = _observed_long_metric(basedir)
+    assert os.path.exists(os.path.join(folder, ".sacred_metrics", "manifest.json"))
+    store = FileStore(basedir, refresh_interval=0)
+    from_sidecar = {
+        "all": store.metrics(1),
+        "small": store.metrics(1, names=["loss"], max_points=300),
+        "summaries": store.metric_summaries(1),
+        "count": store.count("metrics.loss.max == 101.2 and metrics.epoch.count == 60"),
+    }
+    assert not os.path.exists(os.path.join(basedir, CACHE_DIR, "metrics_1.npz"))
+    os.rename(os.path.join(folder, ".sacred_metrics"), os.path.join(basedir, "hidden"))
+    json_store = FileStore(basedir, refresh_interval=0)
+    json_store.refresh(full=True)
+    from_json = {
+        "all": json_store.metrics(1),
+        "small": json_store.metrics(1, names=["loss"], max_points=300),
+        "summaries": json_store.metric_summaries(1),
+        "count": json_store.count("metrics.loss.max == 101.2 and metrics.epoch.count == 60"),
+    }
+    values = from_json["all"]["loss"].pop("values")
+    assert from_sidecar["all"]["loss"].pop("values")[:3] == values[:3] == [0.0, 82.8, 64.3]
+    nan_at = values.index(next(v for v in values if v != v))
+    assert nan_at == 20_005
+    assert from_sidecar == from_json
+    small = from_json["small"]["loss"]
+    assert len(small["steps"]) <= 300 and small["steps"][0] == 0 and small["steps"][-1] == 59_999
+    assert small["timestamps"][-1] == dt.datetime(2026, 11, 27, 11, 0, 29, 999000)
+    assert from_json["summaries"]["loss"] == {
+        "count": 60_000,
+        "first": 0.0,
+        "last": values[-1],
+        "min": 0.0,
+        "max": 101.2,
+    }
+    assert from_json["count"] == 1
