@@ -232,29 +232,28 @@ def isoformat_items_fixed(timestamps, level):
     ):
         return _slow_isoformat_items(timestamps, level), None
     sep = ",\n" + "  " * level
-    texts = []
     try:
-        for group in _same_span(timestamps, _ONE_HOUR, _hour_floor):
-            if group is None:  # not sorted
+        texts = None
+        if len(timestamps) >= _DENSE * (abs(timestamps[-1] - first).total_seconds() + 1):
+            groups = list(_same_span(timestamps, _ONE_SECOND, _second_floor))
+            if None not in groups:
+                texts = [_format_second(g, sep) for g in groups]
+        if texts is None:
+            groups = list(_same_span(timestamps, _ONE_HOUR, _hour_floor))
+            if None in groups:  # not sorted
                 return _slow_isoformat_items(timestamps, level), _slow_fixed(timestamps)
-            seconds = abs(group[-1] - group[0]).seconds + 1  # (a guess if not sorted)
-            if len(group) >= _DENSE * seconds:
-                sub = list(_same_span(group, _ONE_SECOND, _second_floor))
-                if None not in sub:
-                    texts.extend([_format_second(g, sep) for g in sub])
-                    continue
-            texts.append(_format_hour(group, sep))
+            texts = [_format_hour(g, sep) for g in groups]
     except (TypeError, OverflowError):  # naive and aware mixed; the last hour of year 9999
         return _slow_isoformat_items(timestamps, level), None
-    fixed = b"".join([t.encode("ascii").translate(None, b'",\n ') for t in texts])
-    text = sep.join(texts)
-    if '.000000"' in text:  # isoformat leaves out a zero fraction
-        text = text.replace('.000000"', '"')
+    fixed = b"".join([t.encode("ascii").translate(None, b'",\n ') for t, _ in texts])
+    # isoformat leaves out a zero fraction
+    text = sep.join([t.replace('.000000"', '"') if zero else t for t, zero in texts])
     return text, fixed
 
 
 _ONE_SECOND = _dt.timedelta(seconds=1)
 _DENSE = 8  # points a second from which a format a second is cheaper than one an hour
+# (a guess from the first and last timestamp: both ways give the same text)
 
 
 def _hour_floor(t):
@@ -284,14 +283,16 @@ def _same_span(timestamps, span, floor):
 
 
 def _format_hour(group, sep):
+    """(text with every fraction written out, whether a fraction is zero)"""
     item = '"' + group[0].isoformat()[:14] + '%02d:%02d.%06d"'
     values = tuple(chain.from_iterable(map(_MINUTE_SECOND_MICRO, group)))
-    return sep.join([item] * len(group)) % values
+    return sep.join([item] * len(group)) % values, 0 in values[2::3]
 
 
 def _format_second(group, sep):
     item = '"' + group[0].replace(microsecond=0).isoformat() + '.%06d"'
-    return sep.join([item] * len(group)) % tuple(map(_MICRO, group))
+    micros = tuple(map(_MICRO, group))
+    return sep.join([item] * len(group)) % micros, 0 in micros
 
 
 _MICRO = attrgetter("microsecond")

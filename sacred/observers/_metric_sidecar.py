@@ -44,8 +44,8 @@ MIN_SIZE = 1 << 18  # readers look for a sidecar from this size of metrics.json 
 _WIDTH = _jsonio.ISO_WIDTH
 
 
-def _int64s(seq):
-    if set(map(type, seq)) - {int}:
+def _int64s(seq, kinds):
+    if kinds - {int}:
         return None  # bool is no int here: JSON writes it as true/false
     try:
         return array("q", seq)
@@ -70,13 +70,12 @@ def _fixed_from_strings(stamps):
         return None
 
 
-def _values(seq):
+def _values(seq, kinds):
     """``(typecode, array)`` of plain floats or plain ints, else None."""
-    kinds = set(map(type, seq))
     if kinds == {float}:
         return "d", array("d", seq)
     if kinds == {int}:
-        data = _int64s(seq)
+        data = _int64s(seq, kinds)
         return None if data is None else ("q", data)
     return None
 
@@ -122,8 +121,11 @@ class SidecarWriter:
         except FileNotFoundError:
             pass
 
-    def append(self, name, steps, timestamps_fixed, values) -> None:
-        """Add the new points of one metric (``timestamps_fixed`` from isoformat_items_fixed)."""
+    def append(self, name, steps, timestamps_fixed, values, kinds=None) -> None:
+        """Add the new points of one metric (``timestamps_fixed`` from isoformat_items_fixed).
+
+        ``kinds`` is ``(set(map(type, steps)), set(map(type, values)))`` if known already.
+        """
         if not (self.active and self.ok) or (name in self.entries and self.entries[name] is None):
             return
         entry = self.entries.get(name)
@@ -138,8 +140,10 @@ class SidecarWriter:
             if new_files:
                 self._write(entry, b"", b"", b"", "wb")
             return
-        steps_a = _int64s(steps)
-        typed = _values(values)
+        if kinds is None:
+            kinds = set(map(type, steps)), set(map(type, values))
+        steps_a = _int64s(steps, kinds[0])
+        typed = _values(values, kinds[1])
         if (
             steps_a is None
             or typed is None
@@ -153,14 +157,14 @@ class SidecarWriter:
         entry["values"] = typed[0]
         self._write(
             entry,
-            steps_a.tobytes(),
-            typed[1].tobytes(),
+            steps_a,
+            typed[1],
             timestamps_fixed,
             "wb" if new_files else "ab",
         )
         entry["count"] += n
 
-    def _write(self, entry, steps, values, timestamps, mode):
+    def _write(self, entry, steps, values, timestamps, mode):  # bytes or arrays
         base = os.path.join(self.dir, str(entry["file"]))
         try:
             for suffix, data in (
