@@ -5,19 +5,25 @@ FileStorageObserver appends every new point of a metric to plain binary files in
 folder ``<run>/.sacred_metrics/`` (never listed as an artifact)::
 
     manifest.json     which metrics.json these files match, and how many points each has
-    <k>.steps         the steps, int64 in the machine's byte order
-    <k>.values        the values, float64 ("d") or int64 ("q") in the machine's byte order
-    <k>.timestamps    the ISO 8601 text of each timestamp at 26 ASCII bytes
+    <f>.steps         the steps, int64 in the machine's byte order
+    <f>.values        the values, float64 ("d") or int64 ("q") in the machine's byte order
+    <f>.timestamps    the ISO 8601 text of each timestamp at 26 ASCII bytes
                       (``YYYY-MM-DDTHH:MM:SS.ffffff``, a zero fraction written out)
 
-Runs with fewer than ``MIN_POINTS`` points get no sidecar (their metrics.json is small
-and quick to parse); when a run reaches that many, its sidecar starts with the points
-metrics.json has so far. From then on a heartbeat only appends its new points. The manifest is replaced after
-metrics.json has been written and records metrics.json's size and ``st_mtime_ns`` plus the
-number of points of each metric, so the files may hold more points than the manifest says
-(after a crash between appending and writing): a reader only trusts the manifest when
-metrics.json still has that size and time, and then reads only the points counted there.
-Anything else (no manifest, another metrics.json, a short file) makes the reader parse
+Runs with fewer than ``MIN_POINTS`` points get no sidecar (their metrics.json is small and
+quick to parse); when a run reaches that many, its sidecar starts with the points that
+metrics.json has so far, and from then on a heartbeat only appends its new points.
+
+Timestamps are kept as text, not as numbers: the observer formats that text for
+metrics.json anyway, so the sidecar costs no conversion per point, and a reader decodes
+only the points it returns (a plot of 2,000 out of 1,000,000).
+
+The manifest is replaced after metrics.json has been written. It records metrics.json's
+size and ``st_mtime_ns`` and the number of points of each metric, so the files may hold
+more points than the manifest says (after a crash between appending and writing
+metrics.json): a reader only trusts the manifest while metrics.json still has that size
+and time, and then reads only the points counted there. Anything else (no manifest,
+another metrics.json, a short file, another byte order) makes the reader parse
 metrics.json as before.
 
 A metric whose points are not plain numbers (steps that are not ``int``, values that are
@@ -30,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from array import array
 
 from sacred.observers import _jsonio
@@ -91,7 +98,9 @@ class SidecarWriter:
     def __init__(self, run_dir):
         self.dir = os.path.join(run_dir, DIRNAME)
         self.entries = {}  # name -> {"file", "count", "values"}, or None: left out
-        self._next_file = 0
+        # file names of this writer: never those of an earlier one that a reader may still
+        # be reading (an observer that takes over a run folder starts anew)
+        self._tag = f"{os.getpid():x}{time.time_ns():x}-"
         self.active = False
         self.ok = True
 
@@ -104,6 +113,11 @@ class SidecarWriter:
         except OSError:
             self.ok = False
             return
+        for old in os.listdir(self.dir):  # an earlier writer's files (a reader keeps its own)
+            try:
+                self._remove(old)
+            except OSError:
+                pass
         for name, fields in saved.items():
             try:
                 steps, stamps, values = (
@@ -131,8 +145,8 @@ class SidecarWriter:
         entry = self.entries.get(name)
         n = len(steps)
         if entry is None:
-            entry = self.entries[name] = {"file": self._next_file, "count": 0, "values": None}
-            self._next_file += 1
+            entry = {"file": f"{self._tag}{len(self.entries)}", "count": 0, "values": None}
+            self.entries[name] = entry
             new_files = True
         else:
             new_files = False
@@ -165,7 +179,7 @@ class SidecarWriter:
         entry["count"] += n
 
     def _write(self, entry, steps, values, timestamps, mode):  # bytes or arrays
-        base = os.path.join(self.dir, str(entry["file"]))
+        base = os.path.join(self.dir, entry["file"])
         try:
             for suffix, data in (
                 (".steps", steps),
@@ -306,7 +320,9 @@ def read(run_dir, size, mtime_ns, names=None):
             n = entry["count"]
             if entry["values"] not in (None, "d", "q") or type(n) is not int or n < 0:
                 return None
-            base = os.path.join(folder, str(int(entry["file"])))
+            if type(entry["file"]) is not str or os.path.basename(entry["file"]) != entry["file"]:
+                return None
+            base = os.path.join(folder, entry["file"])
             values = _read_array(base + ".values", entry["values"] or "d", n)
             for suffix, width in ((".steps", 8), (".timestamps", _WIDTH)):
                 if os.path.getsize(base + suffix) < width * n:

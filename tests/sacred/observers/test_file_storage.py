@@ -742,6 +742,11 @@ def _json_metrics(path):
     }
 
 
+def _sidecar_file(obs, name):
+    manifest = json.loads(read(os.path.join(obs.dir, ".sacred_metrics", "manifest.json")))
+    return manifest["metrics"][name]["file"]
+
+
 def _write_long_run(project, beats=3, per_beat=4000, **kwargs):
     obs = FileStorageObserver("runs")
     start(obs, project)
@@ -791,10 +796,11 @@ def test_sidecar_is_hidden_and_no_artifact(project):
     obs.completed_event(stop_time=T2, result=None)
     assert json.loads(read("runs/1/run.json"))["artifacts"] == ["out.txt"]
     assert FileStore("runs").artifacts(1) == ["out.txt"]
+    base = _sidecar_file(obs, "loss")
     assert sorted(os.listdir("runs/1/.sacred_metrics")) == [
-        "0.steps",
-        "0.timestamps",
-        "0.values",
+        base + ".steps",
+        base + ".timestamps",
+        base + ".values",
         "manifest.json",
     ]
     assert {f for f in os.listdir("runs/1") if not f.startswith(".")} == {
@@ -814,7 +820,8 @@ def test_points_written_to_the_sidecar_before_a_crash_are_not_read(project):
     more = _long_points(8000, 4000)["loss"]
     fixed = isoformat_items_fixed(more["timestamps"], 3)[1]
     obs._sidecar.append("loss", more["steps"], fixed, [-1e9] * 4000)  # then the crash
-    assert os.path.getsize(os.path.join(obs.dir, ".sacred_metrics", "0.values")) == 8 * 12000
+    values_file = os.path.join(obs.dir, ".sacred_metrics", _sidecar_file(obs, "loss") + ".values")
+    assert os.path.getsize(values_file) == 8 * 12000
     expected = _json_metrics(os.path.join(obs.dir, "metrics.json"))
     got = FileStore("runs").metrics(1)
     assert got == expected
@@ -894,6 +901,8 @@ def test_a_new_observer_on_an_existing_metrics_json_starts_with_its_points(proje
     got = FileStore("runs").metrics(1)
     assert got == _json_metrics(os.path.join(obs.dir, "metrics.json"))
     assert got["loss"]["timestamps"][:8000] == expected["loss"]["timestamps"]
+    # the new writer's own files only (a reader of the old ones keeps what it opened)
+    assert len(os.listdir(os.path.join(obs.dir, ".sacred_metrics"))) == 1 + 2 * 3
 
 
 def test_runs_with_few_points_get_no_sidecar(project):
@@ -920,3 +929,18 @@ def test_an_unwritable_sidecar_folder_only_turns_the_sidecar_off(project):
         obs.log_metrics(metrics_by_name=_long_points(b * 4000, 4000), info={})
     assert read(os.path.join(obs.dir, ".sacred_metrics")) == "an artifact of that name"
     assert len(FileStore("runs").metrics(1)["loss"]["values"]) == 8000
+
+
+def test_a_manifest_pointing_outside_its_folder_is_not_followed(project):
+    from sacred.observers.file_storage_reader import FileStore
+
+    obs = _write_long_run(project, beats=2)
+    path = os.path.join(obs.dir, ".sacred_metrics", "manifest.json")
+    manifest = json.loads(read(path))
+    manifest["metrics"]["loss"]["file"] = os.path.join("..", "..", "elsewhere")
+    for suffix in (".steps", ".values", ".timestamps"):
+        with open(os.path.join("runs", "elsewhere" + suffix), "wb") as f:
+            f.write(b"\0" * 26 * 8000)
+    with open(path, "w") as f:
+        json.dump(manifest, f)
+    assert FileStore("runs").metrics(1) == _json_metrics(os.path.join(obs.dir, "metrics.json"))
