@@ -103,12 +103,17 @@ class CapturedStdout:
     """The text captured so far and not yet returned by ``get()``.
 
     Writes may come from any thread. The text is kept in one string that grows in
-    place, so that ``get()`` hands it over without copying it.
+    place, so that ``get()`` hands it over without copying it. Many small writes
+    (unbuffered output) are first collected in a list and appended together.
     """
+
+    _SMALL = 4096  # writes shorter than this are collected...
+    _MERGE_COUNT = 512  # ...and appended once there are this many
 
     def __init__(self, before_get=None):
         self._lock = threading.Lock()
         self._text = ""
+        self._small = []  # recent small writes, not yet appended to _text
         self._closed = False
         # makes pending output visible to ``get()`` (flushes buffers, waits for the reader)
         self._before_get = before_get
@@ -122,12 +127,25 @@ class CapturedStdout:
         if not text or self._closed:
             return
         with self._lock:
-            # With `kept` as the only reference, CPython appends in place (realloc)
-            # instead of copying all the text kept so far.
-            kept = self._text
-            self._text = ""
-            kept += text
-            self._text = kept
+            small = self._small
+            if len(text) < self._SMALL:
+                small.append(text)
+                if len(small) < self._MERGE_COUNT:
+                    return
+                text = "".join(small)
+                small.clear()
+            elif small:
+                self._append("".join(small))
+                small.clear()
+            self._append(text)
+
+    def _append(self, text):
+        # With `kept` as the only reference, CPython appends in place (realloc)
+        # instead of copying all the text kept so far. Called with the lock held.
+        kept = self._text
+        self._text = ""
+        kept += text
+        self._text = kept
 
     def flush(self):
         if self._before_get is not None and not self._closed:
@@ -137,6 +155,9 @@ class CapturedStdout:
         """The text written since the previous call ("" if there is none)."""
         self.flush()
         with self._lock:
+            if self._small:
+                self._append("".join(self._small))
+                self._small.clear()
             text = self._text
             self._text = ""
         return text
@@ -187,8 +208,13 @@ class _TeeBuffer:
     def __init__(self, stream, out, encoding, errors):
         self._stream = stream
         self._out = out
-        decode_errors = "surrogateescape" if errors == "surrogateescape" else "replace"
-        self._decoder = codecs.getincrementaldecoder(encoding)(decode_errors)
+        self._errors = "surrogateescape" if errors == "surrogateescape" else "replace"
+        # UTF-8 is decoded by the C function directly (cheaper for many small writes)
+        if codecs.lookup(encoding).name == "utf-8":
+            self._decoder = None
+        else:
+            self._decoder = codecs.getincrementaldecoder(encoding)(self._errors)
+        self._undecoded = b""  # the start of a character cut by the end of a write
         # keeps the decoder's state and the order of forwarded and recorded chunks
         # consistent when several threads print (reentrant: a signal handler may print)
         self._lock = threading.RLock()
@@ -199,18 +225,31 @@ class _TeeBuffer:
         buffer = getattr(stream, "buffer", None)
         same_encoding = getattr(stream, "encoding", None) == encoding
         self._raw = buffer if buffer is not None and same_encoding and os.linesep == "\n" else None
+        # what was written to the stream itself goes first; a write-through stream
+        # (unbuffered output) never holds any text back
+        self._flush_first = not getattr(stream, "write_through", False)
 
     def write(self, data):
         with self._lock:
-            text = self._decoder.decode(data)
+            text = self._decode(data)
             if self._raw is not None:
-                self._stream.flush()  # whatever was written to the stream itself goes first
+                if self._flush_first:
+                    self._stream.flush()
                 self._raw.write(data)
             elif text:
                 self._stream.write(text)
             if text:
                 self._out.write(text)
         return len(data)
+
+    def _decode(self, data):
+        if self._decoder is not None:
+            return self._decoder.decode(data)
+        if self._undecoded:
+            data = self._undecoded + data
+        text, used = codecs.utf_8_decode(data, self._errors)
+        self._undecoded = bytes(data[used:]) if used < len(data) else b""
+        return text
 
     def flush(self):
         try:
