@@ -279,7 +279,6 @@ sys.stderr.write(f"{len(text)} {vm('VmHWM:') - before}")
 """
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 @pytest.mark.parametrize("mode", ["sys", "fd"])
 def test_reading_all_output_at_the_end_holds_one_copy(mode):
     # get() hands the kept text over instead of joining a copy of it
