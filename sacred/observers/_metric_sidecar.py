@@ -60,7 +60,7 @@ def _int64s(seq, kinds):
         return None
 
 
-def _fixed_from_strings(stamps):
+def fixed_from_strings(stamps):
     """The sidecar text of timestamps as metrics.json has them (``isoformat`` strings)."""
     parts = []
     for t in stamps:
@@ -127,7 +127,7 @@ class SidecarWriter:
             except ValueError:
                 self.entries[name] = None
                 continue
-            self.append(name, steps, _fixed_from_strings(stamps), values)
+            self.append(name, steps, fixed_from_strings(stamps), values)
 
     def _remove(self, name):
         try:

@@ -765,7 +765,8 @@ class FileStore(RunStore):
                     ],
                     "values": _as_list(m["values"]),
                 }
-            _jsonio.write_atomic(os.path.join(folder, "metrics.json"), _dumps(out))
+            st = _jsonio.write_atomic(os.path.join(folder, "metrics.json"), _dumps(out))
+            _write_sidecar(folder, out, st)
         for art_name, content in (artifacts or {}).items():
             with open(os.path.join(folder, art_name), "wb") as f:
                 f.write(content)
@@ -787,6 +788,18 @@ class FileStore(RunStore):
 
 
 # ---------------------------------------------------------------------- helpers
+def _write_sidecar(folder, metrics, metrics_json_stat) -> None:
+    """The binary sidecar the observer would have written for these metrics."""
+    if sum(len(m["steps"]) for m in metrics.values()) < _metric_sidecar.MIN_POINTS:
+        return
+    writer = _metric_sidecar.SidecarWriter(folder)
+    writer.start({})
+    for name, m in metrics.items():
+        fixed = _metric_sidecar.fixed_from_strings(m["timestamps"])
+        writer.append(name, m["steps"], fixed, m["values"])
+    writer.commit(metrics_json_stat)
+
+
 def _dumps(obj) -> str:
     try:
         return _jsonio.dumps(obj)

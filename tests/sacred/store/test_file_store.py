@@ -599,3 +599,28 @@ def test_long_metric_from_the_observers_sidecar_is_what_metrics_json_says(tmp_pa
         "max": 101.2,
     }
     assert from_json["count"] == 1
+
+
+def test_a_copied_long_metric_gets_a_sidecar_too(tmp_path):
+    from sacred.cli import copy_runs
+
+    src_dir, dst_dir = str(tmp_path / "src"), str(tmp_path / "dst")
+    _observed_long_metric(src_dir)
+    os.makedirs(dst_dir)
+    src, dst = FileStore(src_dir), FileStore(dst_dir)
+    assert copy_runs(src, dst) == [(1, 1)]
+    copied = os.path.join(dst_dir, "1")
+    with open(os.path.join(copied, ".sacred_metrics", "manifest.json")) as f:
+        manifest = json.load(f)
+    assert {n: m["count"] for n, m in manifest["metrics"].items()} == {"loss": 60_000, "epoch": 60}
+    assert _text(dst.metrics(1)) == _text(src.metrics(1))
+    downsampled = dst.metrics(1, ["loss"], max_points=500)
+    assert _text(downsampled) == _text(src.metrics(1, ["loss"], max_points=500))
+    # what the sidecar gives is what metrics.json says
+    os.rename(os.path.join(copied, ".sacred_metrics"), os.path.join(dst_dir, "hidden"))
+    assert _text(FileStore(dst_dir).metrics(1)) == _text(src.metrics(1))
+
+
+def _text(metrics):
+    """Comparable metrics: the loss holds a NaN, which equals nothing."""
+    return json.dumps(metrics, sort_keys=True, default=str)
