@@ -39,7 +39,13 @@ from sacred.observers.cli_options import sql_option  # noqa: F401 (defined once,
 from sacred.serializer import flatten, restore
 from sacred.utils import ObserverError
 
-__all__ = ("SqlObserver", "sql_option", "DEFAULT_SQL_PRIORITY", "replay_failed_events")
+__all__ = (
+    "SqlObserver",
+    "sql_option",
+    "DEFAULT_SQL_PRIORITY",
+    "replay_failed_events",
+    "backfill_metric_chunks",
+)
 
 DEFAULT_SQL_PRIORITY = 40
 
@@ -132,10 +138,15 @@ def _sqlite_insert(dbapi_connection, run_id, name, steps, values, stamps):
     Also writes their ``metric_chunk`` row (see ``sql_bases.MetricChunk``)."""
     from sacred.observers.sql_bases import pack_points
 
-    flat = list(itertools.chain.from_iterable(zip(steps, values, stamps)))
+    n, size = len(steps), _SQLITE_ROWS_PER_INSERT
+    if not n:
+        return
+    # step, value, timestamp of each row in one list: slice assignments copy in C
+    # (three times faster than chaining the tuples of a zip)
+    flat = [None] * (3 * n)
+    flat[0::3], flat[1::3], flat[2::3] = steps, values, stamps
     cursor = dbapi_connection.cursor()
     head = [run_id, name]
-    n, size = len(steps), _SQLITE_ROWS_PER_INSERT
     first_id = None
     try:
         for start in range(0, n, size):
@@ -150,13 +161,12 @@ def _sqlite_insert(dbapi_connection, run_id, name, steps, values, stamps):
             cursor.execute(sql, head + flat[3 * start : 3 * (start + count)])
             if first_id is None:  # the rows of one INSERT get consecutive ids
                 first_id = cursor.lastrowid - count + 1
-        if n:
-            packed = pack_points(steps, values, stamps)
-            cursor.execute(
-                "INSERT INTO metric_chunk (run_id, name, first_id, last_id, count, steps, "
-                '"values", timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                (run_id, name, first_id, cursor.lastrowid, n, *packed.values()),
-            )
+        packed = pack_points(steps, values, stamps)
+        cursor.execute(
+            "INSERT INTO metric_chunk (run_id, name, first_id, last_id, count, first_step, "
+            'steps, "values", timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            (run_id, name, first_id, cursor.lastrowid, n, *packed.values()),
+        )
     finally:
         cursor.close()
 
@@ -192,6 +202,82 @@ def _insert_points(connection, run_id, name, steps, values, stamps):
             **pack_points(steps, values, stamps),
         },
     )
+
+
+def backfill_metric_chunks(url=None, *, engine=None, batch=100_000) -> int:
+    """Pack the ``metric_chunk`` rows of the metrics that lack them (written before that
+    table, or by an older observer), so that ``SqlStore`` reads them fast too.
+
+    Give the database as ``url`` or as an SQLAlchemy ``engine``. A metric whose chunks do
+    not cover its rows (first and last row id, number of rows) gets new ones, ``batch``
+    points each; one transaction per metric, so it can run beside observers and be
+    stopped and run again. Returns the number of metrics packed. The ``metric`` rows are
+    not changed: they stay the truth.
+    """
+    sa = _import_sqlalchemy()
+    from sacred.observers.sql_bases import Base, Metric, MetricChunk, pack_points, upgrade_schema
+
+    own = engine is None
+    engine = _create_engine(url) if own else engine
+    try:
+        Base.metadata.create_all(engine)
+        upgrade_schema(engine)
+        m, c = Metric.__table__.c, MetricChunk.__table__.c
+        key = (m.run_id, m.name)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    *key, sa.func.count(), sa.func.min(m.metric_id), sa.func.max(m.metric_id)
+                ).group_by(*key)
+            ).all()
+            chunks = conn.execute(
+                sa.select(
+                    c.run_id,
+                    c.name,
+                    sa.func.sum(c.count),
+                    sa.func.min(c.first_id),
+                    sa.func.max(c.last_id),
+                ).group_by(c.run_id, c.name)
+            ).all()
+        covered = {(r, n): (count, first, last) for r, n, count, first, last in chunks}
+        packed = 0
+        for run_id, name, count, first, last in rows:
+            if covered.get((run_id, name)) == (count, first, last):
+                continue
+            with engine.begin() as conn:
+                conn.execute(
+                    MetricChunk.__table__.delete().where(c.run_id == run_id, c.name == name)
+                )
+                after = first - 1
+                while True:
+                    part = conn.execute(
+                        sa.select(
+                            m.metric_id, m.step, m.value, sa.type_coerce(m.timestamp, sa.Float)
+                        )
+                        .where(m.run_id == run_id, m.name == name, m.metric_id > after)
+                        .order_by(m.metric_id)
+                        .limit(batch)
+                    ).all()
+                    if not part:
+                        break
+                    ids, steps, values, stamps = (list(x) for x in zip(*part))
+                    conn.execute(
+                        MetricChunk.__table__.insert(),
+                        {
+                            "run_id": run_id,
+                            "name": name,
+                            "first_id": ids[0],
+                            "last_id": ids[-1],
+                            "count": len(ids),
+                            **pack_points(steps, values, stamps),
+                        },
+                    )
+                    after = ids[-1]
+            packed += 1
+        return packed
+    finally:
+        if own:
+            engine.dispose()
 
 
 class SqlObserver(RunObserver):

@@ -28,6 +28,8 @@ import json
 import os
 import sys
 from array import array
+from itertools import islice
+from operator import sub
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, backref, relationship
@@ -389,11 +391,23 @@ class Run(Base):
         }
 
 
+def _not_postgresql(ddl, target, bind, dialect=None, **kw):
+    return (dialect or bind.dialect).name != "postgresql"
+
+
 class Metric(Base):
     """Added: one row per measurement of a scalar metric (``log_scalar``)."""
 
     __tablename__ = "metric"
-    __table_args__ = (sa.Index("ix_metric_run_id_name", "run_id", "name"),)
+    # The first and last row of a metric (min/max metric_id) must be index lookups. SQLite
+    # keeps the row id in each index entry; a PostgreSQL index needs metric_id named, and
+    # then serves the lookups by (run_id, name) too.
+    __table_args__ = (
+        sa.Index("ix_metric_run_id_name", "run_id", "name").ddl_if(callable_=_not_postgresql),
+        sa.Index("ix_metric_run_id_name_metric_id", "run_id", "name", "metric_id").ddl_if(
+            dialect="postgresql"
+        ),
+    )
 
     metric_id = sa.Column(sa.Integer, primary_key=True)
     run_id = sa.Column(sa.String(24), sa.ForeignKey("run.run_id"), nullable=False)
@@ -414,8 +428,10 @@ class Metric(Base):
 class MetricChunk(Base):
     """Added: the ``metric`` rows ``first_id`` to ``last_id`` (``count`` of them, of one run
     and name, in the order of ``metric_id``) as little-endian arrays: ``steps`` int64,
-    ``values`` and ``timestamps`` float64 (NaN for NULL). The arrays are NULL when the
-    points cannot be packed (e.g. a step that is no integer): then the rows are read."""
+    ``values`` and ``timestamps`` float64 (NaN for NULL). Consecutive steps (``first_step``,
+    ``first_step + 1``, ...) are kept as ``first_step`` alone, with ``steps`` NULL. All
+    three arrays are NULL when the points cannot be packed (e.g. a step that is no integer):
+    then the rows are read."""
 
     __tablename__ = "metric_chunk"
     __table_args__ = (sa.Index("ix_metric_chunk_run_id_name", "run_id", "name"),)
@@ -427,6 +443,7 @@ class MetricChunk(Base):
     first_id = sa.Column(sa.BigInteger)
     last_id = sa.Column(sa.BigInteger)
     count = sa.Column(sa.Integer)
+    first_step = sa.Column(sa.BigInteger)
     steps = sa.Column(sa.LargeBinary)
     values = sa.Column(sa.LargeBinary)
     timestamps = sa.Column(sa.LargeBinary)
@@ -434,7 +451,6 @@ class MetricChunk(Base):
 
 def _packed(typecode, seq):
     packed = array(typecode)
-    seq = seq if isinstance(seq, list) else list(seq)
     try:
         packed.fromlist(seq)  # about twice as fast as array(typecode, seq)
     except TypeError:  # (the array is left empty)
@@ -446,17 +462,32 @@ def _packed(typecode, seq):
     return packed.tobytes()
 
 
+def _consecutive(steps) -> bool:
+    """Whether ``steps`` (a non-empty list) are ``range(steps[0], steps[0] + len(steps))``."""
+    first, n = steps[0], len(steps)
+    if first.__class__ is not int or steps[-1] - first != n - 1:
+        return False
+    # the differences are the cached small int 1: counted by identity
+    return list(map(sub, islice(steps, 1, None), steps)).count(1) == n - 1
+
+
 def pack_points(steps, values, stamps) -> dict:
-    """The ``steps``/``values``/``timestamps`` columns of a ``MetricChunk`` (all None when
-    a step is no int64 or a value no float)."""
+    """The ``first_step``/``steps``/``values``/``timestamps`` columns of a ``MetricChunk``
+    (all None when a step is no int64 or a value no float)."""
+    steps, values, stamps = (x if isinstance(x, list) else list(x) for x in (steps, values, stamps))
     try:
+        if _consecutive(steps) and -(2**63) <= steps[0] and steps[-1] < 2**63:
+            first_step, packed_steps = steps[0], None  # 8 bytes a point less to write
+        else:
+            first_step, packed_steps = None, _packed("q", steps)
         return {
-            "steps": _packed("q", steps),
+            "first_step": first_step,
+            "steps": packed_steps,
             "values": _packed("d", values),
             "timestamps": _packed("d", stamps),
         }
     except (TypeError, ValueError, OverflowError):
-        return {"steps": None, "values": None, "timestamps": None}
+        return {"first_step": None, "steps": None, "values": None, "timestamps": None}
 
 
 def unpack(typecode, blobs):
@@ -472,17 +503,32 @@ def upgrade_schema(engine) -> None:
     """Bring a database made by the original SqlObserver up to this schema.
 
     Only additive changes, so older readers keep working: the ``run.result_json`` and
-    ``run.meta_json`` columns, and ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred
-    0.8.7 lacked it). Tables that are missing (``metric``, ``metric_chunk``) are made by
+    ``run.meta_json`` columns, ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred 0.8.7
+    lacked it), in PostgreSQL the index ``ix_metric_run_id_name_metric_id`` (built once,
+    over the existing rows) and ``metric_chunk.first_step`` (lacking in the table's first
+    version). Tables that are missing (``metric``, ``metric_chunk``) are made by
     ``Base.metadata.create_all`` beforehand.
     """
     inspector = sa.inspect(engine)
+    added = []
     if inspector.has_table("run"):
         columns = {c["name"] for c in inspector.get_columns("run")}
-        for added in ("result_json", "meta_json"):
-            if added not in columns:
-                with engine.begin() as conn:
-                    conn.execute(sa.text(f"ALTER TABLE run ADD COLUMN {added} TEXT"))
-    if engine.dialect.name == "postgresql":
+        added += [
+            f"ALTER TABLE run ADD COLUMN {c} TEXT"
+            for c in ("result_json", "meta_json")
+            if c not in columns
+        ]
+    if inspector.has_table("metric_chunk"):
+        if "first_step" not in {c["name"] for c in inspector.get_columns("metric_chunk")}:
+            added.append("ALTER TABLE metric_chunk ADD COLUMN first_step BIGINT")
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql and inspector.has_table("metric"):
+        index = "ix_metric_run_id_name_metric_id"
+        if index not in {i["name"] for i in inspector.get_indexes("metric")}:
+            added.append(f"CREATE INDEX IF NOT EXISTS {index} ON metric (run_id, name, metric_id)")
+    for statement in added:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    if postgresql:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ALTER TYPE status_enum ADD VALUE IF NOT EXISTS 'QUEUED'"))

@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import re
+from array import array
 from types import SimpleNamespace
 from typing import Optional
 
@@ -579,7 +580,11 @@ class SqlStore(RunStore):
     def _has_chunk_table(self) -> bool:
         # asked again until it is there (an observer of this version may add it any time)
         if not getattr(self, "_chunk_table", False):
-            self._chunk_table = sa.inspect(self.engine).has_table("metric_chunk")
+            inspector = sa.inspect(self.engine)
+            self._chunk_table = inspector.has_table("metric_chunk")
+            if self._chunk_table:  # lacking in the very first version of the table
+                columns = {c["name"] for c in inspector.get_columns("metric_chunk")}
+                self._chunk_first_step = "first_step" in columns
         return self._chunk_table
 
     def _fetch_chunks(self, conn, run_id, name, ids):
@@ -591,8 +596,11 @@ class SqlStore(RunStore):
         if not self._has_chunk_table():
             return None
         c = self.t.chunk.c
+        first_step = c.first_step if self._chunk_first_step else sa.null()
         stmt = (
-            sa.select(c.first_id, c.last_id, c.count, c.steps, c["values"], c.timestamps)
+            sa.select(
+                c.first_id, c.last_id, c.count, first_step, c.steps, c["values"], c.timestamps
+            )
             .where(c.run_id == run_id, c.name == name)
             .order_by(c.chunk_id)
         )
@@ -600,21 +608,35 @@ class SqlStore(RunStore):
         if not chunks or chunks[0][0] != ids[0] or chunks[-1][1] != ids[1]:
             return None
         last = ids[0] - 1
-        for first, end, count, steps, values, stamps in chunks:
-            if steps is None or first is None or first <= last or not 0 < count <= end - first + 1:
+        for first, end, count, step0, steps, values, stamps in chunks:
+            if values is None or first is None or first <= last or not 0 < count <= end - first + 1:
                 return None  # not packed, or not a copy of these rows (e.g. left by a delete)
-            if not len(steps) == len(values) == len(stamps) == 8 * count:
+            if not len(values) == len(stamps) == 8 * count:
+                return None
+            if (step0 is None) == (steps is None) or (
+                steps is not None and len(steps) != 8 * count
+            ):
                 return None
             last = end
-        blobs = list(zip(*(chunk[3:] for chunk in chunks)))
         np = _numpy()
+        values, stamps = (b"".join(chunk[i] for chunk in chunks) for i in (5, 6))
         if np is not None:
-            steps, values, stamps = (
-                np.frombuffer(b"".join(parts), dtype=kind)
-                for parts, kind in zip(blobs, ("<i8", "<f8", "<f8"))
+            steps = np.concatenate(
+                [
+                    np.frombuffer(steps, "<i8")
+                    if steps is not None
+                    else np.arange(step0, step0 + count, dtype=np.int64)
+                    for _, _, count, step0, steps, _, _ in chunks
+                ]
             )
+            values, stamps = (np.frombuffer(blob, "<f8") for blob in (values, stamps))
             return _in_step_order(np, steps, stamps, values)
-        steps, values, stamps = (unpack(k, parts) for parts, k in zip(blobs, "qdd"))
+        steps = array("q")
+        for _, _, count, step0, packed, _, _ in chunks:
+            steps.extend(
+                unpack("q", [packed]) if packed is not None else range(step0, step0 + count)
+            )
+        values, stamps = unpack("d", [values]), unpack("d", [stamps])
         order = sorted(range(len(steps)), key=steps.__getitem__)
         if order == list(range(len(steps))):
             return steps.tolist(), stamps.tolist(), values.tolist()

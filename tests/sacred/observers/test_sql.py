@@ -201,8 +201,10 @@ def test_tables_and_columns_are_those_of_the_original(db_url):
     assert [c["name"] for c in inspector.get_columns("metric")] == [
         "metric_id", "run_id", "name", "step", "value", "timestamp",
     ]  # fmt: skip
+    # PostgreSQL needs metric_id in the index to find a metric's first and last row
+    postgresql = obs.engine.dialect.name == "postgresql"
     assert {tuple(i["column_names"]) for i in inspector.get_indexes("metric")} == {
-        ("run_id", "name")
+        ("run_id", "name", "metric_id") if postgresql else ("run_id", "name")
     }
     if obs.engine.dialect.name == "postgresql":
         labels = raw(
@@ -649,6 +651,11 @@ def test_metric_chunks_are_a_packed_copy_of_the_rows(db_url):
         _run.log_scalar("loss", float("nan"), 20)
         _run.log_scalar("acc", 3, 1)  # an int value
         _run.log_scalar("odd", 0.5, 1.5)  # a step that is no integer: not packed
+        for i in range(4):
+            _run.log_scalar("auto", i / 2)  # consecutive steps: kept as the first one
+        _run.log_scalar("gap", 1.0, 4)
+        _run.log_scalar("gap", 2.0, 6)
+        _run.log_scalar("gap", 3.0, 6)  # first and last step 3 apart, but not consecutive
 
     ex.run()
     with obs.engine.connect() as conn:
@@ -657,22 +664,27 @@ def test_metric_chunks_are_a_packed_copy_of_the_rows(db_url):
         ).all()
         chunks = conn.execute(
             sa.text(
-                'SELECT name, first_id, last_id, count, steps, "values", timestamps '
-                "FROM metric_chunk ORDER BY chunk_id"
+                "SELECT name, first_id, last_id, count, first_step, steps, "
+                '"values", timestamps FROM metric_chunk ORDER BY chunk_id'
             )
         ).all()
 
     def nan_as_none(seq):
         return [None if v is None or v != v else v for v in seq]
 
-    assert sorted(c.name for c in chunks) == ["acc", "loss", "odd"]
-    for name, first, last, count, steps, values, stamps in chunks:
+    assert sorted(c.name for c in chunks) == ["acc", "auto", "gap", "loss", "odd"]
+    for name, first, last, count, first_step, steps, values, stamps in chunks:
         mine = sorted(r for r in rows if r.name == name and first <= r.metric_id <= last)
         assert count == len(mine) == last - first + 1
         if name == "odd":
-            assert steps is values is stamps is None
+            assert first_step is steps is values is stamps is None
             continue
-        assert list(unpack("q", [bytes(steps)])) == [r.step for r in mine]
+        if name in ("acc", "auto"):
+            assert steps is None
+            assert list(range(first_step, first_step + count)) == [r.step for r in mine]
+        else:
+            assert first_step is None
+            assert list(unpack("q", [bytes(steps)])) == [r.step for r in mine]
         assert nan_as_none(unpack("d", [bytes(values)])) == nan_as_none(r.value for r in mine)
         assert list(unpack("d", [bytes(stamps)])) == [r.timestamp for r in mine]
-    assert sum(c.count for c in chunks) == len(rows) == 8
+    assert sum(c.count for c in chunks) == len(rows) == 15

@@ -504,3 +504,47 @@ def test_chunks_that_do_not_cover_the_rows_are_not_read(empty_url):
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM metric_chunk")).scalar() == 0
     store.close()
+
+
+def test_consecutive_steps_read_from_chunks_as_from_rows(empty_url, monkeypatch):
+    """Consecutive steps are packed as the first step alone; later batches and their
+    mix with packed steps read like the rows (with numpy and without it)."""
+    store = _sql_store(empty_url)
+    t0 = dt.datetime(2026, 1, 1)
+    steps = list(range(5, 60_005))  # long: cached, and read as arrays
+    values = [float(i % 7) for i in range(len(steps))]
+    stamps = [t0 + dt.timedelta(milliseconds=i) for i in range(len(steps))]
+    store.import_run(
+        {"_id": 1, "status": "COMPLETED", "config": {}},
+        metrics={"loss": {"steps": steps, "values": values, "timestamps": stamps}},
+    )
+    with store.engine.connect() as conn:
+        chunk = conn.execute(sa.text("SELECT first_step, steps FROM metric_chunk")).one()
+    assert chunk == (5, None)
+    read = store.metrics(1)["loss"]
+    assert (read["steps"], read["values"], read["timestamps"]) == (steps, values, stamps)
+    idx = downsample_indices(values, 300)
+    assert store.metrics(1, "loss", max_points=300)["loss"]["steps"] == [steps[i] for i in idx]
+
+    short = {"steps": [0, 1, 2], "values": [1.0, 2.0, 3.0], "timestamps": [t0] * 3}
+    store.import_run({"_id": 2, "status": "COMPLETED", "config": {}}, metrics={"m": short})
+    # a second batch with packed steps, as the observer's next write
+    from sacred.observers.sql import _insert_points, _sqlite_insert
+
+    with store.engine.begin() as conn:
+        points = ("2", "m", [9, 3], [4.0, 5.0], [0.0, 0.0])
+        if store.dialect == "sqlite":
+            _sqlite_insert(conn.connection.dbapi_connection, *points)
+        else:
+            _insert_points(conn, *points)
+        firsts = conn.execute(sa.text("SELECT first_step FROM metric_chunk WHERE run_id = '2'"))
+        assert sorted(firsts.scalars(), key=str) == [0, None]
+    expected = {"steps": [0, 1, 2, 3, 9], "values": [1.0, 2.0, 3.0, 5.0, 4.0]}
+    assert {k: v for k, v in _sql_store(empty_url).metrics(2)["m"].items() if k in expected} == (
+        expected
+    )
+    monkeypatch.setattr(sql_reader, "_numpy", lambda: None)
+    assert {k: v for k, v in _sql_store(empty_url).metrics(2)["m"].items() if k in expected} == (
+        expected
+    )
+    store.close()
