@@ -14,7 +14,8 @@ experiment with 30 dependencies, config/info JSON, 20 ``loss`` points a run), th
 * one metric of 1,000,000 points downsampled to 2,000 points, the first time and later
   (kept in memory; two index lookups check it is unchanged) (target <= 200 ms): written
   like the SqlObserver writes it (rows plus a packed ``metric_chunk`` row per batch of
-  10,000 points), and as a database written before ``metric_chunk`` has it (rows only).
+  10,000 points), as a database written before ``metric_chunk`` has it (rows only), and
+  the latter after ``backfill_metric_chunks``.
 Prints numbers; asserts only that the answers are right.
 """
 
@@ -217,7 +218,13 @@ def main():
     )
 
     want = downsample_indices(values, 2000)
-    for run_id, how in (("long", "rows + metric_chunk"), ("old", "rows only")):
+    variants = [("long", "rows + metric_chunk"), ("old", "rows only"), ("old", "backfilled")]
+    for run_id, how in variants:
+        if how == "backfilled":
+            from sacred.observers.sql import backfill_metric_chunks
+
+            packed, took = timed(lambda: backfill_metric_chunks(url))
+            print(f"backfill_metric_chunks: {packed} metrics packed in {took[0]:.1f} s")
         colds = []
         for _ in range(3):  # a new store each time: the first read of the metric
             store = SqlStore(url)
