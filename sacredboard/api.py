@@ -33,6 +33,7 @@ bp = Blueprint("api", __name__)
 DEFAULT_WIDTH = 1000
 MAX_WIDTH = 20000
 MAX_ANALYSIS_RUNS = 5000
+EXPORT_BATCH = 500  # runs whose metric summaries an export reads at once
 _INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
@@ -135,6 +136,11 @@ ONE_PASS_SCHEMES = frozenset({"tinydb"})
 TOTAL_TTL = 5.0  # seconds the unfiltered run count is reused (it costs a scan of the store)
 
 
+def page_summaries(s, records, needed) -> dict:
+    """``{_id: metric summaries}`` of the records, read together (one store call)."""
+    return s.metric_summaries_many([r["_id"] for r in records]) if needed else {}
+
+
 def total_runs(s) -> int:
     cache = current_app.config.setdefault("SACREDBOARD_TOTAL_CACHE", {})
     hit = cache.get("total")
@@ -165,11 +171,8 @@ def run_list():
     else:  # the database filters, sorts and pages: ask for the page and the count
         records = s.summaries(node, sort, start, limit, fields=fields)
         filtered = s.count(node)
-    need_metrics = any(fld.metric for _, fld in columns)
-    rows = [
-        make_row(r, t, after, columns, s.metric_summaries(r["_id"]) if need_metrics else None)
-        for r in records
-    ]
+    summaries = page_summaries(s, records, any(fld.metric for _, fld in columns))
+    rows = [make_row(r, t, after, columns, summaries.get(r["_id"])) for r in records]
     total = filtered if isinstance(node, MatchAll) else total_runs(s)
     try:
         draw = int(request.args.get("draw", 1))
@@ -194,8 +197,12 @@ def _export_rows():
     columns = parse_columns(request.args.get("cols"))
     s = store()
     need_metrics = any(fld.metric for _, fld in columns)
-    for r in s.summaries(node, sort, fields=[f for _, f in columns]):
-        yield make_row(r, t, after, columns, s.metric_summaries(r["_id"]) if need_metrics else None)
+    records = s.summaries(node, sort, fields=[f for _, f in columns])
+    for start in range(0, len(records), EXPORT_BATCH):
+        batch = records[start : start + EXPORT_BATCH]
+        summaries = page_summaries(s, batch, need_metrics)
+        for r in batch:
+            yield make_row(r, t, after, columns, summaries.get(r["_id"]))
 
 
 _EXPORT_FIELDS = (
@@ -475,9 +482,8 @@ def compare():
     t = now()
     after = dead_after()
     records = [s.get(i) for i in ids]
-    metric_names = {}
-    for r in records:
-        metric_names[str(r["_id"])] = sorted(s.metric_summaries(r["_id"]))
+    summaries = page_summaries(s, records, True)
+    metric_names = {str(r["_id"]): sorted(summaries[r["_id"]]) for r in records}
     return as_json(
         {
             "runs": [make_row(r, t, after) for r in records],
@@ -559,12 +565,9 @@ def points():
     need_metrics = any(f.metric for _, f in fields)
     metric_names = set()
     columns = {name: [] for name, _ in fields}
+    summaries = page_summaries(s, records, need_metrics or request.args.get("list_metrics"))
     for r in records:
-        ms = (
-            s.metric_summaries(r["_id"])
-            if need_metrics or request.args.get("list_metrics")
-            else None
-        )
+        ms = summaries.get(r["_id"])
         if ms:
             metric_names.update(ms)
         for name, fld in fields:

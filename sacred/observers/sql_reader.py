@@ -605,19 +605,8 @@ class SqlStore(RunStore):
             .order_by(c.chunk_id)
         )
         chunks = conn.execute(stmt).all()
-        if not chunks or chunks[0][0] != ids[0] or chunks[-1][1] != ids[1]:
+        if not _chunks_cover(ids, [(*c[:6], None if c[6] is None else len(c[6])) for c in chunks]):
             return None
-        last = ids[0] - 1
-        for first, end, count, step0, steps, values, stamps in chunks:
-            if values is None or first is None or first <= last or not 0 < count <= end - first + 1:
-                return None  # not packed, or not a copy of these rows (e.g. left by a delete)
-            if not len(values) == len(stamps) == 8 * count:
-                return None
-            if (step0 is None) == (steps is None) or (
-                steps is not None and len(steps) != 8 * count
-            ):
-                return None
-            last = end
         np = _numpy()
         values, stamps = (b"".join(chunk[i] for chunk in chunks) for i in (5, 6))
         if np is not None:
@@ -684,10 +673,108 @@ class SqlStore(RunStore):
         return self.metrics(run_id, names)
 
     def metric_summaries(self, run_id) -> dict:
-        reduced = self._reduced(run_id, None, None)
-        arrays = self._metric_arrays(run_id, skip=set(reduced))
-        out = {name: _array_summary(values) for name, (_, _, values) in arrays.items()}
-        return dict(sorted({**out, **reduced}.items()))
+        return self.metric_summaries_many([run_id])[run_id]
+
+    def metric_summaries_many(self, run_ids) -> dict:
+        """``{run_id: {name: summary}}``: the metrics of all runs found in one query, the
+        short ones summarized from their packed chunks (else rows) read in one more; long
+        metrics as for one run (in memory, or reduced by SQLite)."""
+        run_ids = list(run_ids)
+        keys = {run_id: _key(run_id) for run_id in run_ids}
+        ranges = self._metric_ranges(sorted(set(keys.values())))
+        for run_id, key in keys.items():
+            if key not in ranges:
+                raise RunNotFoundError(f"There is no run {run_id!r} in {self.url}")
+        out = {key: {} for key in ranges}
+        short, long = {}, {}
+        for key, names in ranges.items():
+            for name, ids in names.items():
+                if ids[1] - ids[0] + 1 < _CACHE_MIN_POINTS:
+                    short[(key, name)] = ids
+                else:
+                    long.setdefault(key, []).append(name)
+        if short:
+            with self.engine.connect() as conn:
+                for (key, name), summary in self._short_summaries(conn, short).items():
+                    out[key][name] = summary
+        for key, names in long.items():
+            reduced = self._reduced(key, names, None)
+            rest = [n for n in names if n not in reduced]
+            arrays = self._metric_arrays(key, rest) if rest else {}
+            out[key].update(reduced)
+            out[key].update((n, _array_summary(a[2])) for n, a in arrays.items())
+        return {run_id: dict(sorted(out[key].items())) for run_id, key in keys.items()}
+
+    def _metric_ranges(self, keys) -> dict:
+        """``{key: {name: (first row id, last row id)}}`` of the runs that exist."""
+        if not keys or not self._tables_exist():
+            return {}
+        ranges = {}
+        with self.engine.connect() as conn:
+            if not self._has_metric_table():
+                run_id = self.t.run.c.run_id
+                for part in _chunks(keys):
+                    for (key,) in conn.execute(sa.select(run_id).where(run_id.in_(part))):
+                        ranges[key] = {}
+                return ranges
+            try:
+                for part in _chunks(keys):
+                    for key, name, first, last in conn.execute(_METRIC_RANGES, {"keys": part}):
+                        names = ranges.setdefault(key, {})
+                        if name is not None and first is not None:
+                            names[name] = (first, last)
+                return ranges
+            except sa.exc.DBAPIError:  # no WITH RECURSIVE (e.g. MySQL 5): one run at a time
+                ranges = {}
+        with self.engine.connect() as conn:
+            for key in keys:
+                try:
+                    self._require_run(conn, key)
+                except RunNotFoundError:
+                    continue
+                names = ranges[key] = {}
+                for name in self._metric_names(conn, key):
+                    names[name] = self._metric_id_range(conn, key, name)
+        return ranges
+
+    def _short_summaries(self, conn, short) -> dict:
+        """``{(key, name): summary}`` of the metrics ``short`` (``{(key, name): ids}``):
+        from their packed chunks when these cover the rows, else from the rows."""
+        out = {}
+        runs = sorted({key for key, _ in short})
+        if self._has_chunk_table():
+            c = self.t.chunk.c
+            stmt = sa.select(
+                c.run_id,
+                c.name,
+                c.first_id,
+                c.last_id,
+                c.count,
+                c.first_step if self._chunk_first_step else sa.null(),
+                c.steps,
+                c["values"],
+                sa.func.length(c.timestamps),
+            ).order_by(c.run_id, c.name, c.chunk_id)
+            found = {}
+            for part in _chunks(runs):
+                for row in conn.execute(stmt.where(c.run_id.in_(part))):
+                    if (row[0], row[1]) in short:
+                        found.setdefault((row[0], row[1]), []).append(tuple(row[2:]))
+            for pair, chunks in found.items():
+                if _chunks_cover(short[pair], chunks):
+                    out[pair] = _chunks_summary(chunks)
+        rest = [pair for pair in short if pair not in out]
+        if rest:
+            m = self.t.metric.c
+            stmt = sa.select(m.run_id, m.name, m.step, m.value).order_by(
+                m.run_id, m.name, m.metric_id
+            )
+            for part in _chunks(rest):
+                rows = conn.execute(stmt.where(sa.tuple_(m.run_id, m.name).in_(part))).all()
+                for pair, group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
+                    points = list(group)
+                    out[pair] = _points_summary([p[2] for p in points], [p[3] for p in points])
+        return out
 
     # SQL-side reduction of long metrics ----------------------------------------------
     def _reduced(self, run_id, names, max_points) -> dict:
@@ -1020,6 +1107,56 @@ def _describe(error) -> str:
     return str(orig if orig is not None else error).strip()
 
 
+def _chunks_cover(ids, chunks) -> bool:
+    """Whether the ``metric_chunk`` rows ``(first_id, last_id, count, first_step, steps,
+    values, length of timestamps)`` of a metric are packed copies of exactly its rows
+    ``ids[0]..ids[1]``: in order, without overlaps (not e.g. left by a delete)."""
+    if not chunks or chunks[0][0] != ids[0] or chunks[-1][1] != ids[1]:
+        return False
+    last = ids[0] - 1
+    for first, end, count, step0, steps, values, stamps_len in chunks:
+        if values is None or first is None or first <= last or not 0 < count <= end - first + 1:
+            return False
+        if not len(values) == stamps_len == 8 * count:
+            return False
+        if (step0 is None) == (steps is None) or (steps is not None and len(steps) != 8 * count):
+            return False
+        last = end
+    return True
+
+
+def _points_summary(steps, values) -> dict:
+    """``_array_summary`` of a short metric's points as logged, in pure Python (no numpy
+    import for a table page) and as the numpy path has it: NULL values are NaN, and the
+    points are sorted stably by step (NULL steps last) if a step is below the one before."""
+    values = [_float(v) for v in values]
+    if any(a is not None and b is not None and b < a for a, b in zip(steps, steps[1:])):
+        order = sorted(range(len(steps)), key=lambda i: (steps[i] is None, steps[i] or 0))
+        values = [values[i] for i in order]
+    return metric_summary(values)
+
+
+# every metric of the given runs with its first and last row id, by index lookups only (a
+# loose index scan over the names; a GROUP BY would read every row of a long metric). A run
+# without metrics gives one row with a NULL name; a missing run none.
+_METRIC_RANGES = sa.text(
+    """
+WITH RECURSIVE names(run_id, name) AS (
+    SELECT r.run_id, (SELECT MIN(m.name) FROM metric m WHERE m.run_id = r.run_id)
+    FROM run r WHERE r.run_id IN :keys
+    UNION ALL
+    SELECT n.run_id,
+        (SELECT MIN(m.name) FROM metric m WHERE m.run_id = n.run_id AND m.name > n.name)
+    FROM names n WHERE n.name IS NOT NULL
+)
+SELECT n.run_id, n.name,
+    (SELECT MIN(m.metric_id) FROM metric m WHERE m.run_id = n.run_id AND m.name = n.name),
+    (SELECT MAX(m.metric_id) FROM metric m WHERE m.run_id = n.run_id AND m.name = n.name)
+FROM names n
+"""
+).bindparams(sa.bindparam("keys", expanding=True))
+
+
 def _used(conn, column, value) -> bool:
     return conn.execute(sa.select(column).where(column == value).limit(1)).first() is not None
 
@@ -1046,6 +1183,16 @@ _ROWS = "FROM metric WHERE run_id = ? AND name = ?"
 
 def _float(v):
     return float("nan") if v is None else float(v)
+
+
+def _chunks_summary(chunks) -> dict:
+    """``_points_summary`` of a metric from its packed chunks (see ``_chunks_cover``)."""
+    from sacred.observers.sql_bases import unpack
+
+    steps = array("q")
+    for _, _, count, step0, packed, _, _ in chunks:
+        steps.extend(unpack("q", [packed]) if packed is not None else range(step0, step0 + count))
+    return _points_summary(steps.tolist(), unpack("d", [c[5] for c in chunks]).tolist())
 
 
 def _summary_in_sql(raw, run_id, name, ids) -> Optional[dict]:
