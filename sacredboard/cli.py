@@ -50,12 +50,7 @@ def mongo_store_args(uri: str, db: str, collection: str) -> tuple:
     location = f"{base}/{db}{query}"
     kwargs = {}
     if collection != "runs":
-        if not collection.endswith("_runs") or collection == "_runs":
-            raise ValueError(
-                f"-mc {collection}: the runs collection must be 'runs' or '<prefix>_runs' "
-                "(MongoObserver's collection_prefix); other names are not supported yet."
-            )
-        kwargs["prefix"] = collection[: -len("_runs")]
+        kwargs["runs_collection"] = collection
     return location, kwargs
 
 
@@ -116,22 +111,14 @@ def _location(args, err) -> Optional[tuple]:
         if args.mongo is not None:
             err("Both -m and -mu given: using -mu.")
         uri, db = args.mongo_uri
-        try:
-            return mongo_store_args(uri, db, args.collection)
-        except ValueError as e:
-            err(str(e))
-            return None
+        return mongo_store_args(uri, db, args.collection)
     if args.mongo is not None:
         try:
             host, port, db = parse_mongo_spec(args.mongo)
         except ValueError:
             err(f"-m {args.mongo}: the port must be a number ([HOST:PORT:]DATABASE).")
             return None
-        try:
-            return mongo_store_args(f"mongodb://{host}:{port}", db, args.collection)
-        except ValueError as e:
-            err(str(e))
-            return None
+        return mongo_store_args(f"mongodb://{host}:{port}", db, args.collection)
     if args.file_storage:
         return os.path.expanduser(args.file_storage), {}
     if args.store:

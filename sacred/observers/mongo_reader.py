@@ -113,6 +113,9 @@ class MongoStore(RunStore):
     names none), a pymongo/mongomock client (with ``db_name``) or a database object.
     ``prefix`` is the observer's ``collection_prefix``: the collections are
     ``<prefix>_runs`` and ``<prefix>_metrics`` (``runs`` and ``metrics`` without one).
+    ``runs_collection`` names the runs collection instead (Sacredboard's ``-mc``, e.g.
+    ``default.runs`` of Sacred 0.6); its metrics are then in the collection named like it
+    with the final ``runs`` replaced by ``metrics``, or in ``metrics``.
     Other keyword arguments go to ``pymongo.MongoClient``.
     """
 
@@ -120,7 +123,14 @@ class MongoStore(RunStore):
     METRIC_DOCUMENT_BUDGET = 15 * 1024 * 1024
     DOCUMENT_BUDGET = 15 * 1024 * 1024
 
-    def __init__(self, location, db_name: Optional[str] = None, prefix: str = "", **kwargs):
+    def __init__(
+        self,
+        location,
+        db_name: Optional[str] = None,
+        prefix: str = "",
+        runs_collection: Optional[str] = None,
+        **kwargs,
+    ):
         self._own_client = False
         if isinstance(location, (str, os.PathLike)):
             url = os.fspath(location)
@@ -150,9 +160,17 @@ class MongoStore(RunStore):
 
         self.client = database.client
         self.db = database
-        head = f"{prefix}_" if prefix else ""
-        self.runs = database[f"{head}runs"]
-        self.metrics_collection = database[f"{head}metrics"]
+        if runs_collection is None:
+            head = f"{prefix}_" if prefix else ""
+            runs_collection = f"{head}runs"
+        elif prefix:
+            raise StoreError("Give either prefix or runs_collection, not both")
+        if runs_collection.endswith("runs"):
+            metrics_collection = runs_collection[: -len("runs")] + "metrics"
+        else:
+            metrics_collection = "metrics"
+        self.runs = database[runs_collection]
+        self.metrics_collection = database[metrics_collection]
         self.fs = gridfs.GridFS(database)
 
     def __repr__(self):

@@ -43,10 +43,12 @@ def test_mongo_store_locations():
     )
     assert mongo_store_args("mongodb://h/other", "db", "exp_runs") == (
         "mongodb://h/db",
-        {"prefix": "exp"},
+        {"runs_collection": "exp_runs"},
     )
-    with pytest.raises(ValueError, match="must be 'runs' or '<prefix>_runs'"):
-        mongo_store_args("mongodb://h", "db", "default.runs")
+    assert mongo_store_args("mongodb://h", "db", "default.runs") == (
+        "mongodb://h/db",
+        {"runs_collection": "default.runs"},
+    )
 
 
 def test_no_source_and_no_runs_folder(tmp_path, monkeypatch, capsys):

@@ -376,3 +376,24 @@ def test_against_a_real_server(tmp_path):
     finally:
         client.drop_database(db_name)
         client.close()
+
+
+def test_a_runs_collection_of_any_name(tmp_path):
+    """Sacredboard's -mc: e.g. ``default.runs`` (Sacred 0.6) with ``default.metrics``."""
+    client = mongomock.MongoClient()
+    db = client["sacred"]
+    T = dt.datetime(2026, 11, 28, 3, 0, 0)
+    db["default.runs"].insert_one({"_id": 1, "status": "COMPLETED", "config": {"a": 1}})
+    db["default.metrics"].insert_one(
+        {"run_id": 1, "name": "loss", "steps": [0, 1], "values": [2.0, 1.0], "timestamps": [T, T]}
+    )
+    db["odd"].insert_one({"_id": 2, "status": "FAILED", "config": {"a": 2}})
+    store = open_store(client, runs_collection="default.runs")
+    assert [r["config"] for r in store.find()] == [{"a": 1}]
+    assert store.metrics(1)["loss"]["values"] == [2.0, 1.0]
+    assert store.metrics_collection.name == "default.metrics"
+    odd = open_store(client, runs_collection="odd")
+    assert [r["_id"] for r in odd.find("status == 'FAILED'")] == [2]
+    assert odd.metrics_collection.name == "metrics"
+    with pytest.raises(StoreError, match="either prefix or runs_collection"):
+        open_store(client, prefix="x", runs_collection="odd")
