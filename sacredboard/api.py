@@ -153,11 +153,7 @@ def total_runs(s) -> int:
 @bp.route("/api/run")
 def run_list():
     """DataTables' server-side protocol: draw, start, length, order, queryFilter (+ q, status)."""
-    after = dead_after()
-    t = now()
-    node = build_query(request.args, after, t)
-    sort = build_sort(request.args)
-    columns = parse_columns(request.args.get("cols"))
+    after, t, node, sort, columns = _table_request()
     start = _int_arg("start", 0, minimum=0)
     length = _int_arg("length", -1)
     limit = None if length < 0 else length
@@ -189,12 +185,16 @@ def run_list():
     )
 
 
-def _export_rows():
+def _table_request():
+    """What a table request asks for: (dead_after, now, query, sort, columns)."""
     after = dead_after()
     t = now()
     node = build_query(request.args, after, t)
-    sort = build_sort(request.args)
-    columns = parse_columns(request.args.get("cols"))
+    return after, t, node, build_sort(request.args), parse_columns(request.args.get("cols"))
+
+
+def _export_rows():
+    after, t, node, sort, columns = _table_request()
     s = store()
     need_metrics = any(fld.metric for _, fld in columns)
     records = s.summaries(node, sort, fields=[f for _, f in columns])

@@ -314,6 +314,19 @@ def _slow_isoformat_items(timestamps, level):
 
 
 # ---------------------------------------------------------------- files
+def stat_key(st) -> tuple:
+    """What changes whenever a file is replaced (a new inode) or rewritten in place."""
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def file_key(path):
+    """``stat_key`` of the file at ``path``, None if there is none."""
+    try:
+        return stat_key(os.stat(path))
+    except OSError:
+        return None
+
+
 def write_atomic(path, text) -> os.stat_result:
     """Replace the file at ``path`` with ``text`` (a str or a list of str) in one step.
 

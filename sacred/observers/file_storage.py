@@ -149,7 +149,7 @@ class FileStorageObserver(RunObserver):
         self._lock = threading.RLock()
         self._metrics = None  # name -> {field: [encoded chunks]}, see log_metrics
         self._metrics_written = False
-        self._run_json_key = None  # _file_key of run.json as this observer last wrote it
+        self._run_json_key = None  # _jsonio.file_key of run.json as this observer last wrote it
         self._other_meta = {}  # meta keys others set in run.json (see module docstring)
         self._forget_info()
 
@@ -405,14 +405,14 @@ class FileStorageObserver(RunObserver):
     def save_run_entry(self):
         """Write ``run.json``, keeping the ``meta`` keys others set in it meanwhile."""
         path = os.path.join(self.dir, "run.json")
-        if self._run_json_key is not None and _file_key(path) != self._run_json_key:
+        if self._run_json_key is not None and _jsonio.file_key(path) != self._run_json_key:
             self._read_other_meta(path)
         entry = self.run_entry
         if self._other_meta:
             own = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
             others = {k: v for k, v in self._other_meta.items() if k not in own}
             entry = dict(entry, meta={**others, **own})
-        self._run_json_key = _stat_key(self.save_json(entry, "run.json"))
+        self._run_json_key = _jsonio.stat_key(self.save_json(entry, "run.json"))
 
     def _read_other_meta(self, path):
         try:
@@ -427,7 +427,7 @@ class FileStorageObserver(RunObserver):
 
     def _forget_info(self):
         self._info_encoder = InfoEncoder()
-        self._info_written = None  # (text, _stat_key) of this observer's last info.json
+        self._info_written = None  # (text, stat_key) of this observer's last info.json
 
     def save_info(self):
         """Write ``info.json``; unchanged parts are not encoded again, nor an unchanged file."""
@@ -436,9 +436,9 @@ class FileStorageObserver(RunObserver):
         except _jsonio.NotPlain:
             text = _jsonio.dumps(flatten(self.info))
         path = os.path.join(self.dir, "info.json")
-        if self._info_written is not None and self._info_written == (text, _file_key(path)):
+        if self._info_written is not None and self._info_written == (text, _jsonio.file_key(path)):
             return
-        self._info_written = (text, _stat_key(_jsonio.write_atomic(path, text)))
+        self._info_written = (text, _jsonio.stat_key(_jsonio.write_atomic(path, text)))
 
     def save_json(self, obj, filename):
         try:  # plain JSON is written as it is: flatten would return an identical copy
@@ -486,17 +486,6 @@ class FileStorageObserver(RunObserver):
         if isinstance(other, FileStorageObserver):
             return self.basedir == other.basedir
         return False
-
-
-def _stat_key(st):
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _file_key(path):
-    try:
-        return _stat_key(os.stat(path))
-    except OSError:
-        return None
 
 
 _INT = {int}

@@ -672,7 +672,7 @@ class FileStore(RunStore):
         name = self._name(run_id)
         path = os.path.join(self._run_dir(name), "run.json")
         for _ in range(20):
-            before = _file_key(path)
+            before = _jsonio.file_key(path)
             try:
                 run = _read_json(path)
             except FileNotFoundError:
@@ -686,7 +686,7 @@ class FileStore(RunStore):
             meta = merge_meta(run.get("meta"), updates)
             run["meta"] = meta
             text = _dumps(run)
-            if _file_key(path) == before:  # else the observer wrote meanwhile: read again
+            if _jsonio.file_key(path) == before:  # else the observer wrote meanwhile: read again
                 _jsonio.write_atomic(path, text)
                 break
         else:
@@ -805,15 +805,6 @@ def _dumps(obj) -> str:
         return _jsonio.dumps(obj)
     except TypeError:
         return json.dumps(obj, sort_keys=True, indent=2, default=str)
-
-
-def _file_key(path):
-    """What changes whenever a file is replaced (a new inode) or rewritten in place."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _as_list(seq):

@@ -279,15 +279,9 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                     f"{type(e).__name__}: {e}"
                 ) from e
             self._cout_synced = ""
-            self._start_kwargs = {
-                "ex_info": ex_info,
-                "command": command,
-                "host_info": host_info,
-                "start_time": start_time,
-                "config": config,
-                "meta_info": meta_info,
-                "_id": self.run_entry["_id"],
-            }
+            self._start_kwargs = _start_kwargs(
+                ex_info, command, host_info, start_time, config, meta_info, self.run_entry["_id"]
+            )
             return self.run_entry["_id"]
 
     def resume_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
@@ -310,15 +304,9 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
             if "captured_out" in self._overflow:
                 self._cout_file = self._make_cout_file(self._overflow["captured_out"])
             self._cout_synced = None  # rewritten whole with the next heartbeat
-            self._start_kwargs = {
-                "ex_info": ex_info,
-                "command": command,
-                "host_info": host_info,
-                "start_time": start_time,
-                "config": config,
-                "meta_info": meta_info,
-                "_id": _id,
-            }
+            self._start_kwargs = _start_kwargs(
+                ex_info, command, host_info, start_time, config, meta_info, _id
+            )
             return _id
 
     def heartbeat_event(self, info, captured_out, beat_time, result):
@@ -543,3 +531,16 @@ class QueuedMongoObserver(QueueObserver):
             retry_interval=retry_interval,
             **queue_kwargs,
         )
+
+
+def _start_kwargs(ex_info, command, host_info, start_time, config, meta_info, _id) -> dict:
+    """The arguments of the run's ``started_event``, kept for the failure file."""
+    return {
+        "ex_info": ex_info,
+        "command": command,
+        "host_info": host_info,
+        "start_time": start_time,
+        "config": config,
+        "meta_info": meta_info,
+        "_id": _id,
+    }

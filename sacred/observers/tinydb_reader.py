@@ -22,6 +22,7 @@ import re
 import time
 from typing import Optional
 
+from sacred.observers import _jsonio
 from sacred.store import query as q
 from sacred.store.base import (
     RunNotFoundError,
@@ -266,13 +267,13 @@ class TinyDbStore(RunStore):
         """Apply ``change(raw)`` (which returns what to give back) to the file, in place."""
         deadline = time.monotonic() + 10
         while True:
-            before = _file_key(self.db_path)
+            before = _jsonio.file_key(self.db_path)
             quiet_for = time.time_ns() - (before[1] if before else 0)
             if quiet_for >= _QUIET_NS:
                 raw = self._raw()
                 result = change(raw)
                 text = json.dumps(raw)
-                if _file_key(self.db_path) == before:
+                if _jsonio.file_key(self.db_path) == before:
                     _write_in_place(self.db_path, text)
                     return result
             if time.monotonic() > deadline:
@@ -301,14 +302,6 @@ class TinyDbStore(RunStore):
         for file_id in _file_ids(record) - used:
             self.fs.delete(file_id)
         self._tables = None
-
-
-def _file_key(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _write_in_place(path, text: str) -> None:
