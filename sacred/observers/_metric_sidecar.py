@@ -105,7 +105,7 @@ class SidecarWriter:
         self.ok = True
 
     def start(self, saved) -> None:
-        """Begin with the points in metrics.json, ``{name: {field: [encoded JSON items]}}``."""
+        """Begin with the points in metrics.json, ``{name: {field: [JSON items as bytes]}}``."""
         self.active = True
         try:
             os.makedirs(self.dir, exist_ok=True)
@@ -121,7 +121,7 @@ class SidecarWriter:
         for name, fields in saved.items():
             try:
                 steps, stamps, values = (
-                    json.loads("[" + ",".join(fields[f]) + "]")
+                    json.loads(b"[" + b",".join(fields[f]) + b"]")
                     for f in ("steps", "timestamps", "values")
                 )
             except ValueError:

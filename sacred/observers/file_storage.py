@@ -338,16 +338,19 @@ class FileStorageObserver(RunObserver):
         metrics = {}
         for name, metric in saved.items():
             metrics[name] = {
-                field: [c] if (c := _jsonio.encode_items(metric.get(field, []), 3)) else []
+                field: [c.encode("ascii")]
+                if (c := _jsonio.encode_items(metric.get(field, []), 3))
+                else []
                 for field in _METRIC_FIELDS
             }
         return metrics
 
     def _metrics_text(self):
+        """metrics.json as a list of ASCII pieces (the chunks themselves: no big copy)."""
         if not self._metrics:
-            return "{}"
-        sep = ",\n      "
-        out = ["{"]
+            return [b"{}"]
+        sep = b",\n      "
+        out = [b"{"]
         for i, name in enumerate(sorted(self._metrics)):
             out.append(("\n  " if i == 0 else ",\n  ") + _jsonio.quote(name) + ": {")
             fields = self._metrics[name]
@@ -355,17 +358,17 @@ class FileStorageObserver(RunObserver):
                 out.append(("\n    " if j == 0 else ",\n    ") + f'"{field}": ')
                 chunks = fields[field]
                 if chunks:
-                    out.append("[\n      ")
-                    for k, chunk in enumerate(chunks):  # written piece by piece: no big copy
+                    out.append(b"[\n      ")
+                    for k, chunk in enumerate(chunks):
                         if k:
                             out.append(sep)
                         out.append(chunk)
-                    out.append("\n    ]")
+                    out.append(b"\n    ]")
                 else:
-                    out.append("[]")
-            out.append("\n  }")
-        out.append("\n}")
-        return out
+                    out.append(b"[]")
+            out.append(b"\n  }")
+        out.append(b"\n}")
+        return [p.encode("ascii") if type(p) is str else p for p in out]
 
     def save_sources(self, ex_info):
         base_dir = ex_info["base_dir"]
@@ -493,14 +496,19 @@ _ITEM_SEP = ",\n" + "  " * 3
 
 
 def _encode_values(values, kinds=None):
-    """Encoded items of a list of metric steps or values (flattened like the original).
+    """Encoded items (ASCII bytes) of a list of metric steps or values (flattened like the
+    original).
 
     ``kinds`` is ``set(map(type, values))`` if the caller has it already.
     """
     if kinds is None:
         kinds = set(map(type, values))
-    if kinds == _INT:  # steps: one % format is cheaper than the encoder's call per int
-        return _ITEM_SEP.join(["%d"] * len(values)) % tuple(values)
-    if not (_jsonio._SCALARS.issuperset(kinds) or _jsonio.is_plain(values)):
+    if not values:
+        return b""
+    if _jsonio._SCALARS.issuperset(kinds):
+        if kinds == _INT and not _jsonio._fast():  # one % format beats a call per int
+            return (_ITEM_SEP.join(["%d"] * len(values)) % tuple(values)).encode("ascii")
+        return _jsonio.scalar_items_bytes(values, 3, kinds)
+    if not _jsonio.is_plain(values):
         values = flatten(list(values))
-    return _jsonio.encode_items(values, 3)
+    return _jsonio.encode_items(values, 3).encode("ascii")

@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import warnings
 
 import pytest
@@ -586,6 +587,42 @@ def test_metrics_written_like_json_dumps_across_hours_and_days(project):
         }
     }
     assert read("runs/1/metrics.json") == json.dumps(expected, sort_keys=True, indent=2)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["orjson", "pure Python"])
+def test_metrics_json_over_many_beats_is_json_dumps_of_all_points(project, monkeypatch, fast):
+    import orjson
+
+    from sacred.observers import _jsonio
+
+    monkeypatch.setattr(_jsonio, "_orjson", orjson if fast else False)
+    rng = random.Random(5)
+    obs = FileStorageObserver("runs")
+    start(obs, project)
+    expected = {}
+    t0 = datetime.datetime(2026, 11, 28, 3, 59, 59, 999_990)
+    kinds = {
+        "loss": lambda i: rng.random(),
+        "lr": lambda i: 1e-5 * 0.999**i,  # below 1e-4: repr writes 1e-05, not 0.00001
+        "wide": lambda i: rng.uniform(-1, 1) * 10.0 ** rng.randint(-9, 20),
+        "odd": lambda i: [float("nan"), None, 2**70, True, -0.0, 7][i % 6],
+        "count": lambda i: i * 3,
+    }
+    step = 0
+    for beat in range(6):  # the sidecar starts at 2,000 points, in the fourth beat
+        batch = {}
+        for name, value in kinds.items():
+            n = [1, 7, 600, 900, 3000, 0][beat]
+            steps = list(range(step, step + n))
+            stamps = [t0 + datetime.timedelta(microseconds=3 * s) for s in steps]
+            batch.update(points(name, steps, [value(s) for s in steps], stamps))
+            entry = expected.setdefault(name, {"steps": [], "timestamps": [], "values": []})
+            entry["steps"] += steps
+            entry["timestamps"] += [t.isoformat() for t in stamps]
+            entry["values"] += batch[name]["values"]
+        step += n
+        obs.log_metrics(metrics_by_name=batch, info={})
+        assert read("runs/1/metrics.json") == json.dumps(expected, sort_keys=True, indent=2)
 
 
 def test_a_new_run_starts_with_fresh_metrics(project):

@@ -1,20 +1,38 @@
-"""The fast indented JSON writer gives exactly json.dumps(obj, sort_keys=True, indent=2)."""
+"""The fast indented JSON writer gives exactly json.dumps(obj, sort_keys=True, indent=2).
+
+Every test runs twice: with orjson (a dependency) doing the bulk of the encoding, and with
+the pure-Python path that is used where orjson is not installed.
+"""
 
 import datetime
 import json
 import os
 import random
 
+import orjson
 import pytest
 
+from sacred.observers import _jsonio
 from sacred.observers._jsonio import (
     dumps,
     encode_items,
     is_plain,
     isoformat_items,
     isoformat_items_fixed,
+    scalar_items_bytes,
     write_atomic,
 )
+
+
+@pytest.fixture(autouse=True, params=["orjson", "pure Python"])
+def encoder(request, monkeypatch):
+    monkeypatch.setattr(_jsonio, "_orjson", orjson if request.param == "orjson" else False)
+    return request.param
+
+
+def test_orjson_options_are_the_ones_named():
+    assert _jsonio._INDENT_SORTED == orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
 
 CASES = [
     {},
@@ -51,7 +69,7 @@ def random_json(rng, depth=0):
     if kind == "int":
         return rng.randint(-(10**12), 10**12)
     if kind == "float":
-        return rng.uniform(-1e6, 1e6)
+        return rng.uniform(-1, 1) * 10.0 ** rng.randint(-30, 30)
     if kind == "str":
         return "".join(rng.choice('ab"\\\n\té€ \x00') for _ in range(rng.randint(0, 6)))
     if kind == "none":
@@ -97,7 +115,7 @@ def test_is_plain():
 
 
 def iso_reference(timestamps, level=3):
-    return encode_items([t.isoformat() for t in timestamps], level)
+    return encode_items([t.isoformat() for t in timestamps], level).encode("ascii")
 
 
 @pytest.mark.parametrize(
@@ -130,7 +148,9 @@ def iso_reference(timestamps, level=3):
     ],
 )
 def test_isoformat_items(timestamps):
-    assert isoformat_items(timestamps, 3) == iso_reference(timestamps)
+    assert isoformat_items(timestamps, 3) == iso_reference(timestamps).decode()
+    text, fixed = isoformat_items_fixed(timestamps, 3)
+    assert bytes(text) == iso_reference(timestamps)
 
 
 def test_isoformat_items_many_random():
@@ -141,9 +161,9 @@ def test_isoformat_items_many_random():
         for _ in range(5000)
     )
     stamps[10] = stamps[10].replace(microsecond=0)
-    assert isoformat_items(stamps, 3) == iso_reference(stamps)
+    assert isoformat_items(stamps, 3) == iso_reference(stamps).decode()
     rng.shuffle(stamps)
-    assert isoformat_items(stamps, 2) == iso_reference(stamps, 2)
+    assert isoformat_items(stamps, 2) == iso_reference(stamps, 2).decode()
 
 
 def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path):
@@ -153,6 +173,8 @@ def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path):
     assert path.read_text() == "new"
     write_atomic(str(path), ["a", "b"])
     assert path.read_text() == "ab"
+    write_atomic(path, [b"x", memoryview(b"[yz]")[1:-1], "é".encode()])
+    assert path.read_text(encoding="utf-8") == "xyzé"
     assert os.listdir(tmp_path) == ["f.json"]
 
 
@@ -196,6 +218,18 @@ def test_isoformat_items_fixed_for_naive_datetimes(per_second):
 
 
 @pytest.mark.parametrize(
+    "zeros", [[0], [1999], [0, 1, 2], random.Random(3).sample(range(2000), 64), range(2000)]
+)
+def test_isoformat_items_fixed_writes_out_zero_fractions(zeros):
+    base = datetime.datetime(2026, 11, 28, 3, 0, 0, 1)
+    stamps = [base + datetime.timedelta(microseconds=999_983 * i) for i in range(2000)]
+    for i in zeros:
+        stamps[i] = stamps[i].replace(microsecond=0)
+    text, fixed = isoformat_items_fixed(stamps, 3)
+    assert (text, fixed) == (iso_reference(stamps), _fixed_reference(stamps))
+
+
+@pytest.mark.parametrize(
     "stamps",
     [
         [datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)],
@@ -209,9 +243,54 @@ def test_isoformat_items_fixed_for_naive_datetimes(per_second):
 )
 def test_isoformat_items_fixed_is_none_for_other_timestamps(stamps):
     text, fixed = isoformat_items_fixed(stamps, 3)
-    assert text == encode_items([t if type(t) is str else t.isoformat() for t in stamps], 3)
+    expected = encode_items([t if type(t) is str else t.isoformat() for t in stamps], 3)
+    assert text == expected.encode()
     assert fixed is None
 
 
 def test_isoformat_items_fixed_of_nothing():
-    assert isoformat_items_fixed([], 3) == ("", b"")
+    assert isoformat_items_fixed([], 3) == (b"", b"")
+
+
+def _items_reference(values, level):
+    return json.dumps(values, separators=(",\n" + "  " * level, ": ")).encode()[1:-1]
+
+
+FLOAT_EDGES = [
+    1e-4, 9.999999999999999e-05, 1e-5, 1.5e-7, 1e-7, 1.2345e-10, 5e-324, 1e-100, 0.0, -0.0,
+    10.00001, 100.00001, 1.00001, -0.00001, -1.5e-07, 1e15, 1e16, 1.2345678901234567e17,
+    1.7976931348623157e308, 2.0**60, 0.1, 1 / 3,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("level", [1, 3])
+def test_scalar_items_bytes_of_floats_are_repr_exactly(level):
+    rng = random.Random(level)
+    for values in (
+        FLOAT_EDGES * 3,  # a few small ones: fixed up one by one
+        [rng.random() for _ in range(5000)],  # a few below 1e-4 by chance
+        [rng.uniform(-1, 1) * 10.0 ** rng.randint(-12, 20) for _ in range(5000)],  # many
+        [rng.uniform(0, 1e-5) for _ in range(500)],  # all small
+        [0.5, float("nan"), 1.0, 2.0, 3.0, 4.0],
+        [0.5, float("inf"), -float("inf"), 1.0, 2.0, 3.0],
+        [1, 2.5, True, None, False, 3, 4.0],
+        [2**64, 1.5, 2, 3, 4, 5],  # beyond orjson's ints
+        [-(2**63), 2**64 - 1, 0, 1, 2, 3],
+    ):
+        kinds = set(map(type, values))
+        assert bytes(scalar_items_bytes(values, level, kinds)) == _items_reference(values, level)
+
+
+def test_dumps_of_scalar_containers_with_text_and_floats():
+    for obj in (
+        {"a": ["x,y", "z", "é", "w", "v", "u"]},
+        {"a": ["\x7f", "a", "b", "c", "d", "e"]},
+        {"a": ["0.00001", 1e-5, "b", "c", "d", "e"]},
+        {"a": ["null", 1.5, "b", "c", "d", "e"]},
+        {"a": [None, 1.5, 2.5, 3.5, 4.5, 5.5]},
+        {"a": {"k1": 1e-5, "k2": 2.0, "k3": None, "k4": "s", "k5": 10**30}},
+        {"a": {"b": 1, "a": 2, "d": 3.5, "c": "x", "e": True, "f": None}},
+        {"a": {1: "x", 2: "y", 3: "z", 4: "w", 5: "v"}},
+        [[1.0, 2.0, 3.0, 4.0, 5.0, 1e-05]],
+    ):
+        assert dumps(obj) == json.dumps(obj, sort_keys=True, indent=2)
