@@ -7,7 +7,9 @@ Three modes (``get_stdcapturer``):
   and record (Python-level output only);
 * ``fd``: file descriptors 1 and 2 are redirected into pipes; a reader thread copies
   the bytes to the original descriptors and records them. This also captures output
-  of C code and of child processes. No external ``tee`` process is involved.
+  of C code and of child processes. No external ``tee`` process is involved. Python's
+  own block-buffered ``sys.stdout``/``sys.stderr`` skip the pipes (see
+  ``_FdTee._bypass_pipes_for_python``).
 
 ``with factory() as out:`` yields a ``CapturedStdout``; ``out.get()`` returns the text
 written since the previous ``get()`` and may be called from another thread (the
@@ -205,9 +207,13 @@ class _TeeBuffer:
     make printing twice as slow.
     """
 
-    def __init__(self, stream, out, encoding, errors):
+    def __init__(self, stream, out, encoding, errors, guard=None, fileno=None):
         self._stream = stream
         self._out = out
+        # fd mode: a context manager that records the output waiting in the pipes first
+        # (keeping the order), and the fd that ``fileno()`` reports (the redirected one)
+        self._guard = guard
+        self._fileno = fileno
         self._errors = "surrogateescape" if errors == "surrogateescape" else "replace"
         # UTF-8 is decoded by the C function directly (cheaper for many small writes)
         if codecs.lookup(encoding).name == "utf-8":
@@ -231,16 +237,24 @@ class _TeeBuffer:
 
     def write(self, data):
         with self._lock:
-            text = self._decode(data)
-            if self._raw is not None:
-                if self._flush_first:
-                    self._stream.flush()
-                self._raw.write(data)
-            elif text:
-                self._stream.write(text)
-            if text:
-                self._out.write(text)
+            if self._guard is None:
+                self._pass_on(data)
+            else:
+                with self._guard:
+                    self._pass_on(data)
+                    self._stream.flush()  # before any output that comes through a pipe
         return len(data)
+
+    def _pass_on(self, data):
+        text = self._decode(data)
+        if self._raw is not None:
+            if self._flush_first:
+                self._stream.flush()
+            self._raw.write(data)
+        elif text:
+            self._stream.write(text)
+        if text:
+            self._out.write(text)
 
     def _decode(self, data):
         if self._decoder is not None:
@@ -272,7 +286,7 @@ class _TeeBuffer:
         return False
 
     def fileno(self):
-        return self._stream.fileno()
+        return self._stream.fileno() if self._fileno is None else self._fileno
 
     def isatty(self):
         return self._stream.isatty()
@@ -286,8 +300,11 @@ class _TeeBuffer:
         return "wb"
 
 
-def _tee_text_stream(stream, out):
-    """A stream that behaves like ``stream`` and also records what is written to it."""
+def _tee_text_stream(stream, out, guard=None, fileno=None):
+    """A stream that behaves like ``stream`` and also records what is written to it.
+
+    ``guard`` and ``fileno``: see ``_TeeBuffer`` (fd mode only).
+    """
     if stream is None:  # e.g. pythonw: print() to None does nothing, so leave it
         return None
     encoding = getattr(stream, "encoding", None)
@@ -297,7 +314,7 @@ def _tee_text_stream(stream, out):
         codecs.lookup(encoding)
         errors = getattr(stream, "errors", None) or "strict"
         tee = io.TextIOWrapper(
-            _TeeBuffer(stream, out, encoding, errors),
+            _TeeBuffer(stream, out, encoding, errors, guard, fileno),
             encoding=encoding,
             errors=errors,
             newline="\n",  # the original stream translates newlines itself
@@ -373,14 +390,83 @@ class _FdTee:
             self.targets[read_end] = target
             self.consumed[read_end] = 0
             self.tails[read_end] = bytearray()
+        for read_end in self.targets:  # a Python write may have emptied it since select
+            os.set_blocking(read_end, False)
         self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._run, name="sacred-fd-capture", daemon=True)
         self.thread.start()
         self.out._before_get = self.sync
+        self._bypass_pipes_for_python()
+
+    def _bypass_pipes_for_python(self):
+        """Let Python's own block-buffered ``sys.stdout``/``sys.stderr`` skip the pipes.
+
+        ``print`` makes most of a run's output, and a lot of it where the output goes
+        to a file or a pipe (block-buffered). There its text goes to the original fds
+        and is recorded as in sys mode, in chunks of ``_TEXT_CHUNK``, at a fraction of
+        the cost of a trip through a pipe and the reader thread. What C code, child processes or ``os.write`` write still
+        comes through the pipes; before each Python write, what waits in them is
+        recorded first (see ``__enter__``), so the record keeps the order of writing.
+        ``fileno()`` still gives 1 and 2, so a child started with ``stdout=sys.stdout``
+        is captured too.
+        """
+        self.bypassed = {}
+        for name, fd in (("stdout", 1), ("stderr", 2)):
+            stream = getattr(sys, name)
+            if (
+                self.saved[fd] is None
+                or _fileno(stream) != fd  # e.g. Jupyter's streams: left as they are
+                # a write per line (a terminal) or per print (unbuffered) would pay
+                # for the order check each time: there the pipe is cheaper
+                or getattr(stream, "line_buffering", True)
+                or getattr(stream, "write_through", True)
+            ):
+                continue
+            try:
+                direct = io.TextIOWrapper(
+                    io.open(self.saved[fd], "wb", closefd=False),
+                    encoding=stream.encoding,
+                    errors=stream.errors,
+                    line_buffering=stream.line_buffering,
+                    write_through=stream.write_through,
+                )
+            except (AttributeError, LookupError, OSError, TypeError, ValueError):
+                continue
+            tee = _tee_text_stream(direct, self.out, guard=self, fileno=fd)
+            if isinstance(tee, io.TextIOWrapper):
+                self.bypassed[name] = (stream, direct)
+                setattr(sys, name, tee)
+
+    def _restore_python_streams(self):
+        for name, (stream, direct) in self.bypassed.items():
+            setattr(sys, name, stream)
+            for s in (stream, direct):  # the original while fd 1/2 still leads to a pipe
+                try:
+                    s.flush()
+                except (OSError, ValueError):
+                    pass
+
+    def __enter__(self):
+        """Before a Python write: record what waits in the pipes (see above)."""
+        self.busy.acquire()
+        try:
+            for read_end in self.targets:
+                while _bytes_in_pipe(read_end) and self._read(read_end):
+                    pass
+            self._commit_tails()
+        except BaseException:
+            self.busy.release()
+            raise
+
+    def __exit__(self, *exc_info):
+        self.busy.release()
 
     def _read(self, read_end):
         """Read, forward and record one chunk; False at the end of the pipe."""
-        size = os.readv(read_end, [self.buffer])
+        try:
+            size = os.readv(read_end, [self.buffer])
+        except BlockingIOError:
+            return True
         if not size:
             return False
         self.consumed[read_end] += size
@@ -459,6 +545,7 @@ class _FdTee:
 
     def stop(self):
         flush()
+        self._restore_python_streams()
         for fd, saved in self.saved.items():
             if saved is not None:
                 os.dup2(saved, fd)  # also closes our write end of the pipe
@@ -516,14 +603,27 @@ def _same_file(fd_a, fd_b):
     return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
 
 
+def _fileno(stream):
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+_ioctl = None
+
+
 def _bytes_in_pipe(fd):
     """Bytes waiting to be read from a pipe (0 when it cannot be told)."""
+    global _ioctl
     try:
-        import fcntl
-        import termios
+        if _ioctl is None:
+            import fcntl
+            import termios
 
-        buf = bytearray(4)
-        fcntl.ioctl(fd, termios.FIONREAD, buf)
+            _ioctl = (fcntl.ioctl, termios.FIONREAD, bytearray(4))
+        ioctl, request, buf = _ioctl
+        ioctl(fd, request, buf)  # callers hold _FdTee.busy: buf is not shared
         return int.from_bytes(buf, sys.byteorder)
     except (ImportError, OSError):
         return 0

@@ -494,6 +494,67 @@ def test_fd_mode_holds_only_text_not_yet_returned(tmp_path):
     assert len(proc.stdout) == 30000 * 1000
 
 
+def test_fd_mode_records_python_c_and_os_writes_in_the_order_written(tmp_path):
+    # block-buffered Python streams bypass the pipes; the rest still comes through them
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        libc = ctypes.CDLL(None)
+        original = sys.stdout
+        with factory() as out:
+            inside = dict(
+                replaced=sys.stdout is not original,
+                fileno=[sys.stdout.fileno(), sys.stderr.fileno()],
+                isatty=sys.stdout.isatty(),
+            )
+            for i in range(300):
+                print(f"py {i}")
+                sys.stdout.flush()
+                os.write(1, f"os {i}\\n".encode())
+                libc.printf(b"c %d\\n", i)
+                libc.fflush(None)
+                print(f"err {i}", file=sys.stderr)
+            subprocess.run([sys.executable, "-c", "print('child via sys.stdout')"],
+                           stdout=sys.stdout, check=True)
+            print("last, unflushed")
+            text = out.get()
+        report(text=text, inside=inside, restored=sys.stdout is original)
+        """,
+    )
+    expected_out = "".join(f"py {i}\nos {i}\nc {i}\n" for i in range(300))
+    expected_out += "child via sys.stdout\nlast, unflushed\n"
+    assert [line for line in result["text"].splitlines(keepends=True) if "err" not in line] == (
+        expected_out.splitlines(keepends=True)
+    )
+    assert "".join(line for line in result["text"].splitlines(True) if "err" in line) == (
+        "".join(f"err {i}\n" for i in range(300))
+    )
+    assert proc.stdout.decode() == expected_out
+    assert proc.stderr.decode() == "".join(f"err {i}\n" for i in range(300))
+    assert result["inside"] == {"replaced": True, "fileno": [1, 2], "isatty": False}
+    assert result["restored"]
+
+
+def test_fd_mode_keeps_line_buffered_and_unbuffered_streams_on_the_pipes(tmp_path):
+    # a write per line or per print would pay for the order check each time
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(write_through=True)
+        streams = sys.stdout, sys.stderr
+        with factory() as out:
+            same = [sys.stdout is streams[0], sys.stderr is streams[1]]
+            print("line")
+            print("err", file=sys.stderr)
+            text = out.get()
+        report(same=same, text=text)
+        """,
+    )
+    assert result["same"] == [True, True]
+    assert sorted(result["text"].splitlines()) == ["err", "line"]
+
+
 def test_flush_flushes_c_stdio_buffers(tmp_path):
     code = """
     import ctypes, os
