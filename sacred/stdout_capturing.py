@@ -363,10 +363,13 @@ class _FdTee:
         self.targets = {}  # read end of a pipe -> the saved fd its bytes are copied to
         self.consumed = {}  # read end -> bytes read from it so far
         self.tails = {}  # read end -> bytes after its last newline, not yet recorded
-        self.busy = threading.Lock()  # held while a chunk is being forwarded/recorded
+        # held while a chunk is forwarded and recorded (reentrant: a signal handler may
+        # print while the main thread is in __enter__)
+        self.busy = threading.RLock()
         self.buffer = bytearray(_READ_SIZE)  # reused for every read
         self.thread = None
         self.wake_r = self.wake_w = None
+        self.bypassed = {}  # "stdout"/"stderr" -> (the original stream, one to its fd)
 
     def start(self):
         flush()
@@ -390,8 +393,6 @@ class _FdTee:
             self.targets[read_end] = target
             self.consumed[read_end] = 0
             self.tails[read_end] = bytearray()
-        for read_end in self.targets:  # a Python write may have emptied it since select
-            os.set_blocking(read_end, False)
         self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._run, name="sacred-fd-capture", daemon=True)
         self.thread.start()
@@ -404,13 +405,17 @@ class _FdTee:
         ``print`` makes most of a run's output, and a lot of it where the output goes
         to a file or a pipe (block-buffered). There its text goes to the original fds
         and is recorded as in sys mode, in chunks of ``_TEXT_CHUNK``, at a fraction of
-        the cost of a trip through a pipe and the reader thread. What C code, child processes or ``os.write`` write still
-        comes through the pipes; before each Python write, what waits in them is
-        recorded first (see ``__enter__``), so the record keeps the order of writing.
-        ``fileno()`` still gives 1 and 2, so a child started with ``stdout=sys.stdout``
-        is captured too.
+        the cost of a trip through a pipe and the reader thread. What C code, child
+        processes or ``os.write`` write still comes through the pipes; before each
+        Python write, what waits in them is recorded first (see ``__enter__``), so the
+        record keeps the order of writing. ``fileno()`` still gives 1 and 2, so a child
+        started with ``stdout=sys.stdout`` is captured too.
         """
-        self.bypassed = {}
+        try:  # __enter__ must not block on a pipe the reader thread emptied first
+            for read_end in self.targets:
+                os.set_blocking(read_end, False)
+        except (AttributeError, OSError):
+            return
         for name, fd in (("stdout", 1), ("stderr", 2)):
             stream = getattr(sys, name)
             if (
@@ -610,20 +615,14 @@ def _fileno(stream):
         return None
 
 
-_ioctl = None
-
-
 def _bytes_in_pipe(fd):
     """Bytes waiting to be read from a pipe (0 when it cannot be told)."""
-    global _ioctl
     try:
-        if _ioctl is None:
-            import fcntl
-            import termios
+        import fcntl
+        import termios
 
-            _ioctl = (fcntl.ioctl, termios.FIONREAD, bytearray(4))
-        ioctl, request, buf = _ioctl
-        ioctl(fd, request, buf)  # callers hold _FdTee.busy: buf is not shared
+        buf = bytearray(4)
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
         return int.from_bytes(buf, sys.byteorder)
     except (ImportError, OSError):
         return 0

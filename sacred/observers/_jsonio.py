@@ -199,8 +199,8 @@ def _fast_scalars(obj, level, kinds):
         out = orjson.dumps(obj, option=0 if compact else _INDENT_SORTED)
     except TypeError:  # ints beyond 64 bits, non-str keys
         return None
-    if str in kinds and (not out.isascii() or b"\x7f" in out):
-        return None
+    if (str in kinds or type(obj) is dict) and (not out.isascii() or b"\x7f" in out):
+        return None  # text that json.dumps would escape (in a value or a key)
     if float in kinds:
         # NaN and infinities are written as null. A one-byte search is much quicker, and
         # in a list of numbers only null has an "n"

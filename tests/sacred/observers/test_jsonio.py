@@ -291,6 +291,9 @@ def test_dumps_of_scalar_containers_with_text_and_floats():
         {"a": {"k1": 1e-5, "k2": 2.0, "k3": None, "k4": "s", "k5": 10**30}},
         {"a": {"b": 1, "a": 2, "d": 3.5, "c": "x", "e": True, "f": None}},
         {"a": {1: "x", 2: "y", 3: "z", 4: "w", 5: "v"}},
+        {"a": {"é": 1.5, "b": 2.5, "c": 3.5, "d": 4.5, "e": 5.5}},  # keys escaped too
+        {"a": {"\x7f": 1, "b": 2, "c": 3, "d": 4, "e": 5}},
+        {"a": {"e-1": 1.5, "0.00001": 2.5, "null": 3.5, "d": 4.5, "e": 5.5}},
         [[1.0, 2.0, 3.0, 4.0, 5.0, 1e-05]],
     ):
         assert dumps(obj) == json.dumps(obj, sort_keys=True, indent=2)
