@@ -192,7 +192,7 @@ def _fast_scalars(obj, level, kinds):
     """``_scalar_encoder(level)(obj)[1:-1]`` for a non-empty container of scalars, encoded
     by orjson; None where orjson is missing or its text would differ."""
     orjson = _fast()
-    if not orjson:
+    if not orjson or (float in kinds and _NONE in kinds):  # see the check for null below
         return None
     compact = type(obj) is list and str not in kinds  # then no item holds a comma
     try:
@@ -204,7 +204,7 @@ def _fast_scalars(obj, level, kinds):
     if float in kinds:
         # NaN and infinities are written as null. A one-byte search is much quicker, and
         # in a list of numbers only null has an "n"
-        if (b"n" if compact else b"null") in out:  # (or a None next to floats: go slow)
+        if (b"n" if compact else b"null") in out:
             return None
         if compact:
             out = _fix_small_floats(out, len(obj) // 16)
@@ -219,6 +219,7 @@ def _fast_scalars(obj, level, kinds):
     return memoryview(out)[2 + 2 * level : -2]  # without "[\n  " and "\n]" (or braces)
 
 
+_NONE = type(None)
 _INDENT_SORTED = 0x1 | 0x20  # orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, checked in tests
 
 
@@ -226,7 +227,7 @@ def scalar_items(obj, level, kinds=None):
     """The items of a non-empty container of scalars, one per line at ``level``."""
     if kinds is None:
         kinds = set(map(type, obj.values() if type(obj) is dict else obj))
-    text = _fast_scalars(obj, level, kinds) if len(obj) > 4 else None
+    text = _fast_scalars(obj, level, kinds) if len(obj) > 8 else None  # else not faster
     return _scalar_encoder(level)(obj)[1:-1] if text is None else str(text, "ascii")
 
 

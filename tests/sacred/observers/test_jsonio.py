@@ -282,18 +282,41 @@ def test_scalar_items_bytes_of_floats_are_repr_exactly(level):
 
 
 def test_dumps_of_scalar_containers_with_text_and_floats():
+    more = {f"k{i}": i * 1.5 for i in range(10)}  # orjson is tried from 9 items on
     for obj in (
-        {"a": ["x,y", "z", "é", "w", "v", "u"]},
-        {"a": ["\x7f", "a", "b", "c", "d", "e"]},
-        {"a": ["0.00001", 1e-5, "b", "c", "d", "e"]},
-        {"a": ["null", 1.5, "b", "c", "d", "e"]},
-        {"a": [None, 1.5, 2.5, 3.5, 4.5, 5.5]},
-        {"a": {"k1": 1e-5, "k2": 2.0, "k3": None, "k4": "s", "k5": 10**30}},
-        {"a": {"b": 1, "a": 2, "d": 3.5, "c": "x", "e": True, "f": None}},
-        {"a": {1: "x", 2: "y", 3: "z", 4: "w", 5: "v"}},
-        {"a": {"é": 1.5, "b": 2.5, "c": 3.5, "d": 4.5, "e": 5.5}},  # keys escaped too
-        {"a": {"\x7f": 1, "b": 2, "c": 3, "d": 4, "e": 5}},
-        {"a": {"e-1": 1.5, "0.00001": 2.5, "null": 3.5, "d": 4.5, "e": 5.5}},
-        [[1.0, 2.0, 3.0, 4.0, 5.0, 1e-05]],
+        {"a": ["x,y", "z", "é", "w", "v", "u"] * 2},
+        {"a": ["\x7f", "a", "b", "c", "d", "e"] * 2},
+        {"a": ["0.00001", 1e-5, "b", "c", "d", "e"] * 2},
+        {"a": ["null", 1.5, "b", "c", "d", "e"] * 2},
+        {"a": [None, 1.5, 2.5, 3.5, 4.5, 5.5] * 2},
+        {"a": {"k1": 1e-5, "k2": 2.0, "k3": None, "k4": "s", "k5": 10**30, **more}},
+        {"a": {"b": 1, "a": 2, "d": 3.5, "c": "x", "e": True, "f": None, **more}},
+        {"a": {1: "x", 2: "y", 3: "z", 4: "w", 5: "v", 6: 1, 7: 2, 8: 3, 9: 4, 10: 5}},
+        {"a": {"é": 1.5, **more}},  # keys escaped too
+        {"a": {"\x7f": 1, **more}},
+        {"a": {"e-1": 1.5, "0.00001": 2.5, "null": 3.5, **more}},
+        {"a": {"x": 1e-5, **more}},
+        [[1.0, 2.0, 3.0, 4.0, 5.0, 1e-05] * 2],
     ):
         assert dumps(obj) == json.dumps(obj, sort_keys=True, indent=2)
+
+
+def test_orjson_text_is_used_where_it_is_the_same(encoder):
+    fast = _jsonio._fast_scalars
+    rng = random.Random(0)
+    used = [
+        fast([rng.random() for _ in range(100)] + [1e-5, 1.5e-7], 3, {float}),
+        fast(list(range(100)), 3, {int}),
+        fast({f"k{i}": "v" for i in range(20)}, 1, {str}),
+        fast(["a,b"] * 20, 2, {str}),
+    ]
+    assert all(text is not None for text in used) == (encoder == "orjson")
+    for obj, kinds in (
+        ([1.5, float("nan")] * 10, {float}),
+        ([1.5, None] * 10, {float, type(None)}),
+        (["é"] * 20, {str}),
+        ({"é": 1} | {f"k{i}": 1 for i in range(20)}, {int}),
+        ([2**64] * 20, {int}),
+        ([1e-5] * 100, {float}),  # many to fix up: the standard encoder is cheaper
+    ):
+        assert fast(obj, 1, kinds) is None
