@@ -171,7 +171,7 @@ def bench_capture(megabytes=50, unbuffered=False):
         ("fd", "beat"),
     ]
     runs = {case: [] for case in cases}
-    for _ in range(5):  # interleaved, so that a busy moment does not hit one case only
+    for _ in range(11):  # interleaved, so that a busy moment does not hit one case only
         for mode, getter in cases:
             runs[mode, getter].append(_run_capture_script(code, mode, getter, env))
     base = min(r[0] for r in runs["bare", "-"])
