@@ -85,10 +85,6 @@ def _scalar_encoder(level):
 quote = json.encoder.encode_basestring_ascii
 
 
-def all_scalars(values) -> bool:
-    return _SCALARS.issuperset(map(type, values))
-
-
 class NotPlain(Exception):
     """Raised by ``dumps_plain`` for data that ``flatten`` would change."""
 
@@ -115,24 +111,32 @@ _STR_ONLY = frozenset({str})
 
 def is_plain(obj) -> bool:
     """Whether ``flatten(obj)`` would give ``obj`` back unchanged."""
+    kind = type(obj)
+    if kind in _SCALARS:
+        return True
     try:
-        _walk_plain(obj, set())
+        if kind is not dict and kind is not list:
+            raise NotPlain
+        _walk_plain(obj, set(), set())
     except NotPlain:
         return False
     return True
 
 
-def _walk_plain(obj, seen):
-    kind = type(obj)
-    if kind in _SCALARS:
-        return
-    if kind is not dict and kind is not list:
+def _walk_plain(obj, seen, local):
+    """Raise NotPlain unless the dict or list ``obj`` is plain (see ``_check_plain``),
+    with none of its containers in ``seen``; those met go to ``local``."""
+    if id(obj) in seen:
         raise NotPlain
-    _check_plain(obj, seen)
-    values = obj.values() if kind is dict else obj
-    if not all_scalars(values):
+    _check_plain(obj, local)
+    values = obj.values() if type(obj) is dict else obj
+    if not _SCALARS.issuperset(map(type, values)):
         for v in values:
-            _walk_plain(v, seen)
+            kind = type(v)
+            if kind is dict or kind is list:
+                _walk_plain(v, seen, local)
+            elif kind not in _SCALARS:
+                raise NotPlain
 
 
 _orjson = None  # the module once imported, False where it is missing (tests set False)
@@ -297,12 +301,96 @@ def dumps_plain(obj) -> str:
 
     Checking while encoding saves a second walk over big data.
     """
-    return _encode(obj, 0, set())
+    return dumps_plain_at(obj, 0, set())
 
 
 def dumps_plain_at(obj, level: int, seen: set) -> str:
     """``dumps_plain`` of a value nested at ``level``; ``seen`` collects its containers."""
+    kind = type(obj)
+    if kind is dict or kind is list:
+        text = _fast_plain(obj, level, seen)
+        if text is not None:
+            return text
     return _encode(obj, level, seen)
+
+
+def _fast_plain(obj, level, seen):
+    """``_encode(obj, level, seen)`` of a plain dict or list with containers inside, by
+    orjson; None where orjson is missing, the data is not plain (the caller's ``_encode``
+    then raises NotPlain) or orjson's text would differ.
+
+    A walk in Python checks that the data is plain. orjson writes NaN and infinities
+    as null, like None: where null occurs, a second walk makes sure it is None only.
+    Floats below 1e-4 are fixed up in the text.
+    """
+    orjson = _fast()
+    if not orjson or _SCALARS.issuperset(map(type, obj.values() if type(obj) is dict else obj)):
+        return None  # also for no container inside: the scalar path is as quick
+    local = set()
+    try:
+        _walk_plain(obj, seen, local)
+        out = orjson.dumps(obj, option=_INDENT_SORTED)
+    except (NotPlain, TypeError):  # TypeError: ints beyond 64 bits, nested too deep
+        return None
+    if not out.isascii() or b"\x7f" in out:
+        return None  # text that json.dumps escapes
+    if b"null" in out and not _all_finite(obj):
+        return None
+    if b"0.0000" in out or b"e-" in out:
+        out = _fix_small_floats_indented(out)
+    if level:
+        out = out.replace(b"\n", b"\n" + b"  " * level)
+    seen |= local
+    return out.decode("ascii")
+
+
+def _all_finite(obj):
+    """Whether every float in the plain dict or list ``obj`` is finite."""
+    values = obj.values() if type(obj) is dict else obj
+    floats = [v for v in values if type(v) is float]
+    total = sum(floats)
+    if total - total != 0:  # NaN or infinite (or an overflowing sum: then just slower)
+        return False
+    return all(_all_finite(v) for v in values if type(v) is dict or type(v) is list)
+
+
+def _fix_small_floats_indented(out):
+    """Like ``_fix_small_floats`` for indented JSON that may hold strings.
+
+    A number is told from text in a string by what surrounds it: a space before it (or
+    before its minus), and right after it a newline or a comma and a newline, which a
+    string cannot hold.
+    """
+
+    def ends_line(end):
+        return out[end] == 10 or (out[end] == 44 and out[end + 1] == 10)  # \n or ,\n
+
+    parts, pos = [], 0
+    i = out.find(b"0.0000")
+    while i != -1:
+        end = i + 6
+        while out[end] in _DIGITS:
+            end += 1
+        before = out[i - 1] if out[i - 1] != 45 else out[i - 2]  # 45: "-"
+        if before == 32 and ends_line(end):
+            parts += (out[pos:i], float.__repr__(float(out[i:end])).encode())
+            pos = end
+        i = out.find(b"0.0000", end)
+    if parts:
+        out = b"".join(parts) + out[pos:]
+    parts, pos = [], 0
+    i = out.find(b"e-")
+    while i != -1:
+        start = i
+        while out[start - 1] in _DIGITS or out[start - 1] in b".-":
+            start -= 1
+        if out[i + 3] not in _DIGITS and out[start - 1] == 32 and ends_line(i + 3):
+            parts += (out[pos : i + 2], b"0")
+            pos = i + 2
+        i = out.find(b"e-", i + 2)
+    if parts:
+        out = b"".join(parts) + out[pos:]
+    return out
 
 
 def check_plain_container(obj, seen: set) -> None:

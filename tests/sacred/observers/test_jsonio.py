@@ -320,3 +320,68 @@ def test_orjson_text_is_used_where_it_is_the_same(encoder):
         ([1e-5] * 100, {float}),  # many to fix up: the standard encoder is cheaper
     ):
         assert fast(obj, 1, kinds) is None
+
+
+def random_plain(rng, depth=0):
+    """Plain data (str keys, no NaN) with text that looks like numbers."""
+    kind = rng.choice(
+        ["float", "small", "int", "str", "none", "bool", "list", "dict"][: 6 + 2 * (depth < 4)]
+    )
+    if kind == "float":
+        return rng.uniform(-1, 1) * 10.0 ** rng.randint(-3, 20)
+    if kind == "small":
+        return rng.choice([1, -1]) * rng.random() * 10.0 ** rng.randint(-12, -5)
+    if kind == "int":
+        return rng.randint(-(10**15), 10**15)
+    if kind == "str":
+        return rng.choice(["x", " 0.00001", " 1e-7", ", 0.00001,", "é", "null", "a\nb", ""])
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "list":
+        return [random_plain(rng, depth + 1) for _ in range(rng.randint(0, 6))]
+    keys = ["a", "b", " 0.00001", "1e-7", "null", "k"]
+    return {
+        rng.choice(keys) + str(i): random_plain(rng, depth + 1) for i in range(rng.randint(0, 6))
+    }
+
+
+def test_dumps_plain_on_random_nested_data():
+    rng = random.Random(7)
+    for _ in range(400):
+        obj = {"top": [random_plain(rng) for _ in range(3)], "x": random_plain(rng)}
+        assert _jsonio.dumps_plain(obj) == json.dumps(obj, sort_keys=True, indent=2)
+        seen = set()
+        text = _jsonio.dumps_plain_at(obj, 2, seen)
+        assert text == json.dumps(obj, sort_keys=True, indent=2).replace("\n", "\n    ")
+
+
+def test_dumps_plain_takes_orjson_for_plain_nested_data_only(encoder):
+    records = [{"epoch": i, "lr": 1e-5 * i, "tags": ["a"], "s": {"m": -1.5e-7}} for i in range(50)]
+    assert _jsonio._fast_plain(records, 1, set()) is not None or encoder != "orjson"
+    shared = {"x": 1}
+    for obj in (
+        [{"a": 1.5, "b": float("nan")}],  # null would be written
+        [{"a": 1.5, "b": float("inf")}, {"c": None}],
+        [{"py/object": "x"}],  # a jsonpickle tag
+        [shared, shared],  # jsonpickle would write a reference
+        [{"a": (1, 2)}],
+        [{1: "x"}],
+        [{"a": [2**64]}],
+        [{"é": [1]}],
+    ):
+        seen = set()
+        assert _jsonio._fast_plain(obj, 1, seen) is None
+        assert seen == set()
+        try:
+            text = _jsonio.dumps_plain(obj)
+        except _jsonio.NotPlain:
+            assert not is_plain(obj)
+        else:
+            assert text == json.dumps(obj, sort_keys=True, indent=2)
+    outer = {"k": 1}
+    seen = set()
+    _jsonio.dumps_plain_at([outer], 1, seen)  # containers of one value...
+    with pytest.raises(_jsonio.NotPlain):
+        _jsonio.dumps_plain_at([[outer]], 1, seen)  # ...shared by the next one
