@@ -156,24 +156,34 @@ def _fast():
 _DIGITS = frozenset(b"0123456789")
 
 
-def _fix_small_floats(out, limit):
-    """orjson's text of a list of numbers with floats below 1e-4 written as ``repr`` does,
-    or None if more than ``limit`` need it (the standard encoder is then cheaper).
+def _fix_small_floats(out, limit=None, strings=False):
+    """orjson's JSON text with its floats below 1e-4 written as ``repr`` does, or None
+    if more than ``limit`` need it (the standard encoder is then cheaper).
 
     orjson writes ``0.0000123`` (from 1e-5) and ``1.5e-7``, repr ``1.23e-05`` and
     ``1.5e-07``: the digits are the same (both are the shortest that read back). Found
-    with ``bytes.find``, which is far quicker than a regular expression here.
+    with ``bytes.find``, which is far quicker than a regular expression here. Where the
+    text may hold ``strings`` (indented JSON), a number is told from text in a string
+    by what surrounds it: a space before it (or before its minus), and right after it
+    a newline or a comma and a newline, which a string cannot hold.
     """
+
+    def is_number(start, end):  # out[start:end]: a number's digits, "." and "e-"
+        before = out[start - 1] if out[start - 1] != 45 else out[start - 2]  # 45: "-"
+        if not strings:
+            return before not in _DIGITS and before != 46  # not inside 10.00001 (46: ".")
+        return before == 32 and (out[end] == 10 or (out[end] == 44 and out[end + 1] == 10))
+
     parts, pos = [], 0
     i = out.find(b"0.0000")
     while i != -1:
         end = i + 6
-        while out[end] in _DIGITS:  # the list's "]" ends every number
+        while out[end] in _DIGITS:  # the text goes on after every number ("]", "\n")
             end += 1
-        if out[i - 1] not in _DIGITS and out[i - 1] != 46:  # not inside 10.00001 (46: ".")
+        if is_number(i, end):
             parts += (out[pos:i], float.__repr__(float(out[i:end])).encode())
             pos = end
-            if len(parts) > 2 * limit:
+            if limit is not None and len(parts) > 2 * limit:
                 return None
         i = out.find(b"0.0000", end)
     if parts:
@@ -183,7 +193,10 @@ def _fix_small_floats(out, limit):
     parts, pos = [], 0
     i = out.find(b"e-")
     while i != -1:
-        if out[i + 3] not in _DIGITS:  # one exponent digit
+        start = i
+        while out[start - 1] in _DIGITS or out[start - 1] == 46:
+            start -= 1
+        if out[i + 3] not in _DIGITS and is_number(start, i + 3):  # one exponent digit
             parts += (out[pos : i + 2], b"0")
             pos = i + 2
         i = out.find(b"e-", i + 2)
@@ -337,7 +350,7 @@ def _fast_plain(obj, level, seen):
     if b"null" in out and not _all_finite(obj):
         return None
     if b"0.0000" in out or b"e-" in out:
-        out = _fix_small_floats_indented(out)
+        out = _fix_small_floats(out, strings=True)
     if level:
         out = out.replace(b"\n", b"\n" + b"  " * level)
     seen |= local
@@ -352,45 +365,6 @@ def _all_finite(obj):
     if total - total != 0:  # NaN or infinite (or an overflowing sum: then just slower)
         return False
     return all(_all_finite(v) for v in values if type(v) is dict or type(v) is list)
-
-
-def _fix_small_floats_indented(out):
-    """Like ``_fix_small_floats`` for indented JSON that may hold strings.
-
-    A number is told from text in a string by what surrounds it: a space before it (or
-    before its minus), and right after it a newline or a comma and a newline, which a
-    string cannot hold.
-    """
-
-    def ends_line(end):
-        return out[end] == 10 or (out[end] == 44 and out[end + 1] == 10)  # \n or ,\n
-
-    parts, pos = [], 0
-    i = out.find(b"0.0000")
-    while i != -1:
-        end = i + 6
-        while out[end] in _DIGITS:
-            end += 1
-        before = out[i - 1] if out[i - 1] != 45 else out[i - 2]  # 45: "-"
-        if before == 32 and ends_line(end):
-            parts += (out[pos:i], float.__repr__(float(out[i:end])).encode())
-            pos = end
-        i = out.find(b"0.0000", end)
-    if parts:
-        out = b"".join(parts) + out[pos:]
-    parts, pos = [], 0
-    i = out.find(b"e-")
-    while i != -1:
-        start = i
-        while out[start - 1] in _DIGITS or out[start - 1] in b".-":
-            start -= 1
-        if out[i + 3] not in _DIGITS and out[start - 1] == 32 and ends_line(i + 3):
-            parts += (out[pos : i + 2], b"0")
-            pos = i + 2
-        i = out.find(b"e-", i + 2)
-    if parts:
-        out = b"".join(parts) + out[pos:]
-    return out
 
 
 def check_plain_container(obj, seen: set) -> None:
