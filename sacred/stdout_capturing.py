@@ -24,6 +24,7 @@ import select
 import sys
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 from sacred.settings import SETTINGS
@@ -207,13 +208,15 @@ class _TeeBuffer:
     make printing twice as slow.
     """
 
-    def __init__(self, stream, out, encoding, errors, guard=None, fileno=None):
-        self._stream = stream
+    def __init__(self, stream, out, encoding, errors, guard=None, fileno=None, origin=None):
         self._out = out
         # fd mode: a context manager that records the output waiting in the pipes first
-        # (keeping the order), and the fd that ``fileno()`` reports (the redirected one)
+        # (keeping the order), the fd that ``fileno()`` reports (the redirected one), and
+        # the stream that writes to it (used in a forked child, see ``after_fork``)
         self._guard = guard
         self._fileno = fileno
+        self._origin = origin
+        self._encoding = encoding
         self._errors = "surrogateescape" if errors == "surrogateescape" else "replace"
         # UTF-8 is decoded by the C function directly (cheaper for many small writes)
         if codecs.lookup(encoding).name == "utf-8":
@@ -225,15 +228,30 @@ class _TeeBuffer:
         # consistent when several threads print (reentrant: a signal handler may print)
         self._lock = threading.RLock()
         self.closed = False
+        self._set_stream(stream)
+        _live_tees.add(self)
+
+    def _set_stream(self, stream):
+        self._stream = stream
         # The bytes are already encoded as the original stream would encode them: hand
         # them to its binary buffer instead of decoding and re-encoding (where the stream
         # does not translate newlines, i.e. not on Windows).
         buffer = getattr(stream, "buffer", None)
-        same_encoding = getattr(stream, "encoding", None) == encoding
+        same_encoding = getattr(stream, "encoding", None) == self._encoding
         self._raw = buffer if buffer is not None and same_encoding and os.linesep == "\n" else None
         # what was written to the stream itself goes first; a write-through stream
         # (unbuffered output) never holds any text back
         self._flush_first = not getattr(stream, "write_through", False)
+
+    def after_fork(self):
+        """In a forked child: new locks (another thread of the parent may have held ours),
+        nothing recorded here (the child's copy of the record is never read), and in fd
+        mode writes to the redirected fd again, so that the parent captures them."""
+        self._lock = threading.RLock()
+        self._out = _Discard()
+        self._guard = None
+        if self._origin is not None:
+            self._set_stream(self._origin)
 
     def write(self, data):
         with self._lock:
@@ -300,10 +318,29 @@ class _TeeBuffer:
         return "wb"
 
 
-def _tee_text_stream(stream, out, guard=None, fileno=None):
+class _Discard:
+    def write(self, text):
+        pass
+
+
+_live_tees = weakref.WeakSet()  # every _TeeBuffer still referenced
+
+
+def _after_fork_in_child():
+    for fd_tee in list(_live_fd_tees):
+        fd_tee.after_fork()
+    for tee in list(_live_tees):
+        tee.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _tee_text_stream(stream, out, guard=None, fileno=None, origin=None):
     """A stream that behaves like ``stream`` and also records what is written to it.
 
-    ``guard`` and ``fileno``: see ``_TeeBuffer`` (fd mode only).
+    ``guard``, ``fileno`` and ``origin``: see ``_TeeBuffer`` (fd mode only).
     """
     if stream is None:  # e.g. pythonw: print() to None does nothing, so leave it
         return None
@@ -314,7 +351,7 @@ def _tee_text_stream(stream, out, guard=None, fileno=None):
         codecs.lookup(encoding)
         errors = getattr(stream, "errors", None) or "strict"
         tee = io.TextIOWrapper(
-            _TeeBuffer(stream, out, encoding, errors, guard, fileno),
+            _TeeBuffer(stream, out, encoding, errors, guard, fileno, origin),
             encoding=encoding,
             errors=errors,
             newline="\n",  # the original stream translates newlines itself
@@ -398,6 +435,7 @@ class _FdTee:
         self.thread.start()
         self.out._before_get = self.sync
         self._bypass_pipes_for_python()
+        _live_fd_tees.add(self)
 
     def _bypass_pipes_for_python(self):
         """Let Python's own block-buffered ``sys.stdout``/``sys.stderr`` skip the pipes.
@@ -437,10 +475,17 @@ class _FdTee:
                 )
             except (AttributeError, LookupError, OSError, TypeError, ValueError):
                 continue
-            tee = _tee_text_stream(direct, self.out, guard=self, fileno=fd)
+            tee = _tee_text_stream(direct, self.out, guard=self, fileno=fd, origin=stream)
             if isinstance(tee, io.TextIOWrapper):
                 self.bypassed[name] = (stream, direct)
                 setattr(sys, name, tee)
+
+    def after_fork(self):
+        """In a forked child: Python's streams write to the pipes again (the parent reads
+        and records them), as they did before the bypass."""
+        self.busy = threading.RLock()
+        for name, (stream, _) in self.bypassed.items():
+            setattr(sys, name, stream)
 
     def _restore_python_streams(self):
         for name, (stream, direct) in self.bypassed.items():
@@ -551,6 +596,7 @@ class _FdTee:
     def stop(self):
         flush()
         self._restore_python_streams()
+        _live_fd_tees.discard(self)
         for fd, saved in self.saved.items():
             if saved is not None:
                 os.dup2(saved, fd)  # also closes our write end of the pipe
@@ -568,6 +614,9 @@ class _FdTee:
         self._commit_tails(final=True)
         os.close(self.wake_r)
         os.close(self.wake_w)
+
+
+_live_fd_tees = weakref.WeakSet()  # fd captures going on
 
 
 @contextmanager

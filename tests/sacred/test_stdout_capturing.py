@@ -535,6 +535,45 @@ def test_fd_mode_records_python_c_and_os_writes_in_the_order_written(tmp_path):
     assert result["restored"]
 
 
+def test_fd_mode_captures_what_forked_children_print(tmp_path):
+    # a forked child (multiprocessing, DataLoader workers) prints through the pipes again
+    proc, result = run_fd_script(
+        tmp_path,
+        """
+        import multiprocessing
+        def child(k):
+            for i in range(500):
+                print(f"child {k} {i}", file=log if i % 2 else sys.stdout)
+            log.flush()
+            sys.stdout.flush()
+        with factory() as out:
+            log = sys.stdout  # e.g. held by a logging handler made during the run
+            children = []
+            for k in range(4):
+                for i in range(3000):
+                    print("parent", k, i)
+                p = multiprocessing.get_context("fork").Process(target=child, args=(k,))
+                p.start()
+                children.append(p)
+            for p in children:
+                p.join(timeout=60)
+            text = out.get()
+        report(text=text, codes=[p.exitcode for p in children])
+        """,
+        timeout=120,
+    )
+    assert result["codes"] == [0, 0, 0, 0]
+    lines = result["text"].splitlines()
+    for k in range(4):  # two stream objects, two buffers: each keeps its own order
+        mine = [line for line in lines if line.startswith(f"child {k} ")]
+        assert sorted(mine) == sorted(f"child {k} {i}" for i in range(500))
+        assert [x for x in mine if int(x.split()[2]) % 2] == [
+            f"child {k} {i}" for i in range(1, 500, 2)
+        ]
+    assert sum(line.startswith("parent") for line in lines) == 12000
+    assert proc.stdout.decode().count("child") == 2000
+
+
 def test_fd_mode_keeps_line_buffered_and_unbuffered_streams_on_the_pipes(tmp_path):
     # a write per line or per print would pay for the order check each time
     proc, result = run_fd_script(
