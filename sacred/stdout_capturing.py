@@ -42,6 +42,8 @@ __all__ = (
 # sys mode: text is handed on (and recorded) in chunks of this many bytes, unless the
 # stream is line buffered or flushed; fewer, larger chunks make capturing cheaper
 _TEXT_CHUNK = 1 << 16
+# fd mode: Python writes from this size on skip the pipes (see _FdTee)
+_BYPASS_MIN = 1 << 13
 # fd mode: the most read from a pipe at once (also the pipe size we ask for)
 _READ_SIZE = 1 << 20
 _BATCH_DELAY = 0.002
@@ -257,6 +259,10 @@ class _TeeBuffer:
         with self._lock:
             if self._guard is None:
                 self._pass_on(data)
+            elif len(data) < _BYPASS_MIN and not self._undecoded:
+                # a flush of a line or two (print(..., flush=True), a logging handler):
+                # through the pipe, like C output, is cheaper than the order check
+                _write_all(self._fileno, data)
             else:
                 with self._guard:
                     self._pass_on(data)
@@ -446,8 +452,10 @@ class _FdTee:
         the cost of a trip through a pipe and the reader thread. What C code, child
         processes or ``os.write`` write still comes through the pipes; before each
         Python write, what waits in them is recorded first (see ``__enter__``), so the
-        record keeps the order of writing. ``fileno()`` still gives 1 and 2, so a child
-        started with ``stdout=sys.stdout`` is captured too.
+        record keeps the order of writing. Small writes (a flush after a line or two)
+        still go into the pipes: there the check would cost more than the pipe.
+        ``fileno()`` still gives 1 and 2, so a child started with ``stdout=sys.stdout``
+        is captured too.
         """
         try:  # __enter__ must not block on a pipe the reader thread emptied first
             for read_end in self.targets:

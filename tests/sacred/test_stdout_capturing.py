@@ -508,7 +508,7 @@ def test_fd_mode_records_python_c_and_os_writes_in_the_order_written(tmp_path):
                 isatty=sys.stdout.isatty(),
             )
             for i in range(300):
-                print(f"py {i}")
+                print(f"py {i}" + ("y" * 9000 if i % 3 else ""))  # big writes skip the pipe
                 sys.stdout.flush()
                 os.write(1, f"os {i}\\n".encode())
                 libc.printf(b"c %d\\n", i)
@@ -521,7 +521,9 @@ def test_fd_mode_records_python_c_and_os_writes_in_the_order_written(tmp_path):
         report(text=text, inside=inside, restored=sys.stdout is original)
         """,
     )
-    expected_out = "".join(f"py {i}\nos {i}\nc {i}\n" for i in range(300))
+    expected_out = "".join(
+        f"py {i}" + ("y" * 9000 if i % 3 else "") + f"\nos {i}\nc {i}\n" for i in range(300)
+    )
     expected_out += "child via sys.stdout\nlast, unflushed\n"
     assert [line for line in result["text"].splitlines(keepends=True) if "err" not in line] == (
         expected_out.splitlines(keepends=True)
