@@ -467,8 +467,8 @@ class _FdTee:
             if (
                 self.saved[fd] is None
                 or _fileno(stream) != fd  # e.g. Jupyter's streams: left as they are
-                # a write per line (a terminal) or per print (unbuffered) would pay
-                # for the order check each time: there the pipe is cheaper
+                # writes of a line (a terminal) or of a print (unbuffered) would all
+                # take the small-write path into the pipe anyway (see _TeeBuffer.write)
                 or getattr(stream, "line_buffering", True)
                 or getattr(stream, "write_through", True)
             ):
