@@ -34,6 +34,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _synthetic import EXPERIMENT, outline  # noqa: E402
+
 from sacred.store import StoreError, open_store  # noqa: E402
 from sacredboard.app import create_app  # noqa: E402
 
@@ -46,22 +48,12 @@ TABLE_URL = (
 
 def fill(store, n, points):
     rnd = random.Random(0)
-    t0 = dt.datetime(2026, 11, 1)
-    experiment = {
-        "name": "mnist",
-        "base_dir": "/work/exp",
-        "mainfile": "train.py",
-        "dependencies": [f"pkg{i}==1.{i}" for i in range(30)],
-        "repositories": [],
-        "sources": [],
-    }
+    experiment = dict(EXPERIMENT, sources=[])  # no source files to import
     big_id = None
     for i in range(1, n + 1):
-        start = t0 + dt.timedelta(minutes=i)
-        status = rnd.choice(["COMPLETED"] * 8 + ["FAILED", "RUNNING"])
-        base = rnd.uniform(0.5, 2.0)
         steps = points if i == n // 2 else 20
-        losses = [base / (s + 1) + rnd.random() * 1e-3 for s in range(steps)]
+        start, status, losses, config = outline(rnd, i, steps)
+        losses = [v + rnd.random() * 1e-3 for v in losses]
         stamps = [(start + dt.timedelta(seconds=s)).isoformat() for s in range(steps)]
         record = {
             "_id": i,
@@ -76,12 +68,7 @@ def fill(store, n, points):
             "resources": [],
             "artifacts": [],
             "result": losses[-1] if status == "COMPLETED" else None,
-            "config": {
-                "lr": rnd.choice([0.1, 0.03, 0.01, 0.003]),
-                "batch": rnd.choice([32, 64, 128]),
-                "optimizer": {"name": rnd.choice(["adam", "sgd"]), "beta": 0.9},
-                "seed": rnd.randrange(10**6),
-            },
+            "config": config,
             "info": {},
             "captured_out": "epoch 1\nepoch 2\n",
         }

@@ -31,6 +31,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _synthetic import outline  # noqa: E402
+
 QUERY = "config.optimizer.name == 'adam' and lr < 0.05 and status == 'COMPLETED'"
 SORT = "-metrics.loss.min"
 EPOCH = dt.datetime(1970, 1, 1)
@@ -44,20 +46,9 @@ def write_runs(url, n):
     engine = sa.create_engine(url)
     b.Base.metadata.create_all(engine)
     rnd = random.Random(0)
-    t0 = dt.datetime(2026, 11, 1)
     runs, metrics, expected = [], [], []
     for i in range(n):
-        start = t0 + dt.timedelta(minutes=i)
-        status = rnd.choice(["COMPLETED"] * 8 + ["FAILED", "RUNNING"])
-        base = rnd.uniform(0.5, 2.0)
-        losses = [base / (s + 1) for s in range(20)]
-        config = {
-            "lr": rnd.choice([0.1, 0.03, 0.01, 0.003]),
-            "batch_size": rnd.choice([32, 64]),
-            "optimizer": {"name": rnd.choice(["adam", "sgd"]), "beta": 0.9},
-            "layers": [64, 32],
-            "seed": rnd.randrange(2**31),
-        }
+        start, status, losses, config = outline(rnd, i)
         done = status != "RUNNING"
         runs.append(
             {
