@@ -368,8 +368,8 @@ def run_metric(run_id, name):
 _KINDS = ("artifact", "source", "resource")
 
 
-def _open_file(file_id: str):
-    """``<run>/<kind>/<name>`` -> (stream, name); only files recorded for that run."""
+def _read_file(file_id: str):
+    """``<run>/<kind>/<name>`` -> (content, name, mimetype); only files recorded for that run."""
     parts = file_id.split("/", 2)
     if len(parts) != 3 or parts[1] not in _KINDS or not parts[2]:
         raise RunNotFoundError(f"no file {file_id!r} (ids look like 3/artifact/model.txt)")
@@ -380,22 +380,16 @@ def _open_file(file_id: str):
         raise RunNotFoundError(f"run {parts[0]} has no {kind} {name!r}")
     opener = {"artifact": s.open_artifact, "source": s.open_source, "resource": s.open_resource}
     try:
-        stream = opener[kind](rid, name)
+        with opener[kind](rid, name) as stream:
+            data = stream.read()
     except OSError as e:
         raise RunNotFoundError(f"{kind} {name!r} of run {parts[0]} cannot be read: {e}") from None
-    return stream, name
-
-
-def _mimetype(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "binary/octet-stream"
+    return data, name, mimetypes.guess_type(name)[0] or "binary/octet-stream"
 
 
 @bp.route("/api/file/<path:file_id>")
 def file_download(file_id):
-    stream, name = _open_file(file_id)
-    with stream:
-        data = stream.read()
-    mime = _mimetype(name)
+    data, name, mime = _read_file(file_id)
     inline = request.args.get("inline") == "1" and mime in _INLINE_TYPES
     resp = send_file(
         io.BytesIO(data),
@@ -409,10 +403,7 @@ def file_download(file_id):
 
 @bp.route("/api/fileview/<path:file_id>")
 def file_view(file_id):
-    stream, name = _open_file(file_id)
-    with stream:
-        data = stream.read()
-    mime = _mimetype(name)
+    data, name, mime = _read_file(file_id)
     text = None
     try:
         text = data.decode("utf-8")
