@@ -209,8 +209,8 @@ def _fast_scalars(obj, level, kinds):
     """``_scalar_encoder(level)(obj)[1:-1]`` for a non-empty container of scalars, encoded
     by orjson; None where orjson is missing or its text would differ."""
     orjson = _fast()
-    if not orjson or (float in kinds and _NONE in kinds):  # see the check for null below
-        return None
+    if not orjson or len(obj) <= 8 or (float in kinds and _NONE in kinds):
+        return None  # below 9 items the C encoder is as fast; None and NaN: see below
     compact = type(obj) is list and str not in kinds  # then no item holds a comma
     try:
         out = orjson.dumps(obj, option=0 if compact else _INDENT_SORTED)
@@ -244,7 +244,7 @@ def scalar_items(obj, level, kinds=None):
     """The items of a non-empty container of scalars, one per line at ``level``."""
     if kinds is None:
         kinds = set(map(type, obj.values() if type(obj) is dict else obj))
-    text = _fast_scalars(obj, level, kinds) if len(obj) > 8 else None  # else not faster
+    text = _fast_scalars(obj, level, kinds)
     return _scalar_encoder(level)(obj)[1:-1] if text is None else str(text, "ascii")
 
 
@@ -378,13 +378,10 @@ _MINUTE_SECOND_MICRO = attrgetter("minute", "second", "microsecond")
 ISO_WIDTH = 26  # len("YYYY-MM-DDTHH:MM:SS.ffffff")
 
 
-def isoformat_items(timestamps, level):
-    """Like ``encode_items([t.isoformat() for t in timestamps], level)``, but faster."""
-    return str(isoformat_items_fixed(timestamps, level)[0], "ascii")
-
-
 def isoformat_items_fixed(timestamps, level):
-    """``(isoformat_items(timestamps, level) as ASCII bytes, fixed)``; both may be memoryviews.
+    """``(text, fixed)``, both ASCII bytes (or memoryviews of them).
+
+    ``text`` is ``encode_items([t.isoformat() for t in timestamps], level)``, made faster.
 
     ``fixed`` is every ISO string at the full width of ``ISO_WIDTH`` ASCII bytes (``.000000``
     written out), one after the other, when all timestamps are naive datetimes; else None.

@@ -17,7 +17,6 @@ from sacred.observers._jsonio import (
     dumps,
     encode_items,
     is_plain,
-    isoformat_items,
     isoformat_items_fixed,
     scalar_items_bytes,
     write_atomic,
@@ -148,7 +147,6 @@ def iso_reference(timestamps, level=3):
     ],
 )
 def test_isoformat_items(timestamps):
-    assert isoformat_items(timestamps, 3) == iso_reference(timestamps).decode()
     text, fixed = isoformat_items_fixed(timestamps, 3)
     assert bytes(text) == iso_reference(timestamps)
 
@@ -161,9 +159,9 @@ def test_isoformat_items_many_random():
         for _ in range(5000)
     )
     stamps[10] = stamps[10].replace(microsecond=0)
-    assert isoformat_items(stamps, 3) == iso_reference(stamps).decode()
+    assert bytes(isoformat_items_fixed(stamps, 3)[0]) == iso_reference(stamps)
     rng.shuffle(stamps)
-    assert isoformat_items(stamps, 2) == iso_reference(stamps, 2).decode()
+    assert bytes(isoformat_items_fixed(stamps, 2)[0]) == iso_reference(stamps, 2)
 
 
 def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path):
@@ -271,11 +269,11 @@ def test_scalar_items_bytes_of_floats_are_repr_exactly(level):
         [rng.random() for _ in range(5000)],  # a few below 1e-4 by chance
         [rng.uniform(-1, 1) * 10.0 ** rng.randint(-12, 20) for _ in range(5000)],  # many
         [rng.uniform(0, 1e-5) for _ in range(500)],  # all small
-        [0.5, float("nan"), 1.0, 2.0, 3.0, 4.0],
-        [0.5, float("inf"), -float("inf"), 1.0, 2.0, 3.0],
-        [1, 2.5, True, None, False, 3, 4.0],
-        [2**64, 1.5, 2, 3, 4, 5],  # beyond orjson's ints
-        [-(2**63), 2**64 - 1, 0, 1, 2, 3],
+        [0.5, float("nan"), 1.0, 2.0, 3.0, 4.0] * 2,  # (orjson is tried from 9 items on)
+        [0.5, float("inf"), -float("inf"), 1.0, 2.0, 3.0] * 2,
+        [1, 2.5, True, None, False, 3, 4.0] * 2,
+        [2**64, 1.5, 2, 3, 4, 5] * 2,  # beyond orjson's ints
+        [-(2**63), 2**64 - 1, 0, 1, 2, 3] * 2,
     ):
         kinds = set(map(type, values))
         assert bytes(scalar_items_bytes(values, level, kinds)) == _items_reference(values, level)
