@@ -97,6 +97,8 @@ _ALL_STATES = (
     "QUEUED",
 )
 DEFAULT_DEAD_AFTER = 120.0
+#: how deep parentheses, ``not`` and lists (and JSON filter trees) may nest in one query
+MAX_NESTING = 100
 
 
 class QueryError(SacredError, ValueError):
@@ -295,14 +297,22 @@ def _tokenize(text: str) -> list:
         elif kind == "date":
             value = _parse_date(raw, text, pos)
         elif kind == "rel":
-            value = -1 if raw[0] == "-" else 1
-            value = _dt.timedelta(seconds=value * float(raw[1:-1]) * _UNITS[raw[-1]])
+            value = _relative_delta(raw, text, pos)
         else:
             value = raw
         tokens.append(_Token(kind, value, pos, raw))
         pos = m.end()
     tokens.append(_Token("eof", None, len(text), ""))
     return tokens
+
+
+def _relative_delta(raw: str, text=None, pos=None) -> _dt.timedelta:
+    """``-1d`` as a timedelta; one that no date can be shifted by is a QueryError."""
+    sign = -1 if raw[0] == "-" else 1
+    try:
+        return _dt.timedelta(seconds=sign * float(raw[1:-1]) * _UNITS[raw[-1]])
+    except OverflowError:
+        raise QueryError(f"relative time {raw!r} is out of range", text, pos) from None
 
 
 def _parse_date(raw: str, text=None, pos=None) -> _dt.datetime:
@@ -353,6 +363,14 @@ class _Parser:
         self.i = 0
         self.now = now
         self.dead_after = dead_after
+        self.depth = 0
+
+    def enter(self):
+        """One nesting level deeper (a parenthesis, ``not`` or list): refused past the limit."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            # no caret: the line would repeat the whole (long) query
+            raise QueryError(f"the query nests deeper than {MAX_NESTING} levels")
 
     @property
     def tok(self) -> _Token:
@@ -405,18 +423,23 @@ class _Parser:
 
     def parse_not(self) -> Node:
         if self.at_keyword("not"):
+            self.enter()
             self.advance()
-            return Not(self.parse_not())
+            node = Not(self.parse_not())
+            self.depth -= 1
+            return node
         return self.parse_primary()
 
     def parse_primary(self) -> Node:
         tok = self.tok
         if tok.kind == "punct" and tok.value == "(":
+            self.enter()
             self.advance()
             if self.tok.kind == "punct" and self.tok.value == ")":
                 self.error("expected a condition inside the parentheses")
             node = self.parse_or()
             self.expect_punct(")")
+            self.depth -= 1
             return node
         if tok.kind != "name":
             what = "the query ends" if tok.kind == "eof" else f"found {tok.text!r}"
@@ -477,7 +500,10 @@ class _Parser:
             return tok.value
         if tok.kind == "rel":
             self.advance()
-            return self.now + tok.value
+            try:
+                return self.now + tok.value
+            except OverflowError:
+                self.error(f"relative time {tok.text!r} is out of range", tok)
         if tok.kind == "punct" and tok.value == "[":
             return self.parse_list()
         if tok.kind == "name":
@@ -487,6 +513,7 @@ class _Parser:
     def parse_list(self) -> list:
         if not (self.tok.kind == "punct" and self.tok.value == "["):
             self.error("expected a list like [1, 2]" + self._found())
+        self.enter()
         self.advance()
         values = []
         while not (self.tok.kind == "punct" and self.tok.value == "]"):
@@ -496,6 +523,7 @@ class _Parser:
             elif not (self.tok.kind == "punct" and self.tok.value == "]"):
                 self.error("expected ',' or ']'" + self._found())
         self.advance()
+        self.depth -= 1
         return values
 
 
@@ -589,7 +617,9 @@ _SB_OPERATORS = {
 }
 
 
-def _parse_tree(tree, now, dead_after, where="query") -> Node:
+def _parse_tree(tree, now, dead_after, where="query", depth=0) -> Node:
+    if depth > MAX_NESTING:
+        raise QueryError(f"the filter tree nests deeper than {MAX_NESTING} levels")
     if not isinstance(tree, dict):
         raise QueryError(f"{where}: a filter clause must be an object, not {tree!r}")
     if "type" in tree:
@@ -600,7 +630,8 @@ def _parse_tree(tree, now, dead_after, where="query") -> Node:
         if not isinstance(filters, list):
             raise QueryError(f"{where}.filters: must be a list")
         items = tuple(
-            _parse_tree(f, now, dead_after, f"{where}.filters[{i}]") for i, f in enumerate(filters)
+            _parse_tree(f, now, dead_after, f"{where}.filters[{i}]", depth + 1)
+            for i, f in enumerate(filters)
         )
         if not items:
             return MatchAll()
@@ -667,6 +698,8 @@ def parse(
         except ValueError as e:
             pos = query.index("{") + getattr(e, "pos", 0)
             raise QueryError(f"invalid JSON filter tree: {e.msg}", query, pos) from None
+        except RecursionError:
+            raise QueryError("the JSON filter tree nests too deeply") from None
         return _parse_tree(tree, now, dead_after)
     return _Parser(query, now, dead_after).parse()
 
