@@ -470,14 +470,14 @@ def replay_fallback(path, observer) -> object:
     overwritten with the same content. Returns the run id. Raises ``ObserverError`` if the
     store still cannot take everything (a new fallback file is then named in a warning).
     """
-    from sacred.serializer import restore
+    from sacred.safe_restore import safe_restore
 
     with open(path, encoding="utf-8") as f:
         records = [json.loads(line) for line in f if line.strip()]
     run_id = None
     with observer._lock:
         for record in records:
-            event, kwargs = record["event"], restore(record["kwargs"])
+            event, kwargs = record["event"], safe_restore(record["kwargs"], "kwargs")
             source = record.get("file")
             if event == "started_event":
                 copies = record.get("sources")

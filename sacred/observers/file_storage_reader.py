@@ -47,6 +47,7 @@ from sacred.observers import _jsonio, _metric_sidecar
 from sacred.observers._run_index import CorruptIndex, RunIndex
 from sacred.store import query as q
 from sacred.store.base import (
+    decode_stored,
     TERMINAL_STATUSES,
     RunNotFoundError,
     RunStore,
@@ -408,6 +409,7 @@ class FileStore(RunStore):
                 record[key] = to_naive_utc(record[key])
         record["config"] = config
         record["info"] = info
+        decode_stored(record)
         record["artifacts"] = [
             a if isinstance(a, dict) else {"name": a} for a in record.get("artifacts") or []
         ]

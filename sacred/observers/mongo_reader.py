@@ -27,7 +27,14 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from sacred.store import query as q
-from sacred.store.base import RunNotFoundError, RunStore, StoreError, merge_meta, to_naive_utc
+from sacred.store.base import (
+    RunNotFoundError,
+    RunStore,
+    StoreError,
+    decode_stored,
+    merge_meta,
+    to_naive_utc,
+)
 from sacred.store.mongo_query import MongoTranslator, compare_filter
 
 __all__ = ("MongoStore",)
@@ -208,7 +215,7 @@ class MongoStore(RunStore):
                 info.pop("metrics", None)
         for key in _HIDDEN:
             doc.pop(key, None)
-        return doc
+        return decode_stored(doc)
 
     def get(self, run_id) -> dict:
         from sacred.observers._mongo_overflow import read_run

@@ -113,14 +113,14 @@ def _write_records(fd, records, files_dir):
 
 def read_event_file(path):
     """The records of an event file: a list of dicts with ``event`` and restored ``kwargs``."""
-    from sacred.serializer import restore
+    from sacred.safe_restore import safe_restore
 
     records = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 record = json.loads(line)
-                record["kwargs"] = restore(record["kwargs"])
+                record["kwargs"] = safe_restore(record["kwargs"], "kwargs")
                 records.append(record)
     return records
 

@@ -36,7 +36,8 @@ from operator import sub
 
 from sacred.observers.base import RunObserver
 from sacred.observers.cli_options import sql_option  # noqa: F401 (defined once, there)
-from sacred.serializer import flatten, restore
+from sacred.safe_restore import safe_restore
+from sacred.serializer import flatten
 from sacred.utils import ObserverError
 
 __all__ = (
@@ -773,7 +774,7 @@ def replay_failed_events(path, url=None, *, engine=None, session=None):
             for record in records:
                 observer.run_id = record["run_id"]
                 observer._cout_db = None
-                kwargs = restore(record["kwargs"])
+                kwargs = safe_restore(record["kwargs"], "kwargs")
                 getattr(observer, "_apply_" + record["event"])(db_session, **kwargs)
             db_session.commit()
         except BaseException:

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, backref, relationship
 
 from sacred.dependencies import get_digest as _md5_of_file
-from sacred.serializer import restore
+from sacred.safe_restore import safe_restore
 
 __all__ = (
     "Base",
@@ -364,7 +364,7 @@ class Run(Base):
 
     def to_json(self):
         if self.result_json is not None:
-            result = restore(json.loads(self.result_json))
+            result = safe_restore(json.loads(self.result_json), "result")
         else:
             result = self.result
         return {
@@ -385,7 +385,7 @@ class Run(Base):
             "artifacts": [a.to_json() for a in self.artifacts],
             "host": self.host.to_json(),
             "experiment": self.experiment.to_json(),
-            "config": restore(json.loads(self.config)),
+            "config": safe_restore(json.loads(self.config), "config"),
             "captured_out": self.captured_out,
             "fail_trace": self.fail_trace,
         }

@@ -36,7 +36,8 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from sacred.serializer import flatten, restore
+from sacred.safe_restore import safe_restore
+from sacred.serializer import flatten
 from sacred.store import query as q
 from sacred.store.base import (
     RunNotFoundError,
@@ -87,10 +88,10 @@ def _split_trace(text):
     return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def _from_json(text, default):
+def _from_json(text, default, field):
     if text is None:
         return default
-    return restore(json.loads(text))
+    return safe_restore(json.loads(text), field)
 
 
 def _chunks(seq, size=_CHUNK):
@@ -253,7 +254,7 @@ class SqlStore(RunStore):
 
     def _record(self, r, experiments, artifacts, resources, full) -> dict:
         if r.result_json is not None:
-            result = restore(json.loads(r.result_json))
+            result = safe_restore(json.loads(r.result_json), "result")
         else:
             result = r.result
         experiment = {"name": r.e_name, "base_dir": r.e_base_dir}
@@ -286,12 +287,12 @@ class SqlStore(RunStore):
                 record[name] = value
         record.update(
             {
-                "config": _from_json(r.config, {}),
+                "config": _from_json(r.config, {}, "config"),
                 "meta": meta,
                 "status": r.status,
                 "resources": [[f, m] for _, f, m in resources.get(r.run_id, ())],
                 "artifacts": [{"name": f} for _, f in artifacts.get(r.run_id, ())],
-                "info": _from_json(r.info, {}),
+                "info": _from_json(r.info, {}, "info"),
                 "result": result,
             }
         )

@@ -16,6 +16,7 @@ metric, ``{run_id, name, steps, values, timestamps}``).
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from typing import Optional
 from sacred.observers import _jsonio
 from sacred.store import query as q
 from sacred.store.base import (
+    decode_stored,
     RunNotFoundError,
     RunStore,
     StoreError,
@@ -57,10 +59,25 @@ def _decode(value):
             if tag == "TinyFile":
                 return body
             try:
-                return json.loads(body)
-            except ValueError:
+                return _rebuild(tag, body)
+            except (ValueError, TypeError):
                 return body
     return value
+
+
+def _rebuild(tag, body):
+    """An array, DataFrame or Series as tinydb-serialization wrote it (lists if numpy or
+    pandas is not installed); never runs code: the body is JSON."""
+    try:
+        if tag == "TinyArray":
+            import numpy as np
+
+            return np.array(json.loads(body))
+        import pandas as pd
+    except ImportError:
+        return json.loads(body)
+    frame = pd.read_json(io.StringIO(body), typ="series" if tag == "TinySeries" else "frame")
+    return frame
 
 
 def _record(entry: dict) -> dict:
@@ -75,7 +92,7 @@ def _record(entry: dict) -> dict:
         {"name": a[0], "file_id": a[2]} if isinstance(a, list) else a
         for a in record.get("artifacts") or []
     ]
-    return record
+    return decode_stored(record)
 
 
 def _file_ids(record: dict) -> set:

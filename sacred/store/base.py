@@ -38,6 +38,7 @@ import json
 import math
 from typing import IO, Iterable, Optional
 
+from sacred.safe_restore import safe_restore
 from sacred.store import query as q
 from sacred.store.downsample import downsample
 from sacred.utils import SacredError
@@ -50,6 +51,7 @@ __all__ = (
     "metric_summary",
     "flatten_record",
     "gc_paused",
+    "decode_stored",
 )
 
 DEFAULT_DEAD_AFTER = q.DEFAULT_DEAD_AFTER
@@ -103,6 +105,19 @@ def metric_summary(values) -> dict:
 
 def _plain(v):
     return v.item() if hasattr(v, "item") else v
+
+
+def decode_stored(record: dict) -> dict:
+    """``record`` with its ``config``, ``info`` and ``result`` rebuilt by the safe decoder.
+
+    Every reader calls this: stored data is untrusted, so tagged values are rebuilt only for
+    Sacred's own types (numpy, pandas, datetimes, tuples, ...), never by importing what a
+    record names (see ``sacred.safe_restore``).
+    """
+    for field in ("config", "info", "result"):
+        if field in record:
+            record[field] = safe_restore(record[field], field)
+    return record
 
 
 def merge_meta(meta, updates: dict) -> dict:
