@@ -2,6 +2,7 @@
 
 import ast
 import inspect
+import math
 import re
 import shlex
 import textwrap
@@ -35,8 +36,11 @@ def get_config_updates(updates):
     """Split the ``with`` tokens into (nested dict of config updates, list of named configs).
 
     ``path=value`` sets the (dotted) path to the converted value; a token without ``=``
-    names a named config or a config file; empty tokens are ignored.
+    names a named config or a config file; empty tokens are ignored. A bad token raises a
+    CommandLineError with a one-line message.
     """
+    from sacred.config.utils import MAX_CONFIG_DEPTH, abbreviate
+
     config_updates = {}
     named_configs = []
     for token in updates or ():
@@ -52,7 +56,13 @@ def get_config_updates(updates):
                 f"Invalid config update {token!r}: expected path=value with a dotted "
                 "path such as foo.bar=17."
             )
-        converted = _convert_value(value.strip(), token)
+        depth = path.count(".") + 1
+        if depth > MAX_CONFIG_DEPTH:
+            raise CommandLineError(
+                f"Invalid config update {abbreviate(token)!r}: the path nests {depth} levels "
+                f"deep; at most {MAX_CONFIG_DEPTH} are allowed."
+            )
+        converted = _convert_value(value.strip(), token, path)
         try:
             set_by_dotted_path(config_updates, path, converted)
         except (TypeError, AttributeError) as e:
@@ -73,15 +83,21 @@ _LITERAL_OPENERS = {
 }
 
 
-def _convert_value(value, token=None):
-    """Parse a ``with`` value as a Python literal (then jsonpickle-restore it).
+def _convert_value(value, token=None, path=""):
+    """Parse a ``with`` value as a Python literal (then rebuild Sacred's tagged forms).
 
     A value that is no literal stays a string (``name=Bob``), unless
     ``SETTINGS.COMMAND_LINE.STRICT_PARSING`` is set; then a CommandLineError is raised.
     A value that opens a list, dict, tuple or string literal but does not close it
     (``a=[1,2``) is a typo, not a string: it raises a CommandLineError too.
+
+    The value is data: jsonpickle tags are rebuilt only for Sacred's own forms
+    (``{'py/tuple': [1, 2]}``, numpy, ...); a tag that would import or call code
+    (``py/reduce``, ``py/function``, ``py/object`` of other classes) is a CommandLineError,
+    and so is a number too large for a float (``1e999`` would become inf).
     """
-    from sacred.serializer import restore
+    from sacred.config.utils import abbreviate
+    from sacred.safe_restore import UnsafeDataError, safe_restore
 
     try:
         parsed = ast.literal_eval(value)
@@ -98,7 +114,48 @@ def _convert_value(value, token=None):
                 "literal (strict parsing is on; quote strings, e.g. name='Bob')."
             ) from e
         return value
-    return restore(parsed)
+    shown = token if token is not None else value
+    overflowed = _overflowed_literal(value, parsed)
+    if overflowed is not None:
+        raise CommandLineError(
+            f"Invalid config update {abbreviate(shown)!r}: the number {abbreviate(overflowed)} "
+            "is too large for a float (it would become inf)."
+        )
+    try:
+        return safe_restore(parsed, path, on_unsafe="raise")
+    except UnsafeDataError as e:
+        raise CommandLineError(f"Invalid config update {abbreviate(shown)!r}: {e}") from None
+
+
+def _is_inf(obj):
+    if type(obj) is float:
+        return math.isinf(obj)
+    if type(obj) is complex:
+        return math.isinf(obj.real) or math.isinf(obj.imag)
+    return False
+
+
+def _overflowed_literal(value, parsed):
+    """The number literal in ``value`` that overflowed to inf (parsed to ``parsed``), or None.
+
+    No Python literal means inf on purpose (``float('inf')`` is no literal).
+    """
+    stack, found = [parsed], False
+    while stack and not found:
+        obj = stack.pop()
+        if isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        else:
+            found = _is_inf(obj)
+    if not found:
+        return None
+    for node in ast.walk(ast.parse(value, mode="eval")):
+        if isinstance(node, ast.Constant) and _is_inf(node.value):
+            return ast.get_source_segment(value, node) or value
+    return value
 
 
 # ------------------------------------------------------------------ usage

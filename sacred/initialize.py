@@ -112,11 +112,12 @@ class Scaffold:
 
     def choose_seed(self, parent_rnd=None):
         """Take the seed from the config or draw it from the parent's rnd; then seed children."""
-        from sacred.randomness import create_deferred_rnd, deferred_seed
+        from sacred.randomness import check_seed, create_deferred_rnd, deferred_seed
 
         if self.seed is not None:
             return
         seed = self.config.get("seed")
+        check_seed(seed, join_paths(self.path, "seed"))
         self.seed = deferred_seed(parent_rnd) if seed is None else seed
         self.rnd = create_deferred_rnd(self.seed)
         if not self.path:  # only the experiment puts its seed into the config
@@ -143,9 +144,10 @@ class Scaffold:
 
     def connect(self, run):
         """Give every captured function its logger, rnd, run and (read-only) config."""
-        from sacred.randomness import create_deferred_rnd, deferred_seed
+        from sacred.randomness import check_seed, create_deferred_rnd, deferred_seed
 
         self.seed = self.config.get("seed", self.seed)  # a config hook may have set it
+        check_seed(self.seed, join_paths(self.path, "seed"))
         self.rnd = create_deferred_rnd(self.seed)
         read_only = SETTINGS.CONFIG.READ_ONLY_CONFIG
         if read_only:
@@ -374,8 +376,10 @@ def create_run(
     log_level=None,
 ):
     """Prepare a (not yet started) ``Run`` of ``command_name``."""
+    from sacred.config.utils import check_config_depth
     from sacred.run import Run
 
+    check_config_depth(config_updates or {})
     prep = _RunPreparation(experiment, log_level)
     updates = convert_to_nested_dict(config_updates or {})
     prep.fix(updates)

@@ -7,7 +7,7 @@ import sys
 from sacred.settings import SETTINGS
 from sacred.utils import module_is_in_cache
 
-__all__ = ["SEEDRANGE", "get_seed", "create_rnd", "set_global_seed"]
+__all__ = ["SEEDRANGE", "SEED_LIMIT", "check_seed", "get_seed", "create_rnd", "set_global_seed"]
 
 # Importing numpy costs ~100 ms, more than everything else a small script does.
 # When numpy is installed but nobody imported it yet, the generators of a run are
@@ -17,6 +17,30 @@ __all__ = ["SEEDRANGE", "get_seed", "create_rnd", "set_global_seed"]
 # numpy gets imported during the run. Seeds and draws are identical either way.
 
 SEEDRANGE = (1, int(1e9))
+#: a seed from the config must be an int in [0, SEED_LIMIT) (what numpy's global seed takes)
+SEED_LIMIT = 2**32
+
+
+def check_seed(seed, key="seed"):
+    """Raise InvalidConfigError unless ``seed`` (the config entry ``key``) is a usable seed.
+
+    None (draw one) and the seeds Sacred draws itself pass; otherwise the seed must be an
+    int (not a bool) in [0, 2**32).
+    """
+    if seed is None or isinstance(seed, DeferredSeed):
+        return
+    if type(seed) is int and 0 <= seed < SEED_LIMIT:
+        return
+    from sacred.config.utils import abbreviate
+    from sacred.utils import InvalidConfigError
+
+    raise InvalidConfigError(
+        f'The config entry "{key}" must be an int in [0, 2**32), '
+        f"not {abbreviate(repr(seed) if isinstance(seed, str) else seed)}.",
+        conflicting_configs=(key,),
+        print_conflicting_configs=False,
+        print_traceback=False,
+    )
 
 
 def get_seed(rnd=None):

@@ -8,6 +8,9 @@ from sacred.settings import SETTINGS
 from sacred.utils import PYTHON_IDENTIFIER
 
 __all__ = [
+    "MAX_CONFIG_DEPTH",
+    "abbreviate",
+    "check_config_depth",
     "assert_is_valid_key",
     "normalize_numpy",
     "normalize_or_die",
@@ -16,6 +19,9 @@ __all__ = [
     "dogmatize",
     "undogmatize",
 ]
+
+#: how many levels config keys may nest (dotted parts and nested dicts counted together)
+MAX_CONFIG_DEPTH = 100
 
 _jsonpickle_tags = None
 # what any key rule could object to (the rules themselves are checked after a match)
@@ -90,6 +96,48 @@ def assert_is_valid_key(key):
     * ``ENFORCE_KEYS_NO_EQUALS``: no ``=``.
     """
     _key_checker()(key)
+
+
+def abbreviate(text, limit=80):
+    """``text`` (a str, else its repr) cut to about ``limit`` characters for a message."""
+    if not isinstance(text, str):
+        try:
+            text = repr(text)
+        except ValueError:  # an int too long to print
+            text = f"<an int of {text.bit_length()} bits>"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}...{text[-15:]}"
+
+
+def check_config_depth(updates):
+    """Raise InvalidConfigError if a key of ``updates`` nests deeper than MAX_CONFIG_DEPTH.
+
+    The dotted parts of keys and the nesting of dicts add up (``{"a.b": {"c": 1}}`` is three
+    levels). Walked without recursion, so a hostile depth fails fast with a one-line message.
+    """
+    from sacred.utils import InvalidConfigError
+
+    stack = [(updates, 0, None)]
+    while stack:
+        current, depth, chain = stack.pop()
+        for key, value in current.items():
+            level = depth + (key.count(".") + 1 if isinstance(key, str) else 1)
+            link = (key, chain)
+            if level > MAX_CONFIG_DEPTH:
+                parts = []
+                while link is not None:
+                    parts.append(str(link[0]))
+                    link = link[1]
+                path = ".".join(reversed(parts))
+                raise InvalidConfigError(
+                    f"Invalid config update {abbreviate(path)!r}: the path nests {level} levels "
+                    f"deep; at most {MAX_CONFIG_DEPTH} are allowed.",
+                    print_conflicting_configs=False,
+                    print_traceback=False,
+                )
+            if isinstance(value, dict):
+                stack.append((value, level, link))
 
 
 def normalize_numpy(obj):
