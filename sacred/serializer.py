@@ -3,6 +3,8 @@
 ``flatten(obj) == json.loads(jsonpickle.encode(obj, keys=True))`` and
 ``restore(flat) == jsonpickle.decode(json.dumps(flat), keys=True, on_missing="error")``.
 Plain JSON data takes a fast path that gives the same result without jsonpickle.
+``restore`` runs whatever code the data names: use it on trusted data only (readers of stored
+data use ``sacred.safe_restore``).
 The module attribute ``json`` is the jsonpickle module (loaded on first use, together with
 its numpy/pandas handlers when those libraries are imported).
 """
@@ -131,7 +133,12 @@ def _contains_read_only(obj, cls, depth=0):
 
 
 def restore(flat):
-    """The object that ``flatten`` turned into ``flat``."""
+    """The object that ``flatten`` turned into ``flat``: for trusted data only.
+
+    jsonpickle imports and calls whatever ``flat`` names (``py/reduce``, ``py/function``), so
+    restoring data from a store, a file or a command line can run code. The project's readers
+    use ``sacred.safe_restore.safe_restore``, which rebuilds Sacred's own types only.
+    """
     try:
         if _is_plain_flat(flat):
             return _copy_flat(flat)

@@ -321,3 +321,31 @@ def test_run_from_queue_waits_then_gives_up(tmp_path):
     start = time.monotonic()
     assert a.run_from_queue(wait_time_in_s=0.3, sleep_time=0.1) is None
     assert 0.3 <= time.monotonic() - start < 2
+
+
+def test_numpy_results_count_in_every_store(store_location):
+    """The original's Branin example returns numpy.float64; folder and Mongo stores keep it as
+    {"py/object": "numpy.float64", ...}, and the history must still count those runs."""
+    np = pytest.importorskip("numpy")
+    ex = Experiment("numpy_cost")
+
+    @ex.config
+    def cfg():
+        x = 0.0
+
+    a = LabAssistant(ex, store=store_location, optimizer=RandomSearch)
+
+    @a.search_space
+    def search_space():
+        x = UniformFloat(-5, 5)
+
+    @ex.main
+    def main(x):
+        return np.float64(x * x)
+
+    runs = [ex.run(named_configs=["search_space"]) for _ in range(3)]
+    stored = open_store(store_location).get(runs[0]._id)["result"]
+    assert isinstance(stored, np.float64) and stored == runs[0].result
+    assert len(a.history("search_space")) == 3
+    values, cost = a.get_current_best()
+    assert cost == min(float(r.result) for r in runs)

@@ -237,3 +237,42 @@ def test_what_sacred_writes_is_what_the_safe_decoder_reads():
             _assert_same(got, want, key)
         else:
             assert type(got) is type(want) and got == want, key
+
+
+def test_the_sqlite_repro_reads_safely_in_the_cli_and_the_dashboard(tmp_path):
+    """The review's repro: a config planted with sqlite3, then `sacred runs list/show`,
+    `open_store(...).find()` and the dashboard's /api/run."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("sqlalchemy")
+    pytest.importorskip("flask")
+    import sqlite3
+
+    from sacred.store import open_store
+    from sacredboard.app import create_app
+
+    marker = tmp_path / "pwned"
+    db = tmp_path / "r.db"
+    url = f"sqlite:///{db}"
+    run = _run_once(STORE_KINDS["sqlite"][0], tmp_path, lambda: 1)
+    payload = {"py/reduce": [{"py/function": "os.system"}, {"py/tuple": [f"touch {marker}"]}]}
+    with sqlite3.connect(str(tmp_path / "runs.db")) as con:
+        con.execute("update run set config=?", (json.dumps({"n": payload}),))
+    os.replace(tmp_path / "runs.db", db)
+
+    for args in (["runs", "list", url], ["runs", "show", url, str(run._id)]):
+        out = subprocess.run(
+            [sys.executable, "-m", "sacred.cli", *args], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        assert "Traceback" not in out.stderr
+        assert not marker.exists(), args
+    with pytest.warns(UnsafeDataWarning, match=r"config\.n: 'py/reduce' of os\.system"):
+        records = open_store(url).find()
+    assert records[0]["config"]["n"] == payload
+    client = create_app(url).test_client()
+    with pytest.warns(UnsafeDataWarning):
+        answer = client.get(f"/api/run/{run._id}")
+    assert answer.status_code == 200
+    assert not marker.exists()
