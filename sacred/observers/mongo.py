@@ -182,11 +182,13 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
             overwrite = run
         self.overwrite = overwrite
         self.run_entry = None
-        self.saved_metrics = {}  # metric name -> [doc id, part, estimated bytes]
         self._lock = threading.RLock()
         self._reset()
 
     def _reset(self):
+        # metric documents belong to one run: an observer that serves several runs (a
+        # notebook's habit) must not append a new run's points to the last run's documents
+        self.saved_metrics = {}  # metric name -> [doc id, part, estimated bytes]
         self._dirty = set()  # fields of run_entry not yet in the database
         self._sizes = {}  # field -> BSON bytes (the stand-in's for moved fields)
         self._overflow = {}  # moved field -> GridFS file id

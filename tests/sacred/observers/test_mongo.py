@@ -652,3 +652,34 @@ def test_unreachable_server_fails_the_run_at_once(tmp_path):
     assert "main must not run" not in proc.stdout
     assert "MongoObserver could not store the run in MongoDB at 127.0.0.1:9" in proc.stderr
     assert not (tmp_path / "sacred_failures").exists()  # no run started: nothing to keep
+
+
+def _metric_runs(observer, n_runs=3, points=4):
+    ex = Experiment("notebook")
+
+    @ex.main
+    def main(_run):
+        for i in range(points):
+            _run.log_scalar("loss", 10 * _run._id + i, i)
+            _run.log_scalar("acc", i, i)
+
+    ex.observers.append(observer)  # one observer for every run, as a notebook does
+    return [ex.run(options={"--capture": "sys"})._id for _ in range(n_runs)]
+
+
+@pytest.mark.parametrize("kind", ["plain", "queued"])
+def test_one_observer_for_several_runs_keeps_their_metrics_apart(client, kind):
+    if kind == "plain":
+        observer = MongoObserver(client=client)
+    else:
+        observer = QueuedMongoObserver(client=client, interval=0.01)
+    ids = _metric_runs(observer)
+    db = client["sacred"]
+    assert db.metrics.count_documents({}) == len(ids) * 2
+    for run_id in ids:
+        docs = {d["name"]: d for d in db.metrics.find({"run_id": run_id})}
+        assert set(docs) == {"loss", "acc"}, run_id
+        assert docs["loss"]["values"] == [10 * run_id + i for i in range(4)]
+        assert docs["acc"]["steps"] == [0, 1, 2, 3]
+        refs = db.runs.find_one({"_id": run_id})["info"]["metrics"]
+        assert {r["id"] for r in refs} == {str(d["_id"]) for d in docs.values()}
