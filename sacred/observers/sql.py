@@ -384,7 +384,7 @@ class SqlObserver(RunObserver):
                     ) from e
                 raise
             self.run_id = self.run.run_id
-            return new_id or self.run_id
+            return new_id
 
     def _create_tables(self):
         from sacred.observers.sql_bases import Base, upgrade_schema
@@ -402,10 +402,11 @@ class SqlObserver(RunObserver):
                 time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
 
     def _insert_run(self, ex_info, command, host_info, config, meta_info, _id, status, **kw):
-        from sqlalchemy import exc, func, select
+        from sqlalchemy import exc
 
-        from sacred.observers.sql_bases import Experiment, Host, Run, _fit
+        from sacred.observers.sql_bases import Experiment, Host, Run, _fit, next_run_id
 
+        new_id = 0
         for attempt in itertools.count():
             session = self.session()
             try:
@@ -413,10 +414,7 @@ class SqlObserver(RunObserver):
                 with session.no_autoflush:
                     experiment = Experiment.get_or_create(ex_info, session)
                     host = Host.get_or_create(host_info, session)
-                    new_id = _id
-                    if new_id is None:
-                        max_id = session.execute(select(func.max(Run.id))).scalar()
-                        new_id = 0 if max_id is None else max_id + 1
+                    new_id = _id if _id is not None else next_run_id(session, new_id + 1)
                 run = Run(
                     run_id=str(new_id),
                     config=json.dumps(flatten(config)),

@@ -391,6 +391,21 @@ class Run(Base):
         }
 
 
+def next_run_id(session, at_least: int = 1) -> int:
+    """The id of a new run: 1, 2, 3, ... and past every id a database already holds.
+
+    The original counts ``max(id) + 1`` over the row key starting from 0, which gives the ids
+    0, 2, 3; counting from 1 continues its databases correctly (after 0, 2, 3 comes 4). An id
+    that a user gave by hand is skipped; the unique ``run_id`` decides between two processes
+    that start at once (the loser asks again with ``at_least``).
+    """
+    max_id = session.execute(sa.select(sa.func.max(Run.id))).scalar()
+    new_id = max(at_least, (max_id or 0) + 1)
+    while session.execute(sa.select(Run.id).where(Run.run_id == str(new_id))).first():
+        new_id += 1
+    return new_id
+
+
 def _not_postgresql(ddl, target, bind, dialect=None, **kw):
     return (dialect or bind.dialect).name != "postgresql"
 

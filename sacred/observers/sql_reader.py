@@ -968,10 +968,7 @@ class SqlStore(RunStore):
         wanted = record.get("_id")
         with Session(self.engine) as session:
             if new_id or wanted is None:
-                max_id = session.execute(sa.select(sa.func.max(b.Run.id))).scalar()
-                run_id = str(0 if max_id is None else max_id + 1)
-                while session.execute(sa.select(b.Run.id).where(b.Run.run_id == run_id)).first():
-                    run_id = str(int(run_id) + 1)
+                run_id = str(b.next_run_id(session))
             else:
                 run_id = _key(wanted)
                 if session.execute(sa.select(b.Run.id).where(b.Run.run_id == run_id)).first():

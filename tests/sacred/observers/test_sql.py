@@ -116,14 +116,14 @@ def test_completed_run_is_stored_as_the_original_and_more(db_url, tmp_path):
         return {"acc": 0.5, "labels": ["a", "b"]}
 
     run = ex.run(options=RUN_OPTIONS)
-    assert run._id == "0"
+    assert run._id == 1
     doc = obs.query(run._id)
     assert set(doc) == {
         "_id", "command", "start_time", "heartbeat", "stop_time", "queue_time", "status",
         "result", "meta", "resources", "artifacts", "host", "experiment", "config",
         "captured_out", "fail_trace",
     }  # fmt: skip
-    assert doc["_id"] == "0"
+    assert doc["_id"] == "1"
     assert doc["command"] == "main"
     assert doc["status"] == "COMPLETED"
     assert doc["result"] == {"acc": 0.5, "labels": ["a", "b"]}
@@ -148,7 +148,7 @@ def test_completed_run_is_stored_as_the_original_and_more(db_url, tmp_path):
 
     # the same through plain SQL
     status, result, result_json, info, config = raw(
-        db_url, "SELECT status, result, result_json, info, config FROM run WHERE run_id = '0'"
+        db_url, "SELECT status, result, result_json, info, config FROM run WHERE run_id = '1'"
     )[0]
     assert status == "COMPLETED"
     assert result is None  # the original Float column only takes numbers
@@ -158,7 +158,7 @@ def test_completed_run_is_stored_as_the_original_and_more(db_url, tmp_path):
     assert raw(db_url, "SELECT filename, content FROM artifact") == [("model.txt", b"weights")]
     rows = raw(
         db_url,
-        "SELECT name, step, value, timestamp FROM metric WHERE run_id = '0' ORDER BY metric_id",
+        "SELECT name, step, value, timestamp FROM metric WHERE run_id = '1' ORDER BY metric_id",
     )
     assert [r[:3] for r in rows] == [
         ("loss", 0, 1.0), ("loss", 1, 0.5), ("loss", 2, 1 / 3), ("loss", 3, 0.25),
@@ -166,7 +166,7 @@ def test_completed_run_is_stored_as_the_original_and_more(db_url, tmp_path):
     ]  # fmt: skip
     start = (run.start_time - datetime.datetime(1970, 1, 1)).total_seconds()
     assert all(start <= r[3] <= start + 60 for r in rows)
-    metrics = obs.query_metrics("0")
+    metrics = obs.query_metrics("1")
     assert metrics["loss"]["steps"] == [0, 1, 2, 3, 4]
     assert metrics["acc"] == {
         "steps": [10],
@@ -217,13 +217,53 @@ def test_tables_and_columns_are_those_of_the_original(db_url):
         ]  # fmt: skip
 
 
-def test_first_auto_id_is_the_string_0_later_ones_are_ints(sqlite_url):
+def test_auto_ids_count_1_2_3(sqlite_url):
+    """The original gives 0, 2, 3 (max of the row key + 1, from 0): an obvious bug."""
     ex, obs = make_experiment(sqlite_url)
     ex.main(lambda: None)
-    assert [ex.run()._id for _ in range(3)] == ["0", 2, 3]
+    assert [ex.run()._id for _ in range(3)] == [1, 2, 3]
+    assert raw(sqlite_url, "SELECT id, run_id FROM run ORDER BY id") == [
+        (1, "1"), (2, "2"), (3, "3"),
+    ]  # fmt: skip
+
+
+def test_auto_ids_continue_a_database_the_original_wrote(sqlite_url):
+    ex, obs = make_experiment(sqlite_url)
+    ex.main(lambda: None)
+    ex.run()
+    with sa.create_engine(sqlite_url).begin() as con:  # the original's ids: 0, 2, 3
+        con.execute(sa.text("UPDATE run SET run_id = '0'"))
+        for _ in range(2):
+            con.execute(
+                sa.text(
+                    "INSERT INTO run (run_id, config, status, host_id, experiment_id) "
+                    "SELECT (SELECT max(id) + 1 FROM run), config, status, host_id, "
+                    "experiment_id FROM run WHERE id = 1"
+                )
+            )
     assert raw(sqlite_url, "SELECT id, run_id FROM run ORDER BY id") == [
         (1, "0"), (2, "2"), (3, "3"),
     ]  # fmt: skip
+    ex.run(options={"--id": "77"})  # an id given by hand is skipped later
+    assert [ex.run()._id for _ in range(2)] == [5, 6]
+    assert raw(sqlite_url, "SELECT run_id FROM run ORDER BY id")[-3:] == [("77",), ("5",), ("6",)]
+
+
+def test_concurrent_starts_get_distinct_ids(sqlite_url, tmp_path):
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "from sacred import Experiment\n"
+        "from sacred.observers import SqlObserver\n"
+        "ex = Experiment('race')\n"
+        f"ex.observers.append(SqlObserver({sqlite_url!r}))\n"
+        "ex.main(lambda: None)\n"
+        "for _ in range(5):\n"
+        "    ex.run()\n"
+    )
+    procs = [subprocess.Popen([sys.executable, str(script)]) for _ in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    ids = [int(r[0]) for r in raw(sqlite_url, "SELECT run_id FROM run")]
+    assert sorted(ids) == list(range(1, 21))
 
 
 def test_a_given_id_is_used_and_a_taken_one_is_refused(sqlite_url):
@@ -245,7 +285,7 @@ def test_failed_run(db_url):
 
     with pytest.raises(ValueError):
         ex.run()
-    doc = obs.query("0")
+    doc = obs.query("1")
     assert doc["status"] == "FAILED"
     assert doc["stop_time"] is not None
     assert doc["fail_trace"].startswith("Traceback (most recent call last):\n")
@@ -269,7 +309,7 @@ def test_interrupted_runs(sqlite_url, exception, status, caplog):
 
     with pytest.raises(exception):
         ex.run()
-    assert obs.query("0")["status"] == status
+    assert obs.query("1")["status"] == status
     if exception is Custom:
         assert "status 'MY_STATUS' is not one of RUNNING" in caplog.text
 
@@ -294,7 +334,7 @@ def test_results_of_any_type_are_kept(sqlite_url, result, column, stored):
     ex.main(lambda: result)
     ex.run()
     assert raw(sqlite_url, "SELECT result FROM run") == [(column,)]
-    assert obs.query("0")["result"] == stored
+    assert obs.query("1")["result"] == stored
 
 
 def test_heartbeats_output_info_and_metrics_reach_the_database_while_running(db_url):
@@ -337,7 +377,7 @@ def test_heartbeats_send_only_the_new_output_and_filters_still_work(sqlite_url):
     }
     host = {"hostname": "h", "cpu": "c", "os": ["Linux", "x"], "python_version": "3"}
     now = datetime.datetime(2026, 11, 27, 22, 43, 50, 227301)
-    assert obs.started_event(ex_info, "main", host, now, {"a": 1}, {}, None) == "0"
+    assert obs.started_event(ex_info, "main", host, now, {"a": 1}, {}, None) == 1
     statements = []
     sa.event.listen(obs.engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
     obs.heartbeat_event({}, "a" * 1000, now, None)
@@ -358,7 +398,7 @@ def test_nul_characters_in_the_output_do_not_break_postgresql(pg_url):
         print("binary \x00 junk")
 
     ex.run(options=RUN_OPTIONS)
-    assert "binary \ufffd junk" in obs.query("0")["captured_out"]
+    assert "binary \ufffd junk" in obs.query("1")["captured_out"]
 
 
 # ---------------------------------------------------------------- construction, API, CLI
@@ -391,7 +431,7 @@ def test_sql_option_adds_an_observer(tmp_path, sqlite_url):
     ex.main(lambda: 42)
     run = ex.run_commandline(["cli_demo.py", "-s", sqlite_url])
     assert [type(o).__name__ for o in run.observers] == ["SqlObserver"]
-    assert raw(sqlite_url, "SELECT run_id, status, result FROM run") == [("0", "COMPLETED", 42.0)]
+    assert raw(sqlite_url, "SELECT run_id, status, result FROM run") == [("1", "COMPLETED", 42.0)]
     run = ex.run_commandline(["cli_demo.py", f"--sql={sqlite_url}"])
     assert run._id == 2
 
@@ -573,14 +613,14 @@ def _outage_experiment(url, private_pg, artifact, restart_during_run, failure_di
 
 
 def _check_complete_record(url, obs):
-    doc = obs.query("0")
+    doc = obs.query("1")
     assert doc["status"] == "COMPLETED"
     assert doc["result"] == {"score": 0.5}
     for text in ("before the outage\n", "during the outage\n", "after the outage\n"):
         assert text in doc["captured_out"]
     assert doc["artifacts"] == [{"_id": 1, "filename": "model.bin"}]
     assert raw(url, "SELECT content FROM artifact") == [(b"\x00weights",)]
-    metrics = obs.query_metrics("0")["loss"]
+    metrics = obs.query_metrics("1")["loss"]
     assert metrics["steps"] == list(range(300))
     assert metrics["values"] == [float(i) for i in range(300)]
     assert json.loads(raw(url, "SELECT info FROM run")[0][0]) == {"phase": "after"}
@@ -595,7 +635,7 @@ def test_database_down_for_a_while_mid_run_loses_nothing(
     ex, obs = _outage_experiment(private_pg_url, private_pg, artifact, True, failure_dir)
     with caplog.at_level(logging.INFO):
         run = ex.run(options={**RUN_OPTIONS, "--beat-interval": "0.1"})
-    assert run.status == "COMPLETED" and run._id == "0"
+    assert run.status == "COMPLETED" and run._id == 1
     assert "SqlObserver: the database at postgresql+psycopg://postgres@127.0.0" in caplog.text
     assert "is unreachable" in caplog.text and "reachable again" in caplog.text
     assert "failed at some point" not in caplog.text
@@ -623,7 +663,7 @@ def test_database_gone_until_the_end_keeps_events_in_a_file_to_replay(
     path = match.group(1)
     assert os.path.dirname(path) == str(failure_dir)
     records = [json.loads(line) for line in open(path)]
-    assert {r["run_id"] for r in records} == {"0"}
+    assert {r["run_id"] for r in records} == {"1"}
     assert {r["url"] for r in records} == {obs.url}
     events = [r["event"] for r in records]
     assert events[-1] == "completed_event"
@@ -631,8 +671,8 @@ def test_database_gone_until_the_end_keeps_events_in_a_file_to_replay(
     assert events.count("heartbeat_event") == 1  # newer heartbeats replace older ones
 
     # before the replay the database only has what was written before the outage
-    assert obs.query("0")["status"] == "RUNNING"
-    assert len(obs.query_metrics("0")["loss"]["steps"]) == 100
+    assert obs.query("1")["status"] == "RUNNING"
+    assert len(obs.query_metrics("1")["loss"]["steps"]) == 100
 
     assert replay_failed_events(path, private_pg_url) == len(records)
     assert os.path.exists(path + ".replayed") and not os.path.exists(path)

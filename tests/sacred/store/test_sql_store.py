@@ -94,7 +94,7 @@ SQL_ONLY = [
     ("live_state == 'COMPLETED'", "abce"),
     ("captured_out =~ 'trained [ab]'", "ab"),
     ("tag > 'b' and tag <= 'd'", "cd"),
-    ("_id == 0 or _id in [5]", "ae"),  # the observer numbers runs 0, 2, 3, 4, 5
+    ("_id == 1 or _id in [5]", "ae"),  # the observer numbers runs 1, 2, 3, 4, 5
     ("lr == true or lr == '0.1'", ""),
 ]
 
@@ -186,7 +186,7 @@ def test_records(store):
     assert d["fail_trace"][-1] == "ValueError: run d diverged\n"
     assert "stop_time" in d and d["result"] is None
     (a,) = store.find("tag == 'a'")
-    assert a["_id"] == 0 and isinstance(a["_id"], int)
+    assert a["_id"] == 1 and isinstance(a["_id"], int)
     assert a["experiment"]["name"] == "mnist"
     assert any(s[0].endswith("conftest.py") for s in a["experiment"]["sources"])
     assert a["host"]["hostname"] and len(a["host"]["os"]) == 2
@@ -276,11 +276,11 @@ def test_long_metric_downsampled_cached_and_ordered_by_step(empty_url, monkeypat
 
 
 def test_artifacts_sources_resources(store):
-    assert store.artifacts(0) == ["model.txt"]
-    with store.open_artifact(0, "model.txt") as f:
+    assert store.artifacts(1) == ["model.txt"]
+    with store.open_artifact(1, "model.txt") as f:
         assert f.read() == b"weights of a\n"
-    (source,) = [s for s in store.sources(0) if s.endswith("conftest.py")]
-    with store.open_source(0, source) as f:
+    (source,) = [s for s in store.sources(1) if s.endswith("conftest.py")]
+    with store.open_source(1, source) as f:
         assert b"Stores filled by REAL runs" in f.read()
 
 
@@ -291,10 +291,10 @@ def _count(store, sql):
 
 def test_delete_removes_what_only_the_run_owns(fresh_store):
     s = fresh_store
-    assert _count(s, "SELECT count(*) FROM metric WHERE run_id = '0'") == 6
-    s.delete(0)  # run a: artifact, resource, metrics; its experiment is shared with b, c, d
+    assert _count(s, "SELECT count(*) FROM metric WHERE run_id = '1'") == 6
+    s.delete(1)  # run a: artifact, resource, metrics; its experiment is shared with b, c, d
     assert tags(s.find()) == ["b", "c", "d", "e"]
-    assert _count(s, "SELECT count(*) FROM metric WHERE run_id = '0'") == 0
+    assert _count(s, "SELECT count(*) FROM metric WHERE run_id = '1'") == 0
     assert _count(s, "SELECT count(*) FROM artifact") == 0
     assert _count(s, "SELECT count(*) FROM runs_resources") == 0
     assert _count(s, "SELECT count(*) FROM resource") == 0
