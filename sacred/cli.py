@@ -18,6 +18,7 @@ import datetime as _dt
 import json
 import os
 import sys
+import warnings
 from typing import Optional
 
 __all__ = ("main",)
@@ -306,16 +307,18 @@ def _runs_export(args, out) -> None:
 
 
 def copy_runs(src, dst, query=None, new_ids=False) -> list:
-    """Copy the matching runs of store ``src`` into ``dst``; returns ``[(old_id, new_id)]``."""
+    """Copy the matching runs of store ``src`` into ``dst``; returns ``[(old_id, new_id)]``.
+
+    A file the source refuses to read (one a run lists outside the source store's folders,
+    see ``FileStore``) is not copied, with a warning; one whose stored copy is gone is
+    left out. The records keep their references to both.
+    """
     copied = []
     for run_id in src.find_ids(query):
         record = src.get(run_id)
-        artifacts = {}
-        for name in src.artifacts(run_id):
-            with src.open_artifact(run_id, name) as f:
-                artifacts[name] = f.read()
-        sources = _read_all(src.open_source, run_id, src.sources(run_id))
-        resources = _read_all(src.open_resource, run_id, src.resources(run_id))
+        artifacts = _read_all(src.open_artifact, run_id, src.artifacts(run_id), "artifact")
+        sources = _read_all(src.open_source, run_id, src.sources(run_id), "source")
+        resources = _read_all(src.open_resource, run_id, src.resources(run_id), "resource")
         new = dst.import_run(
             record,
             metrics=src.metrics(run_id),
@@ -328,12 +331,19 @@ def copy_runs(src, dst, query=None, new_ids=False) -> list:
     return copied
 
 
-def _read_all(opener, run_id, names) -> dict:
+def _read_all(opener, run_id, names, kind) -> dict:
+    from sacred.observers.file_storage_reader import OutsideStoreError
+    from sacred.store import RunNotFoundError
+
     contents = {}
     for name in names:
         try:
             with opener(run_id, name) as f:
                 contents[name] = f.read()
+        except OutsideStoreError as e:  # the message names the run and the file
+            warnings.warn(f"{e}; not copied", stacklevel=3)
+        except RunNotFoundError as e:  # listed, yet not there
+            warnings.warn(f"run {run_id}: {kind} {name!r} is not copied: {e}", stacklevel=3)
         except OSError:  # the stored copy is gone: the record keeps its reference
             continue
     return contents
@@ -342,10 +352,17 @@ def _read_all(opener, run_id, names) -> dict:
 def _export(args, out) -> None:
     src = _open(args.source, args.prefix)
     dst = _open(args.destination, args.dst_prefix, create=True)
-    copied = copy_runs(src, dst, args.query, args.new_ids)
+    with warnings.catch_warnings():  # one line on stderr each, as they happen
+        warnings.simplefilter("always")
+        warnings.showwarning = _show_warning
+        copied = copy_runs(src, dst, args.query, args.new_ids)
     for old, new in copied:
         out.write(f"run {old} -> {new}\n")
     out.write(f"Copied {len(copied)} run{'s' if len(copied) != 1 else ''}.\n")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(f"sacred: warning: {message}\n")
 
 
 def _join_dash_values(argv: list) -> list:

@@ -9,16 +9,17 @@ import mimetypes
 import posixpath
 import time
 import zipfile
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
+from sacred.observers.file_storage_reader import OutsideStoreError
 from sacred.store import RunNotFoundError, StoreError
 from sacred.store.query import MatchAll
 from sacredboard import analysis, hpo
 from sacredboard.annotations import AnnotationError, clean_annotations, save_annotations
-from sacredboard.app import is_loopback
+from sacredboard.guards import refuse_writes
 from sacredboard.jsonutil import dumps, iso
+from sacredboard.requests_util import as_json, error, run_id_of, store
 from sacredboard.table import (
     TableError,
     build_query,
@@ -29,6 +30,7 @@ from sacredboard.table import (
 )
 
 bp = Blueprint("api", __name__)
+bp.before_request(refuse_writes)  # DELETE and PUT: same origin, loopback Host, --allow-write
 
 DEFAULT_WIDTH = 1000
 MAX_WIDTH = 20000
@@ -38,10 +40,6 @@ _INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 # ---------------------------------------------------------------------- helpers
-def store():
-    return current_app.config["SACREDBOARD_STORE"]
-
-
 def dead_after() -> float:
     value = request.args.get("dead_after")
     if value:
@@ -59,19 +57,6 @@ def now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
 
-def as_json(obj, status: int = 200) -> Response:
-    return Response(dumps(obj), status=status, mimetype="application/json")
-
-
-def error(status: int, message: str) -> Response:
-    return as_json({"errorCode": status, "errorMessage": message}, status)
-
-
-def run_id_of(text: str):
-    """Run ids are numbers in most stores; other ids are passed on as text."""
-    return int(text) if text.isdigit() else text
-
-
 def _int_arg(name, default, minimum=None, maximum=None):
     raw = request.args.get(name)
     if raw is None or raw == "":
@@ -87,21 +72,6 @@ def _int_arg(name, default, minimum=None, maximum=None):
     return value
 
 
-def write_refused():
-    """None if this server may change runs, else the 403 response."""
-    host = current_app.config["SACREDBOARD_HOST"]
-    if is_loopback(host) and not is_loopback(urlsplit("//" + request.host).hostname or ""):
-        # a page of another site whose name now resolves to 127.0.0.1 (DNS rebinding)
-        return error(403, f"Refused: requests for {request.host!r} may not change runs.")
-    if current_app.config["SACREDBOARD_ALLOW_WRITE"]:
-        return None
-    return error(
-        403,
-        f"Sacredboard listens on {host} (not only this computer), so deleting and editing "
-        "runs are disabled. Restart it with --allow-write to allow them.",
-    )
-
-
 @bp.errorhandler(TableError)
 def _bad_request(e):
     return error(400, str(e))
@@ -110,6 +80,11 @@ def _bad_request(e):
 @bp.errorhandler(RunNotFoundError)
 def _not_found(e):
     return error(404, f"Couldn't find resource: {e}")
+
+
+@bp.errorhandler(OutsideStoreError)
+def _outside_store(e):  # a file a (crafted) run lists outside the store's folders
+    return error(403, str(e))
 
 
 @bp.errorhandler(StoreError)
@@ -284,9 +259,6 @@ def run_detail(run_id):
 
 @bp.route("/api/run/<run_id>", methods=["DELETE"])
 def run_delete(run_id):
-    refused = write_refused()
-    if refused:
-        return refused
     s = store()
     rid = run_id_of(run_id)
     s.get(rid)
@@ -296,9 +268,6 @@ def run_delete(run_id):
 
 @bp.route("/api/run/<run_id>/annotations", methods=["PUT"])
 def run_annotations(run_id):
-    refused = write_refused()
-    if refused:
-        return refused
     body = request.get_json(silent=True)
     if body is None:
         raise AnnotationError("send the tags and notes as JSON (Content-Type: application/json)")
@@ -440,6 +409,8 @@ def _zip(run_id: str, kind: str, suffix: str):
             try:
                 with opener(rid, name) as f:
                     zf.writestr(_safe_arcname(name), f.read())
+            except OutsideStoreError:
+                raise  # a 403 for the whole zip: the run lists a file outside the store
             except (OSError, StoreError):
                 continue  # a file that is gone is left out
     buf.seek(0)
@@ -625,4 +596,4 @@ def settings():
     )
 
 
-__all__ = ("bp", "metric_payload", "run_id_of")
+__all__ = ("bp", "metric_payload")

@@ -7,8 +7,11 @@ from typing import Optional
 from flask import Flask
 
 from sacred.store import RunStore, open_store
+from sacredboard import api, views
+from sacredboard.guards import is_loopback
+from sacredboard.proxy import ReverseProxied
 
-__all__ = ("create_app", "is_loopback", "DEFAULT_DEAD_AFTER")
+__all__ = ("create_app", "DEFAULT_DEAD_AFTER")
 
 DEFAULT_DEAD_AFTER = 120.0
 
@@ -17,11 +20,6 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
-
-
-def is_loopback(host: str) -> bool:
-    host = (host or "").strip("[]").lower()
-    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def create_app(
@@ -38,7 +36,8 @@ def create_app(
     """A Sacredboard app over ``store`` (a RunStore or anything ``open_store`` accepts).
 
     ``host`` is the address the server listens on: unless it is a loopback address,
-    deleting and editing runs are refused unless ``allow_write`` is true. ``dead_after`` is
+    deleting and editing runs and starting TensorBoard are refused unless ``allow_write`` is
+    true (see ``sacredboard.guards`` for the Host and Origin checks). ``dead_after`` is
     the heartbeat age (seconds) after which a RUNNING run counts as probably dead.
     ``search_spaces`` maps names to search-space definitions shown on their pages;
     ``labwatch`` is where Labwatch keeps its definitions (a folder, an SQL URL or a MongoDB
@@ -63,9 +62,6 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.debug = debug
-
-    from sacredboard import api, views
-
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
 
@@ -76,8 +72,6 @@ def create_app(
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("Cache-Control", "no-cache")
         return resp
-
-    from sacredboard.proxy import ReverseProxied
 
     app.wsgi_app = ReverseProxied(app.wsgi_app, sub_url or "")
     return app

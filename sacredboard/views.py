@@ -1,4 +1,8 @@
-"""Pages (blueprint ``views``) and the TensorBoard start/stop routes."""
+"""Pages (blueprint ``views``) and the TensorBoard start/stop routes.
+
+Starting and stopping TensorBoard are POST (the original used GET, which an ``<img>`` of
+any site could reach) and follow the write rules of ``sacredboard.guards``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from sacred.store import RunNotFoundError
 from sacredboard import tensorboard
-from sacredboard.api import error, run_id_of, store, write_refused
+from sacredboard.guards import refuse_writes
+from sacredboard.requests_util import error, run_id_of, store
 
 bp = Blueprint("views", __name__)
+bp.before_request(refuse_writes)  # the POST routes: same origin, loopback Host, --allow-write
 
 
 def _page(template, **kwargs):
@@ -55,11 +61,8 @@ def search_space(name):
     return _page("search_space.html", page="spaces", space_name=name)
 
 
-@bp.route("/tensorboard/start/<run_id>/<int:tflog_id>")
+@bp.route("/tensorboard/start/<run_id>/<int:tflog_id>", methods=["POST"])
 def tensorboard_start(run_id, tflog_id):
-    refused = write_refused()
-    if refused:
-        return refused
     try:
         record = store().get(run_id_of(run_id))
     except RunNotFoundError as e:
@@ -77,10 +80,10 @@ def tensorboard_start(run_id, tflog_id):
     except tensorboard.TensorboardError as e:
         return Response(str(e), status=503, mimetype="text/plain")
     hostname = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return redirect(f"{request.scheme}://{hostname}:{port}")
+    return redirect(f"{request.scheme}://{hostname}:{port}", code=303)
 
 
-@bp.route("/tensorboard/stop", methods=["GET", "POST"])
+@bp.route("/tensorboard/stop", methods=["POST"])
 def tensorboard_stop():
     tensorboard.stop_all()
     return Response("Stopping tensorboard", mimetype="text/plain")

@@ -39,6 +39,7 @@ import pickle
 import shutil
 import threading
 import time
+import warnings
 from array import array
 from collections.abc import Mapping
 from typing import Optional
@@ -47,17 +48,17 @@ from sacred.observers import _jsonio, _metric_sidecar
 from sacred.observers._run_index import CorruptIndex, RunIndex
 from sacred.store import query as q
 from sacred.store.base import (
-    decode_stored,
     TERMINAL_STATUSES,
     RunNotFoundError,
     RunStore,
     StoreError,
+    decode_stored,
     gc_paused,
     merge_meta,
     to_naive_utc,
 )
 
-__all__ = ("FileStore",)
+__all__ = ("FileStore", "OutsideStoreError", "resolve_inside")
 
 CACHE_DIR = ".sacred_cache"
 # in a sub-folder: writing it must not change the base folder's time (see refresh)
@@ -586,28 +587,46 @@ class FileStore(RunStore):
         return {n: _summary(m["values"]) for n, m in self._read_metrics(run_id).items()}
 
     # ------------------------------------------------------------------ files
-    def open_artifact(self, run_id, name):
-        name_ = self._name(run_id)
-        if name not in self.artifacts(run_id):
+    # Every file a run lists (in run.json, which anyone who can write to the folder can
+    # craft) is resolved, symlinks included, and read or removed only if it lies inside the
+    # run's folder (artifacts), ``_sources`` (sources) or ``_resources`` (resources).
+    def _artifact_path(self, run_id, name) -> str:
+        folder = self._run_dir(self._name(run_id))
+        if not isinstance(name, str) or name not in self.artifacts(run_id):
             raise RunNotFoundError(f"Run {run_id!r} has no artifact {name!r}")
-        return open(os.path.join(self._run_dir(name_), name), "rb")
+        where = f"artifact {name!r} of run {run_id!r}"
+        return resolve_inside(_join(folder, name), folder, where, "the run's folder")
+
+    def open_artifact(self, run_id, name):
+        return open(self._artifact_path(run_id, name), "rb")
 
     def _source_path(self, run_id, name) -> str:
         record = self.get(run_id)
         sources = record.get("experiment", {}).get("sources", [])
         if isinstance(sources, dict) and "py/tuple" in sources:  # queued runs
             sources = sources["py/tuple"]
+        where = f"source {name!r} of run {run_id!r}"
         for entry in sources:
             if isinstance(entry, dict):
                 entry = entry.get("py/tuple", [])
             if entry and entry[0] == name:
-                stored = entry[1]
                 if record.get("status") == "QUEUED":  # copied into the run folder
-                    return os.path.join(self._run_dir(self._name(run_id)), os.path.basename(name))
-                if os.path.isabs(stored):
-                    return stored
-                return os.path.join(self.basedir, stored)
+                    folder = self._run_dir(self._name(run_id))
+                    path = _join(folder, os.path.basename(str(name)))
+                    return resolve_inside(path, folder, where, "the run's folder")
+                stored = entry[1] if len(entry) > 1 else None
+                return resolve_inside(
+                    _join(self.basedir, stored), self._sources_dir, where, "the store's _sources"
+                )
         raise RunNotFoundError(f"Run {run_id!r} has no source {name!r}")
+
+    @property
+    def _sources_dir(self) -> str:
+        return os.path.join(self.basedir, "_sources")
+
+    @property
+    def _resources_dir(self) -> str:
+        return os.path.join(self.basedir, "_resources")
 
     def sources(self, run_id) -> list:
         sources = self.get(run_id).get("experiment", {}).get("sources", [])
@@ -618,19 +637,29 @@ class FileStore(RunStore):
     def open_source(self, run_id, name):
         return open(self._source_path(run_id, name), "rb")
 
-    def _resource_path(self, stored) -> str:
-        """Where a resource copy is: as recorded, else by its name in ``_resources``."""
-        if os.path.isabs(stored) and os.path.exists(stored):
-            return stored
-        candidate = os.path.join(self.basedir, "_resources", os.path.basename(stored))
-        if os.path.exists(candidate):
-            return candidate
-        return stored
+    def _resource_path(self, stored, where="a resource") -> str:
+        """Where a resource copy is: as recorded, else by its name in ``_resources``, and
+        only inside ``_resources`` (the resolved path; OutsideStoreError else)."""
+        root = self._resources_dir
+        if not isinstance(stored, str):
+            raise RunNotFoundError(f"{where} has no stored copy")
+        by_name = os.path.join(root, os.path.basename(stored))
+        refused = None
+        for candidate in ([stored] if os.path.isabs(stored) else []) + [by_name]:
+            if os.path.lexists(candidate):
+                try:
+                    return resolve_inside(candidate, root, where, "the store's _resources")
+                except OutsideStoreError as e:
+                    refused = e
+        if refused is not None:
+            raise refused
+        return by_name  # gone: opening it says so
 
     def open_resource(self, run_id, name):
         for entry in self.get(run_id).get("resources") or []:
             if entry[0] == name:
-                return open(self._resource_path(entry[1]), "rb")
+                where = f"resource {name!r} of run {run_id!r}"
+                return open(self._resource_path(entry[1], where), "rb")
         raise RunNotFoundError(f"Run {run_id!r} has no resource {name!r}")
 
     # ------------------------------------------------------------------ writing
@@ -647,21 +676,62 @@ class FileStore(RunStore):
         if record is None:
             record = self._read_record(name, captured_out=False)
         others = [index.record(r)[0] for n, r in index.rows.items() if n != name]
-        shutil.rmtree(self._run_dir(name))
-        used_sources = {os.path.normpath(p) for d in others for p in _stored_sources(d)}
+        folder = self._run_dir(name)
+        if os.path.islink(folder):  # only the link is the store's: what it points to stays
+            warnings.warn(
+                f"Run {run_id!r}: its folder is a symbolic link; removed the link only",
+                stacklevel=3,
+            )
+            os.unlink(folder)
+        else:
+            shutil.rmtree(folder)  # removes the symbolic links in it, never their targets
+        # the copies of sources and resources only this run uses, if they lie inside
+        # _sources and _resources (a listed file elsewhere is left alone, with a warning)
+        used = {self._owned_source(p) for d in others for p in _stored_sources(d)}
         for stored in _stored_sources(record):
-            if not os.path.isabs(stored) and os.path.normpath(stored) not in used_sources:
-                _remove(os.path.join(self.basedir, stored))
-        used_resources = {os.path.basename(r[1]) for d in others for r in d.get("resources") or []}
-        for entry_ in record.get("resources") or []:
-            if os.path.basename(entry_[1]) not in used_resources:
-                path = self._resource_path(entry_[1])
-                if _inside(path, self.basedir):
-                    _remove(path)
+            self._remove_copy(lambda s=stored: self._owned_source(s, run_id), used)
+        used = {self._owned_resource(r) for d in others for r in _stored_resources(d)}
+        for stored in _stored_resources(record):
+            self._remove_copy(lambda s=stored: self._owned_resource(s, run_id), used)
         _remove(self._cache_path(name))
         if row is not None:
             index.remove(name)
         self._save_index()
+
+    def _owned_source(self, stored, run_id=None):
+        """The resolved path of the copy in ``_sources`` a source entry of ``run_id`` names:
+        OutsideStoreError for a file elsewhere (None for another run's entry)."""
+        where = f"source copy {stored!r} of run {run_id!r}"
+        try:
+            return resolve_inside(
+                _join(self.basedir, stored), self._sources_dir, where, "the store's _sources"
+            )
+        except RunNotFoundError:
+            if run_id is not None:
+                raise
+            return None
+
+    def _owned_resource(self, stored, run_id=None):
+        """The same for a resource entry's copy in ``_resources``."""
+        try:
+            where = f"resource copy {stored!r} of run {run_id!r}"
+            return os.path.realpath(self._resource_path(stored, where))
+        except RunNotFoundError:
+            if run_id is not None:
+                raise
+            return None
+
+    @staticmethod
+    def _remove_copy(resolve, used) -> None:
+        try:
+            path = resolve()
+        except OutsideStoreError as e:
+            warnings.warn(f"{e}; left alone", stacklevel=4)
+            return
+        except RunNotFoundError:
+            return
+        if path not in used:
+            _remove(path)
 
     def update_meta(self, run_id, updates: dict) -> dict:
         """Merge ``updates`` into ``meta`` of ``run.json`` (replaced atomically).
@@ -713,7 +783,12 @@ class FileStore(RunStore):
     def import_run(
         self, record, metrics=None, artifacts=None, sources=None, resources=None, new_id=False
     ):
-        """Write a run in the FileStorageObserver format; returns its id (an int)."""
+        """Write a run in the FileStorageObserver format; returns its id (an int).
+
+        An artifact whose name would put it outside the run's folder (``../x``, an
+        absolute path) or onto one of the run's own files is not written (with a warning).
+        """
+        artifacts = _writable_artifacts(artifacts or {})
         wanted = record.get("_id")
         if new_id or wanted is None or not str(wanted).isdigit():
             name = self._new_run_dir()
@@ -769,8 +844,11 @@ class FileStore(RunStore):
                 }
             st = _jsonio.write_atomic(os.path.join(folder, "metrics.json"), _dumps(out))
             _write_sidecar(folder, out, st)
-        for art_name, content in (artifacts or {}).items():
-            with open(os.path.join(folder, art_name), "wb") as f:
+        for art_name, content in artifacts.items():
+            path = os.path.join(folder, art_name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            resolve_inside(path, folder, f"artifact {art_name!r}", "the run's folder")
+            with open(path, "wb") as f:
                 f.write(content)
         # run.json last: a reader that sees it sees a complete run
         _jsonio.write_atomic(os.path.join(folder, "run.json"), _dumps(run))
@@ -890,13 +968,58 @@ def _stored_sources(doc) -> list:
     return [s[1] for s in sources if isinstance(s, list) and len(s) == 2 and isinstance(s[1], str)]
 
 
-def _inside(path, base) -> bool:
+def _stored_resources(doc) -> list:
+    resources = doc.get("resources") or []
+    if not isinstance(resources, list):
+        return []
+    return [r[1] for r in resources if isinstance(r, list) and len(r) == 2]
+
+
+class OutsideStoreError(RunNotFoundError):
+    """A file a run lists lies outside the folders of the store that may hold it (a crafted
+    ``run.json``, a symbolic link out, a copy kept elsewhere): it is neither read nor
+    removed."""
+
+
+def resolve_inside(path, root, what, where=None) -> str:
+    """``path`` with every symbolic link resolved, if that lies inside ``root`` (resolved
+    too); else OutsideStoreError, a one-line message naming ``what`` and ``where``."""
     try:
-        return os.path.commonpath(
-            [os.path.abspath(path), os.path.abspath(base)]
-        ) == os.path.abspath(base)
-    except ValueError:
-        return False
+        real = os.path.realpath(path)
+        base = os.path.realpath(root)
+        inside = real != base and os.path.commonpath([real, base]) == base
+    except (ValueError, TypeError):  # a NUL byte, different drives, not a path
+        inside = False
+    if not inside:
+        raise OutsideStoreError(f"Refused: {what} lies outside {where or root}")
+    return real
+
+
+def _join(base, name) -> str:
+    """``base/name`` (``name`` itself if it is absolute): the place a run's entry names."""
+    if not isinstance(name, str) or not name:
+        raise RunNotFoundError(f"{name!r} names no file")
+    return os.path.join(base, name)
+
+
+_OWN_FILES = frozenset(_FILES) | {"cout.txt", _metric_sidecar.DIRNAME}
+
+
+def _writable_artifacts(artifacts) -> dict:
+    """The artifacts ``import_run`` may write into a new run folder (see there)."""
+    out = {}
+    for name, content in artifacts.items():
+        ok = isinstance(name, str) and name and "\0" not in name
+        parts = os.path.normpath(name).split(os.sep) if ok else []
+        if not ok or os.path.isabs(name) or ".." in parts or parts[0] in _OWN_FILES | {"."}:
+            warnings.warn(
+                f"Artifact {name!r} is not written: it would not be a file of its own inside "
+                "the run's folder",
+                stacklevel=3,
+            )
+            continue
+        out[name] = content
+    return out
 
 
 def _remove(path) -> None:

@@ -21,16 +21,18 @@ import json
 import os
 import re
 import time
+import warnings
 from typing import Optional
 
 from sacred.observers import _jsonio
+from sacred.observers.file_storage_reader import OutsideStoreError, resolve_inside
 from sacred.store import query as q
 from sacred.store.base import (
-    decode_stored,
     RunNotFoundError,
     RunStore,
     StoreError,
     _uses_metrics,
+    decode_stored,
     gc_paused,
     merge_meta,
     metric_summary,
@@ -242,11 +244,19 @@ class TinyDbStore(RunStore):
             self._fs = HashFS(os.path.join(self.root, "hashfs"), depth=3, width=2, algorithm="md5")
         return self._fs
 
+    def _path(self, file_id, what) -> str:
+        """Where the stored copy ``file_id`` is, if it lies inside ``hashfs/`` (symbolic
+        links resolved): RunNotFoundError if there is none, OutsideStoreError if the id
+        names a file elsewhere (an absolute path or ``../`` in a crafted metadata.json)."""
+        root = os.path.join(self.root, "hashfs")
+        path = self.fs.realpath(file_id) if isinstance(file_id, str) and file_id else None
+        if path is None:
+            raise RunNotFoundError(f"The stored copy of {what} is not in {root}")
+        resolve_inside(path, root, f"the stored copy of {what}", "the store's hashfs folder")
+        return path
+
     def _open(self, file_id, what):
-        address = self.fs.get(file_id) if isinstance(file_id, str) else None
-        if address is None:
-            raise RunNotFoundError(f"The stored copy of {what} is not in {self.root}/hashfs")
-        return open(address.abspath, "rb")
+        return open(self._path(file_id, what), "rb")
 
     def open_artifact(self, run_id, name):
         for entry in self._find(run_id)[1]["artifacts"]:
@@ -317,7 +327,14 @@ class TinyDbStore(RunStore):
         for entry in runs.values():
             used |= _file_ids(_record(_decode(entry)))
         for file_id in _file_ids(record) - used:
-            self.fs.delete(file_id)
+            try:
+                path = self._path(file_id, f"file {file_id!r} of run {run_id!r}")
+            except OutsideStoreError as e:  # never removed: not the store's
+                warnings.warn(f"{e}; left alone", stacklevel=2)
+                continue
+            except RunNotFoundError:  # gone already
+                continue
+            self.fs.delete(path)
         self._tables = None
 
 

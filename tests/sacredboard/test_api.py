@@ -227,7 +227,8 @@ def test_writing_is_refused_off_loopback_unless_allowed(fresh_dir):
     assert "--allow-write" in resp.get_json()["errorMessage"]
     resp = client.put("/api/run/3/annotations", json={"notes": "x"})
     assert resp.status_code == 403
-    assert client.get("/tensorboard/start/1/0").status_code == 403
+    assert client.post("/tensorboard/start/1/0").status_code == 403
+    assert client.post("/tensorboard/stop").status_code == 403
     assert os.path.exists(os.path.join(fresh_dir, "3", "run.json"))
     allowed = create_app(store, host="0.0.0.0", allow_write=True).test_client()
     assert allowed.delete("/api/run/3").status_code == 200

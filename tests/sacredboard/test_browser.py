@@ -2,11 +2,13 @@
 
 import os
 import shutil
+import sys
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from sacred.store import open_store
+from sacredboard import tensorboard
 from sacredboard.app import create_app
 from tests.sacredboard.conftest import ARTIFACTS_DIR, LiveServer
 
@@ -260,3 +262,50 @@ def test_search_space_page(page, labwatch_dir, tmp_path):
         assert page.errors == []
     finally:
         live.stop()
+
+
+def _serving_tensorboard(tmp_path):
+    """A stand-in for ``tensorboard``: serves a page on a free port and prints the banner."""
+    script = tmp_path / "fake_tensorboard"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import http.server, sys\n"
+        "host = sys.argv[sys.argv.index('--host') + 1]\n"
+        "class Page(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200)\n"
+        "        self.send_header('Content-Type', 'text/html')\n"
+        "        self.end_headers()\n"
+        "        self.wfile.write(b'<title>fake</title><p>fake tensorboard</p>')\n"
+        "    def log_message(self, *args):\n"
+        "        pass\n"
+        "server = http.server.HTTPServer((host, 0), Page)\n"
+        "sys.stderr.write(f'TensorBoard 2.16 at http://{host}:{server.server_port}/\\n')\n"
+        "sys.stderr.flush()\n"
+        "server.serve_forever()\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_tensorboard_buttons_post_from_the_run_page(page, server, tmp_path, monkeypatch):
+    """Run 1 records a log directory: its button starts TensorBoard (a same-origin POST
+    the write guard lets through) and opens it in a new tab; "Stop" stops it."""
+    monkeypatch.setattr(tensorboard, "TENSORBOARD_BINARY", _serving_tensorboard(tmp_path))
+    try:
+        page.goto(server.url + "/runs?sort=_id")
+        page.wait_for_selector("#runs-body tr.run-row")
+        page.click('tr[data-id="1"] td:nth-child(3)')
+        page.click("tr.detail-row button[data-tab=tensorflow]")
+        with page.context.expect_page() as opened:
+            page.click("tr.detail-row form button:text('Run Tensorboard')")
+        board = opened.value
+        expect(board.locator("p")).to_have_text("fake tensorboard")
+        assert len(tensorboard._running) == 1
+        with page.context.expect_page() as opened:
+            page.click("tr.detail-row form button:text('Stop all TensorBoards')")
+        expect(opened.value.locator("body")).to_contain_text("Stopping tensorboard")
+        assert tensorboard._running == []
+        assert page.errors == []
+    finally:
+        tensorboard.stop_all()

@@ -135,15 +135,15 @@ def test_tensorboard_start_redirects_to_its_port(filled_dir, tmp_path, monkeypat
     )
     client = create_app(open_store(filled_dir)).test_client()
     try:
-        resp = client.get("/tensorboard/start/1/0")
-        assert resp.status_code == 302
+        resp = client.post("/tensorboard/start/1/0")
+        assert resp.status_code == 303
         assert resp.headers["Location"] == "http://localhost:6123"
         assert len(tensorboard._running) == 1
         args = tensorboard._running[0].args
         base_dir = open_store(filled_dir).get(1)["experiment"]["base_dir"]
         assert args[1:4] == ["--logdir", os.path.join(base_dir, "logs"), "--host"]
-        assert client.get("/tensorboard/start/1/5").status_code == 404
-        assert client.get("/tensorboard/start/6/0").status_code == 404
+        assert client.post("/tensorboard/start/1/5").status_code == 404
+        assert client.post("/tensorboard/start/6/0").status_code == 404
     finally:
         stop = client.post("/tensorboard/stop")
     assert stop.data == b"Stopping tensorboard"
@@ -153,7 +153,7 @@ def test_tensorboard_start_redirects_to_its_port(filled_dir, tmp_path, monkeypat
 def test_tensorboard_missing_or_failing(filled_dir, tmp_path, monkeypatch):
     client = create_app(open_store(filled_dir)).test_client()
     monkeypatch.setattr(tensorboard, "TENSORBOARD_BINARY", "no-such-tensorboard-binary")
-    resp = client.get("/tensorboard/start/1/0")
+    resp = client.post("/tensorboard/start/1/0")
     assert resp.status_code == 503
     assert b"Tensorboard not found on your system. Please install tensorflow first" in resp.data
     monkeypatch.setattr(
@@ -163,7 +163,7 @@ def test_tensorboard_missing_or_failing(filled_dir, tmp_path, monkeypatch):
             tmp_path, "TensorBoard attempted to bind to port 6006, but it was already in use"
         ),
     )
-    resp = client.get("/tensorboard/start/1/0")
+    resp = client.post("/tensorboard/start/1/0")
     assert resp.status_code == 503 and b"did not start" in resp.data
     assert tensorboard._running == []
 

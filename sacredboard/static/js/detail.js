@@ -97,8 +97,16 @@ const SBDetail = (function () {
     if (!dirs.length) { pane.append(el("p", { class: "muted", text: "This run recorded no TensorFlow log directories." })); return; }
     const ul = el("ul", { class: "files" });
     dirs.forEach((d, i) => ul.append(el("li", {}, el("span", { class: "mono", text: d }),
-      el("a", { href: url("/tensorboard/start/" + encodeURIComponent(state.runId) + "/" + i), target: "_blank", text: "Run Tensorboard" }))));
-    pane.append(ul, el("p", {}, el("a", { href: url("/tensorboard/stop"), target: "_blank", text: "Stop all TensorBoards" })));
+      postButton("/tensorboard/start/" + encodeURIComponent(state.runId) + "/" + i, "Run Tensorboard"))));
+    pane.append(ul, el("p", {}, postButton("/tensorboard/stop", "Stop all TensorBoards")));
+  }
+
+  /* Starting and stopping TensorBoard change something, so they are POST (never a link):
+     a form that opens the answer (TensorBoard itself, or a message) in a new tab. */
+  function postButton(path, label) {
+    const title = SB.settings.allowWrite ? undefined : "TensorBoard cannot be started or stopped on this server";
+    return el("form", { class: "inline", method: "post", action: url(path), target: "_blank" },
+      el("button", { type: "submit", class: "link", text: label, title }));
   }
 
   function renderFiles(pane, runId, files, zipRoute) {
