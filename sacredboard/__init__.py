@@ -4,7 +4,7 @@ from sacredboard import create_app
 create_app("runs/").run()          # or: sacredboard -F runs/
 """
 
-__version__ = "0.5.0"
+from sacredboard.__about__ import __version__
 
 __all__ = ("create_app", "__version__")
 

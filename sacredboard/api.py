@@ -16,6 +16,7 @@ from sacred.observers.file_storage_reader import OutsideStoreError
 from sacred.store import RunNotFoundError, StoreError
 from sacred.store.query import MatchAll
 from sacredboard import analysis, hpo
+from sacredboard.__about__ import __version__
 from sacredboard.annotations import AnnotationError, clean_annotations, save_annotations
 from sacredboard.guards import refuse_writes
 from sacredboard.jsonutil import dumps, iso
@@ -584,7 +585,6 @@ def search_space(name):
 
 @bp.route("/api/settings")
 def settings():
-    from sacredboard import __version__
 
     return as_json(
         {

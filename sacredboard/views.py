@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from sacred.store import RunNotFoundError
 from sacredboard import tensorboard
+from sacredboard.__about__ import __version__
 from sacredboard.guards import refuse_writes
 from sacredboard.requests_util import error, run_id_of, store
 
@@ -20,7 +21,6 @@ bp.before_request(refuse_writes)  # the POST routes: same origin, loopback Host,
 
 
 def _page(template, **kwargs):
-    from sacredboard import __version__
 
     return render_template(
         template,

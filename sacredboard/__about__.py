@@ -1,0 +1,3 @@
+"""The version of Sacredboard (its own numbering, apart from sacred's)."""
+
+__version__ = "0.5.0"
