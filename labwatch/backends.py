@@ -15,6 +15,9 @@ import shutil
 import uuid
 from typing import Optional
 
+from sacred.store.base import StoreError
+from sacred.store.location import backend_of, load, register_backend, scheme_of
+
 __all__ = ("Backend", "FileBackend", "SqlBackend", "MongoBackend", "backend_for")
 
 CLAIM_FILE = "labwatch.claim"
@@ -306,6 +309,25 @@ def _mongo_kind(obj) -> str:
     return type(obj).__name__
 
 
+def _mongo_from_url(url, prefix):
+    import pymongo
+
+    return MongoBackend(pymongo.MongoClient(url).get_default_database(default="sacred"), prefix)
+
+
+# Labwatch's backends, by the schemes of sacred's one location grammar
+for _scheme, _factory in {
+    "file": "labwatch.backends:FileBackend",
+    "sqlite": "labwatch.backends:SqlBackend",
+    "postgresql": "labwatch.backends:SqlBackend",
+    "postgres": "labwatch.backends:SqlBackend",
+    "mysql": "labwatch.backends:SqlBackend",
+    "mongodb": "labwatch.backends:_mongo_from_url",
+    "mongodb+srv": "labwatch.backends:_mongo_from_url",
+}.items():
+    register_backend(_scheme, labwatch=_factory)
+
+
 def backend_for(location, prefix: str = "runs") -> Backend:
     """The backend of a store location: a folder, an SQL URL, a MongoDB URL or database."""
     if isinstance(location, Backend):
@@ -316,21 +338,16 @@ def backend_for(location, prefix: str = "runs") -> Backend:
     if kind:
         raise ValueError("Give a MongoDB database (client[db_name]), not a client")
     text = os.fspath(location)
-    scheme = text.split("://", 1)[0].split("+", 1)[0].lower() if "://" in text else "file"
-    if scheme == "file":
-        return FileBackend(text)
-    if scheme in ("sqlite", "postgresql", "postgres", "mysql"):
-        return SqlBackend(text)
-    if scheme in ("mongodb", "mongodb+srv") or text.startswith("mongodb+srv://"):
-        import pymongo
-
-        client = pymongo.MongoClient(text)
-        db = client.get_default_database(default="sacred")
-        return MongoBackend(db, prefix)
-    raise ValueError(
-        f"Labwatch cannot use the store {text!r}: give a folder, sqlite:///file.db, "
-        "postgresql://..., mongodb://host/db or a MongoDB database"
-    )
+    try:
+        factory = load(backend_of(text, "labwatch"), "labwatch")
+    except StoreError:
+        raise ValueError(
+            f"Labwatch cannot use the store {text!r} ({scheme_of(text)}): give a folder, "
+            "sqlite:///file.db, postgresql://..., mongodb://host/db or a MongoDB database"
+        ) from None
+    if factory is _mongo_from_url:
+        return factory(text, prefix)
+    return factory(text)
 
 
 def mongo_database(url: Optional[str], database_name: str):

@@ -1,0 +1,138 @@
+"""Where runs are kept: the one reading of a store location, and the registry of backends.
+
+A location is a folder (``runs/``), a URL (``sqlite:///runs.db``, ``postgresql://...``,
+``mongodb://host/db``, ``tinydb://path``, ``s3://bucket/prefix``, ``gs://bucket/prefix``) or a
+pymongo/mongomock client or database. ``scheme_of`` says which backend it belongs to, and
+every part of the project (``open_store``, the ``sacred`` tool, Sacredboard, Labwatch) asks it.
+
+The registry maps a scheme to its backend: the observer that writes it, the store that reads
+it (both as ``"module:Class"``, imported only when used), the extra that installs its
+libraries, and whatever other packages attach (Labwatch registers its optimizer backends
+with ``register_backend(scheme, labwatch=...)``; ``sacred`` never imports them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Any, Optional
+
+from sacred.store.base import StoreError
+
+__all__ = ("Backend", "scheme_of", "backend_of", "register_backend", "known_schemes", "load")
+
+
+@dataclasses.dataclass
+class Backend:
+    scheme: str
+    observer: Optional[str] = None  # "module:Class" of the observer that writes it
+    store: Optional[str] = None  # "module:Class" of the RunStore that reads it
+    extra: Optional[str] = None  # pip extra with its libraries: sacred[<extra>]
+    labwatch: Optional[str] = None  # "module:Class" of Labwatch's backend (filled by labwatch)
+
+
+def _backend(scheme, observer, store, extra):
+    return Backend(scheme, observer, store, extra)
+
+
+_SQL = ("sacred.observers.sql:SqlObserver", "sacred.observers.sql_reader:SqlStore", "sql")
+_MONGO = (
+    "sacred.observers.mongo:MongoObserver",
+    "sacred.observers.mongo_reader:MongoStore",
+    "mongo",
+)
+
+_BACKENDS = {
+    "file": _backend(
+        "file",
+        "sacred.observers.file_storage:FileStorageObserver",
+        "sacred.observers.file_storage_reader:FileStore",
+        None,
+    ),
+    "sqlite": _backend("sqlite", *_SQL),
+    "postgresql": _backend("postgresql", *_SQL),
+    "postgres": _backend("postgres", *_SQL),
+    "mysql": _backend("mysql", *_SQL),
+    "mongodb": _backend("mongodb", *_MONGO),
+    "mongodb+srv": _backend("mongodb+srv", *_MONGO),
+    "tinydb": _backend(
+        "tinydb",
+        "sacred.observers.tinydb_hashfs:TinyDbObserver",
+        "sacred.observers.tinydb_reader:TinyDbStore",
+        "tinydb",
+    ),
+}
+
+
+def register_backend(scheme: str, **fields) -> Backend:
+    """Add a scheme, or set fields (``observer``, ``store``, ``extra``, ``labwatch``) of one."""
+    scheme = scheme.lower()
+    backend = _BACKENDS.setdefault(scheme, Backend(scheme))
+    for name, value in fields.items():
+        if name not in ("observer", "store", "extra", "labwatch"):
+            raise TypeError(f"register_backend() got an unexpected field {name!r}")
+        setattr(backend, name, value)
+    return backend
+
+
+def known_schemes(field: str = "store") -> list:
+    """The schemes whose backend has ``field`` (sorted)."""
+    return sorted(s for s, b in _BACKENDS.items() if getattr(b, field))
+
+
+def scheme_of(location: Any) -> str:
+    """The scheme of a store location: ``"file"``, ``"sqlite"``, ``"mongodb"``, ...
+
+    A URL gives its scheme (``postgresql+psycopg`` is ``postgresql``); a pymongo or
+    mongomock object is ``mongodb``; a folder holding ``metadata.json`` and ``hashfs/`` is
+    ``tinydb``; any other path is ``file``.
+    """
+    if not isinstance(location, (str, os.PathLike)):
+        module = type(location).__module__.split(".")[0]
+        if module in ("pymongo", "mongomock"):
+            return "mongodb"
+        raise StoreError(
+            f"Cannot use a {type(location).__name__} as a store location: give a path, a URL "
+            "(sqlite:///..., postgresql://..., mongodb://host/db, tinydb://path) or a "
+            "pymongo/mongomock client."
+        )
+    text = os.fspath(location)
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if "+" in scheme and scheme != "mongodb+srv":  # e.g. postgresql+psycopg
+            scheme = scheme.split("+", 1)[0]
+        return scheme
+    if os.path.isfile(os.path.join(text, "metadata.json")) and os.path.isdir(
+        os.path.join(text, "hashfs")
+    ):
+        return "tinydb"
+    return "file"
+
+
+def backend_of(location: Any, field: str = "store") -> Backend:
+    """The registered backend of ``location`` that has ``field``, or a one-line error."""
+    scheme = scheme_of(location)
+    backend = _BACKENDS.get(scheme)
+    if backend is None or not getattr(backend, field):
+        known = ", ".join(known_schemes(field))
+        raise StoreError(f"Unknown store scheme {scheme!r}; known schemes: {known}.")
+    return backend
+
+
+def load(backend: Backend, field: str = "store"):
+    """The class that ``backend.<field>`` names, with an install hint if a library is missing."""
+    target = getattr(backend, field)
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            raise StoreError(
+                f"The {field} for {backend.scheme!r} stores ({module_name}) is not available."
+            ) from None
+        hint = f': pip install "sacred[{backend.extra}]"' if backend.extra else ""
+        raise StoreError(
+            f"{backend.scheme!r} stores need the package {e.name!r}, which is not installed{hint}"
+        ) from None
+    return getattr(module, class_name)
