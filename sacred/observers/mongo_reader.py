@@ -6,7 +6,10 @@ Metric summaries (``metrics.loss.min``) are computed by an aggregation on the me
 collection that joins a metric's continuation documents (``part``); a query on them becomes
 ``{"_id": {"$in": [...]}}``. Sorting by a metric summary takes the summaries from the same
 aggregation and the sort fields of the matching runs (a projection), orders them here and
-fetches the page. No JavaScript (``$where``, ``$function``) is ever sent.
+fetches the page. No JavaScript (``$where``, ``$function``) is ever sent, and field names
+never hold a ``$`` (``sacred.store.query.Field`` refuses them). The operations that evaluate
+a query get ``maxTimeMS`` (``query_timeout``), since the server matches regular expressions
+with a backtracking engine; running out of it is a QueryError.
 
 Records are whole: fields the observer moved to GridFS (``run["overflow"]``) are read back.
 
@@ -18,6 +21,7 @@ file -> Mongo -> file is the same run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -127,6 +131,8 @@ class MongoStore(RunStore):
     """
 
     scheme = "mongodb"
+    #: seconds the server may spend on one query (None: ``sacred.store.query.QUERY_TIMEOUT``)
+    query_timeout: Optional[float] = None
     METRIC_DOCUMENT_BUDGET = 15 * 1024 * 1024
     DOCUMENT_BUDGET = 15 * 1024 * 1024
 
@@ -268,33 +274,66 @@ class MongoStore(RunStore):
         if isinstance(node, q.Compare):
             stages.append({"$match": compare_filter(agg, node.op, node.value, guard=False)})
         stages.append({"$project": {"_id": 1}})
-        ids = [d["_id"]["run_id"] for d in self.metrics_collection.aggregate(stages)]
+        cursor = self.metrics_collection.aggregate(stages, **self._max_time())
+        ids = [d["_id"]["run_id"] for d in cursor]
         return {"_id": {"$in": ids}}
 
     # ------------------------------------------------------------------ querying
+    def _max_time_ms(self) -> Optional[int]:
+        limit = self.query_timeout if self.query_timeout is not None else q.QUERY_TIMEOUT
+        return max(1, int(limit * 1000)) if limit else None
+
+    def _max_time(self) -> dict:
+        """``maxTimeMS`` for ``count_documents``/``aggregate`` (nothing when unlimited)."""
+        ms = self._max_time_ms()
+        return {"maxTimeMS": ms} if ms else {}
+
+    @contextlib.contextmanager
+    def _time_limit(self):
+        """Turns the server stopping a query at its ``maxTimeMS`` into a QueryError."""
+        try:
+            yield
+        except Exception as e:
+            # pymongo.errors.ExecutionTimeout: code 50, MaxTimeMSExpired
+            if type(e).__name__ == "ExecutionTimeout" or getattr(e, "code", None) == 50:
+                ms = self._max_time_ms()
+                after = f" after {ms / 1000:g} s (query_timeout)" if ms else ""
+                raise q.QueryError(
+                    f"the database stopped the query{after}: "
+                    "narrow it down or simplify its regular expressions"
+                ) from None
+            raise
+
     def _filter(self, node) -> dict:
         return MongoTranslator(self._metric_filter).visit(node)
 
     def count(self, query=None) -> int:
-        return self.runs.count_documents(self._filter(q.parse(query)))
+        node = q.parse(query)
+        with self._time_limit():
+            return self.runs.count_documents(self._filter(node), **self._max_time())
 
     def _page(self, node, sort, skip, limit, projection) -> list:
         """Documents (with ``projection``) of the matching runs in order, after paging."""
+        with self._time_limit():
+            return self._page_unlimited(node, sort, skip, limit, projection)
+
+    def _page_unlimited(self, node, sort, skip, limit, projection) -> list:
         if limit == 0:
             return []
         filt = self._filter(node)
+        ms = self._max_time_ms()
         if not any(f.metric for f, _ in sort):
             order = [(f.dotted, -1 if descending else 1) for f, descending in sort]
             if not any(path == "_id" for path, _ in order):
                 order.append(("_id", 1))  # the tie-breaker, as everywhere
-            cursor = self.runs.find(filt, projection).sort(order)
+            cursor = self.runs.find(filt, projection, max_time_ms=ms).sort(order)
             cursor = cursor.skip(skip)
             if limit is not None:
                 cursor = cursor.limit(limit)
             return list(cursor)
         # by a metric summary: order (id, sort fields) pairs here, then fetch the page
         fields = {f.dotted: 1 for f, _ in sort if f.metric is None}
-        rows = list(self.runs.find(filt, {"_id": 1, **fields}))
+        rows = list(self.runs.find(filt, {"_id": 1, **fields}, max_time_ms=ms))
         summaries = {}
         for name in {f.metric[0] for f, _ in sort if f.metric}:
             for (run_id, _), s in self._metric_docs({"name": name}).items():
@@ -307,7 +346,8 @@ class MongoStore(RunStore):
             )
         end = None if limit is None else skip + limit
         ids = [r["_id"] for r in rows[skip:end]]
-        docs = {d["_id"]: d for d in self.runs.find({"_id": {"$in": ids}}, projection)}
+        by_id = self.runs.find({"_id": {"$in": ids}}, projection, max_time_ms=ms)
+        docs = {d["_id"]: d for d in by_id}
         return [docs[i] for i in ids if i in docs]
 
     def _select(self, node, sort, skip, limit) -> list:

@@ -22,14 +22,13 @@ keyed by their first/last row id, so reading one again only costs two index look
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
-import functools
 import hashlib
 import io
 import itertools
 import json
 import os
-import re
 from array import array
 from types import SimpleNamespace
 from typing import Optional
@@ -60,16 +59,12 @@ _TIME_COLUMNS = ("start_time", "heartbeat", "stop_time", "queue_time")
 _META_COLUMNS = ("command", "comment", "priority")  # meta keys kept in columns of their own
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(pattern):
-    return re.compile(pattern)
-
-
 def _sqlite_regexp(pattern, value):
-    """``regexp(pattern, value)`` for SQLite: a Python ``re`` search (no code is run)."""
+    """``regexp(pattern, value)`` for SQLite: an RE2 search, in time linear in the value
+    (Python's ``re`` could backtrack for minutes holding the GIL; no code is run)."""
     if not isinstance(value, str) or not isinstance(pattern, str):
         return 0
-    return 1 if _compiled(pattern).search(value) else 0
+    return 1 if q.regex_searcher(pattern)(value) else 0
 
 
 def _public_id(run_id):
@@ -115,6 +110,8 @@ class SqlStore(RunStore):
     """Runs in a database written by the SqlObserver, from a SQLAlchemy URL (or Engine)."""
 
     scheme = "sql"
+    #: seconds PostgreSQL may spend on one statement of a query (None: query.QUERY_TIMEOUT)
+    query_timeout: Optional[float] = None
 
     def __init__(self, location, echo: bool = False):
         from sacred.observers import sql_bases as b
@@ -374,6 +371,27 @@ class SqlStore(RunStore):
         return key
 
     # ------------------------------------------------------------------ querying
+    @contextlib.contextmanager
+    def _query_connection(self):
+        """A connection to run a query on. PostgreSQL matches regular expressions itself, so
+        there each statement is stopped after ``query_timeout`` seconds (``SET LOCAL``: for
+        this transaction only), and being stopped is a QueryError, not a Python fallback."""
+        limit = self.query_timeout if self.query_timeout is not None else q.QUERY_TIMEOUT
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql" and limit:
+                ms = max(1, int(limit * 1000))
+                conn.execute(sa.text(f"SET LOCAL statement_timeout = {ms}"))
+            try:
+                yield conn
+            except sa.exc.DBAPIError as e:
+                code = getattr(e.orig, "sqlstate", None) or getattr(e.orig, "pgcode", None)
+                if code == "57014":  # query_canceled
+                    raise q.QueryError(
+                        f"the database stopped the query after {limit:g} s (query_timeout): "
+                        "narrow it down or simplify its regular expressions"
+                    ) from None
+                raise
+
     def _scan(self, need_metrics=False, full=False):
         """Every run's record (Python filtering: used when the database cannot answer)."""
         if not self._tables_exist():
@@ -392,7 +410,7 @@ class SqlStore(RunStore):
         if not self._tables_exist():
             return []
         try:
-            with self.engine.connect() as conn:
+            with self._query_connection() as conn:
                 return self._query(conn, node, sort, skip, limit, full)
         except sa.exc.DBAPIError:
             # the database rejected the translation (e.g. NaN in a config is no JSON for it,
@@ -451,7 +469,7 @@ class SqlStore(RunStore):
         if not self._tables_exist():
             return []
         try:
-            with self.engine.connect() as conn:
+            with self._query_connection() as conn:
                 return self._query(conn, node, sort, skip, limit, False, ids_only=True)
         except sa.exc.DBAPIError:
             return [r["_id"] for r in self._select_summaries(node, sort, skip, limit)]
@@ -474,7 +492,7 @@ class SqlStore(RunStore):
             if where is not None:
                 stmt = stmt.where(where)
             try:
-                with self.engine.connect() as conn:
+                with self._query_connection() as conn:
                     return conn.execute(stmt).scalar_one()
             except sa.exc.DBAPIError:
                 pass

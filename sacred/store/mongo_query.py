@@ -1,5 +1,10 @@
 """The query AST as a MongoDB filter document (no ``$where``, ``$function`` or JavaScript).
 
+Every ``$`` key of a filter is an operator written here: field paths never hold a ``$`` and
+have no empty part (``sacred.store.query.Field`` refuses them), so a field name cannot
+become ``$expr``, ``$where``, ``$function`` or ``$accumulator``. Values go to operators that
+take them literally (``$eq``, ``$in``, ``$regex`` with a pattern RE2 accepted, ...).
+
 The filters give the same answers as ``sacred.store.query.matches`` on the same records:
 
 * a comparison never matches a missing field, so ``!=`` and ``not in`` add ``$exists``;

@@ -11,6 +11,10 @@ Sacredboard's JSON filter tree ``{"type": "and"|"or", "filters": [...]}`` with t
 clauses ``{"field", "operator", "value"}`` is accepted too (a leading dot in a field means a
 path from the root of the run record; otherwise the shorthand rule below applies).
 
+A field path is names joined by dots: no empty part (``a..b``, ``a.``) and no ``$``
+anywhere, so the operators of a database query only ever come from the translators
+(``sacred.store.mongo_query``), never from a field name. ``Field`` itself checks this.
+
 Semantics, the same on every backend:
 
 * a field path selects the value at that path of the run record (no implicit search inside
@@ -20,7 +24,12 @@ Semantics, the same on every backend:
 * ``==``/``!=``/``in`` compare like JSON values, with ``1 == 1.0`` but ``true != 1``;
   ``< <= > >=`` only compare numbers with numbers, strings with strings, dates with dates
   and booleans with booleans;
-* ``=~`` / ``regex`` is an unanchored, case-sensitive search in string values;
+* ``=~`` / ``regex`` is an unanchored, case-sensitive search in string values. In Python
+  (folder, TinyDB and SQLite stores) RE2 (``google-re2``) matches it, in time linear in the
+  text, so what needs backtracking is refused: backreferences, lookahead/lookbehind, atomic
+  groups, possessive quantifiers (a pattern must be valid for Python's ``re`` too). ``$`` is
+  the end of the text and ``\\d \\w \\s \\b`` are ASCII. MongoDB and PostgreSQL match the
+  (same, checked) pattern themselves, stopped after ``QUERY_TIMEOUT`` seconds;
 * the virtual field ``live_state`` is the status, except that a RUNNING run whose last
   heartbeat is older than ``dead_after`` seconds is ``"PROBABLY_DEAD"``.
 """
@@ -28,6 +37,7 @@ Semantics, the same on every backend:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import math
 import re
@@ -52,12 +62,14 @@ __all__ = (
     "parse_sort",
     "matches",
     "compile_query",
+    "regex_searcher",
     "get_value",
     "sort_key",
     "MISSING",
     "ROOTS",
     "DATE_FIELDS",
     "METRIC_AGGREGATES",
+    "QUERY_TIMEOUT",
 )
 
 #: top-level keys of a run record; any other bare field name means ``config.<name>``
@@ -97,6 +109,10 @@ _ALL_STATES = (
     "QUEUED",
 )
 DEFAULT_DEAD_AFTER = 120.0
+#: seconds a database may work on one query (MongoDB ``maxTimeMS``, PostgreSQL
+#: ``statement_timeout``); a store's ``query_timeout`` overrides it, and more time is a
+#: QueryError. (Regular expressions evaluated in Python use RE2, which needs no limit.)
+QUERY_TIMEOUT = 10.0
 #: how deep parentheses, ``not`` and lists (and JSON filter trees) may nest in one query
 MAX_NESTING = 100
 
@@ -145,6 +161,11 @@ class Field:
 
     path: tuple
     metric: Optional[tuple] = None
+
+    def __post_init__(self):
+        problem = _path_problem(self.path)
+        if problem:
+            raise QueryError(f"invalid field {'.'.join(map(str, self.path))!r}: {problem}")
 
     @property
     def dotted(self) -> str:
@@ -328,17 +349,26 @@ def _parse_date(raw: str, text=None, pos=None) -> _dt.datetime:
 
 
 # ---------------------------------------------------------------------------- fields
+def _path_problem(parts) -> Optional[str]:
+    """What is wrong with a field path (a tuple of names), or None: the one check of field
+    names, so that no ``$`` operator and no odd path reaches a database through them."""
+    if not parts or any(type(p) is not str or not p for p in parts):
+        return "a field is names joined by dots, with no empty name (like config.a.b)"
+    if any("$" in p for p in parts):
+        return "'$' is not allowed in a field name"
+    return None
+
+
 def parse_field(name: str, text: Optional[str] = None, pos: Optional[int] = None) -> Field:
     """A field from its written form: ``.a.b`` is absolute, a bare unknown root means config.
 
     ``metrics.<name>.<aggregate>`` (the name may contain dots) selects a metric summary.
     """
     absolute = name.startswith(".")
-    if absolute:
-        name = name[1:]
-    parts = tuple(name.split("."))
-    if not name or any(not p for p in parts):
-        raise QueryError(f"invalid field {name!r}", text, pos)
+    parts = tuple((name[1:] if absolute else name).split("."))
+    problem = _path_problem(parts)
+    if problem:
+        raise QueryError(f"invalid field {name!r}: {problem}", text, pos)
     if parts[0] not in ROOTS and not absolute:
         parts = ("config",) + parts
     if parts[0] == "metrics":
@@ -546,6 +576,15 @@ def build_compare(fld: Field, op: str, value, parser, value_tok=None) -> Node:
             re.compile(value)
         except re.error as e:
             fail(f"invalid regular expression: {e}")
+        except (RecursionError, OverflowError):
+            fail("invalid regular expression: too deeply nested or too large")
+        try:
+            regex_searcher(value)
+        except QueryError as e:
+            fail(e.reason)
+    if _operator_key(value):
+        # compared literally anyway; refused so that no "$" key ever reaches a database
+        fail("a value may not hold an object key that starts with '$'")
     if fld.root in DATE_FIELDS:
         value = _coerce_date(value, fail)
     if op in ("<", "<=", ">", ">="):
@@ -560,6 +599,24 @@ def build_compare(fld: Field, op: str, value, parser, value_tok=None) -> Node:
             now, dead_after = parser.now, parser.dead_after
         return _expand_live_state(op, value, now, dead_after, fail)
     return Compare(fld, op, value)
+
+
+def _operator_key(value) -> bool:
+    """Whether a (JSON) value holds an object key starting with ``$`` at any depth."""
+    stack, seen = [value], set()
+    while stack:  # no recursion: a value may nest deeper than the stack
+        item = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, dict):
+                if any(str(k).startswith("$") for k in item):
+                    return True
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+    return False
 
 
 def _coerce_date(value, fail):
@@ -597,7 +654,8 @@ def _expand_live_state(op, value, now, dead_after, fail) -> Node:
         node = Or(tuple(state_is(v) for v in value)) if value else Or(())
         return node if op == "in" else And((Exists(_STATUS), Not(node)))
     if op == "regex":
-        return Or(tuple(state_is(v) for v in _ALL_STATES if re.search(value, v)))
+        search = regex_searcher(value)
+        return Or(tuple(state_is(v) for v in _ALL_STATES if search(v)))
     fail(f"live_state supports == != in and regex, not '{op}'")
 
 
@@ -870,11 +928,11 @@ def _compile_compare(node: Compare) -> Callable:
 
         return member
     if op == "regex":
-        pattern = re.compile(value)
+        found = regex_searcher(value)
 
         def search(r, m):
             v = get(r, m)
-            return type(v) is str and pattern.search(v) is not None
+            return type(v) is str and found(v)
 
         return search
     compare = _ORDER_OPS[op]
@@ -901,6 +959,63 @@ def _compile_compare(node: Compare) -> Callable:
         return compare(v, value)
 
     return order
+
+
+# ---------------------------------------------------------------------------- regex (RE2)
+# Python's re backtracks: "(a+)+$" on 34 a's and a "!" takes ~20 min, holding the GIL (so no
+# other thread of a dashboard runs meanwhile). RE2 matches in time linear in the text and
+# refuses what needs backtracking. It is imported the first time a pattern is compiled.
+_RE2 = None
+
+
+def _re2():
+    global _RE2
+    if _RE2 is None:
+        try:
+            import re2
+        except ImportError:
+            raise QueryError(
+                "regular expressions in queries need google-re2: pip install google-re2"
+            ) from None
+        options = re2.Options()
+        options.log_errors = False  # errors become QueryErrors, not lines on stderr
+        options.never_capture = True  # only whether it matches counts
+        _RE2 = (re2, options)
+    return _RE2
+
+
+def _re2_reason(pattern: str, message: str) -> str:
+    if re.search(r"\\[1-9]|\(\?P=", pattern) and ("escape" in message or "(?P" in message):
+        what = "backreferences (\\1, (?P=name)) are not supported"
+    elif any(op in message for op in ("(?=", "(?!", "(?<=", "(?<!")):
+        what = "lookahead and lookbehind are not supported"
+    elif message.endswith("\\Z"):
+        what = "\\Z is not supported (use $, the end of the text)"
+    else:
+        what = f"RE2 rejects it: {message}"
+    return f"unsupported regular expression: {what} (queries match with RE2, in linear time)"
+
+
+@functools.lru_cache(maxsize=256)
+def regex_searcher(pattern: str) -> Callable[[str], bool]:
+    """``search(text) -> bool``: whether ``pattern`` occurs in ``text`` (unanchored), in
+    time linear in the text (RE2). A pattern RE2 cannot match that way is a QueryError."""
+    re2, options = _re2()
+    try:
+        compiled = re2.compile(pattern, options)
+    except re2.error as e:
+        message = e.args[0] if e.args else ""
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", "replace")
+        raise QueryError(_re2_reason(pattern, str(message))) from None
+    search = compiled.search
+
+    def found(text: str) -> bool:
+        # bytes: RE2 then skips mapping byte offsets back to characters; surrogatepass
+        # keeps lone surrogates (undecodable output) searchable instead of an error
+        return search(text.encode("utf-8", "surrogatepass")) is not None
+
+    return found
 
 
 _compiled_cache: dict = {}

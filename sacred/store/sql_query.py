@@ -16,8 +16,9 @@ Translated (the same answers as ``sacred.store.query.matches``):
   within a type, a missing field never matches);
 * metric summaries ``metrics.<name>.<count|min|max|first|last>`` as correlated subqueries
   on the ``metric`` table (first/last in the order of ``step``, then insertion);
-* regular expressions: PostgreSQL ``~``; SQLite ``regexp()``, which the reader registers
-  as a Python function on each connection.
+* regular expressions: PostgreSQL ``~`` (the reader bounds its time with
+  ``statement_timeout``); SQLite ``regexp()``, which the reader registers on each
+  connection as an RE2 search (``query.regex_searcher``: linear time).
 
 Left to Python: comparisons with lists or objects, ordering and regex on ``_id``, JSON
 paths with a numeric part on SQLite (``layers.0``: a list index or a key), the bare roots
@@ -366,13 +367,14 @@ class SqlTranslator(q.Visitor):
         ]
 
 
-# escapes that mean the same in Python's re and PostgreSQL's regular expressions
+# escapes that mean the same in RE2 (query.regex_searcher) and PostgreSQL's regular
+# expressions
 _PG_SAFE_ESCAPE = re.compile(r"\\[dDwWsSntr.^$*+?()\[\]{}|\\/-]")
 
 
 def _check_pg_regex(pattern: str) -> None:
-    """Untranslatable unless the pattern means the same to PostgreSQL as to Python's re
-    (``\\b`` is a backspace there, ``(?...)`` groups differ...)."""
+    """Untranslatable unless the pattern means the same to PostgreSQL as to RE2, which
+    answers the query in Python (``\\b`` is a backspace there, ``(?...)`` groups differ...)."""
     if "(?" in pattern or "\\" in _PG_SAFE_ESCAPE.sub("", pattern):
         raise Untranslatable(pattern)
 
