@@ -37,14 +37,40 @@ Semantics, the same on every backend:
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
-from sacred.utils import SacredError
+from sacred.store.query_ast import (  # noqa: F401 (the public names of the query language)
+    _ALL_STATES,
+    DATE_FIELDS,
+    DEFAULT_DEAD_AFTER,
+    MAX_NESTING,
+    METRIC_AGGREGATES,
+    MISSING,
+    QUERY_TIMEOUT,
+    ROOTS,
+    And,
+    Compare,
+    Exists,
+    Field,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    QueryError,
+    Visitor,
+    any_field,
+    parse_field,
+)
+from sacred.store.query_eval import (  # noqa: F401
+    compile_query,
+    get_value,
+    regex_searcher,
+    sort_key,
+    values_equal,
+)
 
 __all__ = (
     "QueryError",
@@ -71,181 +97,6 @@ __all__ = (
     "METRIC_AGGREGATES",
     "QUERY_TIMEOUT",
 )
-
-#: top-level keys of a run record; any other bare field name means ``config.<name>``
-ROOTS = frozenset(
-    {
-        "_id",
-        "config",
-        "info",
-        "host",
-        "experiment",
-        "meta",
-        "metrics",
-        "result",
-        "status",
-        "command",
-        "start_time",
-        "stop_time",
-        "heartbeat",
-        "queue_time",
-        "captured_out",
-        "fail_trace",
-        "resources",
-        "artifacts",
-        "format",
-        "live_state",
-    }
-)
-DATE_FIELDS = frozenset({"start_time", "stop_time", "heartbeat", "queue_time"})
-METRIC_AGGREGATES = ("min", "max", "first", "last", "count")
-_ALL_STATES = (
-    "RUNNING",
-    "PROBABLY_DEAD",
-    "COMPLETED",
-    "FAILED",
-    "INTERRUPTED",
-    "TIMEOUT",
-    "QUEUED",
-)
-DEFAULT_DEAD_AFTER = 120.0
-#: seconds a database may work on one query (MongoDB ``maxTimeMS``, PostgreSQL
-#: ``statement_timeout``); a store's ``query_timeout`` overrides it, and more time is a
-#: QueryError. (Regular expressions evaluated in Python use RE2, which needs no limit.)
-QUERY_TIMEOUT = 10.0
-#: how deep parentheses, ``not`` and lists (and JSON filter trees) may nest in one query
-MAX_NESTING = 100
-
-
-class QueryError(SacredError, ValueError):
-    """A malformed query; the message shows the query with a caret under the problem."""
-
-    def __init__(self, message: str, query: Optional[str] = None, position: Optional[int] = None):
-        self.reason = message
-        self.query = query
-        self.position = position
-        super().__init__(self._render(), print_traceback=False)
-
-    def _render(self) -> str:
-        if self.query is None or self.position is None:
-            return self.reason
-        start = self.query.rfind("\n", 0, self.position) + 1
-        end = self.query.find("\n", self.position)
-        line = self.query[start : end if end >= 0 else len(self.query)]
-        caret = " " * (self.position - start) + "^"
-        return f"{self.reason}\n    {line}\n    {caret}"
-
-
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self):
-        return "MISSING"
-
-
-#: what ``get_value`` returns for a path that is not in the record
-MISSING = _Missing()
-
-
-# ---------------------------------------------------------------------------- the AST
-class Node:
-    """Base of the query AST. Nodes are immutable and compare by value."""
-
-    def accept(self, visitor: Visitor):
-        return getattr(visitor, "visit_" + type(self).__name__)(self)
-
-
-@dataclass(frozen=True)
-class Field:
-    """A field path. ``metric`` is ``(name, aggregate)`` for ``metrics.<name>.<aggregate>``."""
-
-    path: tuple
-    metric: Optional[tuple] = None
-
-    def __post_init__(self):
-        problem = _path_problem(self.path)
-        if problem:
-            raise QueryError(f"invalid field {'.'.join(map(str, self.path))!r}: {problem}")
-
-    @property
-    def dotted(self) -> str:
-        return ".".join(self.path)
-
-    @property
-    def root(self) -> str:
-        return self.path[0]
-
-    def __str__(self):
-        return self.dotted
-
-
-@dataclass(frozen=True)
-class MatchAll(Node):
-    """The empty query."""
-
-
-@dataclass(frozen=True)
-class And(Node):
-    items: tuple
-
-
-@dataclass(frozen=True)
-class Or(Node):
-    items: tuple
-
-
-@dataclass(frozen=True)
-class Not(Node):
-    item: Node
-
-
-@dataclass(frozen=True)
-class Compare(Node):
-    """``field <op> value`` with op one of == != < <= > >= in nin regex."""
-
-    field: Field
-    op: str
-    value: Any
-
-
-@dataclass(frozen=True)
-class Exists(Node):
-    field: Field
-    exists: bool = True
-
-
-class Visitor:
-    """Walks the AST: ``visitor.visit(node)`` calls ``visit_<NodeClass>(node)``."""
-
-    def visit(self, node: Node):
-        return node.accept(self)
-
-
-class _FieldFinder(Visitor):
-    def __init__(self, test):
-        self.test = test
-
-    def visit_MatchAll(self, node):  # noqa: N802
-        return False
-
-    def visit_And(self, node):  # noqa: N802
-        return any(self.visit(n) for n in node.items)
-
-    visit_Or = visit_And  # noqa: N815
-
-    def visit_Not(self, node):  # noqa: N802
-        return self.visit(node.item)
-
-    def visit_Compare(self, node):  # noqa: N802
-        return self.test(node.field)
-
-    visit_Exists = visit_Compare  # noqa: N815
-
-
-def any_field(node: Node, test) -> bool:
-    """Whether ``test(field)`` holds for any field the query ``node`` looks at."""
-    return _FieldFinder(test).visit(node)
-
 
 # ---------------------------------------------------------------------------- tokenizer
 _TOKEN_RE = re.compile(
@@ -346,43 +197,6 @@ def _parse_date(raw: str, text=None, pos=None) -> _dt.datetime:
     if result.tzinfo is not None:
         result = result.astimezone(_dt.timezone.utc).replace(tzinfo=None)
     return result
-
-
-# ---------------------------------------------------------------------------- fields
-def _path_problem(parts) -> Optional[str]:
-    """What is wrong with a field path (a tuple of names), or None: the one check of field
-    names, so that no ``$`` operator and no odd path reaches a database through them."""
-    if not parts or any(type(p) is not str or not p for p in parts):
-        return "a field is names joined by dots, with no empty name (like config.a.b)"
-    if any("$" in p for p in parts):
-        return "'$' is not allowed in a field name"
-    return None
-
-
-def parse_field(name: str, text: Optional[str] = None, pos: Optional[int] = None) -> Field:
-    """A field from its written form: ``.a.b`` is absolute, a bare unknown root means config.
-
-    ``metrics.<name>.<aggregate>`` (the name may contain dots) selects a metric summary.
-    """
-    absolute = name.startswith(".")
-    parts = tuple((name[1:] if absolute else name).split("."))
-    problem = _path_problem(parts)
-    if problem:
-        raise QueryError(f"invalid field {name!r}: {problem}", text, pos)
-    if parts[0] not in ROOTS and not absolute:
-        parts = ("config",) + parts
-    if parts[0] == "metrics":
-        if len(parts) < 3 or parts[-1] not in METRIC_AGGREGATES:
-            raise QueryError(
-                "a metric field is metrics.<name>.<summary> with summary one of "
-                + ", ".join(METRIC_AGGREGATES),
-                text,
-                pos,
-            )
-        return Field(parts, (".".join(parts[1:-1]), parts[-1]))
-    if parts[0] in DATE_FIELDS | {"live_state", "status", "command", "_id"} and len(parts) > 1:
-        raise QueryError(f"{parts[0]} has no sub-fields", text, pos)
-    return Field(parts)
 
 
 # ---------------------------------------------------------------------------- parser
@@ -778,279 +592,6 @@ def parse_sort(sort) -> list:
     return result
 
 
-# ---------------------------------------------------------------------------- evaluation
-def get_value(record: dict, fld: Field, metric_summaries: Optional[dict] = None):
-    """The value at ``fld`` in ``record`` (or in the metric summaries), else MISSING."""
-    if fld.metric is not None:
-        name, agg = fld.metric
-        summary = (metric_summaries or {}).get(name)
-        if not summary or agg not in summary:
-            return MISSING
-        return summary[agg]
-    current = record
-    for part in fld.path:
-        kind = type(current)
-        if kind is dict:
-            current = current.get(part, MISSING)
-            if current is MISSING:
-                return MISSING
-        elif kind is list and part.isdigit():
-            index = int(part)
-            if index >= len(current):
-                return MISSING
-            current = current[index]
-        else:
-            return MISSING
-    return current
-
-
-def _kind(v) -> str:
-    t = type(v)
-    if t is bool:
-        return "bool"
-    if t is int or t is float:
-        return "num"
-    if t is str:
-        return "str"
-    if v is None:
-        return "null"
-    if isinstance(v, _dt.datetime):
-        return "date"
-    if isinstance(v, (list, tuple)):
-        return "list"
-    if isinstance(v, dict):
-        return "dict"
-    if isinstance(v, (int, float)):  # numpy scalars and other numbers
-        return "num"
-    return "other"
-
-
-def values_equal(a, b) -> bool:
-    ka, kb = _kind(a), _kind(b)
-    if ka != kb:
-        return False
-    if ka == "list":
-        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
-    return a == b
-
-
-_ORDER_OPS = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-
-def _compile(node: Node) -> Callable:
-    """A predicate ``f(record, metric_summaries) -> bool`` made of closures (no eval)."""
-    kind = type(node)
-    if kind is MatchAll:
-        return lambda r, m: True
-    if kind is And:
-        parts = [_compile(n) for n in node.items]
-
-        def all_of(r, m):
-            for p in parts:
-                if not p(r, m):
-                    return False
-            return True
-
-        return all_of
-    if kind is Or:
-        parts = [_compile(n) for n in node.items]
-
-        def any_of(r, m):
-            for p in parts:
-                if p(r, m):
-                    return True
-            return False
-
-        return any_of
-    if kind is Not:
-        inner = _compile(node.item)
-        return lambda r, m: not inner(r, m)
-    if kind is Exists:
-        get, want = _getter(node.field), node.exists
-        return lambda r, m: (get(r, m) is not MISSING) is want
-    if kind is Compare:
-        return _compile_compare(node)
-    raise TypeError(f"not a query node: {node!r}")
-
-
-def _getter(fld: Field) -> Callable:
-    """``get(record, metric_summaries)``: the value at the field, else MISSING (fast paths
-    for the usual one- and two-level paths through dicts)."""
-    path = fld.path
-    if fld.metric is None and len(path) == 1:
-        key = path[0]
-        return lambda r, m: r.get(key, MISSING)
-    if fld.metric is None and len(path) == 2 and not path[1].isdigit():
-        k1, k2 = path
-
-        def get2(r, m):
-            v = r.get(k1)
-            return v.get(k2, MISSING) if type(v) is dict else MISSING
-
-        return get2
-    return lambda r, m: get_value(r, fld, m)
-
-
-_NUMBER_TYPES = (int, float)
-
-
-def _compile_compare(node: Compare) -> Callable:
-    fld, op, value = node.field, node.op, node.value
-    get = _getter(fld)
-    if op == "==":
-        kind = type(value)
-        if kind is str:
-            return lambda r, m: type(v := get(r, m)) is str and v == value
-        if kind in _NUMBER_TYPES:
-            return lambda r, m: type(v := get(r, m)) in _NUMBER_TYPES and v == value
-        return lambda r, m: values_equal(get(r, m), value)
-    if op == "!=":
-
-        def ne(r, m):
-            v = get(r, m)
-            return v is not MISSING and not values_equal(v, value)
-
-        return ne
-    if op in ("in", "nin"):
-        options = list(value)
-        positive = op == "in"
-
-        def member(r, m):
-            v = get(r, m)
-            if v is MISSING:
-                return False
-            return any(values_equal(v, o) for o in options) is positive
-
-        return member
-    if op == "regex":
-        found = regex_searcher(value)
-
-        def search(r, m):
-            v = get(r, m)
-            return type(v) is str and found(v)
-
-        return search
-    compare = _ORDER_OPS[op]
-    want = _kind(value)
-    if want == "num":
-        if math.isnan(value):
-            return lambda r, m: False
-
-        def order_num(r, m):
-            v = get(r, m)
-            if type(v) not in _NUMBER_TYPES:
-                if _kind(v) != "num":  # numpy scalars and the like
-                    return False
-            elif v != v:  # NaN
-                return False
-            return compare(v, value)
-
-        return order_num
-
-    def order(r, m):
-        v = get(r, m)
-        if _kind(v) != want:
-            return False
-        return compare(v, value)
-
-    return order
-
-
-# ---------------------------------------------------------------------------- regex (RE2)
-# Python's re backtracks: "(a+)+$" on 34 a's and a "!" takes ~20 min, holding the GIL (so no
-# other thread of a dashboard runs meanwhile). RE2 matches in time linear in the text and
-# refuses what needs backtracking. It is imported the first time a pattern is compiled.
-_RE2 = None
-
-
-def _re2():
-    global _RE2
-    if _RE2 is None:
-        try:
-            import re2
-        except ImportError:
-            raise QueryError(
-                "regular expressions in queries need google-re2: pip install google-re2"
-            ) from None
-        options = re2.Options()
-        options.log_errors = False  # errors become QueryErrors, not lines on stderr
-        options.never_capture = True  # only whether it matches counts
-        _RE2 = (re2, options)
-    return _RE2
-
-
-def _re2_reason(pattern: str, message: str) -> str:
-    if re.search(r"\\[1-9]|\(\?P=", pattern) and ("escape" in message or "(?P" in message):
-        what = "backreferences (\\1, (?P=name)) are not supported"
-    elif any(op in message for op in ("(?=", "(?!", "(?<=", "(?<!")):
-        what = "lookahead and lookbehind are not supported"
-    elif message.endswith("\\Z"):
-        what = "\\Z is not supported (use $, the end of the text)"
-    else:
-        what = f"RE2 rejects it: {message}"
-    return f"unsupported regular expression: {what} (queries match with RE2, in linear time)"
-
-
-@functools.lru_cache(maxsize=256)
-def regex_searcher(pattern: str) -> Callable[[str], bool]:
-    """``search(text) -> bool``: whether ``pattern`` occurs in ``text`` (unanchored), in
-    time linear in the text (RE2). A pattern RE2 cannot match that way is a QueryError."""
-    re2, options = _re2()
-    try:
-        compiled = re2.compile(pattern, options)
-    except re2.error as e:
-        message = e.args[0] if e.args else ""
-        if isinstance(message, bytes):
-            message = message.decode("utf-8", "replace")
-        raise QueryError(_re2_reason(pattern, str(message))) from None
-    search = compiled.search
-
-    def found(text: str) -> bool:
-        # bytes: RE2 then skips mapping byte offsets back to characters; surrogatepass
-        # keeps lone surrogates (undecodable output) searchable instead of an error
-        return search(text.encode("utf-8", "surrogatepass")) is not None
-
-    return found
-
-
-_compiled_cache: dict = {}
-
-
-def compile_query(node: Node) -> Callable:
-    """The predicate of a node, cached by the node's text form."""
-    key = repr(node)  # not the node itself: 1 == True == 1.0 would share an entry
-    fn = _compiled_cache.get(key)
-    if fn is None:
-        fn = _compile(node)
-        if len(_compiled_cache) > 256:
-            _compiled_cache.clear()
-        _compiled_cache[key] = fn
-    return fn
-
-
 def matches(node: QueryLike, record: dict, metric_summaries: Optional[dict] = None) -> bool:
     """Whether ``record`` satisfies the query (``metric_summaries``: name -> summary dict)."""
     return compile_query(parse(node))(record, metric_summaries)
-
-
-# Mongo's order of types: null/missing < numbers < strings < objects < arrays < bool < dates
-_TYPE_RANK = {"null": 1, "num": 2, "str": 3, "dict": 4, "list": 5, "other": 6, "bool": 8, "date": 9}
-
-
-def sort_key(value):
-    """A key that orders any mix of values like MongoDB does (missing sorts as null)."""
-    if value is MISSING:
-        return (1, 0, 0)
-    kind = _kind(value)
-    if kind == "num":
-        return (2, 0, 0) if value != value else (2, 1, value)
-    if kind in ("str", "bool", "date"):
-        return (_TYPE_RANK[kind], 1, value)
-    if kind == "null":
-        return (1, 0, 0)
-    return (_TYPE_RANK[kind], 1, json.dumps(value, sort_keys=True, default=str))
