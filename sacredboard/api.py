@@ -13,7 +13,7 @@ import zipfile
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
 from sacred.observers.file_storage_reader import OutsideStoreError
-from sacred.store import RunNotFoundError, StoreError
+from sacred.store import QueryError, RunNotFoundError, StoreError
 from sacred.store.query import MatchAll
 from sacredboard import analysis, hpo
 from sacredboard.__about__ import __version__
@@ -91,6 +91,11 @@ def _outside_store(e):  # a file a (crafted) run lists outside the store's folde
 @bp.errorhandler(StoreError)
 def _store_error(e):
     return error(500, str(e))
+
+
+@bp.errorhandler(QueryError)
+def _bad_query(e):  # also a query the database stopped after the store's query_timeout
+    return error(400, str(e))
 
 
 @bp.errorhandler(AnnotationError)

@@ -146,3 +146,19 @@ def test_a_regex_needing_backtracking_is_a_400(server_url):
         "unsupported regular expression: backreferences (\\1, (?P=name)) are not supported "
         "(queries match with RE2, in linear time)"
     )
+
+
+def test_a_query_the_database_stopped_is_a_400_with_its_reason(fresh_dir, monkeypatch):
+    from sacred.store import QueryError, open_store
+    from sacredboard.app import create_app
+
+    store = open_store(fresh_dir)
+
+    def stopped(*args, **kwargs):
+        raise QueryError("the database stopped the query after 10 s (query_timeout)")
+
+    monkeypatch.setattr(store, "_select_summaries", stopped)
+    monkeypatch.setattr(store, "count", stopped)
+    answer = create_app(store).test_client().get("/api/run?q=config.b%20regex%20%22a%22")
+    assert answer.status_code == 400
+    assert "stopped the query after 10 s" in answer.get_json()["errorMessage"]
