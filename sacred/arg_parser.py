@@ -7,8 +7,10 @@ import re
 import shlex
 import textwrap
 
+from sacred.config.utils import MAX_CONFIG_DEPTH
+from sacred.safe_restore import UnsafeDataError, safe_restore
 from sacred.settings import SETTINGS
-from sacred.utils import CommandLineError, set_by_dotted_path
+from sacred.utils import CommandLineError, abbreviate, set_by_dotted_path
 
 __all__ = ("get_config_updates", "format_usage")
 
@@ -39,7 +41,6 @@ def get_config_updates(updates):
     names a named config or a config file; empty tokens are ignored. A bad token raises a
     CommandLineError with a one-line message.
     """
-    from sacred.config.utils import MAX_CONFIG_DEPTH, abbreviate
 
     config_updates = {}
     named_configs = []
@@ -96,8 +97,6 @@ def _convert_value(value, token=None, path=""):
     (``py/reduce``, ``py/function``, ``py/object`` of other classes) is a CommandLineError,
     and so is a number too large for a float (``1e999`` would become inf).
     """
-    from sacred.config.utils import abbreviate
-    from sacred.safe_restore import UnsafeDataError, safe_restore
 
     try:
         parsed = ast.literal_eval(value)

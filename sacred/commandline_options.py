@@ -9,6 +9,7 @@ import inspect
 import re
 import warnings
 
+from sacred.commands import print_config
 from sacred.utils import CommandLineError, convert_camel_case_to_snake_case, get_inheritors
 
 __all__ = [
@@ -297,7 +298,6 @@ def enforce_clean_option(args, run):
 @cli_option("-p", "--print-config", is_flag=True)
 def print_config_option(args, run):
     """Always print the configuration first."""
-    from sacred.commands import print_config
 
     print_config(run)
     print("-" * 79)

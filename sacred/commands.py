@@ -94,6 +94,7 @@ def save_config(_config, _log, config_filename="config.json"):
     The file is "config.json" by default; set the config entry config_filename to choose
     another name. The extension picks the format (.json, .pickle, .yaml).
     """
+    # lazy: keeps `from sacred import Experiment` light
     from sacred.config.config_files import save_config_file
     from sacred.serializer import flatten
 

@@ -41,6 +41,7 @@ class Experiment(Ingredient):
         additional_cli_options: Optional[Sequence[CLIOption]] = None,
         save_git_info: bool = True,
     ):
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.host_info import check_additional_host_info
 
         self.additional_host_info = additional_host_info or []
@@ -96,6 +97,7 @@ class Experiment(Ingredient):
 
     def option_hook(self, function):
         """Register ``function(options)``: it sees (and may change) the options of each run."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.config.signature import Signature
 
         sig = Signature(function)
@@ -110,6 +112,7 @@ class Experiment(Ingredient):
     # ------------------------------------------------------------ running
     def get_usage(self, program_name=None):
         """``(short usage, full usage, usage for parsing)`` of this experiment's CLI."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.arg_parser import format_usage, printable_usage
 
         program_name = os.path.relpath(program_name or sys.argv[0] or "Dummy", self.base_dir)
@@ -151,6 +154,7 @@ class Experiment(Ingredient):
         """
         from docopt import DocoptExit, docopt
 
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.arg_parser import get_config_updates
 
         argv = ensure_wellformed_argv(argv)
@@ -251,6 +255,7 @@ class Experiment(Ingredient):
         meta_info=None,
         options=None,
     ):
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.initialize import create_run
 
         command_name = command_name or self.default_command
@@ -312,6 +317,7 @@ class Experiment(Ingredient):
             print(short_usage)
             print(error)
             sys.exit(1)
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.commands import help_for_command
 
         print(help_for_command(commands[command]))

@@ -34,6 +34,7 @@ class Ingredient:
         base_dir=None,
         save_git_info=True,
     ):
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.dependencies import gather_sources_and_dependencies
 
         self.path = path
@@ -72,6 +73,7 @@ class Ingredient:
     @optional_kwargs_decorator
     def capture(self, function=None, prefix=None):
         """Wrap ``function`` so that arguments not passed explicitly are filled from the config."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.config.captured_function import create_captured_function
 
         if function in self.captured_functions:
@@ -104,6 +106,7 @@ class Ingredient:
 
     def config(self, function):
         """Turn ``function``'s body into a config scope; returns the ``ConfigScope``."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.config.config_scope import ConfigScope
 
         scope = ConfigScope(function)
@@ -112,6 +115,7 @@ class Ingredient:
 
     def named_config(self, func):
         """A config scope that only applies when its name is selected (``with <name>``)."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.config.config_scope import ConfigScope
 
         scope = ConfigScope(func)
@@ -151,6 +155,7 @@ class Ingredient:
 
     def add_source_file(self, filename):
         """Record an extra source file (observers store it with every run)."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.dependencies import Source
 
         if not os.path.isfile(filename):
@@ -160,6 +165,7 @@ class Ingredient:
 
     def add_package_dependency(self, package_name, version):
         """Record a package dependency with an explicit (PEP 440) version."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.dependencies import PEP440_VERSION_PATTERN, PackageDependency
 
         if not PEP440_VERSION_PATTERN.match(version):
@@ -240,6 +246,7 @@ class Ingredient:
 
 def _config_dict(cfg_or_file, kw_conf):
     """A ConfigDict from exactly one of: a dict, a config file name, keyword arguments."""
+    # lazy: keeps `from sacred import Experiment` light
     from sacred.config.config_dict import ConfigDict
 
     if cfg_or_file is None:
@@ -254,6 +261,7 @@ def _config_dict(cfg_or_file, kw_conf):
         raise TypeError(f"Invalid argument type {type(cfg_or_file)}")
     if not os.path.exists(cfg_or_file):
         raise OSError(f"File not found {cfg_or_file}")
+    # lazy: keeps `from sacred import Experiment` light
     from sacred.config.config_files import load_config_file
 
     return ConfigDict(load_config_file(os.path.abspath(cfg_or_file)))

@@ -1,7 +1,7 @@
 """Turn an experiment, config updates and named configs into a prepared ``Run``.
 
 Each ingredient gets a ``Scaffold`` holding its share of the configuration. ``create_run``
-walks a ``_RunPreparation`` through the steps of spec §3.8: fix the updates, apply the
+walks a ``_RunPreparation`` through the configuration process: fix the updates, apply the
 named configs, evaluate the config scopes (deepest ingredient first), choose the seeds,
 and finally connect the captured functions to the run.
 """
@@ -9,6 +9,19 @@ and finally connect the captured functions to the run.
 import os
 from copy import copy, deepcopy
 
+from sacred.config.config_dict import ConfigDict
+from sacred.config.config_files import load_config_file
+from sacred.config.config_summary import ConfigSummary
+from sacred.config.custom_containers import make_read_only
+from sacred.config.utils import (
+    chain_evaluate_config_scopes,
+    check_config_depth,
+    dogmatize,
+    undogmatize,
+)
+from sacred.host_info import get_host_info, host_info_gatherers
+from sacred.randomness import check_seed, create_deferred_rnd, deferred_seed
+from sacred.run import Run
 from sacred.settings import SETTINGS
 from sacred.utils import (
     CommandLineError,
@@ -69,7 +82,6 @@ class Scaffold:
 
     def fallback(self):
         """The read-only names a config scope sees: ``_log`` and the sub-ingredient configs."""
-        from sacred.config.utils import dogmatize
 
         names = {"_log": self.logger}
         for child in self.children:
@@ -80,8 +92,6 @@ class Scaffold:
 
     def evaluate(self):
         """Run the config scopes with our fixed values and record what changed."""
-        from sacred.config.config_summary import ConfigSummary
-        from sacred.config.utils import chain_evaluate_config_scopes
 
         self.config, self.summaries = chain_evaluate_config_scopes(
             self.ingredient.configurations,
@@ -112,7 +122,6 @@ class Scaffold:
 
     def choose_seed(self, parent_rnd=None):
         """Take the seed from the config or draw it from the parent's rnd; then seed children."""
-        from sacred.randomness import check_seed, create_deferred_rnd, deferred_seed
 
         if self.seed is not None:
             return
@@ -144,14 +153,11 @@ class Scaffold:
 
     def connect(self, run):
         """Give every captured function its logger, rnd, run and (read-only) config."""
-        from sacred.randomness import check_seed, create_deferred_rnd, deferred_seed
 
         self.seed = self.config.get("seed", self.seed)  # a config hook may have set it
         check_seed(self.seed, join_paths(self.path, "seed"))
         self.rnd = create_deferred_rnd(self.seed)
         read_only = SETTINGS.CONFIG.READ_ONLY_CONFIG
-        if read_only:
-            from sacred.config.custom_containers import make_read_only
         fixture = self.fixture()
         by_prefix = {}  # functions with the same prefix share one config object
         for func in self.ingredient.captured_functions:
@@ -296,12 +302,8 @@ class _RunPreparation:
 
     @staticmethod
     def _evaluate_named_config(scaffold, name):
-        from sacred.config.utils import undogmatize
 
         if os.path.isfile(name):
-            from sacred.config.config_dict import ConfigDict
-            from sacred.config.config_files import load_config_file
-
             named = ConfigDict(load_config_file(name))
         else:
             known = scaffold.ingredient.named_configs
@@ -343,7 +345,6 @@ class _RunPreparation:
         return config
 
     def modifications(self):
-        from sacred.config.config_summary import ConfigSummary
 
         merged = ConfigSummary()
         for path, scaffold in self.scaffolds.items():
@@ -376,8 +377,6 @@ def create_run(
     log_level=None,
 ):
     """Prepare a (not yet started) ``Run`` of ``command_name``."""
-    from sacred.config.utils import check_config_depth
-    from sacred.run import Run
 
     check_config_depth(config_updates or {})
     prep = _RunPreparation(experiment, log_level)
@@ -413,7 +412,6 @@ def create_run(
 
 def _cached_host_info(experiment):
     """The host info, gathered once per experiment and settings/environment state."""
-    from sacred.host_info import get_host_info, host_info_gatherers
 
     extra = getattr(experiment, "additional_host_info", None)
     env_keys = tuple(SETTINGS.HOST_INFO.CAPTURED_ENV)

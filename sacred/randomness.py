@@ -5,7 +5,7 @@ import random
 import sys
 
 from sacred.settings import SETTINGS
-from sacred.utils import module_is_in_cache
+from sacred.utils import InvalidConfigError, abbreviate, module_is_in_cache
 
 __all__ = ["SEEDRANGE", "SEED_LIMIT", "check_seed", "get_seed", "create_rnd", "set_global_seed"]
 
@@ -31,8 +31,6 @@ def check_seed(seed, key="seed"):
         return
     if type(seed) is int and 0 <= seed < SEED_LIMIT:
         return
-    from sacred.config.utils import abbreviate
-    from sacred.utils import InvalidConfigError
 
     raise InvalidConfigError(
         f'The config entry "{key}" must be an int in [0, 2**32), '
@@ -58,7 +56,7 @@ def get_seed(rnd=None):
 
 
 def _numpy():
-    from sacred import optional
+    from sacred import optional  # lazy: it imports numpy, which a run imports only if needed
 
     return optional.np if optional.has_numpy else None
 
@@ -194,6 +192,7 @@ def set_global_seed(seed):
         if np is not None:
             np.random.seed(seed)
     if module_is_in_cache("tensorflow"):
+        # lazy: sacred.optional imports numpy, which a run imports only when it needs it
         from sacred.optional import get_tensorflow
 
         get_tensorflow().set_random_seed(seed)

@@ -103,6 +103,7 @@ class Run:
         post_run_hooks,
         captured_out_filter=None,
     ):
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.metrics_logger import MetricsLogger
 
         # what the run was made from (see sacred.initialize.create_run)
@@ -183,6 +184,7 @@ class Run:
 
     def __call__(self, *args):
         """Start the run: notify the observers, call the command and return its result."""
+        # lazy: keeps `from sacred import Experiment` light
         from sacred.randomness import set_global_seed
         from sacred.stdout_capturing import get_stdcapturer
 
@@ -343,6 +345,7 @@ class Run:
         if drain is not None:
             metrics_by_name = drain()
         else:
+            # lazy: keeps `from sacred import Experiment` light
             from sacred.metrics_logger import linearize_metrics
 
             metrics_by_name = linearize_metrics(self._metrics.get_last_metrics())

@@ -107,11 +107,12 @@ def flatten(obj):
         pass
     except RecursionError:
         pass
-    from sacred.config.custom_containers import ReadOnlyContainer, undo_read_only
-
-    if _contains_read_only(obj, ReadOnlyContainer):
+    # read-only containers exist only once their module is loaded: look it up instead of
+    # importing it (the config package imports this module)
+    containers = sys.modules.get("sacred.config.custom_containers")
+    if containers is not None and _contains_read_only(obj, containers.ReadOnlyContainer):
         # read-only configs serialize like the plain containers they stand for
-        obj = undo_read_only(obj)
+        obj = containers.undo_read_only(obj)
         try:
             return _copy_plain(obj, set())
         except _NotPlain:

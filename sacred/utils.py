@@ -610,3 +610,15 @@ class IntervalTimer(threading.Thread):
         while not self.stopped.wait(self.interval):
             self.func()
         self.func()
+
+
+def abbreviate(text, limit=80):
+    """``text`` (a str, else its repr) cut to about ``limit`` characters for a message."""
+    if not isinstance(text, str):
+        try:
+            text = repr(text)
+        except ValueError:  # an int too long to print
+            text = f"<an int of {text.bit_length()} bits>"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}...{text[-15:]}"

@@ -2,7 +2,9 @@
 
 Every ``import`` and ``from ... import`` counts, at module level and inside functions alike:
 a lazy import still ties two modules together. ``from pkg import sub`` ties to the submodule
-``sub`` when it is one, and to the package's ``__init__`` for any other name.
+``sub`` when it is one, and to the package's ``__init__`` for any other name. Importing
+``a.b.c`` also runs ``a.b``'s ``__init__`` first, so that counts too (except for the packages
+that hold the importing module).
 
     python scripts/import_cycles.py            # exit 1 and print each cycle if there is one
     python scripts/import_cycles.py --graph    # also print every edge
@@ -68,6 +70,13 @@ def imports_of(name, path, modules):
             target = target.rpartition(".")[0]
         if target and target != name:
             edges.add(target)
+        # importing a.b.c first runs the __init__ of a.b (and of a): a dependency too, except
+        # for the packages that hold the importer itself (they are already being imported)
+        parent = target.rpartition(".")[0]
+        while parent:
+            if parent in modules and not (name + ".").startswith(parent + "."):
+                edges.add(parent)
+            parent = parent.rpartition(".")[0]
     return edges
 
 

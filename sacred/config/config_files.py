@@ -11,7 +11,9 @@ import json
 import os
 import pickle
 
+from sacred.config.custom_containers import register_yaml_representers
 from sacred.config.utils import MAX_CONFIG_DEPTH
+from sacred.safe_restore import safe_restore
 from sacred.serializer import flatten
 from sacred.utils import SacredError
 
@@ -71,7 +73,6 @@ def _read_text(file):
 
 
 def _load_json(file):
-    from sacred.safe_restore import safe_restore
 
     try:
         flat = json.loads(_read_text(file))
@@ -211,8 +212,6 @@ def _load_yaml(file):
 
 def _dump_yaml(obj, file):
     import yaml
-
-    from sacred.config.custom_containers import register_yaml_representers
 
     register_yaml_representers()
     return yaml.dump(obj, file)

@@ -5,7 +5,7 @@ import sys
 
 from sacred.config.custom_containers import DogmaticDict, DogmaticList
 from sacred.settings import SETTINGS
-from sacred.utils import PYTHON_IDENTIFIER
+from sacred.utils import PYTHON_IDENTIFIER, InvalidConfigError, abbreviate
 
 __all__ = [
     "MAX_CONFIG_DEPTH",
@@ -98,25 +98,12 @@ def assert_is_valid_key(key):
     _key_checker()(key)
 
 
-def abbreviate(text, limit=80):
-    """``text`` (a str, else its repr) cut to about ``limit`` characters for a message."""
-    if not isinstance(text, str):
-        try:
-            text = repr(text)
-        except ValueError:  # an int too long to print
-            text = f"<an int of {text.bit_length()} bits>"
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 20]}...{text[-15:]}"
-
-
 def check_config_depth(updates):
     """Raise InvalidConfigError if a key of ``updates`` nests deeper than MAX_CONFIG_DEPTH.
 
     The dotted parts of keys and the nesting of dicts add up (``{"a.b": {"c": 1}}`` is three
     levels). Walked without recursion, so a hostile depth fails fast with a one-line message.
     """
-    from sacred.utils import InvalidConfigError
 
     stack = [(updates, 0, None)]
     while stack:

@@ -21,6 +21,11 @@ import sys
 import warnings
 from typing import Optional
 
+from sacred.observers.file_storage_reader import OutsideStoreError
+from sacred.store import QueryError, RunNotFoundError, StoreError, open_store
+from sacred.store.base import flatten_record
+from sacred.store.query import MISSING, get_value, parse_field
+
 __all__ = ("main",)
 
 _TABLE_COLUMNS = [
@@ -94,7 +99,6 @@ def _build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------------- helpers
 def _open(location, prefix=None, create=False):
-    from sacred.store import open_store
 
     kwargs = {"prefix": prefix} if prefix else {}
     if create and "://" not in location and not os.path.exists(location):
@@ -115,7 +119,6 @@ def _dumps(obj, indent=2) -> str:
 
 
 def _cell(value) -> str:
-    from sacred.store.query import MISSING
 
     if value is MISSING or value is None:
         return "-"
@@ -131,7 +134,6 @@ def _cell(value) -> str:
 
 def _columns(spec: Optional[str]):
     """[(header, Field or "live_state")] for the table."""
-    from sacred.store.query import parse_field
 
     if not spec:
         return [
@@ -147,7 +149,6 @@ def _columns(spec: Optional[str]):
 
 
 def _values(store, record, columns, now):
-    from sacred.store.query import get_value
 
     summaries = None
     out = []
@@ -169,7 +170,6 @@ def _table(header, rows) -> str:
 
 
 def _flat_row(record) -> dict:
-    from sacred.store.base import flatten_record
 
     row = {}
     for key, value in record.items():
@@ -190,7 +190,6 @@ def _write_csv(out, header, rows) -> None:
 
 
 def _csv_cell(value):
-    from sacred.store.query import MISSING
 
     if value is MISSING:
         return ""
@@ -220,8 +219,6 @@ def _runs_list(args, out) -> None:
     header = [h for h, _ in columns]
     rows = [_values(store, r, columns, now) for r in records]
     if args.json:
-        from sacred.store.query import MISSING
-
         data = [{h: (None if v is MISSING else v) for h, v in zip(header, row)} for row in rows]
         out.write(_dumps(data) + "\n")
     elif args.csv:
@@ -238,7 +235,6 @@ def _runs_show(args, out) -> None:
     if args.json:
         out.write(_dumps(record) + "\n")
         return
-    from sacred.store.base import flatten_record
 
     name = (record.get("experiment") or {}).get("name", "?")
     lines = [f"Run {record['_id']} ({name})"]
@@ -332,8 +328,6 @@ def copy_runs(src, dst, query=None, new_ids=False) -> list:
 
 
 def _read_all(opener, run_id, names, kind) -> dict:
-    from sacred.observers.file_storage_reader import OutsideStoreError
-    from sacred.store import RunNotFoundError
 
     contents = {}
     for name in names:
@@ -382,7 +376,6 @@ def _join_dash_values(argv: list) -> list:
 
 
 def main(argv=None) -> int:
-    from sacred.store import QueryError, StoreError
 
     argv = _join_dash_values(sys.argv[1:] if argv is None else list(argv))
     try:
