@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sacred.observers.file_storage import FileStorageObserver, _scan_max_id  # noqa: E402
+from sacred.observers.file_storage.observer import FileStorageObserver, _scan_max_id  # noqa: E402
 
 NOW = datetime.datetime(2026, 11, 27, 22, 10, 0)
 EX_INFO = {
@@ -209,7 +209,7 @@ def original_style_log_metrics(path, metrics_by_name):
 
 
 def sidecar_append(folder, steps, fixed, values):
-    from sacred.observers import _metric_sidecar
+    from sacred.observers.file_storage import _metric_sidecar
 
     writer = _metric_sidecar.SidecarWriter(folder)
     writer.start({})
@@ -220,7 +220,7 @@ def sidecar_append(folder, steps, fixed, values):
 def parts(metric):
     """What one beat of 100,000 points costs, part by part (see log_metrics)."""
     from sacred.observers import _jsonio
-    from sacred.observers.file_storage import _encode_values
+    from sacred.observers.file_storage.observer import _encode_values
 
     steps, stamps, values = metric["steps"], metric["timestamps"], metric["values"]
     n = len(steps)

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from _synthetic import EXPERIMENT, HOST, outline  # noqa: E402
 
 from sacred.observers import _jsonio  # noqa: E402
-from sacred.observers.file_storage_reader import FileStore  # noqa: E402
+from sacred.observers.file_storage.store import FileStore  # noqa: E402
 
 QUERY = "config.optimizer.name == 'adam' and lr < 0.05 and status == 'COMPLETED'"
 SORT = "-metrics.loss.min"
@@ -124,7 +124,7 @@ def cold_read(basedir, run_id) -> float:
             os.remove(os.path.join(basedir, ".sacred_cache", name))
     code = (
         "import sys, time; sys.path.insert(0, sys.argv[1]);"
-        "from sacred.observers.file_storage_reader import FileStore;"
+        "from sacred.observers.file_storage.store import FileStore;"
         "t = time.perf_counter();"
         "m = FileStore(sys.argv[2]).metrics(int(sys.argv[3]), names=['loss'], max_points=2000);"
         "assert 0 < len(m['loss']['values']) <= 2000;"

@@ -46,8 +46,8 @@ _MONGO = (
 _BACKENDS = {
     "file": _backend(
         "file",
-        "sacred.observers.file_storage:FileStorageObserver",
-        "sacred.observers.file_storage_reader:FileStore",
+        "sacred.observers.file_storage.observer:FileStorageObserver",
+        "sacred.observers.file_storage.store:FileStore",
         None,
     ),
     "sqlite": _backend("sqlite", *_SQL),
@@ -58,8 +58,8 @@ _BACKENDS = {
     "mongodb+srv": _backend("mongodb+srv", *_MONGO),
     "tinydb": _backend(
         "tinydb",
-        "sacred.observers.tinydb_hashfs:TinyDbObserver",
-        "sacred.observers.tinydb_reader:TinyDbStore",
+        "sacred.observers.tinydb_hashfs.observer:TinyDbObserver",
+        "sacred.observers.tinydb_hashfs.store:TinyDbStore",
         "tinydb",
     ),
 }

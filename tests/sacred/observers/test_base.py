@@ -32,7 +32,7 @@ def test_observers_all_is_exactly_the_public_names():
 def test_implemented_names_resolve_to_their_modules():
     from sacred.observers import FileStorageObserver, RunObserver
 
-    assert FileStorageObserver.__module__ == "sacred.observers.file_storage"
+    assert FileStorageObserver.__module__ == "sacred.observers.file_storage.observer"
     assert RunObserver.__module__ == "sacred.observers.base"
 
 

@@ -793,8 +793,8 @@ def _write_long_run(project, beats=3, per_beat=4000, **kwargs):
 
 
 def test_sidecar_gives_what_metrics_json_says(project):
-    from sacred.observers import _metric_sidecar
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage import _metric_sidecar
+    from sacred.observers.file_storage.store import FileStore
 
     obs = _write_long_run(project)
     obs.log_metrics(metrics_by_name=_long_points(0, 5000, name="acc", value=int), info={})
@@ -825,7 +825,7 @@ def test_sidecar_gives_what_metrics_json_says(project):
 
 
 def test_sidecar_is_hidden_and_no_artifact(project):
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     (project / "out.txt").write_text("x")
     obs = _write_long_run(project, beats=1, per_beat=2500)
@@ -851,7 +851,7 @@ def test_sidecar_is_hidden_and_no_artifact(project):
 
 def test_points_written_to_the_sidecar_before_a_crash_are_not_read(project):
     """A crash after appending to the sidecar and before metrics.json was replaced."""
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     obs = _write_long_run(project, beats=2)
     more = _long_points(8000, 4000)["loss"]
@@ -866,7 +866,7 @@ def test_points_written_to_the_sidecar_before_a_crash_are_not_read(project):
 
 
 def test_metrics_json_changed_by_others_is_read_instead_of_the_sidecar(project):
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     obs = _write_long_run(project, beats=2)
     path = os.path.join(obs.dir, "metrics.json")
@@ -887,7 +887,7 @@ def test_metrics_json_changed_by_others_is_read_instead_of_the_sidecar(project):
 
 
 def test_points_that_are_no_plain_numbers_leave_the_metric_out_of_the_sidecar(project):
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     obs = _write_long_run(project, beats=2)
     t = _long_points(0, 3)["loss"]["timestamps"]
@@ -918,7 +918,7 @@ def test_points_that_are_no_plain_numbers_leave_the_metric_out_of_the_sidecar(pr
 
 
 def test_a_new_observer_on_an_existing_metrics_json_starts_with_its_points(project):
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     obs = _write_long_run(project, beats=2)
     expected = _json_metrics(os.path.join(obs.dir, "metrics.json"))
@@ -956,7 +956,7 @@ def test_runs_with_few_points_get_no_sidecar(project):
 
 
 def test_an_unwritable_sidecar_folder_only_turns_the_sidecar_off(project):
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     obs = FileStorageObserver("runs")
     start(obs, project)
@@ -969,7 +969,7 @@ def test_an_unwritable_sidecar_folder_only_turns_the_sidecar_off(project):
 
 
 def test_a_manifest_pointing_outside_its_folder_is_not_followed(project):
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     obs = _write_long_run(project, beats=2)
     path = os.path.join(obs.dir, ".sacred_metrics", "manifest.json")

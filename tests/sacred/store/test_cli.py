@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sacred.observers.file_storage_reader import FileStore
+from sacred.observers.file_storage.store import FileStore
 
 T0 = dt.datetime(2026, 11, 27, 10, 0, 0)
 
@@ -296,7 +296,7 @@ def test_console_script_is_installed(fixed_store):
 def test_importing_the_read_side_stays_light():
     code = (
         "import sys, sacred.store, sacred.cli, sacred.store.mongo_query, "
-        "sacred.observers.file_storage_reader; "
+        "sacred.observers.file_storage.store; "
         "print(sorted(m for m in ('numpy', 'pandas', 'pymongo', 'sqlalchemy', 'mongomock') "
         "if m in sys.modules))"
     )

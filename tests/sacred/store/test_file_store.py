@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from sacred.observers import file_storage_reader
-from sacred.observers._run_index import RunIndex
-from sacred.observers.file_storage_reader import CACHE_DIR, INDEX_NAME, FileStore
+from sacred.observers.file_storage import store as file_store
+from sacred.observers.file_storage._run_index import RunIndex
+from sacred.observers.file_storage.store import CACHE_DIR, INDEX_NAME, FileStore
 from sacred.store import RunNotFoundError, StoreError, open_store
 
 from .conftest import tags
@@ -59,7 +59,7 @@ def test_index_is_written_and_reused(fresh_file_store):
     assert first.count() == 5
     assert sorted(first.reads) == ["1", "2", "3", "4", "5"]
     with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
-        index = RunIndex.from_bytes(f.read(), file_storage_reader.INDEX_VERSION)
+        index = RunIndex.from_bytes(f.read(), file_store.INDEX_VERSION)
     assert sorted(index.rows) == ["1", "2", "3", "4", "5"]
     assert index.record(index.rows["2"])[1]["loss"]["count"] == 5
     record = index.record(index.rows["1"])[0]
@@ -154,7 +154,7 @@ def test_corrupt_parts_of_an_index_are_found_when_used(fresh_file_store):
     path = os.path.join(basedir, INDEX_NAME)
     with open(path, "rb") as f:
         good = pickle.load(f)
-    assert good["version"] == file_storage_reader.INDEX_VERSION
+    assert good["version"] == file_store.INDEX_VERSION
     bad_column = dict(good, columns={**good["columns"], ("config", "lr"): b"{nope"})
     planted = pickle.dumps(([0], [os.getcwd]))
     bad_record = dict(good, records=[planted] * len(good["records"]))
@@ -180,7 +180,7 @@ def test_read_only_folder_still_works(fresh_file_store, monkeypatch):
         raise PermissionError("read-only")
 
     monkeypatch.setattr(_jsonio, "write_atomic", fail)
-    monkeypatch.setattr(file_storage_reader, "_write_bytes_atomic", fail)
+    monkeypatch.setattr(file_store, "_write_bytes_atomic", fail)
     store = FileStore(basedir)
     assert store.count("status == 'FAILED'") == 1
     assert not os.path.exists(os.path.join(basedir, INDEX_NAME))

@@ -273,7 +273,7 @@ def test_delete_removes_what_only_the_run_owns(filled):
 
 def test_export_file_to_mongo_to_file_is_lossless(fresh_file_store, tmp_path):
     from sacred.cli import copy_runs
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     src, _ = fresh_file_store
     mongo = open_store(mongomock.MongoClient())

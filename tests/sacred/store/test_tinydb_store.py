@@ -13,7 +13,7 @@ pytest.importorskip("hashfs")
 
 from sacred import Experiment  # noqa: E402
 from sacred.observers import TinyDbObserver, TinyDbReader  # noqa: E402
-from sacred.observers.tinydb_reader import TinyDbStore  # noqa: E402
+from sacred.observers.tinydb_hashfs.store import TinyDbStore  # noqa: E402
 from sacred.store import RunNotFoundError, StoreError, open_store  # noqa: E402
 
 from .conftest import run_experiments, tags  # noqa: E402
@@ -184,7 +184,7 @@ def test_delete_removes_what_only_the_run_owns(filled):
 
 def test_export_tinydb_to_file(filled, tmp_path):
     from sacred.cli import copy_runs
-    from sacred.observers.file_storage_reader import FileStore
+    from sacred.observers.file_storage.store import FileStore
 
     store, _ = filled
     os.makedirs(tmp_path / "files")

@@ -28,13 +28,13 @@ import warnings
 from pathlib import Path
 
 from sacred.dependencies import get_digest as _md5
-from sacred.observers import _jsonio, _metric_sidecar
-from sacred.observers._info_json import InfoEncoder
+from sacred.observers import _jsonio
 from sacred.observers.base import RunObserver
-from sacred.observers.cli_options import file_storage_option  # noqa: F401
+from sacred.observers.file_storage import _metric_sidecar
+from sacred.observers.file_storage._info_json import InfoEncoder
 from sacred.serializer import flatten
 
-__all__ = ("FileStorageObserver", "file_storage_option", "DEFAULT_FILE_STORAGE_PRIORITY")
+__all__ = ("FileStorageObserver", "DEFAULT_FILE_STORAGE_PRIORITY")
 
 DEFAULT_FILE_STORAGE_PRIORITY = 20
 

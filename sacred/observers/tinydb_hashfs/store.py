@@ -25,7 +25,7 @@ import warnings
 from typing import Optional
 
 from sacred.observers import _jsonio
-from sacred.observers.file_storage_reader import OutsideStoreError, resolve_inside
+from sacred.observers.file_storage.paths import OutsideStoreError, resolve_inside
 from sacred.store import query as q
 from sacred.store.base import (
     RunNotFoundError,

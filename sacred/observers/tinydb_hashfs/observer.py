@@ -1,0 +1,208 @@
+"""TinyDbObserver: runs in a TinyDB file, files in a HashFS folder.
+
+``path/metadata.json`` holds one entry per run in the table ``runs`` (the keys of a
+MongoObserver document; datetimes, arrays, frames and file handles are stored through
+the serializers of ``bases``) and ``path/hashfs/`` holds sources, resources and artifacts
+under their md5. tinydb, tinydb-serialization and hashfs are imported when an observer or
+reader is built (``pip install "sacred[tinydb]"``).
+"""
+
+import importlib
+import os
+import uuid
+import warnings
+
+from sacred.__about__ import __version__
+from sacred.observers.base import RunObserver
+
+__all__ = ("TinyDbObserver", "load_bases")
+
+
+def load_bases():
+    """The module ``bases`` (which imports tinydb, tinydb-serialization and hashfs), or an
+    ImportError that names the extra to install."""
+    try:  # imported here: ``bases`` imports the optional libraries at its top
+        bases = importlib.import_module("sacred.observers.tinydb_hashfs.bases")
+    except ImportError as e:
+        raise ImportError(
+            "The TinyDB observer needs tinydb, tinydb-serialization and hashfs: "
+            'pip install "sacred[tinydb]"'
+        ) from e
+    return bases
+
+
+class TinyDbObserver(RunObserver):
+    """Stores each run as an entry of the ``runs`` table of ``path/metadata.json``."""
+
+    VERSION = f"TinyDbObserver-{__version__}"
+
+    @classmethod
+    def create(cls, path="./runs_db", overwrite=None):
+        warnings.warn(
+            "TinyDbObserver.create(...) is deprecated. Please use TinyDbObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls(path, overwrite)
+
+    def __init__(self, path="./runs_db", overwrite=None):
+        bases = load_bases()
+        root_dir = os.path.abspath(path)
+        os.makedirs(root_dir, exist_ok=True)
+        db, fs = bases.get_db_file_manager(root_dir)
+        self._initialize(db, fs, overwrite, root_dir)
+
+    @classmethod
+    def create_from(cls, db, fs, overwrite=None, root=None):
+        self = cls.__new__(cls)
+        self._initialize(db, fs, overwrite, root)
+        return self
+
+    def _initialize(self, db, fs, overwrite, root):
+        self.db = db
+        self.runs = db.table("runs")
+        self.fs = fs
+        self.overwrite = overwrite
+        self.run_entry = {}
+        self.db_run_id = None
+        self.root = root
+        self.metric_entries = {}  # metric name -> [doc id in the metrics table, entry]
+
+    # ------------------------------------------------------------ storing
+    def save(self):
+        """Insert the entry on the first save, update that document afterwards."""
+        if self.db_run_id is None:
+            self.db_run_id = self.runs.insert(self.run_entry)
+        else:
+            self.runs.update(self._update_stored, doc_ids=[self.db_run_id])
+
+    def _update_stored(self, doc):
+        """The stored entry updated with ``run_entry``, keeping the ``meta`` keys others
+        added to it (Sacredboard's tags and notes, ``TinyDbStore.update_meta``)."""
+        stored = doc.get("meta")
+        doc.update(self.run_entry)
+        own = self.run_entry.get("meta")
+        if isinstance(stored, dict) and isinstance(own, dict):
+            doc["meta"] = {**{k: v for k, v in stored.items() if k not in own}, **own}
+
+    def _store_file(self, filename):
+        """Put ``filename`` into the HashFS (unless there); return (id, open handle)."""
+        address = self.fs.put(filename)
+        handle = load_bases().BufferedReaderWrapper(open(address.abspath, "rb"))
+        return address.id, handle
+
+    def save_sources(self, ex_info):
+        base_dir = ex_info["base_dir"]
+        source_info = []
+        for source_name, md5 in ex_info["sources"]:
+            address = self.fs.get(md5)
+            if address is None:
+                file_id, handle = self._store_file(os.path.join(base_dir, source_name))
+            else:
+                file_id = address.id
+                handle = load_bases().BufferedReaderWrapper(open(address.abspath, "rb"))
+            source_info.append([source_name, file_id, handle])
+        return source_info
+
+    # ------------------------------------------------------------ events
+    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
+        raise NotImplementedError(
+            "queued_event method is not implemented for local TinyDbObserver."
+        )
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        self.db_run_id = None
+        self.metric_entries = {}
+        if self.overwrite is not None:
+            from tinydb import Query
+
+            found = self.runs.search(Query()._id == self.overwrite)
+            if not found:
+                raise RuntimeError(f"Couldn't find run to overwrite with _id='{self.overwrite}'")
+            self.db_run_id = found[0].doc_id
+            _id = self.overwrite
+            self.overwrite = None  # only once
+            self.db.table("metrics").remove(Query().run_id == _id)  # the run starts afresh
+        experiment = dict(ex_info)
+        experiment["sources"] = self.save_sources(ex_info)
+        self.run_entry = {
+            "_id": uuid.uuid4().hex if _id is None else _id,
+            "experiment": experiment,
+            "format": self.VERSION,
+            "command": command,
+            "host": dict(host_info),
+            "start_time": start_time,
+            "config": config,
+            "meta": meta_info,
+            "status": "RUNNING",
+            "resources": [],
+            "artifacts": [],
+            "captured_out": "",
+            "info": {},
+            "heartbeat": None,
+        }
+        self.save()
+        return self.run_entry["_id"]
+
+    def heartbeat_event(self, info, captured_out, beat_time, result):
+        self.run_entry["info"] = info
+        self.run_entry["captured_out"] = captured_out
+        self.run_entry["heartbeat"] = beat_time
+        self.run_entry["result"] = result
+        self.save()
+
+    def completed_event(self, stop_time, result):
+        self.run_entry["stop_time"] = stop_time
+        self.run_entry["result"] = result
+        self.run_entry["status"] = "COMPLETED"
+        self.save()
+
+    def interrupted_event(self, interrupt_time, status):
+        self.run_entry["stop_time"] = interrupt_time
+        self.run_entry["status"] = status
+        self.save()
+
+    def failed_event(self, fail_time, fail_trace):
+        self.run_entry["stop_time"] = fail_time
+        self.run_entry["status"] = "FAILED"
+        self.run_entry["fail_trace"] = fail_trace
+        self.save()
+
+    def resource_event(self, filename):
+        file_id, handle = self._store_file(filename)
+        if [filename, file_id] not in [r[:2] for r in self.run_entry["resources"]]:
+            self.run_entry["resources"].append([filename, file_id, handle])
+            self.save()
+        else:
+            handle.close()
+
+    def artifact_event(self, name, filename, metadata=None, content_type=None):
+        file_id, handle = self._store_file(filename)
+        self.run_entry["artifacts"].append([name, filename, file_id, handle])
+        self.save()
+
+    def log_metrics(self, metrics_by_name, info):
+        """Append the new points to one entry per metric in the table ``metrics``:
+        ``{run_id, name, steps, values, timestamps}`` (not in the original Sacred; the
+        ``runs`` entries are unchanged, so readers of the original format are not affected).
+        """
+        table = self.db.table("metrics")
+        for name, metric in metrics_by_name.items():
+            doc_id, entry = self.metric_entries.get(name, (None, None))
+            if entry is None:
+                entry = {"run_id": self.run_entry["_id"], "name": name}
+                entry.update({f: [] for f in ("steps", "values", "timestamps")})
+            for field in ("steps", "values", "timestamps"):
+                entry[field].extend(v.item() if hasattr(v, "item") else v for v in metric[field])
+            if doc_id is None:
+                doc_id = table.insert(entry)
+            else:
+                table.update(entry, doc_ids=[doc_id])
+            self.metric_entries[name] = (doc_id, entry)
+
+    def __eq__(self, other):
+        if isinstance(other, TinyDbObserver):
+            return self.runs.all() == other.runs.all()
+        return False
+
+    __hash__ = RunObserver.__hash__
