@@ -22,7 +22,7 @@ import warnings
 from typing import Optional
 
 from sacred.observers.file_storage_reader import OutsideStoreError
-from sacred.store import QueryError, RunNotFoundError, StoreError, open_store
+from sacred.store import QueryError, RunNotFoundError, StoreError, open_store, scheme_of
 from sacred.store.base import flatten_record
 from sacred.store.query import MISSING, get_value, parse_field
 
@@ -103,7 +103,20 @@ def _open(location, prefix=None, create=False):
     kwargs = {"prefix": prefix} if prefix else {}
     if create and "://" not in location and not os.path.exists(location):
         os.makedirs(location)
+    if create and scheme_of(location) == "sqlite":
+        _create_sqlite_file(location)
     return open_store(location, **kwargs)
+
+
+def _create_sqlite_file(url: str) -> None:
+    """An export into a new SQLite file creates it (an empty file is an empty database)."""
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path == ":memory:" or os.path.exists(path):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StoreError(f"Cannot create the SQLite database {path!r}: no folder {folder!r}.")
+    open(path, "ab").close()
 
 
 def _json_default(obj):
@@ -305,26 +318,59 @@ def _runs_export(args, out) -> None:
 def copy_runs(src, dst, query=None, new_ids=False) -> list:
     """Copy the matching runs of store ``src`` into ``dst``; returns ``[(old_id, new_id)]``.
 
+    All or nothing: ids that ``dst`` already holds are refused before anything is written
+    (unless ``new_ids``), and if a copy fails midway the runs copied so far are deleted
+    from ``dst`` again before the error is raised.
+
     A file the source refuses to read (one a run lists outside the source store's folders,
     see ``FileStore``) is not copied, with a warning; one whose stored copy is gone is
     left out. The records keep their references to both.
     """
+    run_ids = src.find_ids(query)
+    if not new_ids:
+        existing = {str(i) for i in dst.find_ids()}
+        taken = [i for i in run_ids if str(i) in existing]
+        if taken:
+            shown = ", ".join(str(i) for i in taken[:10]) + (", ..." if len(taken) > 10 else "")
+            raise StoreError(
+                f"{_runs(len(taken))} ({shown}) already in the destination; nothing was "
+                "copied. Use --new-ids (new_ids=True) to copy them under new ids."
+            )
     copied = []
-    for run_id in src.find_ids(query):
-        record = src.get(run_id)
-        artifacts = _read_all(src.open_artifact, run_id, src.artifacts(run_id), "artifact")
-        sources = _read_all(src.open_source, run_id, src.sources(run_id), "source")
-        resources = _read_all(src.open_resource, run_id, src.resources(run_id), "resource")
-        new = dst.import_run(
-            record,
-            metrics=src.metrics(run_id),
-            artifacts=artifacts,
-            sources=sources,
-            resources=resources,
-            new_id=new_ids,
-        )
-        copied.append((run_id, new))
+    try:
+        for run_id in run_ids:
+            record = src.get(run_id)
+            artifacts = _read_all(src.open_artifact, run_id, src.artifacts(run_id), "artifact")
+            sources = _read_all(src.open_source, run_id, src.sources(run_id), "source")
+            resources = _read_all(src.open_resource, run_id, src.resources(run_id), "resource")
+            new = dst.import_run(
+                record,
+                metrics=src.metrics(run_id),
+                artifacts=artifacts,
+                sources=sources,
+                resources=resources,
+                new_id=new_ids,
+            )
+            copied.append((run_id, new))
+    except BaseException:
+        _undo(dst, copied)
+        raise
     return copied
+
+
+def _runs(n: int) -> str:
+    return "1 run is" if n == 1 else f"{n} runs are"
+
+
+def _undo(dst, copied) -> None:
+    """Delete the runs an interrupted export copied, newest first."""
+    for old, new in reversed(copied):
+        try:
+            dst.delete(new)
+        except Exception as e:  # keep undoing the others; say which one stays
+            warnings.warn(
+                f"run {old} was copied as {new} and could not be removed: {e}", stacklevel=3
+            )
 
 
 def _read_all(opener, run_id, names, kind) -> dict:
