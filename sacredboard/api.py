@@ -12,8 +12,7 @@ import zipfile
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
-from sacred.observers.file_storage_reader import OutsideStoreError
-from sacred.store import QueryError, RunNotFoundError, StoreError
+from sacred.store import OutsideStoreError, QueryError, RunNotFoundError, StoreError
 from sacred.store.query import MatchAll
 from sacredboard import analysis, hpo
 from sacredboard.__about__ import __version__

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sacred.store.base import RunNotFoundError, RunStore, StoreError
+from sacred.store.base import OutsideStoreError, RunNotFoundError, RunStore, StoreError
 from sacred.store.location import backend_of, load, register_backend, scheme_of
 from sacred.store.query import QueryError
 from sacred.store.query import parse as parse_query
@@ -25,6 +25,7 @@ __all__ = (
     "RunStore",
     "StoreError",
     "RunNotFoundError",
+    "OutsideStoreError",
     "QueryError",
     "parse_query",
 )

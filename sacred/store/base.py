@@ -48,6 +48,7 @@ __all__ = (
     "merge_meta",
     "StoreError",
     "RunNotFoundError",
+    "OutsideStoreError",
     "metric_summary",
     "flatten_record",
     "gc_paused",
@@ -68,6 +69,15 @@ class StoreError(SacredError):
 class RunNotFoundError(StoreError, KeyError):
     def __str__(self):
         return str(self.args[0]) if self.args else "run not found"
+
+
+class OutsideStoreError(RunNotFoundError):
+    """A file a run lists lies outside the places of the store that may hold it (a crafted
+    record, a symbolic link out, a copy kept elsewhere): it is neither read nor removed.
+
+    Stored records are untrusted: every store resolves a path (or key) it takes from a
+    record and refuses it with this error unless it lies inside the run's own place or the
+    store's shared copies of sources and resources."""
 
 
 @contextlib.contextmanager

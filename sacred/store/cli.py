@@ -21,8 +21,14 @@ import sys
 import warnings
 from typing import Optional
 
-from sacred.observers.file_storage_reader import OutsideStoreError
-from sacred.store import QueryError, RunNotFoundError, StoreError, open_store, scheme_of
+from sacred.store import (
+    OutsideStoreError,
+    QueryError,
+    RunNotFoundError,
+    StoreError,
+    open_store,
+    scheme_of,
+)
 from sacred.store.base import flatten_record
 from sacred.store.query import MISSING, get_value, parse_field
 

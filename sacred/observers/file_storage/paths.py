@@ -8,15 +8,9 @@ FileStore, the TinyDbStore, Sacredboard and the ``sacred`` command-line tool all
 
 import os
 
-from sacred.store.base import RunNotFoundError
+from sacred.store.base import OutsideStoreError, RunNotFoundError
 
 __all__ = ("OutsideStoreError", "resolve_inside", "join_stored")
-
-
-class OutsideStoreError(RunNotFoundError):
-    """A file a run lists lies outside the folders of the store that may hold it (a crafted
-    ``run.json``, a symbolic link out, a copy kept elsewhere): it is neither read nor
-    removed."""
 
 
 def resolve_inside(path, root, what, where=None) -> str:
