@@ -321,7 +321,7 @@ def _runs_export(args, out) -> None:
             target.close()
 
 
-def copy_runs(src, dst, query=None, new_ids=False) -> list:
+def copy_runs(src, dst, query=None, new_ids=False, dst_name=None) -> list:
     """Copy the matching runs of store ``src`` into ``dst``; returns ``[(old_id, new_id)]``.
 
     All or nothing: ids that ``dst`` already holds are refused before anything is written
@@ -338,9 +338,10 @@ def copy_runs(src, dst, query=None, new_ids=False) -> list:
         taken = [i for i in run_ids if str(i) in existing]
         if taken:
             shown = ", ".join(str(i) for i in taken[:10]) + (", ..." if len(taken) > 10 else "")
+            which = f"Run {shown} is" if len(taken) == 1 else f"Runs {shown} are"
             raise StoreError(
-                f"{_runs(len(taken))} ({shown}) already in the destination; nothing was "
-                "copied. Use --new-ids (new_ids=True) to copy them under new ids."
+                f"{which} already in {dst_name or 'the destination'}; nothing was copied. "
+                "Copy under new ids with --new-ids (new_ids=True)."
             )
     copied = []
     try:
@@ -362,10 +363,6 @@ def copy_runs(src, dst, query=None, new_ids=False) -> list:
         _undo(dst, copied)
         raise
     return copied
-
-
-def _runs(n: int) -> str:
-    return "1 run is" if n == 1 else f"{n} runs are"
 
 
 def _undo(dst, copied) -> None:
@@ -401,7 +398,7 @@ def _export(args, out) -> None:
     with warnings.catch_warnings():  # one line on stderr each, as they happen
         warnings.simplefilter("always")
         warnings.showwarning = _show_warning
-        copied = copy_runs(src, dst, args.query, args.new_ids)
+        copied = copy_runs(src, dst, args.query, args.new_ids, args.destination)
     for old, new in copied:
         out.write(f"run {old} -> {new}\n")
     out.write(f"Copied {len(copied)} run{'s' if len(copied) != 1 else ''}.\n")

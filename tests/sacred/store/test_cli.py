@@ -208,8 +208,8 @@ def test_export_between_stores(filled_store, tmp_path):
     code, out, err = sacred("export", filled_store.basedir, str(dst), "-q", "tag == 'a'")
     assert code == 1 and out == ""
     assert err == (
-        f"sacred: error: Run 1 already exists in {dst}; import it under a new id "
-        "instead (new_id=True, or --new-ids on the command line).\n"
+        f"sacred: error: Run 1 is already in {dst}; nothing was copied. "
+        "Copy under new ids with --new-ids (new_ids=True).\n"
     )
     code, out, _ = sacred("export", filled_store.basedir, str(dst), "-q", "tag == 'a'", "--new-ids")
     assert out == "run 1 -> 6\nCopied 1 run.\n"
@@ -260,8 +260,8 @@ def test_real_runs_table(filled_store):
         ),
         (
             ["runs", "list", "ftp://x"],
-            "sacred: error: Unknown store scheme 'ftp'; known schemes: file, mongodb, "
-            "mongodb+srv, mysql, postgres, postgresql, sqlite, tinydb.\n",
+            "sacred: error: Unknown store scheme 'ftp'; known schemes: file, gs, mongodb, "
+            "mongodb+srv, mysql, postgres, postgresql, s3, sqlite, tinydb.\n",
         ),
     ],
 )

@@ -45,8 +45,8 @@ def test_export_with_clashing_ids_writes_nothing(fresh_file_store, tmp_path):
     code, out, err = sacred("export", runs, target)
     assert (code, out) == (1, "")
     assert err == (
-        "sacred: error: 1 run is (2) already in the destination; nothing was copied. "
-        "Use --new-ids (new_ids=True) to copy them under new ids.\n"
+        f"sacred: error: Run 2 is already in {target}; nothing was copied. "
+        "Copy under new ids with --new-ids (new_ids=True).\n"
     )
     assert _ids(target) == [2]
     code, out, err = sacred("export", runs, target, "--new-ids")

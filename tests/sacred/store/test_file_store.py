@@ -307,7 +307,7 @@ def test_import_run_round_trip(fresh_file_store, tmp_path):
             assert src.open_source(run_id, name).read() == dst.open_source(run_id, name).read()
         for name in src.resources(run_id):
             assert src.open_resource(run_id, name).read() == dst.open_resource(run_id, name).read()
-    with pytest.raises(StoreError, match="Run 1 already exists in"):
+    with pytest.raises(StoreError, match="Run 1 is already in the destination; nothing was copied"):
         copy_runs(src, dst, "tag == 'a'")
     assert copy_runs(src, dst, "tag == 'a'", new_ids=True) == [(1, 6)]
     assert dst.get(6)["config"] == src.get(1)["config"]
