@@ -16,6 +16,9 @@ import sys
 import webbrowser
 from typing import Optional
 
+from sacred.store import StoreError, open_store, scheme_of
+from sacredboard.__about__ import __version__
+
 __all__ = ("main", "parse_mongo_spec", "build_parser", "serve")
 
 PORT_TRIES = 50
@@ -55,8 +58,6 @@ def mongo_store_args(uri: str, db: str, collection: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sacredboard import __version__
-
     p = argparse.ArgumentParser(
         prog="sacredboard",
         description="A web dashboard for Sacred's runs.",
@@ -180,9 +181,7 @@ def main(argv=None) -> int:
     if found is None:
         return 1
     location, kwargs = found
-    from sacred.store import StoreError, open_store
-    from sacredboard import __version__
-    from sacredboard.app import create_app
+    from sacredboard.app import create_app  # lazy: Flask loads only to serve, not for --help
 
     try:
         store = open_store(location, **kwargs)
@@ -198,9 +197,7 @@ def main(argv=None) -> int:
         allow_write=True if args.allow_write else None,
         dead_after=args.dead_after,
         sub_url=args.sub_url,
-        labwatch=location
-        if isinstance(location, str) and not location.startswith("mongodb")
-        else None,
+        labwatch=location if scheme_of(location) not in ("mongodb", "mongodb+srv") else None,
         debug=args.debug,
     )
     print(f"Sacredboard {__version__} reading {store!r}", flush=True)
