@@ -21,10 +21,19 @@ import threading
 import time
 from typing import Optional
 
-from labwatch.backends import Backend, FileBackend, MongoBackend, SqlBackend, backend_for
+from labwatch.backends import (
+    Backend,
+    FileBackend,
+    MongoBackend,
+    SqlBackend,
+    backend_for,
+    mongo_database,
+)
 from labwatch.hyperparameters import plain
 from labwatch.optimizers.random_search import RandomSearch
 from labwatch.searchspace import SearchSpace, build_search_space
+from sacred.store import RunNotFoundError, StoreError
+from sacred.utils import recursive_update
 
 __all__ = ("LabAssistant", "convert_result")
 
@@ -85,8 +94,6 @@ class LabAssistant:
         if store is not None:
             self.backend = backend_for(store, prefix)
         elif database_name is not None:
-            from labwatch.backends import mongo_database
-
             self.backend = MongoBackend(mongo_database(url, database_name), prefix)
         if self.backend is not None:
             self._inject_observer()
@@ -159,8 +166,6 @@ class LabAssistant:
         config = space.fill_in(values)
         # explicit updates win over the suggestion
         if fixed:
-            from sacred.utils import recursive_update
-
             recursive_update(config, _plain_dict(fixed))
         self._local.pending = {"search_space": space.id, "name": name}
         return config
@@ -338,8 +343,6 @@ class LabAssistant:
             time.sleep(min(sleep_time, max(0.0, deadline - time.monotonic())))
 
     def _dequeue_and_run(self):
-        from sacred.store import RunNotFoundError, StoreError
-
         backend = self._resolve_backend()
         self.backend = backend
         self._inject_observer()
@@ -388,8 +391,8 @@ def _backend_from_options(options, prefix) -> Optional[Backend]:
     if options.get("--sql"):
         return SqlBackend(options["--sql"])
     if options.get("--mongo_db"):
-        from labwatch.backends import mongo_database
-        from sacred.observers.cli_options import parse_mongo_db_arg
+        # lazy: only -m needs the Mongo location grammar
+        from sacred.observers.mongo.options import parse_mongo_db_arg
 
         kw = parse_mongo_db_arg(options["--mongo_db"])
         db = mongo_database(kw.get("url"), kw.get("db_name", "sacred"))

@@ -15,6 +15,7 @@ import shutil
 import uuid
 from typing import Optional
 
+from sacred.store import open_store
 from sacred.store.base import StoreError
 from sacred.store.location import backend_of, load, register_backend, scheme_of
 
@@ -32,8 +33,6 @@ class Backend:
     @property
     def store(self):
         if self._store is None:
-            from sacred.store import open_store
-
             self._store = open_store(self.store_location, **self.store_kwargs())
         return self._store
 
@@ -74,7 +73,9 @@ class FileBackend(Backend):
         return f"FileBackend({self.basedir!r})"
 
     def make_observer(self):
-        from sacred.observers.file_storage import FileStorageObserver
+        from sacred.observers.file_storage import (
+            FileStorageObserver,  # lazy: keeps import labwatch light
+        )
 
         return FileStorageObserver(self.basedir)
 
@@ -164,7 +165,7 @@ class SqlBackend(Backend):
         return self._engine
 
     def make_observer(self):
-        from sacred.observers.sql import SqlObserver
+        from sacred.observers.sql import SqlObserver  # lazy: keeps import labwatch light
 
         return SqlObserver(self.url)
 
@@ -271,7 +272,7 @@ class MongoBackend(Backend):
         return self.database[self.prefix]
 
     def make_observer(self):
-        from sacred.observers.mongo import MongoObserver
+        from sacred.observers.mongo import MongoObserver  # lazy: keeps import labwatch light
 
         kwargs = {}
         if self.prefix.endswith("_runs"):

@@ -20,6 +20,7 @@ from typing import Optional
 
 from labwatch.exceptions import InconsistentSpace, ParamValueExcept
 from labwatch.hyperparameters import ConditionResult, Parameter, decode_param, plain
+from sacred.config.config_scope import ConfigScope
 
 __all__ = ("SearchSpace", "build_search_space", "path_name", "get_by_path")
 
@@ -256,7 +257,5 @@ class SearchSpace:
 
 def build_search_space(function, name: Optional[str] = None) -> SearchSpace:
     """Evaluate ``function``'s body like a config scope and wrap the result."""
-    from sacred.config.config_scope import ConfigScope
-
     result = ConfigScope(function)()
     return SearchSpace(dict(result), name=name or function.__name__)

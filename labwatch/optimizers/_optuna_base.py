@@ -24,6 +24,7 @@ def import_optuna():
 class OptunaOptimizer(Optimizer):
     def __init__(self, search_space, seed: Optional[int] = None):
         super().__init__(search_space, seed)
+        # lazy: optuna loads with the first suggestion
         from labwatch.converters.optuna_space import to_optuna_distributions
 
         self.optuna = import_optuna()
@@ -37,6 +38,7 @@ class OptunaOptimizer(Optimizer):
         return True
 
     def _params(self, values: dict):
+        # lazy: optuna loads with the first suggestion
         from labwatch.converters.optuna_space import clip_to_distribution
 
         params = {

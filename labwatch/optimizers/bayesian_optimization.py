@@ -39,6 +39,7 @@ class BayesianOptimization(EncodedHistory):
         xi: float = 0.01,
     ):
         np = _imports()
+        # lazy: numpy/scipy load with the first suggestion
         from labwatch.optimizers.gaussian_process import GaussianProcess
 
         super().__init__(search_space, seed)

@@ -34,6 +34,7 @@ def _never_called(config, seed: int = 0):
 class SMAC(Optimizer):
     def __init__(self, search_space, seed: Optional[int] = None, n_initial: int = 10):
         _import_smac()
+        # lazy: ConfigSpace/SMAC load with the first suggestion
         from labwatch.converters.configspace import to_configspace
 
         super().__init__(search_space, seed)
@@ -51,6 +52,7 @@ class SMAC(Optimizer):
         smac = _import_smac()
         from smac.runhistory.dataclasses import TrialInfo, TrialValue
 
+        # lazy: ConfigSpace/SMAC load with the first suggestion
         from labwatch.converters.configspace import (
             configuration_to_values,
             values_to_configuration,
