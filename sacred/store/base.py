@@ -10,7 +10,10 @@ Run records are shaped like the MongoObserver's documents: ``_id``, ``experiment
 ``status``, ``resources``, ``artifacts`` (``[{"name": ...}, ...]``), ``captured_out``,
 ``info``, ``result``, ``fail_trace``; times are naive UTC ``datetime`` objects.
 
-Writing a reader for a backend (beside its observer, e.g. ``sacred/observers/sql_reader.py``):
+A backend is one package, ``sacred/observers/<name>/``, holding everything about its format:
+``observer.py`` (the writer), ``store.py`` (the reader, below), ``query.py`` (native query
+translation, if any) and ``options.py`` (its command-line option and location grammar); its
+``__init__.py`` stays light and exports names lazily. Writing the reader:
 
 1. subclass ``RunStore``; the constructor takes the location given to ``open_store`` (a URL,
    path or client) plus keyword options (e.g. ``prefix=``), and raises ``StoreError`` with
@@ -18,14 +21,19 @@ Writing a reader for a backend (beside its observer, e.g. ``sacred/observers/sql
 2. implement ``_scan``, ``get``, ``_read_metrics``, ``open_artifact``, ``open_source``,
    ``open_resource`` and ``delete`` (``artifacts``/``sources``/``resources`` have defaults
    that read the record); ``import_run`` if runs can be copied into the backend, and
-   ``update_meta`` (merge into a run's ``meta``; see ``merge_meta``) if it can be written;
+   ``update_meta`` (merge into a run's ``meta``; see ``merge_meta``) if it can be written.
+   Stored data is untrusted: pass every record through ``decode_stored`` (never jsonpickle),
+   and refuse with ``OutsideStoreError`` any path or key from a record that leaves the run's
+   place or the store's shared sources/resources;
 3. for native filtering, override ``count`` and ``_select`` (and ``_select_summaries`` if
    tables should avoid whole records): translate the AST with a ``query.Visitor`` (see
-   ``mongo_query``) and sort with ``query.sort_key``'s order (missing/null < numbers <
-   strings < objects < lists < booleans < dates, ``_id`` ascending among ties);
-4. register the class in ``sacred/store/__init__.py``'s ``_READERS`` by scheme, and add the
-   backend to ``STORE_KINDS`` in ``tests/sacred/store/conftest.py``: the shared suite in
-   ``test_store_suite.py`` then runs against it.
+   ``sacred/observers/mongo/query.py``) and sort with ``query.sort_key``'s order
+   (missing/null < numbers < strings < objects < lists < booleans < dates, ``_id`` ascending
+   among ties); bound every database query by ``query_timeout``;
+4. register the scheme in ``sacred/store/location.py`` (``_BACKENDS``: observer, store and
+   the pip extra, as ``"module:Class"`` strings), and add the backend to ``STORE_KINDS`` in
+   ``tests/sacred/store/conftest.py``: the shared suites (``test_store_suite.py``,
+   ``test_stored_data_safety.py``) then run against it.
 """
 
 from __future__ import annotations
