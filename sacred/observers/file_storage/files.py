@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from sacred.observers.file_storage.paths import OutsideStoreError, join_stored, resolve_inside
-from sacred.store.base import RunNotFoundError
+from sacred.observers.file_storage.paths import join_stored, resolve_inside
+from sacred.store.base import OutsideStoreError, RunNotFoundError
 
 __all__ = ("FileStoreFiles",)
 

@@ -1,9 +1,10 @@
-"""The rule that a path taken from a stored run never leaves the store.
+"""The rule that a path taken from a stored run never leaves the store, on a file system.
 
 A run's record names its files (artifacts, copies of sources and resources), and anyone who
 can write to the store can craft that record. Every such path is resolved, symbolic links
-included, and used only if it lies inside the folder of the store that may hold it. The
-FileStore, the TinyDbStore, Sacredboard and the ``sacred`` command-line tool all apply it.
+included, and used only if it lies inside the folder of the store that may hold it; else
+``OutsideStoreError`` (of ``sacred.store.base``, re-exported here). The FileStore and the
+TinyDbStore apply it.
 """
 
 import os

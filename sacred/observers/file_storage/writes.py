@@ -17,8 +17,8 @@ import warnings
 from sacred.observers import _jsonio
 from sacred.observers.file_storage import _metric_sidecar
 from sacred.observers.file_storage.layout import DATE_KEYS, RUN_FILES, read_json, remove_file
-from sacred.observers.file_storage.paths import OutsideStoreError, join_stored, resolve_inside
-from sacred.store.base import RunNotFoundError, StoreError, merge_meta
+from sacred.observers.file_storage.paths import join_stored, resolve_inside
+from sacred.store.base import OutsideStoreError, RunNotFoundError, StoreError, merge_meta
 
 __all__ = ("FileStoreWrites",)
 

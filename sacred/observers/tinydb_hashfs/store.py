@@ -25,9 +25,10 @@ import warnings
 from typing import Optional
 
 from sacred.observers import _jsonio
-from sacred.observers.file_storage.paths import OutsideStoreError, resolve_inside
+from sacred.observers.file_storage.paths import resolve_inside
 from sacred.store import query as q
 from sacred.store.base import (
+    OutsideStoreError,
     RunNotFoundError,
     RunStore,
     StoreError,

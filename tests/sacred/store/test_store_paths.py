@@ -18,8 +18,7 @@ import pytest
 from sacred import Experiment
 from sacred.cli import main as sacred_main
 from sacred.observers import FileStorageObserver
-from sacred.observers.file_storage.paths import OutsideStoreError
-from sacred.store import RunNotFoundError, open_store
+from sacred.store import OutsideStoreError, RunNotFoundError, open_store
 
 SECRET = b"TOP SECRET: outside the store\n"
 
