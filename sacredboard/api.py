@@ -244,12 +244,24 @@ def export():
 
 
 # ---------------------------------------------------------------------- one run
+#: characters of captured output the detail answer carries (its end); the rest is paged
+OUTPUT_TAIL = 64 * 1024
+#: the largest page of captured output /api/run/<id>/output sends
+OUTPUT_PAGE = 1024 * 1024
+
+
 @bp.route("/api/run/<run_id>", methods=["GET"])
 def run_detail(run_id):
     s = store()
     record = s.get(run_id_of(run_id))
     after = dead_after()
     row = make_row(record, now(), after)
+    # a run may print gigabytes: the detail carries the output's end, pages come from
+    # /api/run/<id>/output (captured_out_offset says where the tail starts)
+    text = record.get("captured_out") or ""
+    record["captured_out_length"] = len(text)
+    record["captured_out_offset"] = max(0, len(text) - OUTPUT_TAIL)
+    record["captured_out"] = text[record["captured_out_offset"] :]
     return as_json(
         {
             "draw": 1,
@@ -285,17 +297,21 @@ def run_annotations(run_id):
 
 @bp.route("/api/run/<run_id>/output")
 def run_output(run_id):
-    """Captured output from character ``offset`` on (for a live tail), and its length."""
+    """Captured output from character ``offset`` on, at most ``limit`` characters (1 MiB by
+    default and at most), with the whole length: for a live tail and for earlier pages."""
     record = store().get(run_id_of(run_id))
     text = record.get("captured_out") or ""
     offset = _int_arg("offset", 0, minimum=0)
+    limit = _int_arg("limit", OUTPUT_PAGE, minimum=1, maximum=OUTPUT_PAGE)
     if offset > len(text):
-        offset = 0  # the output was replaced: send all of it again
+        offset = 0  # the output was replaced: send it again
+    page = text[offset : offset + limit]
     return as_json(
         {
             "offset": offset,
             "length": len(text),
-            "text": text[offset:],
+            "next": offset + len(page),
+            "text": page,
             "live_state": live_state(record, now(), dead_after()),
         }
     )

@@ -437,10 +437,41 @@ def test_sub_url_and_proxy_headers(filled_dir):
 def test_output_tail_from_an_offset(fresh_dir):
     client = create_app(open_store(fresh_dir)).test_client()
     first = client.get("/api/run/7/output").get_json()
-    assert first == {"offset": 0, "length": 7, "text": "step 1\n", "live_state": "RUNNING"}
+    assert first == {
+        "offset": 0,
+        "length": 7,
+        "next": 7,
+        "text": "step 1\n",
+        "live_state": "RUNNING",
+    }
     with open(os.path.join(fresh_dir, "7", "cout.txt"), "a") as f:
         f.write("step 2\n")
     more = client.get("/api/run/7/output?offset=7").get_json()
     assert more["text"] == "step 2\n" and more["length"] == 14
     # an offset past the end (the output was replaced) sends everything again
     assert client.get("/api/run/7/output?offset=99").get_json()["offset"] == 0
+
+
+def test_the_detail_carries_a_bounded_tail_and_the_rest_comes_in_pages(fresh_dir):
+    from sacredboard.api import OUTPUT_PAGE, OUTPUT_TAIL
+
+    lines = [f"line {i:07d}\n" for i in range(300_000)]  # 4.2 MB of output
+    with open(os.path.join(fresh_dir, "7", "cout.txt"), "w") as f:
+        f.writelines(lines)
+    whole = "".join(lines)
+    client = create_app(open_store(fresh_dir)).test_client()
+    answer = client.get("/api/run/7")
+    assert len(answer.data) < 2 * OUTPUT_TAIL
+    obj = answer.get_json()["object"]
+    assert obj["captured_out"] == whole[-OUTPUT_TAIL:]
+    assert obj["captured_out_length"] == len(whole)
+    assert obj["captured_out_offset"] == len(whole) - OUTPUT_TAIL
+    pages, offset = [], 0
+    while offset < obj["captured_out_offset"]:
+        page = client.get(f"/api/run/7/output?offset={offset}").get_json()
+        assert len(page["text"]) <= OUTPUT_PAGE and page["length"] == len(whole)
+        pages.append(page["text"])
+        offset = page["next"]
+    assert "".join(pages)[: obj["captured_out_offset"]] == whole[: obj["captured_out_offset"]]
+    small = client.get("/api/run/7/output?offset=10&limit=5").get_json()
+    assert (small["text"], small["next"]) == (whole[10:15], 15)

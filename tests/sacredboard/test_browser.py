@@ -309,3 +309,24 @@ def test_tensorboard_buttons_post_from_the_run_page(page, server, tmp_path, monk
         assert page.errors == []
     finally:
         tensorboard.stop_all()
+
+
+def test_long_output_shows_its_end_and_earlier_pages_on_request(page, server, fresh_dir):
+    lines = [f"line {i:07d}\n" for i in range(200_000)]  # 2.8 MB, more than the detail's tail
+    with open(os.path.join(fresh_dir, "7", "cout.txt"), "w") as f:
+        f.writelines(lines)
+    page.goto(server.url + "/runs?sort=_id")
+    page.wait_for_selector("#runs-body tr.run-row")
+    page.click('tr[data-id="7"] td:nth-child(3)')
+    page.click("tr.detail-row button[data-tab=output]")
+    pre = page.locator("tr.detail-row pre.output")
+    expect(pre).to_contain_text("line 0199999")
+    assert "line 0000000" not in pre.inner_text()
+    expect(page.locator("tr.detail-row")).to_contain_text("characters are not shown")
+    for _ in range(3):  # 1 MiB a click
+        page.click("tr.detail-row button:has-text('Show earlier output')")
+        page.wait_for_timeout(300)
+    expect(pre).to_contain_text("line 0000000")
+    assert pre.inner_text() == "".join(lines)
+    assert page.locator("tr.detail-row button:has-text('Show earlier output')").count() == 0
+    assert page.errors == []

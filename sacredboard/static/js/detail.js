@@ -73,16 +73,27 @@ const SBDetail = (function () {
     const alive = state.row.live_state === "RUNNING";
     const keep = el("input", { type: "checkbox", checked: alive });
     const pre = el("pre", { class: "output", text: state.obj.captured_out || "" });
-    state.offset = (state.obj.captured_out || "").length;
-    pane.append(el("label", {}, keep, " Keep scrolling down"), alive ? el("span", { class: "muted", text: " (live)" }) : "", pre);
+    const outputUrl = "/api/run/" + encodeURIComponent(state.runId) + "/output";
+    let start = state.obj.captured_out_offset || 0;  // the detail carries the output's end only
+    state.offset = start + (state.obj.captured_out || "").length;
+    const earlier = el("button", { type: "button", class: "link", text: "Show earlier output" });
+    earlier.addEventListener("click", async () => {
+      const from = Math.max(0, start - 1048576);
+      const d = await api(outputUrl, { offset: from, limit: start - from });
+      pre.prepend(d.text);
+      start = from;
+      if (start === 0) earlier.remove();
+    });
+    pane.append(el("label", {}, keep, " Keep scrolling down"), alive ? el("span", { class: "muted", text: " (live)" }) : "",
+      start > 0 ? el("p", {}, el("span", { class: "muted", text: `The first ${start.toLocaleString()} characters are not shown. ` }), earlier) : "", pre);
     if (keep.checked) pre.scrollTop = pre.scrollHeight;
     if (alive) {
       state.tail = setInterval(async () => {
         try {
-          const d = await api("/api/run/" + encodeURIComponent(state.runId) + "/output", { offset: state.offset });
-          if (d.offset === 0 && state.offset > 0) pre.textContent = "";
+          const d = await api(outputUrl, { offset: state.offset });
+          if (d.offset === 0 && state.offset > 0) { pre.textContent = ""; start = 0; earlier.remove(); }
           pre.append(d.text);
-          state.offset = d.length;
+          state.offset = d.next;
           if (keep.checked) pre.scrollTop = pre.scrollHeight;
           if (d.live_state !== "RUNNING") stopTail(state);
         } catch (e) { stopTail(state); }
