@@ -107,7 +107,7 @@ def write_long_metric(url, run_id, points, batch=None):
     import sqlalchemy as sa
 
     from sacred.observers import sql_bases as b
-    from sacred.observers.sql import _insert_points, _sqlite_insert
+    from sacred.observers.sql.rows import insert_points, sqlite_insert
 
     engine = sa.create_engine(url)
     values = np.cumsum(np.random.default_rng(0).normal(size=points)).tolist()
@@ -123,7 +123,7 @@ def write_long_metric(url, run_id, points, batch=None):
                 steps = list(range(lo, min(lo + step, points)))
                 stamps = [start + 37e-6 * i for i in steps]
                 if batch:
-                    _insert_points(conn, run_id, "loss", steps, values[lo : lo + step], stamps)
+                    insert_points(conn, run_id, "loss", steps, values[lo : lo + step], stamps)
                 else:
                     rows = zip(steps, values[lo : lo + step], stamps)
                     conn.execute(
@@ -144,7 +144,7 @@ def write_long_metric(url, run_id, points, batch=None):
             for lo in range(0, points, batch):
                 steps = list(range(lo, min(lo + batch, points)))
                 stamps = [start + 37e-6 * i for i in steps]
-                _sqlite_insert(raw, run_id, "loss", steps, values[lo : lo + batch], stamps)
+                sqlite_insert(raw, run_id, "loss", steps, values[lo : lo + batch], stamps)
         else:
             raw = conn.connection.driver_connection
             raw.executemany(
@@ -173,7 +173,7 @@ def main():
     parser.add_argument("--url", help="an empty database to use instead of SQLite")
     args = parser.parse_args()
 
-    from sacred.observers.sql_reader import SqlStore
+    from sacred.observers.sql.store import SqlStore
     from sacred.store.downsample import downsample_indices
 
     url = args.url

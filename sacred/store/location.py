@@ -36,7 +36,11 @@ def _backend(scheme, observer, store, extra):
     return Backend(scheme, observer, store, extra)
 
 
-_SQL = ("sacred.observers.sql:SqlObserver", "sacred.observers.sql_reader:SqlStore", "sql")
+_SQL = (
+    "sacred.observers.sql.observer:SqlObserver",
+    "sacred.observers.sql.store:SqlStore",
+    "sql",
+)
 _MONGO = (
     "sacred.observers.mongo:MongoObserver",
     "sacred.observers.mongo_reader:MongoStore",

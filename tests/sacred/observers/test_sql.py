@@ -680,7 +680,7 @@ def test_database_gone_until_the_end_keeps_events_in_a_file_to_replay(
 
 
 def test_metric_chunks_are_a_packed_copy_of_the_rows(db_url):
-    from sacred.observers.sql_bases import unpack
+    from sacred.observers.sql.schema import unpack
 
     ex, obs = make_experiment(db_url)
 

@@ -46,7 +46,7 @@ def _odd_runs(url):
     run 2: no metrics; run 3: one short metric."""
     import sqlalchemy as sa
 
-    from sacred.observers.sql_reader import SqlStore
+    from sacred.observers.sql.store import SqlStore
 
     sa.create_engine(url).connect().close()  # an empty SQLite file
     store = SqlStore(url)
@@ -85,7 +85,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("kind", SQL_KINDS)
 def test_sql_nan_steps_out_of_order_and_long_metrics(kind, tmp_path):
-    from sacred.observers.sql_reader import SqlStore
+    from sacred.observers.sql.store import SqlStore
 
     url = URLS[kind](tmp_path)
     store = _odd_runs(url)

@@ -214,13 +214,13 @@ def test_sqlite_regexp_function_uses_re2():
     out = _python(
         """
         import sys
-        from sacred.observers.sql_reader import _sqlite_regexp
+        from sacred.observers.sql.store import _sqlite_regexp
         print(_sqlite_regexp("(a+)+$", sys.argv[1]))  # ~20 minutes with Python's re
         """,
         EVIL,
     )
     assert out.strip() == "0"
-    from sacred.observers.sql_reader import _sqlite_regexp
+    from sacred.observers.sql.store import _sqlite_regexp
 
     assert _sqlite_regexp("(a+)+$", GOOD) == 1
     assert _sqlite_regexp("é+$", "x\udcffé") == 1  # lone surrogates of undecodable output

@@ -9,7 +9,7 @@ import pytest
 
 sa = pytest.importorskip("sqlalchemy")
 
-from sacred.observers import sql_reader  # noqa: E402
+from sacred.observers.sql import store_metrics  # noqa: E402
 from sacred.store import RunNotFoundError, StoreError, open_store  # noqa: E402
 from sacred.store import query as q  # noqa: E402
 from sacred.store.base import metric_summary  # noqa: E402
@@ -174,7 +174,7 @@ def test_config_the_database_cannot_read_as_json_falls_back_to_python(empty_url)
 
 
 def _sql_store(url):
-    from sacred.observers.sql_reader import SqlStore
+    from sacred.observers.sql.store import SqlStore
 
     return SqlStore(url)
 
@@ -257,8 +257,10 @@ def test_long_metric_downsampled_cached_and_ordered_by_step(empty_url, monkeypat
     fetched, reduced = [], []
     original = store._fetch_metric
     monkeypatch.setattr(store, "_fetch_metric", lambda *a: fetched.append(a[2]) or original(*a))
-    reduce = sql_reader._reduce_in_sql
-    monkeypatch.setattr(sql_reader, "_reduce_in_sql", lambda *a: reduced.append(a[2]) or reduce(*a))
+    reduce = store_metrics._reduce_in_sql
+    monkeypatch.setattr(
+        store_metrics, "_reduce_in_sql", lambda *a: reduced.append(a[2]) or reduce(*a)
+    )
     assert store.metrics(1, "loss", max_points=500) == {"loss": m["loss"]}
     assert fetched == reduced == []
     with store.engine.begin() as conn:
@@ -326,7 +328,7 @@ def test_export_file_to_sql_and_back_keeps_the_runs(tmp_path, empty_url):
     sql = _sql_store(empty_url)
     copied = copy_runs(files, sql)
     assert [new for _, new in copied] == [1, 2, 3, 4, 5]
-    with pytest.raises(StoreError, match="already exists"):
+    with pytest.raises(StoreError, match="is already in the destination"):
         copy_runs(files, sql, "tag == 'a'")
     assert copy_runs(files, sql, "tag == 'a'", new_ids=True) == [(1, 6)]
     sql.delete(6)
@@ -529,21 +531,21 @@ def test_consecutive_steps_read_from_chunks_as_from_rows(empty_url, monkeypatch)
     short = {"steps": [0, 1, 2], "values": [1.0, 2.0, 3.0], "timestamps": [t0] * 3}
     store.import_run({"_id": 2, "status": "COMPLETED", "config": {}}, metrics={"m": short})
     # a second batch with packed steps, as the observer's next write
-    from sacred.observers.sql import _insert_points, _sqlite_insert
+    from sacred.observers.sql.rows import insert_points, sqlite_insert
 
     with store.engine.begin() as conn:
         points = ("2", "m", [9, 3], [4.0, 5.0], [0.0, 0.0])
         if store.dialect == "sqlite":
-            _sqlite_insert(conn.connection.dbapi_connection, *points)
+            sqlite_insert(conn.connection.dbapi_connection, *points)
         else:
-            _insert_points(conn, *points)
+            insert_points(conn, *points)
         firsts = conn.execute(sa.text("SELECT first_step FROM metric_chunk WHERE run_id = '2'"))
         assert sorted(firsts.scalars(), key=str) == [0, None]
     expected = {"steps": [0, 1, 2, 3, 9], "values": [1.0, 2.0, 3.0, 5.0, 4.0]}
     assert {k: v for k, v in _sql_store(empty_url).metrics(2)["m"].items() if k in expected} == (
         expected
     )
-    monkeypatch.setattr(sql_reader, "_numpy", lambda: None)
+    monkeypatch.setattr(store_metrics, "_numpy", lambda: None)
     assert {k: v for k, v in _sql_store(empty_url).metrics(2)["m"].items() if k in expected} == (
         expected
     )

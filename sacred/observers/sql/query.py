@@ -16,8 +16,8 @@ Translated (the same answers as ``sacred.store.query.matches``):
   within a type, a missing field never matches);
 * metric summaries ``metrics.<name>.<count|min|max|first|last>`` as correlated subqueries
   on the ``metric`` table (first/last in the order of ``step``, then insertion);
-* regular expressions: PostgreSQL ``~`` (the reader bounds its time with
-  ``statement_timeout``); SQLite ``regexp()``, which the reader registers on each
+* regular expressions: PostgreSQL ``~`` (``SqlStore`` bounds its time with
+  ``statement_timeout``); SQLite ``regexp()``, which ``SqlStore`` registers on each
   connection as an RE2 search (``query.regex_searcher``: linear time).
 
 Left to Python: comparisons with lists or objects, ordering and regex on ``_id``, JSON

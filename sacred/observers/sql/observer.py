@@ -1,4 +1,4 @@
-"""SqlObserver: runs stored in a SQL database through SQLAlchemy (tables in ``sql_bases``).
+"""SqlObserver: runs stored in a SQL database through SQLAlchemy (tables in ``schema``).
 
 Beyond the original, which wrote a run once at its end and dropped the metrics:
 
@@ -14,91 +14,40 @@ Beyond the original, which wrote a run once at its end and dropped the metrics:
   seconds when the run ends. What still could not be written then is appended to a
   JSON-lines file in ``failure_dir`` (named in a WARNING), one
   ``{"event": ..., "kwargs": flatten(kwargs), "run_id": ..., "url": masked URL}`` a line,
-  with copies of the artifact and resource files beside it. Write it into the database
-  later with ``replay_failed_events(path, url)``.
+  with copies of the artifact and resource files beside it (see ``journal``). Write it
+  into the database later with ``replay_failed_events(path, url)``.
 
-SQLAlchemy is imported when an observer is built, never by ``import sacred``.
+SQLAlchemy is imported when an observer is built, never by ``import sacred`` nor by
+``from sacred.observers import SqlObserver``: so SQLAlchemy, and ``schema`` which imports
+it, are imported inside the methods that use them.
 """
 
 import datetime
-import importlib.util
 import itertools
 import json
 import logging
-import numbers
 import os
 import random
-import shutil
 import threading
 import time
 import warnings
 from operator import sub
 
 from sacred.observers.base import RunObserver
-from sacred.observers.cli_options import sql_option  # noqa: F401 (defined once, there)
-from sacred.safe_restore import safe_restore
+from sacred.observers.sql import journal
+from sacred.observers.sql.engine import create_engine, describe, is_transient
+from sacred.observers.sql.rows import insert_points, result_columns, sqlite_insert, storable_text
 from sacred.serializer import flatten
 from sacred.utils import ObserverError
 
-__all__ = (
-    "SqlObserver",
-    "sql_option",
-    "DEFAULT_SQL_PRIORITY",
-    "replay_failed_events",
-    "backfill_metric_chunks",
-)
+__all__ = ("SqlObserver", "DEFAULT_SQL_PRIORITY", "replay_failed_events")
 
 DEFAULT_SQL_PRIORITY = 40
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("sacred.observers.sql")
 
 _EPOCH = datetime.datetime(1970, 1, 1)
-_SQLITE_ROWS_PER_INSERT = 300  # 3 parameters a row + 2 stays below SQLite's old 999 limit
 _FINAL_EVENTS = ("completed_event", "interrupted_event", "failed_event")
-
-
-def _import_sqlalchemy():
-    try:
-        import sqlalchemy
-    except ImportError as e:
-        raise ImportError(
-            'The SqlObserver needs SQLAlchemy. Install it with: pip install "sacred[sql]"'
-        ) from e
-    return sqlalchemy
-
-
-def _has_module(name):
-    return importlib.util.find_spec(name) is not None
-
-
-def _create_engine(url, echo=False):
-    sa = _import_sqlalchemy()
-    url = sa.engine.make_url(url)
-    # "postgresql://" means psycopg2 to SQLAlchemy; use psycopg 3 when only that is installed
-    if url.drivername == "postgresql" and not _has_module("psycopg2") and _has_module("psycopg"):
-        url = url.set(drivername="postgresql+psycopg")
-    kwargs = {}
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        # one in-memory database shared by the main and the heartbeat thread
-        kwargs = {"poolclass": sa.pool.StaticPool, "connect_args": {"check_same_thread": False}}
-    return sa.create_engine(url, echo=echo, **kwargs)
-
-
-def _is_transient(error) -> bool:
-    """Whether retrying later may succeed (connection lost, server down, database locked)."""
-    from sqlalchemy import exc
-
-    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(
-        error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
-    )
-
-
-def _describe(error) -> str:
-    """The driver's message, without SQLAlchemy's statement dump and help link."""
-    orig = getattr(error, "orig", None)
-    return str(orig if orig is not None else error).strip()
 
 
 def _epoch_seconds(stamps):
@@ -117,171 +66,7 @@ def _one_epoch_second(t):
     return None if t is None else float(t)
 
 
-def _result_columns(result):
-    """``result`` (Float, numbers only, like the original) and ``result_json`` (any type)."""
-    number = float(result) if isinstance(result, numbers.Real) else None
-    as_json = None if result is None else json.dumps(flatten(result))
-    return {"result": number, "result_json": as_json}
-
-
-def _text(value):
-    # PostgreSQL text cannot hold NUL characters
-    if value and "\x00" in value:
-        return value.replace("\x00", "\ufffd")
-    return value
-
-
-_sqlite_insert_sql = {}
-
-
-def _sqlite_insert(dbapi_connection, run_id, name, steps, values, stamps):
-    """Multi-row INSERTs on the raw sqlite3 connection: about 3x faster than executemany.
-    Also writes their ``metric_chunk`` row (see ``sql_bases.MetricChunk``)."""
-    from sacred.observers.sql_bases import pack_points
-
-    n, size = len(steps), _SQLITE_ROWS_PER_INSERT
-    if not n:
-        return
-    # step, value, timestamp of each row in one list: slice assignments copy in C
-    # (three times faster than chaining the tuples of a zip)
-    flat = [None] * (3 * n)
-    flat[0::3], flat[1::3], flat[2::3] = steps, values, stamps
-    cursor = dbapi_connection.cursor()
-    head = [run_id, name]
-    first_id = None
-    try:
-        for start in range(0, n, size):
-            count = min(size, n - start)
-            sql = _sqlite_insert_sql.get(count)
-            if sql is None:
-                rows = ",".join(
-                    f"(?1,?2,?{3 * i + 3},?{3 * i + 4},?{3 * i + 5})" for i in range(count)
-                )
-                sql = f'INSERT INTO metric (run_id, name, step, value, "timestamp") VALUES {rows}'
-                _sqlite_insert_sql[count] = sql
-            cursor.execute(sql, head + flat[3 * start : 3 * (start + count)])
-            if first_id is None:  # the rows of one INSERT get consecutive ids
-                first_id = cursor.lastrowid - count + 1
-        packed = pack_points(steps, values, stamps)
-        cursor.execute(
-            "INSERT INTO metric_chunk (run_id, name, first_id, last_id, count, first_step, "
-            'steps, "values", timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            (run_id, name, first_id, cursor.lastrowid, n, *packed.values()),
-        )
-    finally:
-        cursor.close()
-
-
-def _insert_points(connection, run_id, name, steps, values, stamps):
-    """The ``metric`` rows and their ``metric_chunk`` row through SQLAlchemy (any database)."""
-    import sqlalchemy as sa
-
-    from sacred.observers.sql_bases import Metric, MetricChunk, pack_points
-
-    if not len(steps):
-        return
-    m = Metric.__table__.c
-    of_metric = sa.and_(m.run_id == run_id, m.name == name)
-    before = connection.execute(sa.select(sa.func.max(m.metric_id)).where(of_metric)).scalar()
-    rows = [
-        {"run_id": run_id, "name": name, "step": s, "value": v, "timestamp": t}
-        for s, v, t in zip(steps, values, stamps)
-    ]
-    connection.execute(Metric.__table__.insert(), rows)
-    new = of_metric if before is None else sa.and_(of_metric, m.metric_id > before)
-    first_id, last_id = connection.execute(
-        sa.select(sa.func.min(m.metric_id), sa.func.max(m.metric_id)).where(new)
-    ).one()
-    connection.execute(
-        MetricChunk.__table__.insert(),
-        {
-            "run_id": run_id,
-            "name": name,
-            "first_id": first_id,
-            "last_id": last_id,
-            "count": len(rows),
-            **pack_points(steps, values, stamps),
-        },
-    )
-
-
-def backfill_metric_chunks(url=None, *, engine=None, batch=100_000) -> int:
-    """Pack the ``metric_chunk`` rows of the metrics that lack them (written before that
-    table, or by an older observer), so that ``SqlStore`` reads them fast too.
-
-    Give the database as ``url`` or as an SQLAlchemy ``engine``. A metric whose chunks do
-    not cover its rows (first and last row id, number of rows) gets new ones, ``batch``
-    points each; one transaction per metric, so it can run beside observers and be
-    stopped and run again. Returns the number of metrics packed. The ``metric`` rows are
-    not changed: they stay the truth.
-    """
-    sa = _import_sqlalchemy()
-    from sacred.observers.sql_bases import Base, Metric, MetricChunk, pack_points, upgrade_schema
-
-    own = engine is None
-    engine = _create_engine(url) if own else engine
-    try:
-        Base.metadata.create_all(engine)
-        upgrade_schema(engine)
-        m, c = Metric.__table__.c, MetricChunk.__table__.c
-        key = (m.run_id, m.name)
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    *key, sa.func.count(), sa.func.min(m.metric_id), sa.func.max(m.metric_id)
-                ).group_by(*key)
-            ).all()
-            chunks = conn.execute(
-                sa.select(
-                    c.run_id,
-                    c.name,
-                    sa.func.sum(c.count),
-                    sa.func.min(c.first_id),
-                    sa.func.max(c.last_id),
-                ).group_by(c.run_id, c.name)
-            ).all()
-        covered = {(r, n): (count, first, last) for r, n, count, first, last in chunks}
-        packed = 0
-        for run_id, name, count, first, last in rows:
-            if covered.get((run_id, name)) == (count, first, last):
-                continue
-            with engine.begin() as conn:
-                conn.execute(
-                    MetricChunk.__table__.delete().where(c.run_id == run_id, c.name == name)
-                )
-                after = first - 1
-                while True:
-                    part = conn.execute(
-                        sa.select(
-                            m.metric_id, m.step, m.value, sa.type_coerce(m.timestamp, sa.Float)
-                        )
-                        .where(m.run_id == run_id, m.name == name, m.metric_id > after)
-                        .order_by(m.metric_id)
-                        .limit(batch)
-                    ).all()
-                    if not part:
-                        break
-                    ids, steps, values, stamps = (list(x) for x in zip(*part))
-                    conn.execute(
-                        MetricChunk.__table__.insert(),
-                        {
-                            "run_id": run_id,
-                            "name": name,
-                            "first_id": ids[0],
-                            "last_id": ids[-1],
-                            "count": len(ids),
-                            **pack_points(steps, values, stamps),
-                        },
-                    )
-                    after = ids[-1]
-            packed += 1
-        return packed
-    finally:
-        if own:
-            engine.dispose()
-
-
-class SqlObserver(RunObserver):
+class SqlObserver(journal.EventJournal, RunObserver):
     """Stores runs in a SQL database: ``SqlObserver("sqlite:///runs.db")``."""
 
     @classmethod
@@ -303,9 +88,9 @@ class SqlObserver(RunObserver):
         retry_timeout=10.0,
         retry_interval=0.5,
     ):
+        engine = create_engine(url, echo)  # first: says how to install SQLAlchemy if missing
         from sqlalchemy.orm import scoped_session, sessionmaker
 
-        engine = _create_engine(url, echo)
         session = scoped_session(sessionmaker(bind=engine))
         self._initialize(engine, session, priority, failure_dir, retry_timeout, retry_interval)
 
@@ -376,18 +161,18 @@ class SqlObserver(RunObserver):
                     ex_info, command, host_info, config, meta_info, _id, status, **kwargs
                 )
             except Exception as e:
-                if _is_transient(e):
+                if is_transient(e):
                     backend = self.engine.url.get_backend_name()
                     raise ObserverError(
                         f"SqlObserver cannot reach the {backend} database at {self.url}: "
-                        f"{_describe(e)}"
+                        f"{describe(e)}"
                     ) from e
                 raise
             self.run_id = self.run.run_id
             return new_id
 
     def _create_tables(self):
-        from sacred.observers.sql_bases import Base, upgrade_schema
+        from sacred.observers.sql.schema import Base, upgrade_schema  # lazy: imports SQLAlchemy
 
         # Processes starting at once on an empty PostgreSQL database race to create the
         # tables and the enum type; the loser retries and then finds them.
@@ -404,7 +189,8 @@ class SqlObserver(RunObserver):
     def _insert_run(self, ex_info, command, host_info, config, meta_info, _id, status, **kw):
         from sqlalchemy import exc
 
-        from sacred.observers.sql_bases import Experiment, Host, Run, _fit, next_run_id
+        # lazy: imports SQLAlchemy
+        from sacred.observers.sql.schema import Experiment, Host, Run, _fit, next_run_id
 
         new_id = 0
         for attempt in itertools.count():
@@ -475,7 +261,7 @@ class SqlObserver(RunObserver):
         self._submit("completed_event", {"stop_time": stop_time, "result": result})
 
     def interrupted_event(self, interrupt_time, status):
-        from sacred.observers.sql_bases import STATUSES
+        from sacred.observers.sql.schema import STATUSES  # lazy: imports SQLAlchemy
 
         if status not in STATUSES:
             logger.warning(
@@ -514,13 +300,13 @@ class SqlObserver(RunObserver):
             try:
                 self._write([(event, kwargs)])
             except Exception as e:
-                if _is_transient(e):
+                if is_transient(e):
                     if not self._outage:
                         logger.warning(
                             "SqlObserver: the database at %s is unreachable (%s); "
                             "events of run %s are kept and retried",
                             self.url,
-                            _describe(e),
+                            describe(e),
                             self.run_id,
                         )
                         self._outage = True
@@ -531,7 +317,7 @@ class SqlObserver(RunObserver):
                     event,
                     self.run_id,
                     self.url,
-                    _describe(e),
+                    describe(e),
                 )
                 self._pending.pop(0)
                 self._spool([(event, kwargs)])
@@ -569,17 +355,17 @@ class SqlObserver(RunObserver):
     _cout_next = None
 
     def _update_run(self, session, **values):
-        from sacred.observers.sql_bases import Run
+        from sacred.observers.sql.schema import Run  # lazy: imports SQLAlchemy
 
         table = Run.__table__
         session.execute(table.update().where(table.c.run_id == self.run_id).values(**values))
 
     def _apply_heartbeat_event(self, session, info, captured_out, beat_time, result):
-        from sacred.observers.sql_bases import Run
+        from sacred.observers.sql.schema import Run  # lazy: imports SQLAlchemy
 
         values = {"info": json.dumps(flatten(info)), "heartbeat": beat_time}
-        values.update(_result_columns(result))
-        captured_out = _text(captured_out)
+        values.update(result_columns(result))
+        captured_out = storable_text(captured_out)
         known = self._cout_db
         if known is None or not captured_out.startswith(known):
             values["captured_out"] = captured_out
@@ -599,15 +385,16 @@ class SqlObserver(RunObserver):
             steps, values, stamps = series["steps"], series["values"], series["timestamps"]
             if sqlite:
                 raw = connection.connection.dbapi_connection
-                _sqlite_insert(raw, self.run_id, name, steps, values, stamps)
+                sqlite_insert(raw, self.run_id, name, steps, values, stamps)
             else:
-                _insert_points(connection, self.run_id, name, steps, values, stamps)
+                insert_points(connection, self.run_id, name, steps, values, stamps)
 
     def _apply_resource_event(self, session, filename, stored_copy=None):
         from sqlalchemy import select
 
-        from sacred.observers.sql_bases import Resource
-        from sacred.observers.sql_bases import run_resource_association as assoc
+        # lazy: imports SQLAlchemy
+        from sacred.observers.sql.schema import Resource
+        from sacred.observers.sql.schema import run_resource_association as assoc
 
         resource = Resource.get_or_create(filename, session, path=stored_copy)
         session.add(resource)
@@ -623,95 +410,30 @@ class SqlObserver(RunObserver):
             )
 
     def _apply_artifact_event(self, session, name, filename, stored_copy=None):
-        from sacred.observers.sql_bases import Artifact
+        from sacred.observers.sql.schema import Artifact  # lazy: imports SQLAlchemy
 
         artifact = Artifact.create(name, stored_copy or filename)
         artifact.run_id = self.run_id
         session.add(artifact)
 
     def _apply_completed_event(self, session, stop_time, result):
-        self._update_run(
-            session, stop_time=stop_time, status="COMPLETED", **_result_columns(result)
-        )
+        self._update_run(session, stop_time=stop_time, status="COMPLETED", **result_columns(result))
 
     def _apply_interrupted_event(self, session, interrupt_time, status):
         self._update_run(session, stop_time=interrupt_time, status=status)
 
     def _apply_failed_event(self, session, fail_time, fail_trace):
         self._update_run(
-            session, stop_time=fail_time, status="FAILED", fail_trace=_text("\n".join(fail_trace))
+            session,
+            stop_time=fail_time,
+            status="FAILED",
+            fail_trace=storable_text("\n".join(fail_trace)),
         )
-
-    # ------------------------------------------------------------ the local fallback file
-    def _spool_file(self):
-        if self._spool_path is None:
-            stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-            name = f"sacred_sql_{self.run_id}_{stamp}_{os.getpid()}.jsonl"
-            os.makedirs(self.failure_dir, exist_ok=True)
-            self._spool_path = os.path.join(self.failure_dir, name)
-        return self._spool_path
-
-    def _keep_files(self):
-        """Copy the files of unwritten artifact/resource events: they may be gone later."""
-        for event, kwargs in self._pending:
-            if event not in ("artifact_event", "resource_event") or "stored_copy" in kwargs:
-                continue
-            folder = self._spool_file()[: -len(".jsonl")] + "_files"
-            os.makedirs(folder, exist_ok=True)
-            target = os.path.join(
-                folder, f"{len(os.listdir(folder))}_{os.path.basename(kwargs['filename'])}"
-            )
-            try:
-                shutil.copyfile(kwargs["filename"], target)
-            except OSError as e:
-                logger.warning("SqlObserver: cannot keep a copy of %s: %s", kwargs["filename"], e)
-                continue
-            kwargs["stored_copy"] = target
-
-    def _forget_copy(self, kwargs):
-        copy = kwargs.get("stored_copy")
-        if copy and self._spool_path and copy.startswith(self.failure_dir):
-            try:
-                os.remove(copy)
-            except OSError:
-                pass
-
-    def _spool(self, ops):
-        if not ops:
-            return
-        self._keep_files_of(ops)
-        path = self._spool_file()
-        with open(path, "a", encoding="utf-8") as f:
-            for event, kwargs in ops:
-                record = {
-                    "event": event,
-                    "kwargs": flatten(kwargs),
-                    "run_id": self.run_id,
-                    "url": self.url,
-                }
-                f.write(json.dumps(record) + "\n")
-        logger.warning(
-            "SqlObserver: %d event(s) of run %s could not be written to %s and are kept in "
-            "%s; write them into the database with "
-            "sacred.observers.sql.replay_failed_events(%r, url)",
-            len(ops),
-            self.run_id,
-            self.url,
-            path,
-            path,
-        )
-
-    def _keep_files_of(self, ops):
-        pending, self._pending = self._pending, list(ops)
-        try:
-            self._keep_files()
-        finally:
-            self._pending = pending
 
     # ------------------------------------------------------------ reading
     def query(self, _id):
         """The stored run as a dict (``Run.to_json()``), or None if there is none."""
-        from sacred.observers.sql_bases import Run
+        from sacred.observers.sql.schema import Run  # lazy: imports SQLAlchemy
 
         with self.lock:
             session = self.session()
@@ -725,7 +447,7 @@ class SqlObserver(RunObserver):
         """``{name: {"steps": [...], "values": [...], "timestamps": [datetime...]}}``."""
         from sqlalchemy import select
 
-        from sacred.observers.sql_bases import Metric
+        from sacred.observers.sql.schema import Metric  # lazy: imports SQLAlchemy
 
         with self.lock:
             session = self.session()
@@ -763,20 +485,4 @@ def replay_failed_events(path, url=None, *, engine=None, session=None):
 
         session = session or scoped_session(sessionmaker(bind=engine))
         observer = SqlObserver.create_from(engine, session)
-    with open(path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    observer._create_tables()
-    with observer.lock:
-        db_session = observer.session()
-        try:
-            for record in records:
-                observer.run_id = record["run_id"]
-                observer._cout_db = None
-                kwargs = safe_restore(record["kwargs"], "kwargs")
-                getattr(observer, "_apply_" + record["event"])(db_session, **kwargs)
-            db_session.commit()
-        except BaseException:
-            observer._rollback(db_session)
-            raise
-    os.replace(path, path + ".replayed")
-    return len(records)
+    return journal.replay(observer, path)

@@ -1,0 +1,55 @@
+"""The SQLAlchemy engine of a database URL, and what its errors mean.
+
+SQLAlchemy is imported by these functions, not by this module: the observer imports it, and
+``from sacred.observers import SqlObserver`` must not import SQLAlchemy.
+"""
+
+import importlib.util
+
+__all__ = ("import_sqlalchemy", "create_engine", "is_transient", "describe")
+
+
+def import_sqlalchemy():
+    """The ``sqlalchemy`` module, or an ImportError saying how to install it."""
+    try:
+        import sqlalchemy
+    except ImportError as e:
+        raise ImportError(
+            'The SqlObserver needs SQLAlchemy. Install it with: pip install "sacred[sql]"'
+        ) from e
+    return sqlalchemy
+
+
+def _has_module(name):
+    return importlib.util.find_spec(name) is not None
+
+
+def create_engine(url, echo=False):
+    """An engine for ``url`` (a string or SQLAlchemy URL)."""
+    sa = import_sqlalchemy()
+    url = sa.engine.make_url(url)
+    # "postgresql://" means psycopg2 to SQLAlchemy; use psycopg 3 when only that is installed
+    if url.drivername == "postgresql" and not _has_module("psycopg2") and _has_module("psycopg"):
+        url = url.set(drivername="postgresql+psycopg")
+    kwargs = {}
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        # one in-memory database shared by the main and the heartbeat thread
+        kwargs = {"poolclass": sa.pool.StaticPool, "connect_args": {"check_same_thread": False}}
+    return sa.create_engine(url, echo=echo, **kwargs)
+
+
+def is_transient(error) -> bool:
+    """Whether retrying later may succeed (connection lost, server down, database locked)."""
+    from sqlalchemy import exc
+
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+    )
+
+
+def describe(error) -> str:
+    """The driver's message, without SQLAlchemy's statement dump and help link."""
+    orig = getattr(error, "orig", None)
+    return str(orig if orig is not None else error).strip()
