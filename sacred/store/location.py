@@ -42,8 +42,8 @@ _SQL = (
     "sql",
 )
 _MONGO = (
-    "sacred.observers.mongo:MongoObserver",
-    "sacred.observers.mongo_reader:MongoStore",
+    "sacred.observers.mongo.observer:MongoObserver",
+    "sacred.observers.mongo.store:MongoStore",
     "mongo",
 )
 

@@ -192,7 +192,7 @@ def test_outage_during_heartbeats_does_not_block_the_run(failing_client, tmp_pat
 def test_full_save_after_an_outage_keeps_meta_keys_others_set(failing_client, tmp_path):
     """After an error the observer sends every field again, but ``meta`` only key by key:
     Sacredboard's tags (``MongoStore.update_meta``) set during the run survive it."""
-    from sacred.observers.mongo_reader import MongoStore
+    from sacred.observers.mongo.store import MongoStore
 
     obs = make_observer(failing_client, tmp_path / "failures")
     store = MongoStore(failing_client.rel)

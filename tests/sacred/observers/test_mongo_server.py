@@ -86,7 +86,7 @@ def test_output_beyond_16mb_and_append_pipeline_on_a_real_server(tmp_path, db_na
             sys.stdout.write(chunk)
 
     run = ex.run(options={"--capture": "sys"})
-    assert obs._pipeline_ok
+    assert obs._document.pipeline_ok
     doc = read_run(client[db_name].runs, run._id)
     assert doc["status"] == "COMPLETED"
     assert doc["captured_out"] == "start\nmore\n" + chunk * 17

@@ -295,7 +295,7 @@ def test_console_script_is_installed(fixed_store):
 
 def test_importing_the_read_side_stays_light():
     code = (
-        "import sys, sacred.store, sacred.cli, sacred.store.mongo_query, "
+        "import sys, sacred.store, sacred.cli, sacred.observers.mongo.query, "
         "sacred.observers.file_storage.store; "
         "print(sorted(m for m in ('numpy', 'pandas', 'pymongo', 'sqlalchemy', 'mongomock') "
         "if m in sys.modules))"

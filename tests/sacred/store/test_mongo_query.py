@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from sacred.store.mongo_query import metric_pipeline, mongo_sort, translate
+from sacred.observers.mongo.query import metric_pipeline, mongo_sort, translate
 from sacred.store.query import QueryError, matches, parse
 
 mongomock = pytest.importorskip("mongomock")

@@ -15,7 +15,7 @@ import mongomock.gridfs  # noqa: E402
 
 from sacred import Experiment  # noqa: E402
 from sacred.observers import MongoObserver  # noqa: E402
-from sacred.observers.mongo_reader import MongoStore  # noqa: E402
+from sacred.observers.mongo.store import MongoStore  # noqa: E402
 from sacred.store import RunNotFoundError, StoreError, open_store  # noqa: E402
 
 from .conftest import run_experiments, tags  # noqa: E402
@@ -304,7 +304,7 @@ def test_export_file_to_mongo_to_file_is_lossless(fresh_file_store, tmp_path):
     assert mongo.find("metrics.loss.count == 5") == [mongo.get(2)]
     # the sources are stored once
     assert mongo.fs.find({"filename": {"$regex": "conftest.py$"}}).__class__
-    with pytest.raises(StoreError, match="Run 1 already exists in database 'sacred'; import it"):
+    with pytest.raises(StoreError, match="Run 1 is already in the destination; nothing was copied"):
         copy_runs(src, mongo, "tag == 'a'")
     assert copy_runs(src, mongo, "tag == 'a'", new_ids=True) == [(1, 6)]
 

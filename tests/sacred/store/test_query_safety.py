@@ -24,8 +24,8 @@ import textwrap
 import pytest
 
 from sacred import Experiment
+from sacred.observers.mongo.query import translate
 from sacred.store import query as q
-from sacred.store.mongo_query import translate
 
 EVIL = "a" * 34 + "!"
 GOOD = "a" * 34
@@ -489,7 +489,7 @@ def test_a_leading_dot_is_the_documented_absolute_path():
     }
 
 
-#: every operator the translator writes (mongo_query and the reader's metric stages)
+#: every operator the translator writes (mongo.query and the store's metric stages)
 TRANSLATOR_OPERATORS = {
     "$and",
     "$or",

@@ -15,56 +15,51 @@ Layout (the format of the original Sacred, which Omniboard, Sacredboard and scri
   ``md5``), resources (same), artifacts (``filename = "artifact://<runs>/<id>/<name>"``).
 
 Beyond the original, a run never fails because a document would pass MongoDB's 16 MB limit:
-large fields move to GridFS and long metrics continue in further documents (see
-``sacred.observers._mongo_overflow``). ``read_run(runs, run_id)`` and
+large fields move to GridFS (``sacred.observers.mongo.overflow``) and long metrics continue
+in further documents (``sacred.observers.mongo.metrics``). ``read_run(runs, run_id)`` and
 ``read_metrics(metrics, run_id)`` return everything whole.
 
-Heartbeats send what changed only (see ``sacred.observers._mongo_sync``).
+Heartbeats send what changed only (``sacred.observers.mongo.document``).
 
 Reliability: a MongoDB that cannot be reached at the start fails the run (``ObserverError``
 naming the address). Later errors never fail the run; what could not be written ends up in
 failure files that ``replay_failure_file(path, MongoObserver(...))`` writes later (see
-``sacred.observers._mongo_failure``). Storing files: ``sacred.observers._mongo_files``.
+``sacred.observers.mongo.failure``). Storing files: ``sacred.observers.mongo.files``.
+
+The observer holds one object per concern and hands each what it needs:
+
+* ``FieldOverflow`` (the run document's size, fields moved to GridFS) and ``RunDocument``
+  (the fields changed since the last write, and writing them), made for each run;
+* ``MetricDocuments`` (points waiting to be written, metric documents), made for each run;
+* ``GridFsFiles`` (sources, resources, artifacts) and ``PendingFiles`` (those not stored yet);
+* ``Outage`` (when to try again) and ``FailureJournal`` (what a failure file needs).
+
+They share a ``Collections`` (runs, metrics, GridFS): ``observer.runs``, ``.metrics`` and
+``.fs`` read and replace its members.
 """
 
 import sys
 import threading
+import time
 import warnings
 
-from sacred.observers._mongo_bson import (
-    _import_mongo,
-    force_bson_encodeable,
-    force_valid_bson_key,
-)
-from sacred.observers._mongo_failure import _backend_errors, _MongoReliability, replay_failure_file
-from sacred.observers._mongo_files import _MongoFiles, mimetype_detector
-from sacred.observers._mongo_overflow import (
-    _MongoOverflow,
-    read_metrics,
-    read_run,
-)
-from sacred.observers._mongo_sync import _MongoSync
 from sacred.observers.base import RunObserver
-from sacred.observers.cli_options import get_pattern, mongo_db_option, parse_mongo_db_arg  # noqa: F401
+from sacred.observers.mongo.document import RunDocument
+from sacred.observers.mongo.driver import (
+    Collections,
+    _import_mongo,
+    backend_errors,
+    ignore_errors,
+)
+from sacred.observers.mongo.failure import FailureJournal, Outage
+from sacred.observers.mongo.files import GridFsFiles, PendingFiles, detect_content_type
+from sacred.observers.mongo.metrics import MetricDocuments
+from sacred.observers.mongo.overflow import FieldOverflow
 from sacred.observers.queue import QueueObserver
 from sacred.serializer import flatten
 from sacred.utils import ObserverError
 
-__all__ = (
-    "MongoObserver",
-    "QueuedMongoObserver",
-    "QueueCompatibleMongoObserver",
-    "mongo_db_option",
-    "parse_mongo_db_arg",
-    "get_pattern",
-    "force_valid_bson_key",
-    "force_bson_encodeable",
-    "mimetype_detector",
-    "read_run",
-    "read_metrics",
-    "replay_failure_file",
-    "DEFAULT_MONGO_PRIORITY",
-)
+__all__ = ("MongoObserver", "QueuedMongoObserver", "QueueCompatibleMongoObserver")
 
 DEFAULT_MONGO_PRIORITY = 30
 
@@ -78,7 +73,7 @@ _RESERVED = (
 )
 
 
-class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, RunObserver):
+class MongoObserver(RunObserver):
     """Stores runs in MongoDB (see the module docstring for the layout)."""
 
     COLLECTION_NAME_BLACKLIST = set(_RESERVED)
@@ -165,13 +160,13 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
         failure_dir=None,
         priority=DEFAULT_MONGO_PRIORITY,
     ):
-        self.runs = runs_collection
-        self.metrics = (
+        metrics = (
             metrics_collection
             if metrics_collection is not None
             else runs_collection.database["metrics"]
         )
-        self.fs = fs
+        self._where = Collections(runs_collection, metrics, fs)
+        self._files = GridFsFiles(self._where)
         self.priority = priority
         self.failure_dir = failure_dir
         if isinstance(overwrite, (int, str)):
@@ -181,42 +176,66 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                 raise RuntimeError(f"Couldn't find run to overwrite with _id='{overwrite}'")
             overwrite = run
         self.overwrite = overwrite
-        self.run_entry = None
         self._lock = threading.RLock()
-        self._reset()
+        self._begin(None)
 
-    def _reset(self):
+    # ------------------------------------------------------------ where it writes
+    @property
+    def runs(self):
+        return self._where.runs
+
+    @runs.setter
+    def runs(self, collection):
+        self._where.runs = collection
+
+    @property
+    def metrics(self):
+        return self._where.metrics
+
+    @metrics.setter
+    def metrics(self, collection):
+        self._where.metrics = collection
+
+    @property
+    def fs(self):
+        return self._where.fs
+
+    @fs.setter
+    def fs(self, fs):
+        self._where.fs = fs
+
+    @property
+    def saved_metrics(self):
+        """``{name: [id of its last document, part, estimated bytes]}`` of the current run."""
+        return self._metric_docs.saved
+
+    @saved_metrics.setter
+    def saved_metrics(self, saved):
+        self._metric_docs.saved = saved
+
+    def _begin(self, entry, moved=None, fresh=True, metric_refs=None):
+        """Make ``entry`` the run document, with fresh parts for it.
+
+        ``moved``, ``metric_refs``: the run's overflow map and metric references when it
+        is resumed; ``fresh``: the database holds no metric documents of it yet.
+        """
         # metric documents belong to one run: an observer that serves several runs (a
         # notebook's habit) must not append a new run's points to the last run's documents
-        self.saved_metrics = {}  # metric name -> [doc id, part, estimated bytes]
-        self._dirty = set()  # fields of run_entry not yet in the database
-        self._sizes = {}  # field -> BSON bytes (the stand-in's for moved fields)
-        self._overflow = {}  # moved field -> GridFS file id
-        self._cout_synced = None  # the captured_out the database has (None: unknown)
-        self._cout_bytes = 0
-        self._cout_file = None  # _AppendableFile once the output moved to GridFS
-        self._pending_files = []  # (kind, args) of resources/artifacts not yet stored
-        self._pending_metrics = {}  # name -> {"steps", "values", "timestamps"}
-        self._metric_refs = []  # the info["metrics"] entries this observer created
-        self._start_kwargs = None
-        self._last_beat = None  # kwargs of the last heartbeat (for the failure file)
-        self._retry_after = 0.0
-        self._outage = False
-        self._needs_full_save = False
-        self._pipeline_ok = True
-        self._spool_dir = None
-        self._fresh_run = True  # no metric documents exist yet for this run
-        self._last_file_event = None
-        self._info = None
-        self._owned = set()  # pending metric names whose lists are private copies
+        self.run_entry = entry
+        self._overflow = FieldOverflow(self._where, entry, moved)
+        self._document = RunDocument(self._where, entry, self._overflow)
+        self._metric_docs = MetricDocuments(self._where, fresh, metric_refs)
+        self._pending_files = PendingFiles()
+        self._outage = Outage()
+        self._journal = FailureJournal()
+        self._last_file_event = None  # the last file stored for the queue (no repeats)
 
     # ------------------------------------------------------------ events
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
         if self.overwrite is not None:
             raise RuntimeError("Can't overwrite with QUEUED run.")
         with self._lock:
-            self._reset()
-            self.run_entry = {
+            entry = {
                 "experiment": dict(ex_info),
                 "command": command,
                 "host": dict(host_info),
@@ -225,30 +244,27 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                 "status": "QUEUED",
             }
             if _id is not None:
-                self.run_entry["_id"] = _id
+                entry["_id"] = _id
+            self._begin(entry)
             try:
-                self.run_entry["experiment"]["sources"] = self.save_sources(ex_info)
-            except _backend_errors() as e:
-                raise ObserverError(
-                    f"MongoObserver could not store the run in MongoDB at {self._address()}: "
-                    f"{type(e).__name__}: {e}"
-                ) from e
+                entry["experiment"]["sources"] = self.save_sources(ex_info)
+            except backend_errors() as e:
+                raise self._start_error(e) from e
             self.insert()
-            return self.run_entry["_id"]
+            return entry["_id"]
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         with self._lock:
             if self.overwrite is None:
-                self._reset()
-                self.run_entry = {"_id": _id}
+                entry = {"_id": _id}
             else:
                 if self.run_entry is not None:
                     raise RuntimeError("Cannot overwrite more than once!")
-                self._reset()
-                self.run_entry = self.overwrite
-                for old in self.overwrite.pop("overflow", {}).values():
-                    self._ignore_errors(self.fs.delete, old)
-            self.run_entry.update(
+                entry = self.overwrite
+                for old in entry.pop("overflow", {}).values():
+                    ignore_errors(self.fs.delete, old)
+            self._begin(entry, fresh=self.overwrite is None)
+            entry.update(
                 {
                     "experiment": dict(ex_info),
                     "format": self.VERSION,
@@ -265,26 +281,22 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                     "heartbeat": None,
                 }
             )
-            self._fresh_run = self.overwrite is None
             try:
-                self.run_entry["experiment"]["sources"] = self.save_sources(ex_info)
-                self._measure()
+                entry["experiment"]["sources"] = self.save_sources(ex_info)
+                self._overflow.measure()
                 if self.overwrite is None:
                     self.insert()
                 else:
-                    self._needs_full_save = True
-                    self._dirty.add("meta")  # the overwritten run's meta goes whole
+                    self._document.needs_full_save = True
+                    self._document.dirty.add("meta")  # the overwritten run's meta goes whole
                     self._flush_run(upsert=True)
-            except _backend_errors() as e:
-                raise ObserverError(
-                    f"MongoObserver could not store the run in MongoDB at {self._address()}: "
-                    f"{type(e).__name__}: {e}"
-                ) from e
-            self._cout_synced = ""
-            self._start_kwargs = _start_kwargs(
-                ex_info, command, host_info, start_time, config, meta_info, self.run_entry["_id"]
+            except backend_errors() as e:
+                raise self._start_error(e) from e
+            self._document.output_synced = ""
+            self._journal.start_kwargs = _start_kwargs(
+                ex_info, command, host_info, start_time, config, meta_info, entry["_id"]
             )
-            return self.run_entry["_id"]
+            return entry["_id"]
 
     def resume_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         """Attach to the run ``_id`` the database already holds (used by ``replay``).
@@ -297,49 +309,45 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                 return self.started_event(
                     ex_info, command, host_info, start_time, config, meta_info, _id
                 )
-            self._reset()
-            self._fresh_run = False
-            self.run_entry = doc
-            self._overflow = dict(doc.pop("overflow", {}))
-            self._metric_refs = list(doc.get("info", {}).get("metrics", []))
-            self._measure()
-            if "captured_out" in self._overflow:
-                self._cout_file = self._make_cout_file(self._overflow["captured_out"])
-            self._cout_synced = None  # rewritten whole with the next heartbeat
-            self._start_kwargs = _start_kwargs(
+            moved = dict(doc.pop("overflow", {}))
+            refs = list(doc.get("info", {}).get("metrics", []))
+            self._begin(doc, moved=moved, fresh=False, metric_refs=refs)
+            self._overflow.measure()
+            # the output is rewritten whole with the next heartbeat (output_synced is None)
+            self._journal.start_kwargs = _start_kwargs(
                 ex_info, command, host_info, start_time, config, meta_info, _id
             )
             return _id
 
     def heartbeat_event(self, info, captured_out, beat_time, result):
         with self._lock:
-            self._last_beat = {
+            self._journal.last_beat = {
                 "info": info,
                 "captured_out": captured_out,
                 "beat_time": beat_time,
                 "result": result,
             }
-            self._set_info(info)
+            self._document.set_info(info, self._metric_docs.refs)
             self.run_entry["captured_out"] = captured_out
-            self._set("heartbeat", beat_time)
-            self._set_flat("result", result)
+            self._document.set("heartbeat", beat_time)
+            self._document.set_flat("result", result)
             self.save()
 
     def completed_event(self, stop_time, result):
         with self._lock:
             if self.run_entry is None:
                 return
-            self._set("stop_time", stop_time)
-            self._set_flat("result", result)
-            self._set("status", "COMPLETED")
+            self._document.set("stop_time", stop_time)
+            self._document.set_flat("result", result)
+            self._document.set("status", "COMPLETED")
             self._final("completed_event", {"stop_time": stop_time, "result": result}, 10)
 
     def interrupted_event(self, interrupt_time, status):
         with self._lock:
             if self.run_entry is None:
                 return
-            self._set("stop_time", interrupt_time)
-            self._set("status", status)
+            self._document.set("stop_time", interrupt_time)
+            self._document.set("status", status)
             kwargs = {"interrupt_time": interrupt_time, "status": status}
             self._final("interrupted_event", kwargs, 3)
 
@@ -347,9 +355,9 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
         with self._lock:
             if self.run_entry is None:
                 return
-            self._set("stop_time", fail_time)
-            self._set("status", "FAILED")
-            self._set("fail_trace", fail_trace)
+            self._document.set("stop_time", fail_time)
+            self._document.set("status", "FAILED")
+            self._document.set("fail_trace", fail_trace)
             kwargs = {"fail_time": fail_time, "fail_trace": fail_trace}
             self._final("failed_event", kwargs, 1)
 
@@ -361,13 +369,13 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                     self._last_file_event = ("resource", filename)
                 self.save()
                 return
-            self._pending_files.append(("resource", (filename, self._spool(filename))))
+            self._pending_files.add_resource(filename, self._spool(filename))
             self.save()
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         with self._lock:
             if content_type is None:
-                content_type = self._try_to_detect_content_type(filename)
+                content_type = detect_content_type(filename)
             args = (name, filename, metadata, content_type)
             if self._raise_errors:  # the queue retries the whole event
                 if self._last_file_event != ("artifact", args):
@@ -375,7 +383,7 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                     self._last_file_event = ("artifact", args)
                 self.save()
                 return
-            self._pending_files.append(("artifact", (*args, self._spool(filename))))
+            self._pending_files.add_artifact(*args, self._spool(filename))
             self.save()
 
     def log_metrics(self, metrics_by_name, info):
@@ -383,20 +391,20 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
         if not metrics_by_name:
             return
         with self._lock:
-            pending = self._pending_metrics
-            for name, metric in metrics_by_name.items():
-                queued = pending.get(name)
-                if queued is None:  # the lists are shared with other observers: no changes
-                    pending[name] = {f: metric[f] for f in ("steps", "values", "timestamps")}
-                    continue
-                if name not in self._owned:
-                    self._owned.add(name)
-                    for field in ("steps", "values", "timestamps"):
-                        queued[field] = list(queued[field])
-                for field in ("steps", "values", "timestamps"):
-                    queued[field].extend(metric[field])
-            self._info = info
+            self._metric_docs.add(metrics_by_name, info)
             self.save(run_document=False)
+
+    # ------------------------------------------------------------ writing
+    def save_sources(self, ex_info):
+        return self._files.save_sources(ex_info)
+
+    def _store_resource(self, filename, name=None):
+        self._document.add_resource(self._files.store_resource(filename, name))
+
+    def _store_artifact(self, name, filename, metadata, content_type):
+        run_id = self.run_entry["_id"]
+        artifact = self._files.store_artifact(run_id, name, filename, metadata, content_type)
+        self._document.add_artifact(artifact)
 
     def insert(self):
         """Insert ``run_entry``, choosing the next free integer id if it has none."""
@@ -423,13 +431,85 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
                 if not autoinc_key:
                     raise
             except pymongo.errors.PyMongoError as e:
-                raise ObserverError(
-                    f"MongoObserver could not store the run in MongoDB at {self._address()}: "
-                    f"{type(e).__name__}: {e}"
-                ) from e
+                raise self._start_error(e) from e
         raise ObserverError("MongoObserver could not find a free run id.")
 
+    def save(self, run_document=True):
+        """Write what changed; on a database error keep it for the next event."""
+        if self._raise_errors:
+            self._try(self._flush_run)
+            return
+        if self._outage.waiting():
+            return
+        self._try(self._sync if run_document else self._sync_metrics)
+
+    def _sync(self, upsert=False):
+        self._pending_files.store(self._store_resource, self._store_artifact)
+        self._sync_metrics()
+        self._flush_run(upsert)
+
+    def _sync_metrics(self):
+        self._metric_docs.write_pending(self.run_entry["_id"], self.METRIC_DOCUMENT_BUDGET)
+
+    def _flush_run(self, upsert=False):
+        self._document.flush(upsert, self.DOCUMENT_BUDGET)
+
+    # ------------------------------------------------------------ reliability
+    def _try(self, func):
+        """``func()``; True when it worked. A database error is kept for a later retry
+        (raised for the queue of a QueueCompatibleMongoObserver)."""
+        try:
+            func()
+        except backend_errors() as e:
+            self._document.unsynced()
+            if self._raise_errors:
+                raise
+            self._pending_files.keep_copies(lambda source: self._spool(source, True))
+            self._outage.failed(e, self.retry_interval, self._address)
+            return False
+        self._outage.succeeded()
+        return True
+
+    def final_save(self, attempts):
+        """Write everything, trying ``attempts`` times; True when it worked."""
+        deadline = time.monotonic() + self.final_save_timeout
+        for i in range(attempts):
+            self._outage.retry_after = 0.0
+            if self._try(lambda: self._sync(upsert=True)):
+                return True
+            if i < attempts - 1 and time.monotonic() < deadline:
+                time.sleep(self.retry_delay)
+            else:
+                break
+        return False
+
+    def _final(self, event, kwargs, attempts):
+        if self._journal.start_kwargs is None:
+            return  # the start failed (and failed the run): there is no run to save
+        if self.final_save(attempts):
+            return
+        self.failure_file = self._journal.write(
+            self.failure_dir,
+            self.run_entry,
+            self._pending_files.events(),
+            self._metric_docs.pending,
+            event,
+            kwargs,
+        )
+
+    def _spool(self, filename, force=False):
+        """A private copy of a file whose storing may have to wait (None when not needed)."""
+        if not (self._outage.active or force):
+            return None
+        return self._journal.spool(filename, self.failure_dir, self.run_entry.get("_id"))
+
     # ------------------------------------------------------------ misc
+    def _start_error(self, e):
+        return ObserverError(
+            f"MongoObserver could not store the run in MongoDB at {self._address()}: "
+            f"{type(e).__name__}: {e}"
+        )
+
     def _address(self):
         if self._url:
             return self._url
@@ -442,13 +522,6 @@ class MongoObserver(_MongoSync, _MongoReliability, _MongoOverflow, _MongoFiles, 
             return ",".join(f"{h}:{p}" for h, p in nodes)
         except Exception:
             return repr(client)
-
-    @staticmethod
-    def _ignore_errors(func, *args):
-        try:
-            func(*args)
-        except Exception:
-            pass
 
     def __eq__(self, other):
         if isinstance(other, MongoObserver):
@@ -480,13 +553,19 @@ class QueueCompatibleMongoObserver(MongoObserver):
     def log_metrics(self, metric_name, metrics_values, info):
         """Append the points of one metric (the queue splits log_metrics per metric)."""
         with self._lock:
-            self._push_metric(metric_name, metrics_values, info)
+            self._metric_docs.push(
+                self.run_entry["_id"],
+                metric_name,
+                metrics_values,
+                info,
+                self.METRIC_DOCUMENT_BUDGET,
+            )
 
     def final_save(self, attempts=1):
         try:
             self._try(lambda: self._flush_run(upsert=True))
             return True
-        except _backend_errors() as e:
+        except backend_errors() as e:
             raise ObserverError(f"Warning: saving to MongoDB failed! ({e})") from e
 
     def _final(self, event, kwargs, attempts):

@@ -1,7 +1,7 @@
 """``MongoStore``: the read side of the MongoObserver's format (see ``sacred.observers.mongo``).
 
 Filtering, sorting, paging and counting are done by the server (``find(filter).sort()
-.skip().limit()``, ``count_documents``) with filters from ``sacred.store.mongo_query``.
+.skip().limit()``, ``count_documents``) with filters from ``sacred.observers.mongo.query``.
 Metric summaries (``metrics.loss.min``) are computed by an aggregation on the metrics
 collection that joins a metric's continuation documents (``part``); a query on them becomes
 ``{"_id": {"$in": [...]}}``. Sorting by a metric summary takes the summaries from the same
@@ -30,24 +30,28 @@ import sys
 from typing import Optional
 from urllib.parse import urlsplit
 
+from sacred.observers.mongo.driver import force_bson_encodeable
+from sacred.observers.mongo.files import mimetype_detector
+from sacred.observers.mongo.metrics import fit
+from sacred.observers.mongo.overflow import MOVABLE, TAIL, output_notice, read_run
+from sacred.observers.mongo.query import MongoTranslator, compare_filter
 from sacred.store import query as q
 from sacred.store.base import (
     RunNotFoundError,
     RunStore,
     StoreError,
+    _check_limit,
+    _check_skip,
     decode_stored,
     merge_meta,
     to_naive_utc,
 )
-from sacred.store.mongo_query import MongoTranslator, compare_filter
 
 __all__ = ("MongoStore",)
 
 _DATE_KEYS = ("start_time", "stop_time", "heartbeat", "queue_time")
 _HIDDEN = ("overflow", "_import")  # bookkeeping fields, not part of a record
 _NAN = float("nan")
-_MOVABLE = ("captured_out", "info", "result", "config", "fail_trace")
-_TAIL = 10_000
 
 
 def _summary_stages(match: dict) -> list:
@@ -224,10 +228,8 @@ class MongoStore(RunStore):
         return decode_stored(doc)
 
     def get(self, run_id) -> dict:
-        from sacred.observers._mongo_overflow import read_run
-
         doc = self._find_doc(run_id, {"_id": 1})
-        return self._whole(read_run(self.runs, doc["_id"], self.fs), skip=tuple(_MOVABLE))
+        return self._whole(read_run(self.runs, doc["_id"], self.fs), skip=MOVABLE)
 
     # ------------------------------------------------------------------ metrics
     def _metric_docs(self, match: dict) -> dict:
@@ -354,8 +356,6 @@ class MongoStore(RunStore):
         return [d["_id"] for d in self._page(node, sort, skip, limit, {"_id": 1})]
 
     def find(self, query=None, sort=None, skip: int = 0, limit: Optional[int] = None) -> list:
-        from sacred.store.base import _check_limit, _check_skip
-
         docs = self._page(
             q.parse(query), q.parse_sort(sort), _check_skip(skip), _check_limit(limit), None
         )
@@ -547,8 +547,6 @@ class MongoStore(RunStore):
             doc["_import"] = extra
         import pymongo.errors
 
-        from sacred.observers._mongo_bson import force_bson_encodeable
-
         try:
             self.runs.replace_one({"_id": run_id}, self._fit(run_id, doc))
         except (pymongo.errors.InvalidDocument, ValueError, TypeError):
@@ -560,8 +558,8 @@ class MongoStore(RunStore):
         """Move the largest fields to GridFS until the document fits (as the observer does)."""
         import bson
 
-        sizes = {f: len(bson.encode({"v": doc[f]})) for f in _MOVABLE if f in doc}
-        rest = len(bson.encode({k: v for k, v in doc.items() if k not in _MOVABLE}))
+        sizes = {f: len(bson.encode({"v": doc[f]})) for f in MOVABLE if f in doc}
+        rest = len(bson.encode({k: v for k, v in doc.items() if k not in MOVABLE}))
         overflow = {}
         while rest + sum(sizes.values()) > self.DOCUMENT_BUDGET and sizes:
             field = max(sizes, key=sizes.get)
@@ -570,11 +568,7 @@ class MongoStore(RunStore):
             if field == "captured_out":
                 data = value.encode("utf-8", "surrogatepass")
                 content_type = "text/plain; charset=utf-8"
-                stand_in = (
-                    f"[The output is too large for the run document. The whole output is in "
-                    f"GridFS file {name!r} (run['overflow']['captured_out']). "
-                    f"Its last {_TAIL} characters:]\n" + value[-_TAIL:]
-                )
+                stand_in = output_notice(name) + value[-TAIL:]
             else:
                 data = json.dumps(value, default=str).encode("utf-8", "surrogatepass")
                 content_type = "application/json"
@@ -607,8 +601,6 @@ class MongoStore(RunStore):
         return self.fs.put(content, filename=filename, md5=md5)
 
     def _put_artifact(self, run_id, name, content: bytes):
-        from sacred.observers._mongo_files import mimetype_detector
-
         return self.fs.put(
             content,
             filename=f"artifact://{self.runs.name}/{run_id}/{name}",
@@ -618,8 +610,6 @@ class MongoStore(RunStore):
 
     def _write_metrics(self, run_id, metrics: dict) -> list:
         """Insert the metric documents (continuations when one would be too large)."""
-        from sacred.observers._mongo_overflow import _fit
-
         refs = []
         for name, metric in metrics.items():
             steps = _plain_list(metric["steps"])
@@ -627,7 +617,7 @@ class MongoStore(RunStore):
             stamps = [to_naive_utc(t) for t in _plain_list(metric["timestamps"])]
             start, part = 0, 0
             while True:
-                end, _ = _fit(steps, values, start, self.METRIC_DOCUMENT_BUDGET)
+                end, _ = fit(steps, values, start, self.METRIC_DOCUMENT_BUDGET)
                 end = min(max(end, start + 1), len(steps))  # a huge point still goes somewhere
                 doc = {"name": name, "run_id": run_id}
                 if part:
