@@ -1,16 +1,19 @@
 """The command-line options that add an observer (``-F -m -s -t -S``, and ``-G``).
 
-They live in this light module, apart from their observers, because every
-``Experiment`` needs them for its help text while most scripts never touch the
-backends: the observer class is imported only when an option is applied. Each
-backend module re-exports its option under the original name
-(``sacred.observers.mongo.mongo_db_option``, ...).
+Every ``Experiment`` needs them for its help text, while most scripts never touch the
+backends. Each option and the grammar of its locations live in its backend's light
+``options`` module (``sacred.observers.mongo.options``, ...), which imports the observer
+only when the option is applied; this module maps the flags to them.
 """
 
 import posixpath
 import re
 
 from sacred.commandline_options import cli_option
+from sacred.observers.file_storage.options import file_storage_option
+from sacred.observers.mongo.options import get_pattern, mongo_db_option, parse_mongo_db_arg
+from sacred.observers.sql.options import sql_option
+from sacred.observers.tinydb_hashfs.options import tiny_db_option
 from sacred.utils import CommandLineError
 
 __all__ = (
@@ -25,110 +28,6 @@ __all__ = (
     "s3_join",
     "gcs_join",
 )
-
-
-# ---------------------------------------------------------------- -F
-@cli_option("-F", "--file_storage")
-def file_storage_option(args, run):
-    """Add a file-storage observer to the experiment.
-
-    The value of the arguement should be the
-    base-directory to write the runs to
-    """
-    from sacred.observers.file_storage import FileStorageObserver
-
-    run.observers.append(FileStorageObserver(args))
-
-
-# ---------------------------------------------------------------- -m
-_NAME = r"[_A-Za-z][0-9A-Za-z#%&'()+\-;=@\[\]^_{}]{0,63}"
-_HOST_LABEL = r"[0-9A-Za-z](?:[0-9A-Za-z\-]{0,61}[0-9A-Za-z])?"
-_HOST = rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*"
-_PORT = r"\d{1,5}"
-_EXPECTED_FORM = "`[host:port:]db_name[.collection[:id]][!priority]` or `host:port`"
-
-
-def get_pattern() -> str:
-    """The regular expression of a ``-m`` value, with one named group per part.
-
-    Either just ``host:port`` (groups ``host1``, ``port1``), or
-    ``[host:port:]db_name[.collection[:id]][!priority]`` (groups ``host2``, ``port2``,
-    ``db_name``, ``collection``, ``overwrite``, ``priority``).
-    """
-    host_only = rf"(?P<host1>{_HOST}):(?P<port1>{_PORT})"
-    full = (
-        rf"(?:(?P<host2>{_HOST}):(?P<port2>{_PORT}):)?"
-        rf"(?P<db_name>{_NAME})"
-        rf"(?:\.(?P<collection>{_NAME})(?::(?P<overwrite>\d{{1,12}}))?)?"
-        r"(?:!(?P<priority>-?\d+))?"
-    )
-    return rf"^(?:{host_only}|{full})$"
-
-
-def parse_mongo_db_arg(mongo_db: str) -> dict:
-    """Turn a ``-m`` value into MongoObserver keyword arguments.
-
-    >>> parse_mongo_db_arg("localhost:28017:foo.bar!17")
-    {'url': 'localhost:28017', 'db_name': 'foo', 'collection': 'bar', 'priority': 17}
-    """
-    match = re.match(get_pattern(), mongo_db)
-    if match is None:
-        raise CommandLineError(
-            f"Invalid MongoDB specification {mongo_db!r}: expected {_EXPECTED_FORM}, "
-            "e.g. `localhost:27017:my_db.runs!10`."
-        )
-    g = match.groupdict()
-    kwargs = {}
-    if g["host1"]:
-        kwargs["url"] = f"{g['host1']}:{g['port1']}"
-    elif g["host2"]:
-        kwargs["url"] = f"{g['host2']}:{g['port2']}"
-    for key in ("db_name", "collection"):
-        if g[key] is not None:
-            kwargs[key] = g[key]
-    if g["overwrite"] is not None:
-        kwargs["overwrite"] = int(g["overwrite"])  # Mongo run ids are ints
-    if g["priority"] is not None:
-        kwargs["priority"] = int(g["priority"])
-    return kwargs
-
-
-@cli_option("-m", "--mongo_db")
-def mongo_db_option(args, run):
-    """Add a MongoDB Observer to the experiment.
-
-    The argument value is the database specification.
-    Should be in the form:
-
-    `[host:port:]db_name[.collection[:id]][!priority]`
-    """
-    kwargs = parse_mongo_db_arg(args)
-    from sacred.observers.mongo import MongoObserver
-
-    run.observers.append(MongoObserver(**kwargs))
-
-
-# ---------------------------------------------------------------- -s, -t
-@cli_option("-s", "--sql")
-def sql_option(args, run):
-    """Add a SQL Observer to the experiment.
-
-    The typical form is: dialect://username:password@host:port/database
-    """
-    from sacred.observers.sql import SqlObserver
-
-    run.observers.append(SqlObserver(args))
-
-
-@cli_option("-t", "--tiny_db")
-def tiny_db_option(args, run):
-    """Add a TinyDB Observer to the experiment.
-
-    The argument is the path to be given to the TinyDbObserver.
-    """
-    from sacred.observers.tinydb_hashfs import TinyDbObserver
-
-    run.observers.append(TinyDbObserver(path=args))
 
 
 # ---------------------------------------------------------------- -S, -G

@@ -13,7 +13,7 @@ path from the root of the run record; otherwise the shorthand rule below applies
 
 A field path is names joined by dots: no empty part (``a..b``, ``a.``) and no ``$``
 anywhere, so the operators of a database query only ever come from the translators
-(``sacred.store.mongo_query``), never from a field name. ``Field`` itself checks this.
+(``sacred.observers.mongo.query``), never from a field name. ``Field`` itself checks this.
 
 Semantics, the same on every backend:
 
