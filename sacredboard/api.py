@@ -261,6 +261,7 @@ def run_detail(run_id):
     text = record.get("captured_out") or ""
     record["captured_out_length"] = len(text)
     record["captured_out_offset"] = max(0, len(text) - OUTPUT_TAIL)
+    record["captured_out_truncated"] = record["captured_out_offset"] > 0
     record["captured_out"] = text[record["captured_out_offset"] :]
     return as_json(
         {

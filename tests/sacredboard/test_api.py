@@ -466,6 +466,7 @@ def test_the_detail_carries_a_bounded_tail_and_the_rest_comes_in_pages(fresh_dir
     assert obj["captured_out"] == whole[-OUTPUT_TAIL:]
     assert obj["captured_out_length"] == len(whole)
     assert obj["captured_out_offset"] == len(whole) - OUTPUT_TAIL
+    assert obj["captured_out_truncated"] is True
     pages, offset = [], 0
     while offset < obj["captured_out_offset"]:
         page = client.get(f"/api/run/7/output?offset={offset}").get_json()
