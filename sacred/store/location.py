@@ -66,6 +66,18 @@ _BACKENDS = {
         "sacred.observers.tinydb_hashfs.store:TinyDbStore",
         "tinydb",
     ),
+    "s3": _backend(
+        "s3",
+        "sacred.observers.s3_observer.observer:S3Observer",
+        "sacred.observers.s3_observer.store:S3Store",
+        "s3",
+    ),
+    "gs": _backend(
+        "gs",
+        "sacred.observers.gcs_observer.observer:GoogleCloudStorageObserver",
+        "sacred.observers.gcs_observer.store:GcsStore",
+        "gcs",
+    ),
 }
 
 

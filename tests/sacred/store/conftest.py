@@ -215,6 +215,99 @@ if importlib.util.find_spec("sqlalchemy") is not None:
         STORE_KINDS["postgresql"] = _sql_kind(_postgres_url)
 
 
+# S3 (moto) and Google Cloud Storage (the emulator): one fresh bucket per filled store, runs
+# below the prefix "runs"; the test services are given explicitly (endpoint, client), so the
+# environment of the test process is not changed
+_BUCKETS = {}
+
+
+def _bucket_name(kind, tmp_path):
+    import uuid
+
+    return _BUCKETS.setdefault((kind, str(tmp_path)), f"sacred-store-{uuid.uuid4().hex[:16]}")
+
+
+_TEST_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def _s3_client():
+    import boto3
+
+    from tests.services import service_url
+
+    return boto3.client(
+        "s3",
+        endpoint_url=service_url("SACRED_TEST_S3_URL"),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _s3_observer(tmp_path):
+    from unittest import mock
+
+    from sacred.observers import S3Observer
+    from tests.services import service_url
+
+    url = service_url("SACRED_TEST_S3_URL")
+    with mock.patch.dict(os.environ, _TEST_AWS):  # the client takes its credentials now
+        return S3Observer(
+            _bucket_name("s3", tmp_path), "runs", region="us-east-1", endpoint_url=url
+        )
+
+
+def _s3_store(tmp_path):
+    from sacred.store import open_store
+
+    return open_store(f"s3://{_bucket_name('s3', tmp_path)}/runs", client=_s3_client())
+
+
+def _gcs_client():
+    from unittest import mock
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from tests.services import service_url
+
+    emulator = {"STORAGE_EMULATOR_HOST": service_url("SACRED_TEST_GCS_URL")}
+    with mock.patch.dict(os.environ, emulator):  # the client takes its endpoint now
+        return storage.Client(project="sacred-test", credentials=AnonymousCredentials())
+
+
+def _gcs_observer(tmp_path):
+    from sacred.observers import GoogleCloudStorageObserver
+
+    return GoogleCloudStorageObserver(_bucket_name("gcs", tmp_path), "runs", client=_gcs_client())
+
+
+def _gcs_store(tmp_path):
+    from sacred.store import open_store
+
+    return open_store(f"gs://{_bucket_name('gcs', tmp_path)}/runs", client=_gcs_client())
+
+
+def object_bucket(kind, tmp_path):
+    """The ``Bucket`` (see sacred.observers.object_store.bucket) of an s3 or gcs kind."""
+    if kind == "s3":
+        from sacred.observers.s3_observer.bucket import S3Bucket
+
+        return S3Bucket(_s3_client(), _bucket_name("s3", tmp_path), "us-east-1")
+    from sacred.observers.gcs_observer.bucket import GcsBucket
+
+    return GcsBucket(_gcs_client(), _bucket_name("gcs", tmp_path))
+
+
+if importlib.util.find_spec("boto3") is not None:
+    STORE_KINDS["s3"] = (_s3_observer, _s3_store)
+if importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.cloud") is not None
+    and importlib.util.find_spec("google.cloud.storage") is not None
+):
+    STORE_KINDS["gcs"] = (_gcs_observer, _gcs_store)
+
+
 @pytest.fixture(scope="module", params=sorted(STORE_KINDS))
 def filled_store(request, tmp_path_factory):
     """A store (of each kind) holding the runs a..e; do not modify it (module scoped)."""

@@ -105,6 +105,16 @@ def _plant(kind, tmp_path, run_id, config, info, result):
         for entry in db["runs"].values():
             entry.update(config=config, info=info, result=result)
         path.write_text(json.dumps(db))
+    elif kind in ("s3", "gcs"):
+        from tests.sacred.store.conftest import object_bucket
+
+        bucket = object_bucket(kind, tmp_path)
+        folder = f"runs/{run_id}"
+        bucket.put(f"{folder}/config.json", json.dumps(config).encode())
+        bucket.put(f"{folder}/info.json", json.dumps(info).encode())
+        run = json.loads(bucket.read(f"{folder}/run.json")[0])
+        run["result"] = result
+        bucket.put(f"{folder}/run.json", json.dumps(run).encode())
     else:  # a new backend must say how to plant data in it
         raise AssertionError(f"no planting for {kind}")
 

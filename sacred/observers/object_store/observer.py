@@ -1,9 +1,9 @@
-"""``_ObjectStoreObserver``: what the S3 and Google Cloud Storage observers share.
+"""``ObjectStoreObserver``: what the S3 and Google Cloud Storage observers share.
 
-Runs are stored in the layout of the FileStorageObserver under ``basedir/<id>/``; a
-subclass only says how to talk to its store (the ``_store_*`` methods). A store that goes
-away during a run never fails the run: what could not be uploaded is kept in a local file
-that ``replay_fallback`` writes into the store later.
+Runs are stored in the layout of the FileStorageObserver under ``basedir/<id>/`` (see
+``layout``); a subclass only gives the ``Bucket`` to talk to (``self._bucket``, see
+``bucket``). A store that goes away during a run never fails the run: what could not be
+uploaded is kept in a local file that ``replay_fallback`` writes into the store later.
 """
 
 import datetime
@@ -18,16 +18,19 @@ import time
 from sacred.dependencies import get_digest as _md5
 from sacred.observers import _jsonio
 from sacred.observers.base import RunObserver
-from sacred.observers.cli_options import s3_join
+from sacred.observers.object_store.layout import RUN_FILES as _RUN_FILES
+from sacred.observers.object_store.layout import iso as _iso
+from sacred.observers.object_store.layout import join as s3_join
+from sacred.observers.object_store.layout import json_text as _json_text
+from sacred.safe_restore import safe_restore
 from sacred.serializer import flatten
 from sacred.utils import ObserverError
 
 # ====================================================================== the observer
 #
-# ``_ObjectStoreObserver`` holds everything S3 and Google Cloud Storage share: the
+# ``ObjectStoreObserver`` holds everything S3 and Google Cloud Storage share: the
 # FileStorage layout under ``basedir/<id>/``, run ids, and what happens when the store goes
-# away during a run. A subclass only says how to talk to its store (see the ``_store_*``
-# methods).
+# away during a run. A subclass only gives the bucket to talk to (``self._bucket``).
 #
 # Reliability: the whole state of the run (run entry, config, info, output, metrics) lives
 # in memory, and an event only marks which objects changed. Each event then uploads what is
@@ -36,25 +39,20 @@ from sacred.utils import ObserverError
 # ``FINAL_RETRY_SECONDS``. While something is pending, a self-contained record of the run is
 # kept in a local JSON-lines file (its path is logged in a WARNING); ``replay_fallback``
 # writes it into the store later. Once everything is uploaded the file is removed again.
+#
+# The meta of a run may be changed by a store (``ObjectStore.update_meta``: Sacredboard's tags
+# and notes) while the run goes on. Before each write of run.json the observer compares the
+# object's version with the one it wrote last; if another writer changed it, the observer
+# takes that meta and keeps only its own keys (those it wrote at the start) over it. Its write
+# is conditional on the version it saw, where the server supports conditional writes.
 
-_RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json")
 _MAX_ID_ATTEMPTS = 1000
+_MAX_META_MERGES = 10
 
 logger = logging.getLogger("sacred.observers.s3_observer")  # the name users configure
 
 
-def _iso(t):
-    return t if isinstance(t, str) else t.isoformat()
-
-
-def _json_text(obj) -> str:
-    try:  # plain JSON is written as it is: flatten would return an identical copy
-        return _jsonio.dumps_plain(obj)
-    except _jsonio.NotPlain:
-        return _jsonio.dumps(flatten(obj))
-
-
-class _ObjectStoreObserver(RunObserver):
+class ObjectStoreObserver(RunObserver):
     """Stores runs like ``FileStorageObserver`` does, as objects in a bucket."""
 
     STORE_NAME = "object store"  # used in messages
@@ -91,27 +89,33 @@ class _ObjectStoreObserver(RunObserver):
         self._cout_uploaded = None
         self._metrics_marked = False
         self._source_copies = {}  # source name -> (path to read, copy in the fallback folder)
+        self._run_version = None  # version of run.json as last written or seen here
+        self._own_meta = ()  # the keys of meta the observer wrote at the start
 
     # ------------------------------------------------------------ store interface
+    _bucket = None  # the Bucket, set by the subclass
+
     def _store_bucket_exists(self) -> bool:
-        raise NotImplementedError
+        return self._bucket.bucket_exists()
 
     def _store_create_bucket(self) -> None:
-        raise NotImplementedError
+        self._bucket.create_bucket()
 
     def _store_subdirs(self, prefix):
         """Names of the 'directories' directly below ``prefix`` (which ends with ``/``)."""
-        raise NotImplementedError
+        return self._bucket.subdirs(prefix)
 
     def _store_exists(self, key_or_prefix, prefix=False) -> bool:
-        raise NotImplementedError
+        if prefix:
+            return self._bucket.prefix_exists(key_or_prefix)
+        return self._bucket.exists(key_or_prefix)
 
     def _store_put(self, key, data: bytes, content_type, if_absent=False) -> bool:
         """Upload; with ``if_absent`` return False (writing nothing) if the key exists."""
-        raise NotImplementedError
+        return self._bucket.put(key, data, content_type, if_absent=if_absent) is not None
 
     def _store_address(self) -> str:
-        raise NotImplementedError
+        return self._bucket.address
 
     # ------------------------------------------------------------ run ids
     def _dir_exists(self, dir_key):
@@ -185,6 +189,7 @@ class _ObjectStoreObserver(RunObserver):
             "artifacts": [],
             "heartbeat": None,
         }
+        self._own_meta = tuple(kwargs["meta_info"] or ())
         self.config = kwargs["config"]
         self.info = {}
         self.cout = ""
@@ -327,10 +332,50 @@ class _ObjectStoreObserver(RunObserver):
         raise KeyError(name)
 
     def _upload_state(self, name, if_absent=False):
+        if name == "run.json":
+            return self._upload_run_json(if_absent)
         data, content_type = self._state_bytes(name)
         if name == "cout.txt":
             self._cout_uploaded = self.cout
         return self._store_put(s3_join(self.dir, name), data, content_type, if_absent)
+
+    def _upload_run_json(self, if_absent=False):
+        """Write run.json, keeping what another writer changed in its meta (see the top)."""
+        key = s3_join(self.dir, "run.json")
+        for _ in range(_MAX_META_MERGES):
+            expected = self._run_version
+            if expected is not None and not if_absent:
+                current = self._bucket.version(key)
+                if current is None:  # removed meanwhile: written again as it is here
+                    expected = None
+                elif current != expected:
+                    data, version = self._bucket.read(key, versioned=True)
+                    self._adopt_meta(data)
+                    expected = version or current
+            data, content_type = self._state_bytes("run.json")
+            version = self._bucket.put(
+                key, data, content_type, if_absent=if_absent, if_version=expected
+            )
+            if version is not None:
+                self._run_version = version
+                return True
+            if if_absent:
+                return False
+        raise ObserverError(f"run.json of {self.dir} changes all the time")
+
+    def _adopt_meta(self, data: bytes):
+        """Take the meta of the stored run.json ``data``, with the observer's own keys."""
+        try:
+            stored = json.loads(data)
+        except ValueError:
+            return
+        meta = stored.get("meta") if isinstance(stored, dict) else None
+        if not isinstance(meta, dict):
+            return
+        mine = self.run_entry.get("meta") or {}
+        merged = {k: mine[k] for k in self._own_meta if k in mine}
+        merged.update((k, v) for k, v in meta.items() if k not in self._own_meta)
+        self.run_entry["meta"] = merged
 
     def _mark(self, name):
         key = s3_join(self.dir, name)
@@ -453,7 +498,7 @@ class _ObjectStoreObserver(RunObserver):
             )
 
     def __eq__(self, other):
-        if isinstance(other, _ObjectStoreObserver):
+        if isinstance(other, ObjectStoreObserver):
             return self.bucket_id == other.bucket_id and self.basedir == other.basedir
         return False
 
@@ -470,8 +515,6 @@ def replay_fallback(path, observer) -> object:
     overwritten with the same content. Returns the run id. Raises ``ObserverError`` if the
     store still cannot take everything (a new fallback file is then named in a warning).
     """
-    from sacred.safe_restore import safe_restore
-
     with open(path, encoding="utf-8") as f:
         records = [json.loads(line) for line in f if line.strip()]
     run_id = None
