@@ -8,9 +8,9 @@ points the client to an emulator. The option is not among the default ones: pass
 ``Experiment(additional_cli_options=[gcs_option])``.
 """
 
-from sacred.observers.gcs_observer.bucket import _GCS_BAD_BUCKET as _BAD_BUCKET
 from sacred.observers.gcs_observer.bucket import GcsBucket, make_client
-from sacred.observers.gcs_observer.bucket import gcs_bucket_problem as _bucket_problem
+from sacred.observers.gcs_observer.naming import _GCS_BAD_BUCKET as _BAD_BUCKET
+from sacred.observers.gcs_observer.naming import gcs_bucket_problem as _bucket_problem
 from sacred.observers.object_store.observer import ObjectStoreObserver
 
 __all__ = ("GoogleCloudStorageObserver", "DEFAULT_GCS_PRIORITY")

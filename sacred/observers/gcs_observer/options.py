@@ -4,15 +4,14 @@
 A light module: every Experiment imports it (through ``sacred.observers.cli_options``) for
 its help text, so it imports neither google-cloud-storage nor the observer. The option is not
 among the default ones: pass it with ``Experiment(additional_cli_options=[gcs_option])``. The
-bucket-name rules (``gcs_bucket_problem``) live beside the client in ``bucket``, which the
-observer uses too.
+bucket-name rules (``gcs_bucket_problem``) are in ``naming``, which the observer uses too.
 """
 
 import posixpath
 import re
 
 from sacred.commandline_options import cli_option
-from sacred.observers.gcs_observer.bucket import _GCS_BAD_BUCKET, gcs_bucket_problem
+from sacred.observers.gcs_observer.naming import _GCS_BAD_BUCKET, gcs_bucket_problem
 from sacred.utils import CommandLineError
 
 __all__ = ("gcs_option", "gcs_join", "gcs_bucket_problem", "parse_gcs_location", "_GCS_BAD_BUCKET")

@@ -7,12 +7,8 @@ is made from the application default credentials, or for ``STORAGE_EMULATOR_HOST
 
 import google.cloud.storage  # noqa: F401 (here so that open_store names the extra if missing)
 
-from sacred.observers.gcs_observer.bucket import (
-    _GCS_BAD_BUCKET,
-    GcsBucket,
-    gcs_bucket_problem,
-    make_client,
-)
+from sacred.observers.gcs_observer.bucket import GcsBucket, make_client
+from sacred.observers.gcs_observer.naming import _GCS_BAD_BUCKET, gcs_bucket_problem
 from sacred.observers.object_store.store import ObjectStore, split_location
 from sacred.store.base import StoreError
 

@@ -27,7 +27,7 @@ _WHERE = {  # name -> (module, name there)
     "S3Store": ("sacred.observers.s3_observer.store", "S3Store"),
     "s3_option": ("sacred.observers.s3_observer.options", "s3_option"),
     "s3_join": ("sacred.observers.s3_observer.options", "s3_join"),
-    "_is_valid_bucket": ("sacred.observers.s3_observer.options", "is_valid_s3_bucket"),
+    "_is_valid_bucket": ("sacred.observers.s3_observer.naming", "is_valid_s3_bucket"),
     "parse_s3_location": ("sacred.observers.s3_observer.options", "parse_s3_location"),
     "replay_fallback": ("sacred.observers.object_store.observer", "replay_fallback"),
 }

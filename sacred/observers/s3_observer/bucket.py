@@ -1,5 +1,4 @@
-"""``S3Bucket``: the ``Bucket`` operations with boto3 (any S3-compatible server), and the
-rules for bucket names (``is_valid_s3_bucket``).
+"""``S3Bucket``: the ``Bucket`` operations with boto3 (any S3-compatible server).
 
 boto3 is imported by ``make_client`` only, when an observer or a store is built
 (``pip install "sacred[s3]"``). The endpoint is AWS unless ``endpoint_url`` (or
@@ -7,25 +6,9 @@ boto3 is imported by ``make_client`` only, when an observer or a store is built
 """
 
 import os
-import re
 from typing import Optional
 
 from sacred.observers.object_store.bucket import Bucket, MissingObject, pages_checked
-
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
-_S3_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?$")
-_S3_BAD_BUCKET = "Your chosen bucket name doesn't follow AWS bucket naming rules"
-
-
-def is_valid_s3_bucket(bucket_name: str) -> bool:
-    """AWS rules: 3-63 chars; dot-separated labels of a-z, 0-9 and ``-`` (not at a label's
-    start or end); not an IP address."""
-    if not 3 <= len(bucket_name) <= 63:
-        return False
-    if not all(_S3_LABEL.match(label) for label in bucket_name.split(".")):
-        return False
-    return not _IPV4.match(bucket_name)
-
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")

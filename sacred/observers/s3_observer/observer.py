@@ -18,13 +18,13 @@ GoogleCloudStorageObserver is ``sacred.observers.object_store``.
 
 from sacred.observers.object_store.observer import ObjectStoreObserver
 from sacred.observers.s3_observer.bucket import (
-    _S3_BAD_BUCKET,
     S3Bucket,
     default_region,
     endpoint_from_env,
     make_client,
 )
-from sacred.observers.s3_observer.bucket import is_valid_s3_bucket as _is_valid_bucket
+from sacred.observers.s3_observer.naming import _S3_BAD_BUCKET
+from sacred.observers.s3_observer.naming import is_valid_s3_bucket as _is_valid_bucket
 
 __all__ = ("S3Observer", "DEFAULT_S3_PRIORITY")
 

@@ -2,14 +2,14 @@
 
 A light module: every Experiment imports it (through ``sacred.observers.cli_options``) for
 its help text, so it imports neither boto3 nor the observer. The bucket-name rules
-(``is_valid_s3_bucket``) live beside the client in ``bucket``, which the observer uses too.
+(``is_valid_s3_bucket``) are in ``naming``, which the observer uses too.
 """
 
 import posixpath
 import re
 
 from sacred.commandline_options import cli_option
-from sacred.observers.s3_observer.bucket import _S3_BAD_BUCKET, is_valid_s3_bucket
+from sacred.observers.s3_observer.naming import _S3_BAD_BUCKET, is_valid_s3_bucket
 from sacred.utils import CommandLineError
 
 __all__ = ("s3_option", "s3_join", "is_valid_s3_bucket", "parse_s3_location", "_S3_BAD_BUCKET")

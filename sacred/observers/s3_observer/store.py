@@ -9,13 +9,12 @@ import boto3  # noqa: F401 (imported here so that open_store names the extra whe
 
 from sacred.observers.object_store.store import ObjectStore, split_location
 from sacred.observers.s3_observer.bucket import (
-    _S3_BAD_BUCKET,
     S3Bucket,
     default_region,
     endpoint_from_env,
-    is_valid_s3_bucket,
     make_client,
 )
+from sacred.observers.s3_observer.naming import _S3_BAD_BUCKET, is_valid_s3_bucket
 from sacred.store.base import StoreError
 
 __all__ = ("S3Store",)
