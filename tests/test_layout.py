@@ -60,7 +60,9 @@ def test_backend_packages_import_light():
         "import sys\n"
         "import sacred.observers.cli_options\n"
         "from sacred.observers import mongo, sql, file_storage, tinydb_hashfs\n"
-        "heavy = {'pymongo', 'sqlalchemy', 'tinydb', 'boto3', 'numpy', 'flask'} & set(sys.modules)\n"
+        "from sacred.observers import s3_observer, gcs_observer, object_store\n"
+        "heavy = {'pymongo', 'sqlalchemy', 'tinydb', 'boto3', 'numpy', 'flask',\n"
+        "         'google.cloud.storage'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
