@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import random
 import shutil
+import time
 import uuid
 from typing import Optional
 
@@ -191,7 +193,16 @@ class SqlBackend(Backend):
                 sa.Column("definition", sa.Text),
                 sa.Column("created", sa.DateTime),
             )
-            meta.create_all(self.engine)
+            # workers starting at once race to create the table: the loser retries and then
+            # finds it (create_all checks first)
+            for attempt in range(6):
+                try:
+                    meta.create_all(self.engine)
+                    break
+                except sa.exc.DBAPIError:
+                    if attempt == 5:
+                        raise
+                    time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
         return self._table
 
     def save_search_space(self, doc: dict) -> None:
