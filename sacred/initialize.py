@@ -319,12 +319,18 @@ class _RunPreparation:
         return undogmatize(values)
 
     def evaluate(self, command_name):
-        """Evaluate every scaffold's config scopes (deepest first), then its config hooks."""
+        """Evaluate every scaffold's config scopes (deepest first), then its config hooks.
+
+        The fixed values are merged in last, as given: config scopes normalize what they
+        produce (tuples become lists), but a tuple passed as an update stays a tuple.
+        """
         for scaffold in self.scaffolds.values():
             scaffold.evaluate()
             if scaffold.ingredient.config_hooks:
                 changes = scaffold.hook_changes(self.config(), command_name, self.run_logger)
-                recursive_update(scaffold.config, changes)
+            else:
+                changes = scaffold.updates
+            recursive_update(scaffold.config, changes)
 
     def choose_seeds(self):
         # the experiment seeds itself first; everything below draws from its parent

@@ -14,6 +14,7 @@ import shlex
 import sys
 import threading
 import traceback
+import types
 from pathlib import Path
 from typing import Union
 
@@ -72,16 +73,21 @@ class TimeoutInterrupt(SacredInterrupt):
 
 
 class SacredError(Exception):
-    """An error a user can cause; the CLI prints it without Sacred's internals."""
+    """An error a user can cause; the CLI prints it without Sacred's internals.
+
+    ``SacredError(message, print_traceback=True, filter_traceback="default",
+    print_usage=False)``: the options may be given positionally too; ``args`` holds only
+    the message.
+    """
 
     def __init__(
         self,
-        *args,
+        message="",
         print_traceback=True,
         filter_traceback="default",
         print_usage=False,
     ):
-        super().__init__(*args)
+        super().__init__(message)
         self.print_traceback = print_traceback
         if filter_traceback not in ("always", "default", "never"):
             raise ValueError(
@@ -257,9 +263,11 @@ class ConfigAddedError(ConfigError):
 class SignatureError(SacredError, TypeError):
     """A captured function was called with arguments that do not fit its signature."""
 
-    def __init__(self, *args, print_traceback=True, filter_traceback="always", print_usage=False):
+    def __init__(
+        self, message="", print_traceback=True, filter_traceback="always", print_usage=False
+    ):
         super().__init__(
-            *args,
+            message,
             print_traceback=print_traceback,
             filter_traceback=filter_traceback,
             print_usage=print_usage,
@@ -272,9 +280,11 @@ class CommandLineError(SacredError, ValueError):
     Printed as one paragraph without a traceback.
     """
 
-    def __init__(self, *args, print_traceback=False, filter_traceback="default", print_usage=False):
+    def __init__(
+        self, message="", print_traceback=False, filter_traceback="default", print_usage=False
+    ):
         super().__init__(
-            *args,
+            message,
             print_traceback=print_traceback,
             filter_traceback=filter_traceback,
             print_usage=print_usage,
@@ -286,27 +296,52 @@ def _is_sacred_frame(frame):
     return frame.f_globals.get("__name__", "").split(".")[0] == "sacred"
 
 
-def _filtered_stack(tb):
-    frames = [(f, lineno) for f, lineno in traceback.walk_tb(tb) if not _is_sacred_frame(f)]
-    return traceback.StackSummary.extract(frames)
+def _without_sacred_frames(tb):
+    """A new traceback chain of the frames of ``tb`` that are not Sacred's (``tb`` unchanged).
+
+    Built from real traceback objects, so the standard formatting (with the positions that
+    mark the failing part of a line) applies to it.
+    """
+    kept = []
+    while tb is not None:
+        if not _is_sacred_frame(tb.tb_frame):
+            kept.append(tb)
+        tb = tb.tb_next
+    chain = None
+    for t in reversed(kept):
+        chain = types.TracebackType(chain, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return chain
 
 
 class FilteredTracebackException(traceback.TracebackException):
     """A TracebackException without Sacred's frames, for causes and contexts too."""
 
     def __init__(self, exc_type, exc_value, exc_traceback, **kwargs):
-        super().__init__(exc_type, exc_value, exc_traceback, **kwargs)
-        _filter_recursively(self, exc_value, exc_traceback, set())
+        super().__init__(exc_type, exc_value, _without_sacred_frames(exc_traceback), **kwargs)
+        _filter_chain(self, exc_value, kwargs, {id(exc_value)})
+
+    def format(self, *, chain=True, **kwargs):
+        for line in super().format(chain=chain, **kwargs):
+            if line == "Traceback (most recent call last):\n":
+                line = "Traceback (most recent calls WITHOUT Sacred internals):\n"
+            yield line
 
 
-def _filter_recursively(te, exc, tb, seen):
-    if te is None or exc is None or id(te) in seen:
-        return
-    seen.add(id(te))
-    te.stack = _filtered_stack(tb)
-    cause, context = exc.__cause__, exc.__context__
-    _filter_recursively(te.__cause__, cause, getattr(cause, "__traceback__", None), seen)
-    _filter_recursively(te.__context__, context, getattr(context, "__traceback__", None), seen)
+def _filter_chain(te, exc, kwargs, seen):
+    """Replace the causes and contexts of ``te`` by filtered ones."""
+    for attr in ("__cause__", "__context__"):
+        linked = getattr(exc, attr, None)
+        if getattr(te, attr, None) is None or linked is None or id(linked) in seen:
+            continue
+        seen.add(id(linked))
+        sub = traceback.TracebackException(
+            type(linked),
+            linked,
+            _without_sacred_frames(linked.__traceback__),
+            limit=kwargs.get("limit"),
+        )
+        _filter_chain(sub, linked, kwargs, seen)
+        setattr(te, attr, sub)
 
 
 def format_filtered_stacktrace(filter_traceback="default"):
@@ -318,14 +353,10 @@ def format_filtered_stacktrace(filter_traceback="default"):
     if filter_traceback == "default" and innermost and _is_sacred_frame(innermost.tb_frame):
         header = "Exception originated from within Sacred.\nTraceback (most recent calls):\n"
         texts = traceback.format_exception(exc_type, exc_value, innermost)
-        return header + "".join(texts[1:]).strip()
+        return (header + "".join(texts[1:])).strip()
     if filter_traceback in ("default", "always"):
         te = FilteredTracebackException(exc_type, exc_value, exc_traceback, limit=None)
-        text = "".join(te.format())
-        return text.replace(
-            "Traceback (most recent call last):",
-            "Traceback (most recent calls WITHOUT Sacred internals):",
-        )
+        return "".join(te.format())
     if filter_traceback == "never":
         return "\n".join(traceback.format_exception(exc_type, exc_value, exc_traceback))
     raise ValueError(f"Unknown value for filter_traceback: {filter_traceback}")

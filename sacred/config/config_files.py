@@ -34,9 +34,11 @@ __all__ = (
 class ConfigFileError(SacredError, ValueError):
     """A configuration file exists but its content cannot be read."""
 
-    def __init__(self, *args, print_traceback=False, filter_traceback="default", print_usage=False):
+    def __init__(
+        self, message="", print_traceback=False, filter_traceback="default", print_usage=False
+    ):
         super().__init__(
-            *args,
+            message,
             print_traceback=print_traceback,
             filter_traceback=filter_traceback,
             print_usage=print_usage,

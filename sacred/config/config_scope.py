@@ -275,13 +275,17 @@ def get_function_body(func):
     """``(body, line_offset)``: the source text after the ``def ...:`` header.
 
     Line ``i`` (1-based) of ``body`` is line ``i + line_offset`` of the file. The body
-    of a one-line definition (``def cfg(): a = 1``) is the rest of that line.
+    of a one-line definition (``def cfg(): a = 1``) is the rest of that line. A comment
+    after the colon belongs to the body, as in the original: for ``def cfg(a):  # note``
+    the body starts with ``"  # note"``.
     """
     block, first_line = inspect.getsourcelines(func)
     source = "".join(block)
     row, col = _header_end(source)
     lines = source.splitlines(keepends=True)
     rest = lines[row - 1][col + 1 :]
-    if is_empty_or_comment(rest):
+    if not rest.strip():
         return "".join(lines[row:]), first_line + row - 1
+    if iscomment(rest):
+        return rest + "".join(lines[row:]), first_line + row - 2
     return rest.lstrip() + "".join(lines[row:]), first_line + row - 2

@@ -51,17 +51,35 @@ class DogmaticDict(dict):
 
     Assigning a dict to a fixed dict entry merges it (fixed sub-keys win). What the
     assignments would have changed is recorded in ``modified`` and ``typechanges``.
-    Reads fall back to ``fallback``; writes to fallback keys are recorded in
-    ``fallback_writes``.
+    Reads fall back to ``fallback``, but a fixed value beats the fallback's, and a fixed
+    dict reads the rest of its keys from the fallback's dict of the same name. Writes to
+    fallback keys are recorded in ``fallback_writes``.
     """
 
     def __init__(self, fixed=None, fallback=None):
         super().__init__()
         self.fixed = fixed if fixed is not None else {}
-        self.fallback = fallback if fallback is not None else {}
+        self._fallback = {}
         self.fallback_writes = []
         self.modified = set()
         self.typechanges = {}
+        if fallback:
+            self.fallback = fallback
+
+    @property
+    def fallback(self):
+        return self._fallback
+
+    @fallback.setter
+    def fallback(self, value):
+        fixed = self.fixed
+        for key in fixed.keys() & value.keys():
+            fixed_value = fixed[key]
+            if isinstance(fixed_value, dict) and isinstance(value[key], dict):
+                if not isinstance(fixed_value, DogmaticDict):
+                    fixed_value = fixed[key] = DogmaticDict(fixed_value)
+                fixed_value.fallback = value[key]
+        self._fallback = value
 
     def _log_blocked_setitem(self, key, value, fixed_value):
         if type_changed(value, fixed_value):
@@ -95,17 +113,21 @@ class DogmaticDict(dict):
     def __getitem__(self, item):
         if dict.__contains__(self, item):
             return dict.__getitem__(self, item)
-        if item in self.fallback:
-            return self.fallback[item]
+        if item in self._fallback:
+            if item in self.fixed:
+                return self.fixed[item]
+            return self._fallback[item]
         raise KeyError(item)
 
     def __contains__(self, item):
-        return dict.__contains__(self, item) or item in self.fallback
+        return dict.__contains__(self, item) or item in self._fallback
 
     def get(self, key, default=None):
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
-        return self.fallback.get(key, default)
+        if key in self._fallback and key in self.fixed:
+            return self.fixed[key]
+        return self._fallback.get(key, default)
 
     def has_key(self, item):
         return self.__contains__(item)
@@ -155,7 +177,9 @@ class DogmaticList(list):
         return self
 
     def pop(self, index=-1):
-        return self[index]
+        # the one mutator that cannot be ignored silently: it would have to return an
+        # element it does not remove
+        raise TypeError("Cannot pop from DogmaticList")
 
     def revelation(self):
         for obj in self:

@@ -14,7 +14,8 @@ def get_argspec(f):
     """``(args, vararg_name, kw_wildcard_name, pos_args, kwargs)`` of a callable.
 
     ``args`` lists all named parameters in order (keyword-only ones included),
-    ``pos_args`` those without a default, ``kwargs`` maps names to their defaults.
+    ``pos_args`` the positional ones without a default (keyword-only parameters are not
+    positional), ``kwargs`` maps names to their defaults.
     """
     sig = inspect.signature(f)
     args, pos_args = [], []
@@ -27,10 +28,10 @@ def get_argspec(f):
             kw_wildcard_name = name
         else:
             args.append(name)
-            if param.default is inspect.Parameter.empty:
-                pos_args.append(name)
-            else:
+            if param.default is not inspect.Parameter.empty:
                 kwargs[name] = param.default
+            elif param.kind in _POSITIONAL:
+                pos_args.append(name)
     return args, vararg_name, kw_wildcard_name, pos_args, kwargs
 
 
@@ -102,6 +103,10 @@ class Signature:
         parts = list(self.positional_args)
         if self.vararg_name:
             parts.append("*" + self.vararg_name)
+        # keyword-only parameters without a default (not positional, no default either)
+        parts.extend(
+            a for a in self.arguments if a not in self.positional_args and a not in self.kwargs
+        )
         parts.extend(f"{name}={value!r}" for name, value in self.kwargs.items())
         if self.kw_wildcard_name:
             parts.append("**" + self.kw_wildcard_name)

@@ -585,3 +585,46 @@ def test_current_run_is_not_stale_after_failed_creation(cli_ex, capsys):
     with pytest.raises(SystemExit):
         cli_ex.run_commandline("prog with zzz=1")
     assert cli_ex.current_run is first
+
+
+# ------------------------------------------------------ tuples given as updates
+def test_tuples_given_as_updates_stay_tuples():
+    ex = Experiment("tuples")
+    seen = {}
+
+    @ex.config
+    def cfg():
+        features = ["Age"]
+        pair = (1, 2)  # written in a config scope: becomes a list
+        nested = {"cols": ["x"]}
+
+    @ex.main
+    def main(features, pair, nested, _config):
+        seen.update(features=features, pair=pair, cols=nested["cols"], config=_config)
+        return {features: 1}  # hashable: usable as a dict key
+
+    run = ex.run(config_updates={"features": ("Fare", "SibSp"), "nested.cols": ("y", ("z",))})
+    assert seen["features"] == ("Fare", "SibSp") and type(seen["features"]) is tuple
+    assert run.result == {("Fare", "SibSp"): 1}
+    assert seen["cols"] == ("y", ("z",)) and type(seen["cols"]) is tuple
+    assert type(seen["pair"]) is not tuple and seen["pair"] == [1, 2]
+    assert run.config["features"] == ("Fare", "SibSp")
+    assert run.config["pair"] == [1, 2] and type(run.config["pair"]) is list
+    # a tuple replacing a list is no type change
+    assert run.config_modifications.typechanged == {}
+    assert run.config_modifications.modified >= {"features", "nested.cols"}
+
+
+def test_tuple_from_the_command_line_stays_a_tuple():
+    ex = Experiment("tuples_cli")
+
+    @ex.config
+    def cfg():
+        features = ["Age"]
+
+    @ex.main
+    def main(features):
+        return {features: type(features).__name__}
+
+    run = ex.run_commandline(["prog", "with", "features=('Fare', 'SibSp')"])
+    assert run.result == {("Fare", "SibSp"): "tuple"}

@@ -227,3 +227,96 @@ def test_optional_kwargs_decorator_on_functions_and_methods():
     assert h.deco(f).tag == (h, "x")
     assert h.deco(tag="z")(f).tag == (h, "z")
     assert Holder.deco.__name__ == "deco"
+
+
+# ------------------------------------------- SacredError and format_sacred_error
+def test_sacred_error_takes_its_options_positionally():
+    e = SacredError("message", False, "never", True)
+    assert e.args == ("message",)
+    assert str(e) == "message"
+    assert (e.print_traceback, e.filter_traceback, e.print_usage) == (False, "never", True)
+    e = SacredError("message")
+    assert (e.print_traceback, e.filter_traceback, e.print_usage) == (True, "default", False)
+    with pytest.raises(ValueError):
+        SacredError("message", True, "sometimes")
+
+
+def _format_raised(print_traceback, filter_traceback, print_usage):
+    try:
+        raise SacredError("message", print_traceback, filter_traceback, print_usage)
+    except SacredError as e:
+        return format_sacred_error(e, "usage")
+
+
+@pytest.mark.parametrize(
+    "print_traceback,filter_traceback,print_usage,start",
+    [
+        (False, "never", False, "sacred.utils.SacredError: message\n"),
+        (False, "default", True, "usage\nsacred.utils.SacredError: message\n"),
+        (True, "never", False, "Traceback (most recent call last):\n"),
+        (True, "never", True, "usage\nTraceback (most recent call last):\n"),
+        (True, "default", False, "Traceback (most recent calls WITHOUT Sacred internals):\n"),
+        (True, "always", True, "usage\nTraceback (most recent calls WITHOUT Sacred internals):\n"),
+    ],
+)
+def test_format_sacred_error(print_traceback, filter_traceback, print_usage, start):
+    text = _format_raised(print_traceback, filter_traceback, print_usage)
+    assert text.startswith(start)
+    assert text.rstrip("\n").endswith("sacred.utils.SacredError: message")
+    if not print_traceback:
+        assert text == start  # only the usage and the last line
+
+
+def _fails_mid_expression(x):
+    return x["a"]["b"] + {}[x["c"]]
+
+
+def test_filtered_traceback_is_the_standard_one_without_sacred_frames():
+    import traceback
+
+    from sacred.utils import format_filtered_stacktrace
+
+    try:
+        _fails_mid_expression({"a": {"b": 1}, "c": 2})
+    except KeyError as e:
+        filtered = format_filtered_stacktrace("always")
+        standard = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    # Python 3.11's markers under the failing part of a line are kept, as the original does
+    assert "~~^^^^^^^^" in standard
+    assert filtered == standard.replace(
+        "Traceback (most recent call last):",
+        "Traceback (most recent calls WITHOUT Sacred internals):",
+    )
+
+
+def test_filtered_traceback_of_chained_exceptions_drops_sacred_frames_everywhere():
+    from sacred.utils import format_filtered_stacktrace
+
+    try:
+        try:
+            rel_path("a", "b")  # fails inside sacred.utils
+        except AssertionError as inner:
+            raise KeyError("outer") from inner
+    except KeyError:
+        text = format_filtered_stacktrace("always")
+    assert "sacred/utils.py" not in text and "in rel_path" not in text
+    assert text.count("Traceback (most recent calls WITHOUT Sacred internals):") == 2
+    assert "The above exception was the direct cause of the following exception:" in text
+    assert text.endswith("KeyError: 'outer'\n")
+
+
+def test_exception_from_within_sacred_keeps_the_frame_indent():
+    from sacred.utils import format_filtered_stacktrace
+
+    try:
+        rel_path("a", "b")
+    except AssertionError:
+        text = format_filtered_stacktrace("default")
+    lines = text.split("\n")
+    assert lines[:2] == [
+        "Exception originated from within Sacred.",
+        "Traceback (most recent calls):",
+    ]
+    assert lines[2].startswith('  File "') and lines[2].endswith("in rel_path")
+    assert lines[3].startswith("    assert ")
+    assert lines[-1] == "AssertionError: a not a prefix of b"

@@ -76,7 +76,7 @@ class TinyDbReader:
         return [_report(entry) for entry in self.fetch_metadata(exp_name, query, indices)]
 
 
-_TEMPLATE = """\
+_TEMPLATE = """
 -------------------------------------------------
 Experiment: {exp_name}
 -------------------------------------------------

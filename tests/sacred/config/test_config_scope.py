@@ -565,3 +565,20 @@ def test_get_function_body_of_one_liner():
     body, offset = get_function_body(cfg)
     assert body == "a = 1  # doc\n"
     assert offset == cfg.__code__.co_firstlineno - 1
+
+
+def test_get_function_body_keeps_a_comment_on_the_def_line():
+    # fmt: off
+    def cfg(a,
+            b):  # note
+        x = a + b
+    # fmt: on
+
+    body, offset = get_function_body(cfg)
+    assert body == "  # note\n        x = a + b\n"
+    # line 1 of the body is the line of the comment
+    with open(__file__) as f:
+        lines = f.read().splitlines()
+    assert lines[offset + 1 - 1].endswith("b):  # note")
+    assert lines[offset + 2 - 1].strip() == "x = a + b"
+    assert ConfigScope(cfg)(preset={"a": 1, "b": 2}) == {"a": 1, "b": 2, "x": 3}

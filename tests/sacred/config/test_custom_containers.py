@@ -274,3 +274,37 @@ def test_read_only_json_and_yaml_as_plain():
     assert json.dumps(ro, sort_keys=True) == '{"a": [1, {"b": 2}]}'
     assert yaml.dump(ro) == "a:\n- 1\n- b: 2\n"
     assert yaml.safe_dump(ro) == "a:\n- 1\n- b: 2\n"
+
+
+# ------------------------------------------ the original's fixed/fallback semantics
+def test_dogmatic_dict_fixed_beats_fallback():
+    d = DogmaticDict(fixed={"a": 0}, fallback={"a": 23})
+    assert d["a"] == 0
+    assert d.get("a") == 0
+
+
+def test_dogmatic_dict_nested_fixed_merges_with_nested_fallback():
+    d = DogmaticDict(fixed={"foo": {"bar": 20}}, fallback={"foo": {"bar": 10, "c": 5}})
+    assert d["foo"]["bar"] == 20
+    assert d["foo"]["c"] == 5
+
+
+def test_dogmatic_dict_assigning_a_dict_keeps_fixed_and_fallback_values():
+    d = DogmaticDict(fixed={"foo": {"bar": 20}}, fallback={"foo": {"bar": 10, "c": 5}})
+    d["foo"] = {"bar": 30, "a": 1}
+    assert d["foo"]["bar"] == 20
+    assert d["foo"]["a"] == 1
+    assert d["foo"]["c"] == 5
+
+
+def test_dogmatic_list_pop_raises_type_error_and_leaves_the_list():
+    lst = DogmaticList([1, 2, 3])
+    with pytest.raises(TypeError):
+        lst.pop()
+    with pytest.raises(TypeError):
+        lst.pop(0)
+    assert lst == [1, 2, 3]
+    # the other mutators stay silently ignored (config scopes rely on it)
+    lst.clear()
+    lst.append(4)
+    assert lst == [1, 2, 3]

@@ -142,3 +142,18 @@ def test_keyword_only_arguments_are_filled_from_options():
         s.construct_arguments([1], {}, {})
     with pytest.raises(SignatureError, match=r"unexpected argument\(s\): \[2\]"):
         s.construct_arguments([1, 2], {}, {})
+
+
+def test_keyword_only_parameters_are_not_positional():
+    def f(a, *, b, c=10):
+        return a, b, c
+
+    s = Signature(f)
+    assert s.positional_args == ["a"]
+    assert s.arguments == ["a", "b", "c"]
+    assert s.kwargs == {"c": 10}
+    with pytest.raises(SignatureError, match=r"f got unexpected argument\(s\): \[2\]"):
+        s.construct_arguments([1, 2], {}, {})
+    with pytest.raises(MissingConfigError, match=r"f is missing value\(s\): \['b'\]"):
+        s.construct_arguments([1], {}, {})
+    assert s.construct_arguments([1], {}, {"b": 2}) == ([1], {"b": 2})

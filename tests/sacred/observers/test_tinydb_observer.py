@@ -223,7 +223,9 @@ def test_given_id_events_files_and_report(tmp_path, source_file):
     assert files["sources"]["demo.py"].read() == b"print('demo')\n"
 
     [report] = reader.fetch_report(indices=-1)
+    # like the original's, a report starts with an empty line before its first rule
     assert report == (
+        "\n"
         "-------------------------------------------------\n"
         "Experiment: demo\n"
         "-------------------------------------------------\n"
