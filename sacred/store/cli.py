@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as _dt
+import difflib
 import json
 import os
 import sys
@@ -30,7 +31,8 @@ from sacred.store import (
     scheme_of,
 )
 from sacred.store.base import flatten_record
-from sacred.store.query import MISSING, get_value, parse_field
+from sacred.store.query import MISSING, Exists, any_field, get_value, parse_field
+from sacred.store.query import parse as parse_query
 
 __all__ = ("main",)
 
@@ -163,8 +165,49 @@ def _columns(spec: Optional[str]):
         name = name.strip()
         if not name:
             raise _UsageError(f"empty column name in --columns {spec!r}")
-        result.append((name, "live_state" if name == "live_state" else parse_field(name)))
+        if name in ("id", "ID"):  # the id's field is _id; "id" is what people type
+            result.append((name, parse_field("_id")))
+        else:
+            result.append((name, "live_state" if name == "live_state" else parse_field(name)))
+    if not any(f != "live_state" and f.path == ("_id",) for _, f in result):
+        result.insert(0, ("id", parse_field("_id")))  # a row names its run
     return result
+
+
+#: roots whose fields vary between runs: a field there that no run has is most likely a typo
+_FREE_ROOTS = ("config", "info", "meta", "host", "experiment")
+
+
+def _missing_fields(store, fields) -> list:
+    """Warnings for fields no run of the store has, each with the nearest field runs have."""
+    wanted = []
+    for fld in fields:
+        if fld == "live_state" or fld.metric is not None or fld.root not in _FREE_ROOTS:
+            continue
+        if fld not in wanted and store.count(Exists(fld)) == 0:
+            wanted.append(fld)
+    if not wanted:
+        return []
+    known = set()
+    for record in store.summaries(limit=200, fields=[parse_field(r) for r in _FREE_ROOTS]):
+        for root in _FREE_ROOTS:
+            value = record.get(root)
+            if isinstance(value, dict):
+                for leaf in flatten_record(value, root + "."):  # and the dicts above it
+                    parts = leaf.split(".")
+                    known.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+    warnings_ = []
+    for fld in wanted:
+        close = difflib.get_close_matches(fld.dotted, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings_.append(f"no run has the field {fld.dotted}{hint}")
+    return warnings_
+
+
+def _fields_of(node) -> list:
+    found = []
+    any_field(node, lambda f: found.append(f) or False)
+    return found
 
 
 def _values(store, record, columns, now):
@@ -237,6 +280,11 @@ def _runs_list(args, out) -> None:
     now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     header = [h for h, _ in columns]
     rows = [_values(store, r, columns, now) for r in records]
+    if not rows or args.columns:  # an empty answer or an empty column: a typo in a name?
+        fields = [] if rows else _fields_of(parse_query(args.query))
+        fields += [f for i, (_, f) in enumerate(columns) if all(r[i] is MISSING for r in rows)]
+        for message in _missing_fields(store, fields):
+            sys.stderr.write(f"sacred: warning: {message}\n")
     if args.json:
         data = [{h: (None if v is MISSING else v) for h, v in zip(header, row)} for row in rows]
         out.write(_dumps(data) + "\n")

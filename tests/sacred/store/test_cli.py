@@ -198,12 +198,12 @@ def test_export_between_stores(filled_store, tmp_path):
     assert (code, err) == (0, "")
     assert out == "run 1 -> 1\nrun 2 -> 2\nrun 3 -> 3\nrun 5 -> 5\nCopied 4 runs.\n"
     code, out, _ = sacred("runs", "list", str(dst), "--columns", "tag,lr,metrics.loss.min,result")
-    assert out == (
-        "tag  lr     metrics.loss.min  result\n"
-        "a    0.1    0.333333          0.333333\n"
-        "b    0.01   0.4               0.4\n"
-        "c    0.001  1.0               1.0\n"
-        "e    0.05   -                 ok\n"
+    assert out == (  # the id column comes first even when --columns leaves it out
+        "id  tag  lr     metrics.loss.min  result\n"
+        "1   a    0.1    0.333333          0.333333\n"
+        "2   b    0.01   0.4               0.4\n"
+        "3   c    0.001  1.0               1.0\n"
+        "5   e    0.05   -                 ok\n"
     )
     code, out, err = sacred("export", filled_store.basedir, str(dst), "-q", "tag == 'a'")
     assert code == 1 and out == ""
@@ -302,3 +302,21 @@ def test_importing_the_read_side_stays_light():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout == "[]\n", proc.stderr
+
+
+def test_columns_id_and_fields_no_run_has(fixed_store):
+    code, out, err = sacred("runs", "list", fixed_store, "--columns", "id,lr", "--limit", "2")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "id  lr" and out.splitlines()[1].split()[0] != "-"
+    code, out, err = sacred("runs", "list", fixed_store, "-q", "lrr < 0.1")
+    assert (code, out) == (0, "No runs.\n")
+    assert err == "sacred: warning: no run has the field config.lrr (did you mean config.lr?)\n"
+    code, out, err = sacred("runs", "list", fixed_store, "--columns", "lr,op.nme", "--limit", "1")
+    assert code == 0 and out.splitlines()[0].split() == ["id", "lr", "op.nme"]
+    assert (
+        err
+        == "sacred: warning: no run has the field config.op.nme (did you mean config.opt.name?)\n"
+    )
+    # a field some runs have is no typo, even when the answer is empty
+    code, out, err = sacred("runs", "list", fixed_store, "-q", "lr > 1000")
+    assert (code, out, err) == (0, "No runs.\n", "")
