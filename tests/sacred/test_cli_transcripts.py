@@ -69,6 +69,7 @@ def probe(tmp_path_factory):
 def run_script(probe, *args):
     pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=pythonpath, COLUMNS="80")
+    env["XDG_CACHE_HOME"] = str(Path(probe).parent / "user_cache")  # run id hints
     env.pop("PYTHONWARNINGS", None)
     return subprocess.run(
         [sys.executable, *args],
@@ -200,13 +201,8 @@ def test_keyboard_interrupt_exits_130(probe):
 
 # ------------------------------------------------------------ file storage
 def stored_files(runs):
-    """The files below ``runs`` as ``find`` lists them, without hidden bookkeeping files
-    (our FileStorageObserver keeps a ``.next_id`` hint that the original did not have)."""
-    return sorted(
-        "./" + str(p.relative_to(runs))
-        for p in runs.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
-    )
+    """The files below ``runs`` as ``find`` lists them (hidden ones too)."""
+    return sorted("./" + str(p.relative_to(runs)) for p in runs.rglob("*") if p.is_file())
 
 
 def mask_run_json(data, probe):

@@ -2,14 +2,13 @@
 
 Layout of ``basedir`` (the format of the original Sacred, which dashboards read)::
 
-    basedir/.next_id              a lower bound of the next free run id (see _make_dir)
     basedir/_sources/<stem>_<md5><ext>
     basedir/_resources/<stem>_<md5><ext>
     basedir/<id>/run.json config.json cout.txt info.json metrics.json <artifacts>
 
 Beyond the original: many processes may start runs in one folder at once (ids come from
 an atomic ``os.mkdir``, JSON files are replaced atomically), a new id does not list the
-folder, ``cout.txt`` only gets the new output appended, and ``metrics.json`` is kept
+folder (a hint in the user's cache directory, see ``_run_ids``), ``cout.txt`` only gets the new output appended, and ``metrics.json`` is kept
 encoded in memory, so a heartbeat only encodes what is new (``info.json`` likewise re-encodes
 only what changed, see ``_info_json``).
 
@@ -30,18 +29,16 @@ from pathlib import Path
 from sacred.dependencies import get_digest as _md5
 from sacred.observers import _jsonio
 from sacred.observers.base import RunObserver
-from sacred.observers.file_storage import _metric_sidecar
+from sacred.observers.file_storage import _metric_sidecar, _run_ids
 from sacred.observers.file_storage._info_json import InfoEncoder
 from sacred.serializer import flatten
+
+_scan_max_id = _run_ids.scan_max_id  # the original's way of finding the next id (bench/)
 
 __all__ = ("FileStorageObserver", "DEFAULT_FILE_STORAGE_PRIORITY")
 
 DEFAULT_FILE_STORAGE_PRIORITY = 20
 
-_ID_HINT = ".next_id"
-_MAX_ID_ATTEMPTS = 1000
-_HINT_LAG = 16  # collisions before the hint is moved up
-_RESCAN_AFTER = 256  # collisions before the hint is distrusted and the folder listed
 _BLACKLIST = ("run.json", "config.json", "cout.txt", "metrics.json")
 _METRIC_FIELDS = ("steps", "timestamps", "values")  # sorted, as sort_keys writes them
 
@@ -51,23 +48,6 @@ def _copy_atomic(src, dst) -> None:
     tmp = f"{dst}.{os.getpid()}.{threading.get_ident()}.tmp"
     shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
-
-
-def _scan_max_id(basedir) -> int:
-    with os.scandir(basedir) as entries:
-        return max(
-            (int(e.name) for e in entries if e.name.isdigit() and e.is_dir()),
-            default=0,
-        )
-
-
-def _read_hint(basedir):
-    try:
-        with open(os.path.join(basedir, _ID_HINT)) as f:
-            value = int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-    return value if value > 0 else None
 
 
 class FileStorageObserver(RunObserver):
@@ -81,7 +61,7 @@ class FileStorageObserver(RunObserver):
             "FileStorageObserver.create(...) is deprecated. "
             "Please use FileStorageObserver(...) instead.",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=1,  # Sacred's module, as the original: hidden by default filters
         )
         return cls(*args, **kwargs)
 
@@ -159,31 +139,7 @@ class FileStorageObserver(RunObserver):
         if _id is not None:
             os.mkdir(os.path.join(self.basedir, str(_id)))  # raises if it exists
             return _id
-        # Probe upwards from the hint with mkdir, which is atomic: of several processes
-        # only one gets each id. A failed mkdir is a cheap lookup, but writing the hint
-        # (a new file and a rename in a big folder) is not, so the hint is a lower bound
-        # that is only moved when it lags _HINT_LAG ids behind. Listing the folder is the
-        # fallback when there is no hint or it lags far behind (runs made elsewhere).
-        candidate = _read_hint(self.basedir)
-        write_hint = candidate is None
-        if candidate is None:
-            candidate = _scan_max_id(self.basedir) + 1
-        for attempt in range(_MAX_ID_ATTEMPTS):
-            try:
-                os.mkdir(os.path.join(self.basedir, str(candidate)))
-                break
-            except FileExistsError:
-                if attempt == _MAX_ID_ATTEMPTS - 1:
-                    raise
-                if attempt + 1 == _RESCAN_AFTER:
-                    candidate = max(candidate, _scan_max_id(self.basedir))
-                candidate += 1
-        if write_hint or attempt >= _HINT_LAG:
-            try:
-                _jsonio.write_atomic(os.path.join(self.basedir, _ID_HINT), str(candidate + 1))
-            except OSError:
-                pass  # only a hint
-        return str(candidate)
+        return _run_ids.make_run_dir(self.basedir)
 
     def _make_run_dir(self, _id):
         run_id = self._make_dir(_id)

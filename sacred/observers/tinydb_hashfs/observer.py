@@ -41,7 +41,7 @@ class TinyDbObserver(RunObserver):
         warnings.warn(
             "TinyDbObserver.create(...) is deprecated. Please use TinyDbObserver(...) instead.",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=1,  # Sacred's module, as the original: hidden by default filters
         )
         return cls(path, overwrite)
 

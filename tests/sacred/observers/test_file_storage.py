@@ -68,6 +68,14 @@ def md5(text):
     return hashlib.md5(text.encode()).hexdigest()
 
 
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    """The user's cache directory (where the run id hints live), private to the test."""
+    cache = tmp_path / "user_cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A probe directory with demo.py, as cwd (the CLI is run from there)."""
@@ -223,7 +231,6 @@ def test_a_completed_run_writes_the_files_of_the_original(project):
     obs.completed_event(stop_time=T1, result=8)
 
     assert files_under("runs") == [
-        ".next_id",
         "1/config.json",
         "1/cout.txt",
         "1/metrics.json",
@@ -292,9 +299,14 @@ def test_equality_compares_basedir(tmp_path):
 
 
 def test_create_is_deprecated(tmp_path):
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning) as record:
         obs = FileStorageObserver.create(str(tmp_path))
     assert obs == FileStorageObserver(str(tmp_path))
+    # attributed to Sacred's own module, as in the original: Python's default filters hide
+    # it, so an older script does not print it on every run
+    [warning] = record
+    module = FileStorageObserver.__module__.replace(".", os.sep)
+    assert warning.filename.endswith(module + ".py")
 
 
 def test_create_from_takes_directories_as_given(tmp_path):
@@ -334,7 +346,8 @@ def test_report_rendered_from_template(project):
 def test_ids_count_up_as_strings(project):
     obs = FileStorageObserver("runs")
     assert [start(obs, project) for _ in range(3)] == ["1", "2", "3"]
-    assert sorted(os.listdir("runs")) == [".next_id", "1", "2", "3", "_sources"]
+    # the base folder holds only what the original puts there
+    assert sorted(os.listdir("runs")) == ["1", "2", "3", "_sources"]
 
 
 def test_given_id_is_used_unchanged(project):
@@ -347,49 +360,86 @@ def test_given_id_is_used_unchanged(project):
         start(obs, project, _id="myid")
 
 
-def test_new_id_follows_the_highest_existing_run_without_a_hint(project):
+def test_new_id_follows_the_highest_existing_run(project):
     for name in ("3", "10", "_sources", "notes", "7x"):
         os.makedirs(os.path.join("runs", name))
     (project / "runs" / "99").write_text("a file, not a run")
     obs = FileStorageObserver("runs")
     assert start(obs, project) == "11"
-    assert read("runs/.next_id") == "12"
+    assert sorted(os.listdir("runs")) == ["10", "11", "3", "7x", "99", "_sources", "notes"]
 
 
-def test_hint_is_used_and_kept_up_to_date(project):
-    os.makedirs("runs")
-    (project / "runs" / ".next_id").write_text("40")
+def _no_listing(monkeypatch):
+    from sacred.observers.file_storage import _run_ids
+
+    def refuse(basedir):
+        raise AssertionError("the folder was listed")
+
+    monkeypatch.setattr(_run_ids, "scan_max_id", refuse)
+
+
+def test_a_new_id_does_not_list_the_folder(project, monkeypatch, cache_home):
     obs = FileStorageObserver("runs")
-    assert [start(obs, project) for _ in range(16)] == [str(i) for i in range(40, 56)]
-    # the hint is a lower bound, moved only once it lags 16 ids behind (writing it in a big
-    # folder costs more than a few failed mkdirs)
-    assert read("runs/.next_id") == "40"
-    assert start(obs, project) == "56"
-    assert read("runs/.next_id") == "57"
-    assert start(obs, project) == "57"
+    assert [start(obs, project) for _ in range(2)] == ["1", "2"]
+    with monkeypatch.context() as m:
+        _no_listing(m)
+        assert [start(obs, project) for _ in range(3)] == ["3", "4", "5"]
+    # the hint lives in the user's cache directory, not in the base folder
+    hints = os.listdir(cache_home / "sacred" / "run_ids")
+    assert len(hints) == 1 and not hints[0].endswith(".tmp")
+    assert sorted(os.listdir("runs")) == ["1", "2", "3", "4", "5", "_sources"]
 
 
-def test_stale_hint_still_gives_a_free_id(project):
+def test_runs_made_elsewhere_are_seen(project):
     # runs made by another tool (e.g. the original sacred) do not update the hint
-    for i in range(1, 61):
-        os.makedirs(os.path.join("runs", str(i)))
-    (project / "runs" / ".next_id").write_text("2")
     obs = FileStorageObserver("runs")
-    assert start(obs, project) == "61"
-    assert read("runs/.next_id") == "62"
-
-
-def test_hint_far_behind_triggers_a_scan(project):
-    for i in range(1, 1201):
+    assert start(obs, project) == "1"
+    for i in range(2, 61):
         os.makedirs(os.path.join("runs", str(i)))
-    (project / "runs" / ".next_id").write_text("1")
-    assert start(FileStorageObserver("runs"), project) == "1201"
+    assert start(obs, project) == "61"
+    os.makedirs(os.path.join("runs", "100"))
+    assert start(obs, project) == "101"
 
 
-def test_broken_hint_falls_back_to_scanning(project):
-    os.makedirs("runs/5")
-    (project / "runs" / ".next_id").write_text("garbage")
-    assert start(FileStorageObserver("runs"), project) == "6"
+def test_removed_runs_give_their_ids_back_as_in_the_original(project):
+    import shutil
+
+    obs = FileStorageObserver("runs")
+    assert [start(obs, project) for _ in range(3)] == ["1", "2", "3"]
+    shutil.rmtree(os.path.join("runs", "3"))
+    shutil.rmtree(os.path.join("runs", "2"))
+    assert start(obs, project) == "2"
+
+
+def test_a_folder_made_anew_starts_at_one(project):
+    import shutil
+
+    obs = FileStorageObserver("runs")
+    assert [start(obs, project) for _ in range(3)] == ["1", "2", "3"]
+    shutil.rmtree("runs")
+    assert start(obs, project) == "1"
+
+
+@pytest.mark.parametrize("content", ["garbage", "1 2 3 4 5", ""])
+def test_broken_hint_falls_back_to_listing(project, cache_home, content):
+    obs = FileStorageObserver("runs")
+    assert start(obs, project) == "1"
+    folder = cache_home / "sacred" / "run_ids"
+    for name in os.listdir(folder):
+        (folder / name).write_text(content)
+    assert start(obs, project) == "2"
+
+
+def test_no_usable_cache_directory_still_gives_ids(project, monkeypatch, tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    obs = FileStorageObserver("runs")
+    assert [start(obs, project) for _ in range(3)] == ["1", "2", "3"]
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ~/.cache
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert start(obs, project) == "4"
+    assert os.listdir(tmp_path / "home" / ".cache" / "sacred" / "run_ids")
 
 
 # ------------------------------------------------------------------ heartbeats
@@ -724,7 +774,7 @@ def test_queued_run(project):
         _id=None,
     )
     assert run_id == "1"
-    assert files_under("runs") == [".next_id", "1/config.json", "1/demo.py", "1/run.json"]
+    assert files_under("runs") == ["1/config.json", "1/demo.py", "1/run.json"]
     entry = json.loads(read("runs/1/run.json"))
     assert sorted(entry) == ["command", "experiment", "host", "meta", "status"]
     assert entry["status"] == "QUEUED"

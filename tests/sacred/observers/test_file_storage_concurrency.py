@@ -50,6 +50,7 @@ def test_many_processes_start_runs_in_one_folder(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "user_cache")),  # id hints
         )
         for k in range(N_PROCESSES)
     ]

@@ -4,6 +4,7 @@ import copy
 import datetime
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -313,9 +314,12 @@ def test_overwrite_reuses_an_existing_entry(tmp_path, source_file):
 
 
 def test_create_is_deprecated_and_create_from_takes_db_and_fs(tmp_path):
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning) as record:
         obs = TinyDbObserver.create(str(tmp_path / "a"))
     assert isinstance(obs, TinyDbObserver)
+    # attributed to Sacred's own module (hidden by Python's default filters), as the original
+    [warning] = record
+    assert warning.filename.endswith(os.path.join("tinydb_hashfs", "observer.py"))
     db, fs = get_db_file_manager(str(tmp_path / "b"))
     obs = TinyDbObserver.create_from(db, fs, root=str(tmp_path / "b"))
     assert (obs.db, obs.fs, obs.root) == (db, fs, str(tmp_path / "b"))
