@@ -181,8 +181,13 @@ def main(argv=None) -> int:
     if found is None:
         return 1
     location, kwargs = found
-    from sacredboard.app import create_app  # lazy: Flask loads only to serve, not for --help
-
+    try:
+        from sacredboard.app import create_app  # lazy: Flask loads only to serve, not for --help
+    except ImportError as e:
+        if e.name not in ("flask", "werkzeug", "jinja2"):
+            raise
+        err(f'Sacredboard needs {e.name}, which is not installed: pip install "sacred[board]"')
+        return 1
     try:
         store = open_store(location, **kwargs)
     except (StoreError, TypeError) as e:

@@ -171,3 +171,20 @@ def test_tensorboard_missing_or_failing(filled_dir, tmp_path, monkeypatch):
 def test_parse_port():
     assert tensorboard.parse_port("TensorBoard 1.2 at http://host:6007 (Press CTRL+C)") == 6007
     assert tensorboard.parse_port("nothing here") is None
+
+
+def test_without_flask_the_dashboard_says_which_extra_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "runs").mkdir()
+    code = (
+        "import sys; sys.modules['flask'] = None\n"
+        "from sacredboard.cli import main\n"
+        f"sys.exit(main(['-F', {str(tmp_path / 'runs')!r}, '--no-browser']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr == (
+        'Sacredboard needs flask, which is not installed: pip install "sacred[board]"\n'
+    )
