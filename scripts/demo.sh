@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/python -m pip install -q -e .
+.venv/bin/python -m pip install -q -e ".[board]"  # with the dashboard (Flask) to look at it
 .venv/bin/python examples/03_hello_config_scope.py -F runs with recipient=Bob
-echo "Stored in ./runs: $(ls runs | grep -E '^[0-9]+$' | sort -n | tail -1)"
+run=$(ls runs | grep -E '^[0-9]+$' | sort -n | tail -1)
+echo "Stored in ./runs: $run"
+echo "See it in the dashboard:  .venv/bin/sacredboard -F runs   (then open run $run)"
+echo "Or list the runs:         .venv/bin/sacred runs list runs"
