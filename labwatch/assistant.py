@@ -35,7 +35,7 @@ from labwatch.searchspace import SearchSpace, build_search_space
 from sacred.store import RunNotFoundError, StoreError
 from sacred.utils import recursive_update
 
-__all__ = ("LabAssistant", "convert_result")
+__all__ = ("LabAssistant", "convert_result", "started_with")
 
 logger = logging.getLogger("labwatch")
 
@@ -210,13 +210,20 @@ class LabAssistant:
         space = self._space(search_space)
         optimizer = self._optimizer(space)
         store = self._resolve_backend().store
-        query = f"status == 'COMPLETED' and info.labwatch.search_space == '{space.id}'"
+        # our runs carry the space's id; the original Labwatch's runs (and any other run
+        # of this experiment without a mark) count when started with the space's name
+        query = (
+            f"status == 'COMPLETED' and (info.labwatch.search_space == '{space.id}' or "
+            f"(not (info.labwatch exists) and experiment.name == {json.dumps(self.ex.path)}))"
+        )
         known = self._known[space.id]
         new_ids = [i for i in store.find_ids(query, sort="_id") if i not in known]
         configs, costs, runs = [], [], []
         for run_id in new_ids:
             known.add(run_id)
             run = store.get(run_id)
+            if "labwatch" not in (run.get("info") or {}) and space.name not in started_with(run):
+                continue
             try:
                 cost = convert_result(run.get("result"))
             except ValueError as e:
@@ -238,6 +245,18 @@ class LabAssistant:
         if configs:
             optimizer.update(configs, costs, runs)
         return len(configs)
+
+    def stored_search_spaces(self) -> list:
+        """The search spaces kept in the store, this project's and the original Labwatch's
+        (``SearchSpace`` objects; the original's have no name). Documents that are not
+        search spaces are left out with a warning."""
+        spaces = []
+        for doc in self._resolve_backend().load_search_spaces():
+            try:
+                spaces.append(SearchSpace.from_json(doc))
+            except (ValueError, KeyError, TypeError) as e:
+                self.logger.warning("A stored search space cannot be read: %s", e)
+        return spaces
 
     def history(self, search_space=None) -> list:
         """``[(values, cost, run id)]`` of the search space's completed runs, oldest first."""
@@ -375,6 +394,19 @@ class LabAssistant:
             if space.valid(space.values_from_config(record.get("config") or {})):
                 return {"search_space": space.id, "name": name}
         return None
+
+
+def started_with(record: dict) -> list:
+    """The named configs a run was started with: ``meta.named_configs`` (Sacred 0.8), else
+    the names among the ``with`` arguments (``meta.options.UPDATE``, Sacred 0.7)."""
+    meta = record.get("meta") or {}
+    names = meta.get("named_configs")
+    if isinstance(names, list) and names:
+        return [n for n in names if isinstance(n, str)]
+    update = (meta.get("options") or {}).get("UPDATE")
+    if isinstance(update, list):
+        return [u for u in update if isinstance(u, str) and "=" not in u]
+    return []
 
 
 def _plain_dict(value):

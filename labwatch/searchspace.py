@@ -19,10 +19,23 @@ import random
 from typing import Optional
 
 from labwatch.exceptions import InconsistentSpace, ParamValueExcept
-from labwatch.hyperparameters import ConditionResult, Parameter, decode_param, plain
+from labwatch.hyperparameters import (
+    PARAMETER_CLASSES,
+    Condition,
+    ConditionResult,
+    Parameter,
+    decode_param,
+    plain,
+)
 from sacred.config.config_scope import ConfigScope
 
-__all__ = ("SearchSpace", "build_search_space", "path_name", "get_by_path")
+__all__ = (
+    "SearchSpace",
+    "build_search_space",
+    "path_name",
+    "get_by_path",
+    "is_own_layout",
+)
 
 _PARAM_KEY = "_labwatch_param"
 
@@ -55,70 +68,129 @@ def get_by_path(config, path, default=_MISSING):
     return value
 
 
+def is_own_layout(doc: dict) -> bool:
+    """Whether a stored search space is this project's (``SearchSpace.to_json``): its
+    ``parameters`` are described by name, without uids. The original Labwatch stored the
+    raw search-space dict, whose parameters carry uids."""
+    params = doc.get("parameters")
+    return (
+        isinstance(params, dict)
+        and "structure" in doc
+        and all(isinstance(p, dict) and "_class" in p and "uid" not in p for p in params.values())
+    )
+
+
 class SearchSpace:
+    """The hyperparameters found in a (nested) search-space dict, by their config paths.
+
+    A hyperparameter is a ``Parameter`` object or a dict carrying its ``"_class"`` and
+    ``"uid"`` (what a config scope or JSON makes of one): dicts with the same uid are one
+    hyperparameter, named by its shortest path.
+    """
+
     def __init__(self, definition: dict, name: Optional[str] = None):
         if not isinstance(definition, dict):
             raise InconsistentSpace(f"A search space must be a dict, not {definition!r}")
-        self.definition = definition
         self.name = name
         self.parameters: dict = {}  # name -> Parameter, parents before their children
         self.paths: dict = {}  # name -> [path, ...]
-        by_object = {}  # id(param) -> [param, [paths]]
-        self._collect(definition, (), by_object)
-        if not by_object:
+        by_uid = {}  # uid -> [param, [paths]]
+        self.definition = self._collect(definition, (), by_uid)
+        if not by_uid:
             raise InconsistentSpace(
                 f"The search space {name or ''!r} defines no hyperparameters: assign "
                 "UniformFloat(...), Categorical(...), ... to its variables"
             )
         names = {}
-        for param, paths in by_object.values():
+        for uid, (_, paths) in by_uid.items():
             # the shortest path names a parameter found at several places
             best = min((path_name(p) for p in paths), key=lambda n: (len(n), n))
-            names[id(param)] = best
+            names[uid] = best
             self.paths[best] = paths
         self._names = names
         self.conditions = {}  # child name -> parent name
-        for param, _ in by_object.values():
+        for uid, (param, _) in by_uid.items():
             if isinstance(param, ConditionResult):
-                child = names[id(param)]
-                if id(param.parent) not in names:
+                child = names[uid]
+                parent_uid = param.condition.parent_uid
+                if parent_uid not in by_uid:
+                    parent = param.parent if param.parent is not None else f"uid {parent_uid}"
                     raise InconsistentSpace(
-                        f"The condition of {child!r} refers to a parent ({param.parent!r}) "
+                        f"The condition of {child!r} refers to a parent ({parent!r}) "
                         "that is not part of the search space: assign the parent to a "
                         "variable of the same search space"
                     )
-                self.conditions[child] = names[id(param.parent)]
-        # topological order (a parent always exists before its child, so no cycles)
-        ordered, seen = [], set()
-
-        def visit(n):
-            if n in seen:
-                return
-            seen.add(n)
-            if n in self.conditions:
-                visit(self.conditions[n])
-            ordered.append(n)
-
-        params_by_name = {names[i]: p for i, (p, _) in by_object.items()}
-        for n in params_by_name:
-            visit(n)
-        self.parameters = {n: params_by_name[n] for n in ordered}
+                try:
+                    param.condition.bind(by_uid[parent_uid][0])
+                except ParamValueExcept as e:
+                    raise InconsistentSpace(f"The condition of {child!r}: {e}") from None
+                self.conditions[child] = names[parent_uid]
+        params_by_name = {names[uid]: p for uid, (p, _) in by_uid.items()}
+        self.parameters = {n: params_by_name[n] for n in self._parents_first(params_by_name)}
         self._id = None
 
+    def _parents_first(self, params_by_name) -> list:
+        ordered, done, visiting = [], set(), []
+
+        def visit(n):
+            if n in done:
+                return
+            if n in visiting:
+                cycle = visiting[visiting.index(n) :] + [n]
+                raise InconsistentSpace(f"The conditions form a cycle: {' -> '.join(cycle)}")
+            visiting.append(n)
+            if n in self.conditions:
+                visit(self.conditions[n])
+            visiting.pop()
+            done.add(n)
+            ordered.append(n)
+
+        for n in params_by_name:
+            visit(n)
+        return ordered
+
     def _collect(self, obj, path, found):
-        if isinstance(obj, Parameter):
-            entry = found.setdefault(id(obj), [obj, []])
+        """The definition with every hyperparameter as a Parameter object."""
+        if isinstance(obj, dict) and obj.get("_class") in PARAMETER_CLASSES:
+            try:
+                param = decode_param(obj)
+            except ValueError as e:
+                raise InconsistentSpace(f"{path_name(path)}: {e}") from None
+            entry = found.get(param.uid)
+            if entry is None:
+                found[param.uid] = [param, [path]]
+                return param
+            if entry[0] != param:
+                first = path_name(entry[1][0])
+                raise InconsistentSpace(
+                    f"{path_name(path)!r} and {first!r} share the uid {param.uid} but are "
+                    f"different hyperparameters ({param!r}, {entry[0]!r})"
+                )
             entry[1].append(path)
-        elif isinstance(obj, dict):
-            for key, value in obj.items():
-                self._collect(value, path + (key,), found)
-        elif isinstance(obj, (list, tuple)):
-            for i, value in enumerate(obj):
-                self._collect(value, path + (i,), found)
+            return entry[0]
+        if isinstance(obj, dict):
+            return {key: self._collect(value, path + (key,), found) for key, value in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            items = [self._collect(v, path + (i,), found) for i, v in enumerate(obj)]
+            return tuple(items) if isinstance(obj, tuple) else items
+        return obj
 
     # ------------------------------------------------------------------ identity
     def name_of(self, param: Parameter) -> str:
-        return self._names[id(param)]
+        return self._names[param.uid]
+
+    def _canonical(self, param: Parameter) -> dict:
+        """A parameter without uids; a condition names its parent (the hash's input)."""
+        if isinstance(param, ConditionResult):
+            return {
+                "_class": "ConditionResult",
+                "result": self._canonical(param.param),
+                "condition": {
+                    "parent": self.name_of(param.parent),
+                    "values": list(param.condition.choices),
+                },
+            }
+        return {k: v for k, v in param.items() if k != "uid"}
 
     def to_json(self) -> dict:
         """The definition as JSON: parameters by name, and the structure they sit in."""
@@ -133,9 +205,16 @@ class SearchSpace:
             return plain(obj)
 
         return {
-            "parameters": {n: p.to_dict(self.name_of) for n, p in self.parameters.items()},
+            "parameters": {n: self._canonical(p) for n, p in self.parameters.items()},
             "structure": structure(self.definition),
         }
+
+    def to_original_json(self) -> dict:
+        """The original Labwatch's document: the raw search-space dict (parameters as dicts
+        with ``_class`` and ``uid``) plus ``"_class": "SearchSpace"``."""
+        doc = json.loads(json.dumps(plain(self.definition)))
+        doc["_class"] = "SearchSpace"
+        return doc
 
     @property
     def id(self) -> str:
@@ -147,13 +226,28 @@ class SearchSpace:
 
     @classmethod
     def from_json(cls, doc: dict, name: Optional[str] = None) -> "SearchSpace":
+        """A stored search space: this project's document (``to_json``) or the original
+        Labwatch's (``to_original_json``; its ``_id`` and ``_class`` are dropped)."""
+        if not isinstance(doc, dict):
+            raise InconsistentSpace(f"A stored search space must be a dict, not {doc!r}")
+        if not is_own_layout(doc):
+            raw = {k: v for k, v in doc.items() if k not in ("_id", "_class")}
+            return cls(raw, name=name)
         decoded = {}
 
         def get(n):
             if n not in decoded:
                 if n not in doc["parameters"]:
                     raise InconsistentSpace(f"Unknown condition parent {n!r}")
-                decoded[n] = decode_param(doc["parameters"][n], get)
+                d = doc["parameters"][n]
+                if isinstance(d, dict) and d.get("_class") == "ConditionResult":
+                    cond = d.get("condition") or {}
+                    decoded[n] = ConditionResult(
+                        decode_param(d["result"]),
+                        Condition(get(cond.get("parent")), cond.get("values") or []),
+                    )
+                else:
+                    decoded[n] = decode_param(d)
             return decoded[n]
 
         def rebuild(obj):

@@ -59,7 +59,7 @@ def to_configspace(space: SearchSpace, seed=None):
     hps = {n: _hyperparameter(cs_mod, n, p) for n, p in space.parameters.items()}
     cs.add(list(hps.values()))
     conditions = [
-        cs_mod.InCondition(hps[child], hps[parent], space.parameters[child].condition.values)
+        cs_mod.InCondition(hps[child], hps[parent], space.parameters[child].condition.choices)
         for child, parent in space.conditions.items()
     ]
     if conditions:
@@ -68,9 +68,68 @@ def to_configspace(space: SearchSpace, seed=None):
 
 
 def values_to_configuration(cs, values: dict):
-    from ConfigSpace import Configuration
+    """``{name: value}`` as a ConfigSpace ``Configuration`` of ``cs``.
 
-    return Configuration(cs, values=dict(values))
+    ``cs`` must be the ConfigurationSpace made by ``to_configspace(space)``; anything else
+    (the SearchSpace itself, say), or values that do not fit it, raise a ValueError saying
+    what does not fit.
+    """
+    cs_mod = _import()
+    if not isinstance(cs, cs_mod.ConfigurationSpace):
+        raise ValueError(
+            "values_to_configuration needs the ConfigurationSpace made from the search space "
+            f"(to_configspace(space)), not a {type(cs).__name__}"
+        )
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"values_to_configuration needs a dict {{name: value}}, not a {type(values).__name__}"
+        )
+    problem = _misfit(cs, values)
+    if problem is None:
+        try:
+            return cs_mod.Configuration(cs, values=dict(values))
+        except ValueError as e:  # e.g. a forbidden clause
+            problem = " ".join(str(e).split())
+    raise ValueError(f"The values do not fit the configuration space: {problem}")
+
+
+def _misfit(cs, values: dict):
+    """What does not fit in ``values`` (one sentence), or None."""
+    unknown = [k for k in values if k not in cs]
+    if unknown:
+        return f"not in it: {unknown}"
+    for name, value in values.items():
+        hp = cs[name]
+        try:
+            legal = hp.legal_value(value)
+        except (TypeError, ValueError):
+            legal = False
+        if not legal:
+            return f"{name} = {value!r} is not allowed ({hp})"
+    active = _active(cs, values)
+    for name in cs:
+        if name in active and name not in values:
+            return f"{name} is active but has no value"
+        if name not in active and name in values:
+            return f"{name} is inactive but has the value {values[name]!r}"
+    return None
+
+
+def _active(cs, values: dict) -> set:
+    """Names of the hyperparameters whose conditions hold for ``values``."""
+    active = set()
+    for name in cs:  # ConfigSpace keeps parents before their children
+        conditions = cs.parent_conditions_of[name]
+        if all(c.parent.name in active and _holds(c, values) for c in conditions):
+            active.add(name)
+    return active
+
+
+def _holds(condition, values: dict) -> bool:
+    try:
+        return bool(condition.satisfied_by_value(values))
+    except (TypeError, ValueError, KeyError):
+        return False
 
 
 def configuration_to_values(config) -> dict:
