@@ -16,19 +16,20 @@ modification time and link count (which count the entries added or removed), and
 id. The next run trusts the recorded id only while the folder still has that time and link
 count, i.e. nothing was added or removed since; anything else (runs made by another tool or
 machine, a deleted run, a recreated folder, a missing or unreadable hint) means a listing,
-as in the original. The hint is only ever a starting point: ``mkdir`` decides, and a taken
-id moves on to the next one.
+as in the original. The hint is only ever a starting point: ``mkdir`` decides, a taken id
+moves on to the next one, and after ``_LIST_AFTER`` taken ids in a row the folder is listed.
 """
 
 import os
 import sys
-import threading
 import zlib
 
 __all__ = ("make_run_dir", "scan_max_id", "hint_dir")
 
 MAX_ID_ATTEMPTS = 1000  # as the original: then the FileExistsError is raised
 _BUCKETS = 4096
+_LIST_AFTER = 16  # taken ids in a row after which the folder is listed after all
+_RECORD = 128  # bytes of a hint file: device, inode, time, link count, next id, checksum
 
 
 def hint_dir():
@@ -71,8 +72,11 @@ def _hint_file(st):
 def _read_hint(path, state):
     """The next id recorded for a folder in exactly ``state``, else None."""
     try:
-        with open(path, encoding="ascii") as f:
-            *recorded, next_id = (int(part) for part in f.read().split())
+        with open(path, "rb") as f:
+            body, _, check = f.read(_RECORD).strip().rpartition(b" ")
+        if int(check, 16) != zlib.crc32(body):
+            return None  # torn or foreign content
+        *recorded, next_id = (int(part) for part in body.split())
     except (OSError, ValueError):
         return None
     if tuple(recorded) != state or next_id < 1:
@@ -81,18 +85,27 @@ def _read_hint(path, state):
 
 
 def _write_hint(path, state, next_id):
-    text = " ".join(str(part) for part in (*state, next_id))
-    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    """Record the hint in place: one small write at the start of the file.
+
+    Not a new file renamed over the old one, which some file systems (ext4) make flush to
+    disk, a millisecond or more for every run. A reader that catches a write half done
+    finds the checksum wrong and lists the folder.
+    """
+    body = " ".join(str(part) for part in (*state, next_id)).encode()
+    record = b"%s %08x" % (body, zlib.crc32(body))
+    record = record.ljust(_RECORD - 1) + b"\n"
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
         try:
-            os.remove(tmp)
-        except OSError:
-            pass
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, record)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # only a hint
 
 
 def make_run_dir(basedir) -> str:
@@ -100,7 +113,8 @@ def make_run_dir(basedir) -> str:
     st = os.stat(basedir)
     hint_file = _hint_file(st)
     candidate = None if hint_file is None else _read_hint(hint_file, _state(st))
-    if candidate is None:
+    listed = candidate is None
+    if listed:
         candidate = scan_max_id(basedir) + 1
     for attempt in range(MAX_ID_ATTEMPTS):
         try:
@@ -110,6 +124,10 @@ def make_run_dir(basedir) -> str:
             if attempt == MAX_ID_ATTEMPTS - 1:
                 raise
             candidate += 1
+            if not listed and attempt + 1 == _LIST_AFTER:
+                # many others are starting runs too, or the hint was wrong: look
+                listed = True
+                candidate = max(candidate, scan_max_id(basedir) + 1)
     if hint_file is not None:
         _write_hint(hint_file, _state(os.stat(basedir)), candidate + 1)
     return str(candidate)

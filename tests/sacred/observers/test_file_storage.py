@@ -430,6 +430,16 @@ def test_broken_hint_falls_back_to_listing(project, cache_home, content):
     assert start(obs, project) == "2"
 
 
+def test_a_wrong_hint_that_looks_right_still_gives_the_next_id(project):
+    from sacred.observers.file_storage import _run_ids
+
+    obs = FileStorageObserver("runs")
+    assert [start(obs, project) for _ in range(40)][-1] == "40"
+    st = os.stat("runs")
+    _run_ids._write_hint(_run_ids._hint_file(st), _run_ids._state(st), 1)
+    assert start(obs, project) == "41"
+
+
 def test_no_usable_cache_directory_still_gives_ids(project, monkeypatch, tmp_path):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("x")
