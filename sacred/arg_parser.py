@@ -105,7 +105,8 @@ def _convert_value(value, token=None, path=""):
         if value[:1] in _LITERAL_OPENERS:
             raise CommandLineError(
                 f"Invalid config update {shown!r}: the value {value!r} looks like a "
-                f"{_LITERAL_OPENERS[value[:1]]} but is not a valid Python literal ({e})."
+                f"{_LITERAL_OPENERS[value[:1]]} but is not a valid Python literal "
+                f"({_not_literal_reason(value, e)})."
             ) from e
         if SETTINGS.COMMAND_LINE.STRICT_PARSING:
             raise CommandLineError(
@@ -124,6 +125,35 @@ def _convert_value(value, token=None, path=""):
         return safe_restore(parsed, path, on_unsafe="raise")
     except UnsafeDataError as e:
         raise CommandLineError(f"Invalid config update {abbreviate(shown)!r}: {e}") from None
+
+
+_JSON_WORDS = {"null": "None", "true": "True", "false": "False"}
+# what literals are made of (a sign, and + or - between the parts of a complex number)
+_LITERAL_NODES = (
+    *(ast.Expression, ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.expr_context),
+    *(ast.UnaryOp, ast.UAdd, ast.USub, ast.BinOp, ast.Add, ast.Sub),
+)
+
+
+def _not_literal_reason(value, error):
+    """Why ``value`` (which ``ast.literal_eval`` refused with ``error``) is no literal."""
+    if not isinstance(error, ValueError):
+        return str(error)  # a syntax error says where
+    try:
+        tree = ast.parse(value, mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return str(error)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if node.id in _JSON_WORDS:
+                return f"{node.id} is JSON, not Python: write {_JSON_WORDS[node.id]}"
+            return f"{node.id} is a name, not a value: quote strings ({node.id!r})"
+        if not isinstance(node, _LITERAL_NODES) or (
+            isinstance(node, ast.BinOp) and not isinstance(node.op, (ast.Add, ast.Sub))
+        ):
+            segment = ast.get_source_segment(value, node) or type(node).__name__
+            return f"{abbreviate(segment)} is not a literal value"
+    return str(error)
 
 
 def _is_inf(obj):

@@ -364,3 +364,30 @@ def test_plain_words_still_become_strings():
         {"name": "Bob", "path": "/tmp/x[1"},
         [],
     )
+
+
+@pytest.mark.parametrize(
+    "token,reason",
+    [
+        (
+            'params={"dropout": 0.5, "l2": null}',
+            "null is JSON, not Python: write None",
+        ),
+        ("flags=[true, false]", "true is JSON, not Python: write True"),
+        ("a=[x, 1]", "x is a name, not a value: quote strings ('x')"),
+        ("a={'f': len('x')}", "len('x') is not a literal value"),
+    ],
+)
+def test_json_like_value_is_refused_with_a_clear_reason(token, reason):
+    # the original keeps such a value as a string (with a type-change warning), which only
+    # moves the failure into the user's code
+    from sacred.utils import CommandLineError
+
+    path, _, value = token.partition("=")
+    kind = {"[": "list", "{": "dict"}[value[0]]
+    with pytest.raises(CommandLineError) as info:
+        get_config_updates([token])
+    assert str(info.value) == (
+        f"Invalid config update {token!r}: the value {value!r} looks like a {kind} but is not "
+        f"a valid Python literal ({reason})."
+    )
