@@ -7,36 +7,41 @@ the worker and waits for the queue to drain, but never longer than ``join_timeou
 Metrics are queued one event per metric (``WrappedEvent("log_metrics", [name, values, info],
 {})``); an ordinary covered observer gets them as ``log_metrics({name: values}, info)``.
 
-Beyond the original, nothing is lost when the backend stays away: whatever was not delivered
-when ``join`` gives up is written to a JSON-lines file (see ``write_event_file``) whose path a
-WARNING names, and ``replay(path, observer)`` delivers it later::
+Beyond the original, nothing is lost when the backend stays away, and the run never fails
+for it: a started event the covered observer refuses is queued and retried like the others,
+and whatever was not delivered when ``join`` gives up is written to a journal (see
+``sacred.observers.journal``) in ``failure_dir`` (default ``./sacred_failures``), whose path
+a WARNING names. ``sacred sync JOURNAL`` (or ``sacred.observers.journal.sync(path,
+observer)``) delivers it later. The journal's first line is the run's ``started_event``
+(``"delivered": true`` when the backend has the run already); artifact and resource files
+are copied beside it. Every event has its sequence number from the moment it is queued, so
+a backend that records event identity (SQL, MongoDB, S3/GCS) applies the event that was
+being delivered when ``join`` gave up once, whether it arrived or not; for MongoDB the
+metric lines also carry how many points each metric had (``counts``).
 
-    from sacred.observers import MongoObserver
-    from sacred.observers.queue import replay
-    replay("sacred_failures/sacred_queue_fail_7_x1y2.jsonl", MongoObserver(url="db:27017"))
-
-File format: one JSON object per line, ``{"event": name, "kwargs": flatten(kwargs)}``. The
-first line is the run's ``started_event`` with ``"delivered": true`` (the backend has the
-run already). Artifact files are copied next to the file (``<stem>_files/``) and the
-``filename`` argument points at the copy, so later changes of the original do not matter.
-An event that was being delivered when ``join`` gave up is written too; if the backend got it
-after all, replaying applies it twice.
+``replay(path, observer)``, ``write_event_file`` and ``read_event_file`` remain as thin
+wrappers over the journal.
 """
 
 import inspect
-import json
 import logging
 import os
 import queue
-import shutil
-import tempfile
 import threading
 import time
 from collections import namedtuple
 
+from sacred.observers import journal as _journal
 from sacred.observers.base import RunObserver
 
-__all__ = ("QueueObserver", "WrappedEvent", "replay", "write_event_file", "DEFAULT_JOIN_TIMEOUT")
+__all__ = (
+    "QueueObserver",
+    "WrappedEvent",
+    "replay",
+    "write_event_file",
+    "read_event_file",
+    "DEFAULT_JOIN_TIMEOUT",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,56 +77,42 @@ def _event_kwargs(event: WrappedEvent) -> dict:
     return kwargs
 
 
-def write_event_file(records, directory, prefix) -> str:
-    """Write ``records`` (``(event name, kwargs)`` pairs) as JSON lines; return the path.
+def write_event_file(records, directory, prefix, store=None, options=None) -> str:
+    """Write ``records`` (``(event name, kwargs)`` pairs, the first may carry a third item:
+    a dict of further fields such as ``{"delivered": True}``) as a new journal; returns its
+    path. Artifact and resource files are copied beside it."""
+    journal = _journal.Journal(directory or DEFAULT_FAILURE_DIR, prefix, store, options)
+    lines = []
+    for record in records:
+        name, kwargs = record[0], dict(record[1])
+        extra = dict(record[2]) if len(record) > 2 else {}
+        lines.append(journal.line(name, kwargs, files=_keep_files(journal, name, kwargs), **extra))
+    return journal.write(lines)
 
-    The first record may carry a third item, a dict merged into its line (e.g.
-    ``{"delivered": True}``). Artifact files are copied into ``<stem>_files/``.
-    """
 
-    directory = os.path.abspath(directory or DEFAULT_FAILURE_DIR)
-    os.makedirs(directory, exist_ok=True)
-    fd, path = tempfile.mkstemp(suffix=".jsonl", prefix=prefix, dir=directory)
-    files_dir = path[: -len(".jsonl")] + "_files"
+def _keep_files(journal, name, kwargs):
+    """``{"filename": copy}`` for an artifact or resource event (nothing if it cannot be
+    copied: the original path stays, it may still exist later)."""
+    if name not in ("artifact_event", "resource_event") or not kwargs.get("filename"):
+        return None
+    if journal.path and os.path.dirname(kwargs["filename"]) == journal.files_dir:
+        return {"filename": kwargs["filename"]}  # copied when it was queued
     try:
-        _write_records(fd, records, files_dir)
-    except BaseException:
-        os.remove(path)
-        raise
-    return path
-
-
-def _write_records(fd, records, files_dir):
-    from sacred.serializer import flatten
-
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        for i, record in enumerate(records):
-            name, kwargs = record[0], dict(record[1])
-            if name == "artifact_event" and kwargs.get("filename"):
-                os.makedirs(files_dir, exist_ok=True)
-                copy = os.path.join(files_dir, f"{i}_{os.path.basename(kwargs['filename'])}")
-                try:
-                    shutil.copyfile(kwargs["filename"], copy)
-                    kwargs["filename"] = copy
-                except OSError as e:  # keep the original path: it may still exist later
-                    logger.warning("Could not copy artifact %s: %s", kwargs["filename"], e)
-            line = {"event": name, "kwargs": flatten(kwargs)}
-            if len(record) > 2:
-                line.update(record[2])
-            f.write(json.dumps(line) + "\n")
+        return {"filename": journal.keep(kwargs["filename"])}
+    except OSError as e:
+        logger.warning("Could not keep a copy of %s: %s", kwargs["filename"], e)
+        return None
 
 
 def read_event_file(path):
-    """The records of an event file: a list of dicts with ``event`` and restored ``kwargs``."""
-    from sacred.safe_restore import safe_restore
-
+    """The records of a journal: dicts with ``event``, restored ``kwargs`` (``filename``
+    pointing at the kept copy), ``seq`` and the line's further fields."""
     records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                record = json.loads(line)
-                record["kwargs"] = safe_restore(record["kwargs"], "kwargs")
-                records.append(record)
+    for e in _journal.read_journal(path):
+        kwargs = dict(e.kwargs)
+        if e.files.get("filename"):
+            kwargs["filename"] = e.files["filename"]
+        records.append({**e.extra, "event": e.event, "kwargs": kwargs, "seq": e.seq, "run": e.run})
     return records
 
 
@@ -133,29 +124,10 @@ def _accepts(method, parameter) -> bool:
 
 
 def replay(path, observer) -> int:
-    """Deliver the events stored in ``path`` to ``observer``; return how many were delivered.
-
-    A started event marked ``delivered`` is given to ``observer.resume_event(...)`` when the
-    observer has one (it attaches to the run the backend already holds, e.g.
-    ``MongoObserver``), else to ``started_event``. The other events are called in order.
-    """
-    count = 0
-    for record in read_event_file(path):
-        name, kwargs = record["event"], record["kwargs"]
-        if (
-            name == "started_event"
-            and record.get("delivered")
-            and hasattr(observer, "resume_event")
-        ):
-            observer.resume_event(**kwargs)
-        elif name == "log_metrics" and not _accepts(observer.log_metrics, "metrics_by_name"):
-            for metric_name, values in kwargs["metrics_by_name"].items():  # per-metric signature
-                observer.log_metrics(metric_name, values, kwargs["info"])
-        else:
-            getattr(observer, name)(**kwargs)
-        count += 1
-    observer.join()
-    return count
+    """Deliver the journal ``path`` to ``observer``; returns how many events it applied
+    (``sacred.observers.journal.sync``: an observer that records event identity skips
+    what it has already)."""
+    return _journal.sync(path, observer).applied
 
 
 class QueueObserver(RunObserver):
@@ -176,13 +148,16 @@ class QueueObserver(RunObserver):
         self.failure_dir = failure_dir
         self._queue = None
         self._worker = None
-        self._current = None  # the event being delivered
+        self._current = None  # the (seq, event) being delivered
         self._start_kwargs = None
+        self._start_delivered = False
+        self._journal = None
+        self._failing = False  # the last delivery failed: artifacts are copied when queued
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._abandon = threading.Event()
         self._finished = False
-        self.failure_file = None  # where undelivered events went, if anywhere
+        self.failure_file = None  # the journal of undelivered events, if any
 
     # ------------------------------------------------------------ events
     def queued_event(self, *args, **kwargs):
@@ -195,9 +170,27 @@ class QueueObserver(RunObserver):
         self._stop.clear()
         self._abandon.clear()
         self._finished = False
-        _id = self._covered_observer.started_event(*args, **kwargs)
+        self.failure_file = None
         self._start_kwargs = _event_kwargs(WrappedEvent("started_event", args, kwargs))
+        self._journal = self._new_journal()
+        seq = self._journal.next_seq()
+        try:
+            _id = self._covered_observer.started_event(*args, **kwargs)
+            self._start_delivered = True
+        except Exception as e:  # the backend is away: the worker tries again, in order
+            logger.warning(
+                "Starting the run in %r failed (%s: %s); the run goes on and its events are "
+                "queued.",
+                self._covered_observer,
+                type(e).__name__,
+                e,
+            )
+            self._start_delivered = False
+            self._failing = True
+            self._queue.put((seq, WrappedEvent("started_event", (), dict(self._start_kwargs))))
+            _id = self._start_kwargs.get("_id")
         self._start_kwargs["_id"] = _id
+        self._journal.run = _id if self._start_delivered else None
         self._worker = threading.Thread(target=self._run, name="sacred-queue-observer", daemon=True)
         self._worker.start()
         return _id
@@ -210,7 +203,14 @@ class QueueObserver(RunObserver):
         self._put("resource_event", args, kwargs)
 
     def artifact_event(self, *args, **kwargs):
-        self._put("artifact_event", args, kwargs)
+        kwargs = _event_kwargs(WrappedEvent("artifact_event", args, kwargs))
+        if self._failing and kwargs.get("filename"):
+            # delivery may be far away: keep the file as it is now
+            try:
+                kwargs["filename"] = self._journal.keep(kwargs["filename"])
+            except OSError as e:
+                logger.warning("Could not keep a copy of %s: %s", kwargs["filename"], e)
+        self._put("artifact_event", (), kwargs)
 
     def log_metrics(self, metrics_by_name, info):
         for metric_name, metric_values in metrics_by_name.items():
@@ -229,17 +229,28 @@ class QueueObserver(RunObserver):
         self.join()
 
     # ------------------------------------------------------------ queue
+    def _new_journal(self):
+        where = getattr(self._covered_observer, "journal_location", None)
+        store, options = (where() if callable(where) else None) or (None, None)
+        run_id = self._start_kwargs.get("_id")
+        return _journal.Journal(
+            self.failure_dir or DEFAULT_FAILURE_DIR,
+            f"sacred_queue_fail_{run_id if run_id is not None else 'new'}_",
+            store,
+            options,
+        )
+
     def _put(self, name, args, kwargs):
         if self._queue is None:
             raise RuntimeError(f"QueueObserver got {name} before the run started.")
-        self._queue.put(WrappedEvent(name, args, kwargs))
+        self._queue.put((self._journal.next_seq(), WrappedEvent(name, args, kwargs)))
 
     def _drop_queued_heartbeats(self):
         q = self._queue
         if q is None:
             return
         with q.mutex:
-            kept = [e for e in q.queue if e.name != "heartbeat_event"]
+            kept = [item for item in q.queue if item[1].name != "heartbeat_event"]
             dropped = len(q.queue) - len(kept)
             if dropped:
                 q.queue.clear()
@@ -257,12 +268,14 @@ class QueueObserver(RunObserver):
     def _deliver_queued(self):
         while not self._abandon.is_set():
             try:
-                event = self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            self._current = event
-            if not self._deliver(event):
-                return  # abandoned: join() writes the event and the rest to a file
+            self._current = item
+            if not self._deliver(item[1]):
+                return  # abandoned: join() writes the event and the rest to the journal
+            if item[1].name == "artifact_event":
+                self._journal.forget(item[1].kwargs.get("filename"))  # a copy, if one was made
             self._current = None
             self._queue.task_done()
 
@@ -271,10 +284,12 @@ class QueueObserver(RunObserver):
         while True:
             try:
                 self._call(event)
+                self._failing = False
                 if failures:
                     logger.info("%s delivered after %d failed attempts.", event.name, failures)
                 return True
             except Exception as e:
+                self._failing = True
                 failures += 1
                 if failures == 1:
                     logger.warning(
@@ -290,7 +305,12 @@ class QueueObserver(RunObserver):
 
     def _call(self, event):
         covered = self._covered_observer
-        if event.name == "log_metrics" and _accepts(covered.log_metrics, "metrics_by_name"):
+        if event.name == "started_event":
+            _id = covered.started_event(**event.kwargs)
+            self._start_kwargs["_id"] = _id
+            self._journal.run = _id
+            self._start_delivered = True
+        elif event.name == "log_metrics" and _accepts(covered.log_metrics, "metrics_by_name"):
             # an ordinary observer: give it the usual {name: values} mapping
             metric_name, values, info = event.args
             covered.log_metrics({metric_name: values}, info)
@@ -300,8 +320,8 @@ class QueueObserver(RunObserver):
     def join(self):
         """Deliver what is queued, waiting at most ``join_timeout`` seconds.
 
-        What could not be delivered in time is written to a file named in a WARNING
-        (``self.failure_file``); ``replay`` delivers it later.
+        What could not be delivered in time goes to a journal named in a WARNING
+        (``self.failure_file``); ``sacred sync`` delivers it later.
         """
         if self._queue is None or self._finished:
             return
@@ -323,35 +343,59 @@ class QueueObserver(RunObserver):
             return
         self._abandon.set()
         self._worker.join(timeout=1)
-        pending = [self._current] if self._current is not None else []
+        current = self._current
+        pending = [current] if current is not None else []
         while True:
             try:
-                event = q.get_nowait()
+                item = q.get_nowait()
             except queue.Empty:
                 break
-            if event is not self._current:
-                pending.append(event)
-        self._write_failure_file(pending)
+            if item is not current:
+                pending.append(item)
+        self._write_journal(pending, current)
 
-    def _write_failure_file(self, events):
-        records = [("started_event", self._start_kwargs, {"delivered": True})]
-        records += [(e.name, _event_kwargs(e)) for e in events]
-        run_id = self._start_kwargs.get("_id")
+    def _journal_lines(self, pending, current):
+        journal = self._journal
+        lines = []
+        if not pending or pending[0][1].name != "started_event":
+            lines.append(journal.line("started_event", self._start_kwargs, seq=0, delivered=True))
+        counts = None
+        count_of = getattr(self._covered_observer, "journal_counts", None)
+        if callable(count_of):
+            try:
+                counts = dict(count_of())
+            except Exception:  # counts are a help, not a need
+                counts = None
+        for item in pending:
+            seq, event = item
+            kwargs = _event_kwargs(event)
+            extra = {"uncertain": True} if item is current else {}
+            if event.name == "log_metrics" and counts is not None:
+                base = {}
+                for name, values in kwargs["metrics_by_name"].items():
+                    base[name] = counts.get(name, 0)
+                    counts[name] = base[name] + len(values.get("steps", ()))
+                extra["counts"] = base
+            files = _keep_files(journal, event.name, kwargs)
+            lines.append(journal.line(event.name, kwargs, seq=seq, files=files, **extra))
+        return lines
+
+    def _write_journal(self, pending, current):
         try:
-            path = write_event_file(records, self.failure_dir, f"sacred_queue_fail_{run_id}_")
+            path = self._journal.write(self._journal_lines(pending, current))
         except Exception as e:
             logger.error(
                 "%d events for %r could not be delivered and not be saved either: %s",
-                len(events),
+                len(pending),
                 self._covered_observer,
                 e,
             )
             return
         self.failure_file = path
         logger.warning(
-            "%d events could not be delivered to %r within %s s. They are saved in %s; "
-            "deliver them later with sacred.observers.queue.replay(%r, observer).",
-            len(events),
+            "%d events could not be delivered to %r within %s s. They are kept in the "
+            "journal %s; deliver them later with: sacred sync %s",
+            len(pending),
             self._covered_observer,
             self.join_timeout,
             path,

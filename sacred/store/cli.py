@@ -5,6 +5,7 @@
     sacred runs show LOCATION RUN_ID [--json]
     sacred runs export LOCATION [-q QUERY] [--sort FIELD] (--json | --csv) [-o FILE]
     sacred export SRC DST [-q QUERY] [--new-ids]
+    sacred sync JOURNAL... [STORE] [--prefix PREFIX]
 
 LOCATION is anything ``sacred.store.open_store`` accepts: a FileStorageObserver folder,
 ``sqlite:///runs.db``, ``postgresql://...``, ``mongodb://host/db``, ``tinydb://path``.
@@ -22,6 +23,7 @@ import sys
 import warnings
 from typing import Optional
 
+from sacred.observers import journal
 from sacred.store import (
     OutsideStoreError,
     QueryError,
@@ -102,6 +104,19 @@ def _build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--new-ids", action="store_true", help="give the copies new ids")
     copy.add_argument("--prefix", help="collection prefix of the source (MongoDB)")
     copy.add_argument("--dst-prefix", help="collection prefix of the destination (MongoDB)")
+
+    sync = sub.add_parser(
+        "sync",
+        help="write journals of runs whose backend was unreachable into the store",
+        description="Apply journals (kept in an observer's failure_dir while its backend was "
+        "unreachable) to the store they were meant for, or to STORE (a URL of the same "
+        "kind). A folder stands for the journals in it. Applying is idempotent.",
+    )
+    sync.add_argument("paths", nargs="+", metavar="JOURNAL", help="a journal file or a folder")
+    sync.add_argument(
+        "--store", help="the store to write to (else a last URL argument, else the journal's own)"
+    )
+    sync.add_argument("--prefix", help="collection prefix (MongoDB stores)")
     return parser
 
 
@@ -452,6 +467,31 @@ def _export(args, out) -> None:
     out.write(f"Copied {len(copied)} run{'s' if len(copied) != 1 else ''}.\n")
 
 
+def _sync(args, out) -> int:
+    """``sacred sync``: one line per journal; exit code 1 if any could not be applied."""
+    paths, store = list(args.paths), args.store
+    if store is None and len(paths) > 1 and "://" in paths[-1] and not os.path.exists(paths[-1]):
+        store = paths.pop()
+    options = {"prefix": args.prefix} if args.prefix else {}
+    failed = 0
+    files = journal.journal_paths(paths)
+    if not files:
+        sys.stderr.write(f"sacred: error: no journal in {', '.join(paths)}\n")
+        return 1
+    for path in files:
+        try:
+            result = journal.sync(path, store, **options)
+        except journal.JournalError as e:
+            sys.stderr.write(f"sacred: error: {e}\n")
+            failed += 1
+            continue
+        out.write(f"{result} ({path})\n")
+    if len(files) > 1:
+        done = len(files) - failed
+        out.write(f"Synced {done} of {len(files)} journals.\n")
+    return 1 if failed else 0
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     sys.stderr.write(f"sacred: warning: {message}\n")
 
@@ -479,6 +519,8 @@ def main(argv=None) -> int:
         args = _build_parser().parse_args(argv)
         if args.command == "export":
             _export(args, sys.stdout)
+        elif args.command == "sync":
+            return _sync(args, sys.stdout)
         else:
             {"list": _runs_list, "show": _runs_show, "export": _runs_export}[args.action](
                 args, sys.stdout

@@ -53,19 +53,23 @@ class GridFsFiles:
     def __init__(self, where):
         self.where = where
 
-    def save_sources(self, ex_info) -> list:
-        """``[[name, file id], ...]`` of the experiment's sources, stored if new."""
+    def save_sources(self, ex_info, copies=None) -> list:
+        """``[[name, file id], ...]`` of the experiment's sources, stored if new.
+
+        ``copies`` maps source names to files to read instead (kept by a journal).
+        """
         fs = self.where.fs
         base_dir = ex_info["base_dir"]
         source_info = []
         for source_name, md5 in ex_info["sources"]:
             abs_path = os.path.join(base_dir, source_name)
+            read_path = (copies or {}).get(source_name, abs_path)
             file = fs.find_one({"filename": abs_path, "md5": md5})
             if file:
                 _id = file._id
             else:
-                md5 = md5 or get_digest(abs_path)
-                with open(abs_path, "rb") as f:
+                md5 = md5 or get_digest(read_path)
+                with open(read_path, "rb") as f:
                     _id = fs.put(f, filename=abs_path, md5=md5)
             source_info.append([source_name, _id])
         return source_info
@@ -136,23 +140,19 @@ class PendingFiles:
                 ignore_errors(os.remove, args[-1])
 
     def events(self) -> list:
-        """The ``(event name, kwargs)`` records that store them later (failure files)."""
+        """``(event name, kwargs, copy)`` of the files not stored yet (for the journal)."""
         records = []
         for kind, args in self.items:
             if kind == "resource":
                 # the original path: the name under which the resource is known
-                records.append(("resource_event", {"filename": args[0]}))
+                records.append(("resource_event", {"filename": args[0]}, args[1]))
             else:
                 name, filename, metadata, content_type, copy = args
-                records.append(
-                    (
-                        "artifact_event",
-                        {
-                            "name": name,
-                            "filename": copy or filename,
-                            "metadata": metadata,
-                            "content_type": content_type,
-                        },
-                    )
-                )
+                kwargs = {
+                    "name": name,
+                    "filename": filename,
+                    "metadata": metadata,
+                    "content_type": content_type,
+                }
+                records.append(("artifact_event", kwargs, copy))
         return records

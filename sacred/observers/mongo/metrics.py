@@ -50,7 +50,12 @@ class MetricDocuments:
     * ``pending``: ``{name: {"steps", "values", "timestamps"}}`` not written yet;
     * ``saved``: ``{name: [id of the last document, its part, estimated bytes]}``;
     * ``refs``: the ``info["metrics"]`` entries made for the run (never dropped by a
-      heartbeat whose ``info`` lacks them).
+      heartbeat whose ``info`` lacks them);
+    * ``counts``: ``{name: points the database is known to hold}`` (of a fresh run: from 0;
+      of a resumed one: counted when first needed), so that points are never written twice:
+      after a write that failed, the database may have taken it anyway (``uncertain``), and
+      the points it holds are counted before the next write of that metric. A journal's
+      metric lines carry these counts.
     """
 
     def __init__(self, where, fresh=True, refs=None):
@@ -61,6 +66,8 @@ class MetricDocuments:
         self.pending = {}
         self.info = None  # the info dict of the last log_metrics: new references go there
         self._owned = set()  # pending metric names whose lists are private copies
+        self.counts = {}
+        self.uncertain = set()  # metrics whose last write failed: recount before the next
 
     def add(self, metrics_by_name, info):
         """Keep new points until ``write_pending``."""
@@ -83,16 +90,67 @@ class MetricDocuments:
         for name in list(self.pending):
             self.push(run_id, name, self.pending[name], self.info, budget)
             del self.pending[name]
+            self._owned.discard(name)
+
+    def known_count(self, name):
+        """Points of the metric the database held before its pending points, as far as this
+        observer knows (None for a resumed run's metric not written yet)."""
+        if name in self.counts:
+            return self.counts[name]
+        return 0 if self.fresh else None
+
+    def count_points(self, run_id, name) -> int:
+        """Points of the metric in the database (reads every document of it)."""
+        docs = self.where.metrics.find({"run_id": run_id, "name": name}, {"steps": 1})
+        return sum(len(d.get("steps") or ()) for d in docs)
+
+    def _settle(self, run_id, name, metric):
+        """``metric`` without the points the database took already (after a failed write
+        that reached it, or when a resumed run's points are counted)."""
+        held = self.count_points(run_id, name)
+        known = self.counts.get(name, held if not self.fresh else 0)
+        self.counts[name] = held
+        self.uncertain.discard(name)
+        state = self._find_last_document(name, run_id, force=True)
+        self.saved[name] = state  # continue the last document the database has
+        if state is not None and state[1] == 0 and not any(r["name"] == name for r in self.refs):
+            ref = {"name": name, "id": str(state[0])}  # a first document that arrived after all
+            self.refs.append(ref)
+            if self.info is not None:
+                self.info.setdefault("metrics", []).append(dict(ref))
+        if state is None:
+            self.saved.pop(name)
+        extra = held - known
+        if extra <= 0:
+            return metric
+        return {f: _part(metric[f], min(extra, len(metric[f])), len(metric[f])) for f in _FIELDS}
 
     def push(self, run_id, name, metric, info, budget):
         """Append the points of one metric, starting continuation documents when full.
 
         A new first document's reference is added to ``refs`` and to ``info["metrics"]``.
         """
+        if name in self.uncertain or (not self.fresh and name not in self.counts):
+            metric = self._settle(run_id, name, metric)
         steps, values, stamps = metric["steps"], metric["values"], metric["timestamps"]
         n = len(steps)
         if n == 0:
             return
+        before = self.counts.get(name)
+        try:
+            self._push(run_id, name, steps, values, stamps, info, budget)
+        except BaseException:
+            # what of these points arrived is unknown: they stay pending, and the database
+            # is asked before they are written again
+            if before is None:
+                self.counts.pop(name, None)
+            else:
+                self.counts[name] = before
+            self.uncertain.add(name)
+            raise
+
+    def _push(self, run_id, name, steps, values, stamps, info, budget):
+        n = len(steps)
         state = self.saved.get(name)
         if state is None:
             state = self._find_last_document(name, run_id)
@@ -112,6 +170,7 @@ class MetricDocuments:
                     },
                 )
                 state = [state[0], state[1], state[2] + size]
+                self.counts[name] = self.counts.get(name, 0) + end - start
             else:  # a new document: the first one, or a continuation
                 end, size = fit(steps, values, start, budget)
                 end = max(end, start + 1)  # a single huge point still goes somewhere
@@ -124,6 +183,7 @@ class MetricDocuments:
                 doc["timestamps"] = _part(stamps, start, end)
                 doc_id = self.where.metrics.insert_one(doc).inserted_id
                 state = [doc_id, part, size]
+                self.counts[name] = self.counts.get(name, 0) + end - start
                 if part == 0:
                     ref = {"name": name, "id": str(doc_id)}
                     self.refs.append(ref)
@@ -132,11 +192,12 @@ class MetricDocuments:
             self.saved[name] = state
             start = end
 
-    def _find_last_document(self, name, run_id):
-        """The last document of a metric the database already has (overwrite, replay)."""
+    def _find_last_document(self, name, run_id, force=False):
+        """The last document of a metric the database already has (overwrite, replay, or
+        ``force``: after a failed write)."""
         import pymongo
 
-        if self.fresh:
+        if self.fresh and not force:
             return None
         docs = list(
             self.where.metrics.find({"run_id": run_id, "name": name}, {"steps": 1, "part": 1})

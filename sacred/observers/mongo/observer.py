@@ -227,8 +227,10 @@ class MongoObserver(RunObserver):
         self._metric_docs = MetricDocuments(self._where, fresh, metric_refs)
         self._pending_files = PendingFiles()
         self._outage = Outage()
-        self._journal = FailureJournal()
+        self._journal = FailureJournal(self.journal_location)
+        self._source_copies = None
         self._last_file_event = None  # the last file stored for the queue (no repeats)
+        self._inserted = entry is not None  # False while MongoDB has not got the run yet
 
     # ------------------------------------------------------------ events
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
@@ -254,49 +256,86 @@ class MongoObserver(RunObserver):
             return entry["_id"]
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        kwargs = _start_kwargs(ex_info, command, host_info, start_time, config, meta_info, _id)
         with self._lock:
+            return self._start(kwargs)
+
+    def _start(self, kwargs, source_copies=None, journaled=False):
+        """Start the run of ``started_event(**kwargs)``. If MongoDB cannot be reached the run
+        goes on: the observer keeps it and inserts it when MongoDB is back, or leaves it in
+        the journal (a ``QueueCompatibleMongoObserver`` raises, for its queue to retry).
+        ``source_copies`` maps source names to the files to store (a journal's copies);
+        ``journaled``: errors are raised as they are (``sacred sync``)."""
+        if self.overwrite is None:
+            entry = {"_id": kwargs["_id"]}
+        else:
+            if self.run_entry is not None:
+                raise RuntimeError("Cannot overwrite more than once!")
+            entry = self.overwrite
+            for old in entry.pop("overflow", {}).values():
+                ignore_errors(self.fs.delete, old)
+        self._begin(entry, fresh=self.overwrite is None)
+        ex_info = kwargs["ex_info"]
+        entry.update(
+            {
+                "experiment": dict(ex_info),
+                "format": self.VERSION,
+                "command": kwargs["command"],
+                "host": dict(kwargs["host_info"]),
+                "start_time": kwargs["start_time"],
+                "config": flatten(kwargs["config"]),
+                "meta": kwargs["meta_info"],
+                "status": "RUNNING",
+                "resources": [],
+                "artifacts": [],
+                "captured_out": "",
+                "info": {},
+                "heartbeat": None,
+            }
+        )
+        self._journal.start_kwargs = dict(kwargs)
+        self._source_copies = source_copies
+        try:
+            entry["experiment"]["sources"] = self.save_sources(ex_info, source_copies)
+            self._overflow.measure()
             if self.overwrite is None:
-                entry = {"_id": _id}
+                self._insert()
             else:
-                if self.run_entry is not None:
-                    raise RuntimeError("Cannot overwrite more than once!")
-                entry = self.overwrite
-                for old in entry.pop("overflow", {}).values():
-                    ignore_errors(self.fs.delete, old)
-            self._begin(entry, fresh=self.overwrite is None)
-            entry.update(
-                {
-                    "experiment": dict(ex_info),
-                    "format": self.VERSION,
-                    "command": command,
-                    "host": dict(host_info),
-                    "start_time": start_time,
-                    "config": flatten(config),
-                    "meta": meta_info,
-                    "status": "RUNNING",
-                    "resources": [],
-                    "artifacts": [],
-                    "captured_out": "",
-                    "info": {},
-                    "heartbeat": None,
-                }
-            )
-            try:
-                entry["experiment"]["sources"] = self.save_sources(ex_info)
-                self._overflow.measure()
-                if self.overwrite is None:
-                    self.insert()
-                else:
-                    self._document.needs_full_save = True
-                    self._document.dirty.add("meta")  # the overwritten run's meta goes whole
-                    self._flush_run(upsert=True)
-            except backend_errors() as e:
+                self._document.needs_full_save = True
+                self._document.dirty.add("meta")  # the overwritten run's meta goes whole
+                self._flush_run(upsert=True)
+        except backend_errors() as e:
+            if journaled:
+                raise
+            if self._raise_errors:
                 raise self._start_error(e) from e
-            self._document.output_synced = ""
-            self._journal.start_kwargs = _start_kwargs(
-                ex_info, command, host_info, start_time, config, meta_info, entry["_id"]
-            )
-            return entry["_id"]
+            self._inserted = False
+            self._document.unsynced()
+            self._outage.failed(e, self.retry_interval, self._address)
+            return entry.get("_id")
+        self._inserted = True
+        self._document.output_synced = ""
+        self._journal.start_kwargs["_id"] = entry["_id"]
+        return entry["_id"]
+
+    def _insert_late(self):
+        """Insert the run that MongoDB could not take at the start: its id is claimed with
+        a small document, then everything is written (fields too large move to GridFS)."""
+        entry = self.run_entry
+        ex_info = self._journal.start_kwargs["ex_info"]
+        entry["experiment"]["sources"] = self.save_sources(ex_info, self._source_copies)
+        claim = {k: v for k, v in entry.items() if k not in ("captured_out", "info", "overflow")}
+        claim["resources"], claim["artifacts"] = [], []
+        saved, self.run_entry = self.run_entry, claim
+        try:
+            self._insert()
+        finally:
+            self.run_entry = saved
+        entry["_id"] = claim["_id"]
+        self._inserted = True
+        self._journal.start_kwargs["_id"] = entry["_id"]
+        self._document.needs_full_save = True
+        self._document.dirty.update(("resources", "artifacts"))
 
     def resume_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         """Attach to the run ``_id`` the database already holds (used by ``replay``).
@@ -306,9 +345,10 @@ class MongoObserver(RunObserver):
         with self._lock:
             doc = self.runs.find_one({"_id": _id})
             if doc is None:
-                return self.started_event(
+                kwargs = _start_kwargs(
                     ex_info, command, host_info, start_time, config, meta_info, _id
                 )
+                return self._start(kwargs, journaled=True)
             moved = dict(doc.pop("overflow", {}))
             refs = list(doc.get("info", {}).get("metrics", []))
             self._begin(doc, moved=moved, fresh=False, metric_refs=refs)
@@ -395,8 +435,8 @@ class MongoObserver(RunObserver):
             self.save(run_document=False)
 
     # ------------------------------------------------------------ writing
-    def save_sources(self, ex_info):
-        return self._files.save_sources(ex_info)
+    def save_sources(self, ex_info, copies=None):
+        return self._files.save_sources(ex_info, copies)
 
     def _store_resource(self, filename, name=None):
         self._document.add_resource(self._files.store_resource(filename, name))
@@ -408,6 +448,17 @@ class MongoObserver(RunObserver):
 
     def insert(self):
         """Insert ``run_entry``, choosing the next free integer id if it has none."""
+        import pymongo.errors
+
+        try:
+            self._insert()
+        except (pymongo.errors.InvalidDocument, pymongo.errors.DuplicateKeyError):
+            raise
+        except pymongo.errors.PyMongoError as e:
+            raise self._start_error(e) from e
+
+    def _insert(self):
+        """``insert`` raising the driver's errors as they are."""
         import pymongo
         import pymongo.errors
 
@@ -430,8 +481,6 @@ class MongoObserver(RunObserver):
             except pymongo.errors.DuplicateKeyError:
                 if not autoinc_key:
                     raise
-            except pymongo.errors.PyMongoError as e:
-                raise self._start_error(e) from e
         raise ObserverError("MongoObserver could not find a free run id.")
 
     def save(self, run_document=True):
@@ -441,9 +490,11 @@ class MongoObserver(RunObserver):
             return
         if self._outage.waiting():
             return
-        self._try(self._sync if run_document else self._sync_metrics)
+        self._try(self._sync if run_document or not self._inserted else self._sync_metrics)
 
     def _sync(self, upsert=False):
+        if not self._inserted:
+            self._insert_late()
         self._pending_files.store(self._store_resource, self._store_artifact)
         self._sync_metrics()
         self._flush_run(upsert)
@@ -488,11 +539,14 @@ class MongoObserver(RunObserver):
             return  # the start failed (and failed the run): there is no run to save
         if self.final_save(attempts):
             return
+        docs = self._metric_docs
+        counts = {name: docs.known_count(name) for name in docs.pending}
         self.failure_file = self._journal.write(
             self.failure_dir,
             self.run_entry,
+            self._inserted,
             self._pending_files.events(),
-            self._metric_docs.pending,
+            (docs.pending, counts),
             event,
             kwargs,
         )
@@ -502,6 +556,52 @@ class MongoObserver(RunObserver):
         if not (self._outage.active or force):
             return None
         return self._journal.spool(filename, self.failure_dir, self.run_entry.get("_id"))
+
+    # ------------------------------------------------------------ journal
+    def journal_location(self):
+        """``(location, options)`` of the database, as a journal records it (password
+        masked): ``("mongodb://host:port/db", {"db_name": ..., "prefix": ...})``."""
+        database = self.runs.database
+        options = {"db_name": database.name}
+        runs_name = self.runs.name
+        if runs_name != "runs":
+            if runs_name.endswith("_runs") and self.metrics.name == runs_name[:-4] + "metrics":
+                options["prefix"] = runs_name[: -len("_runs")]
+            else:
+                options["collection"] = runs_name
+        return _masked_url(self._url, database), options
+
+    def journal_counts(self) -> dict:
+        """``{metric: points MongoDB is known to hold}`` of the current run (for a queue's
+        journal)."""
+        docs = self._metric_docs
+        return {name: docs.known_count(name) for name in docs.counts}
+
+    @classmethod
+    def for_journal(cls, location, db_name=None, prefix="", collection=None, **kwargs):
+        """An observer that writes a journal into ``location`` (a ``mongodb://`` URL, whose
+        database wins over ``db_name``, or a pymongo/mongomock client or database)."""
+        from urllib.parse import urlsplit
+
+        names = {"collection_prefix": prefix} if collection is None else {"collection": collection}
+        if isinstance(location, str):
+            db_name = urlsplit(location).path.lstrip("/") or db_name or "sacred"
+            return cls(url=location, db_name=db_name, **names, **kwargs)
+        if any(c.__name__ == "Database" for c in type(location).__mro__):
+            db_name, location = location.name, location.client  # a database
+        if type(location).__module__.startswith("mongomock"):
+            import mongomock.gridfs
+
+            mongomock.gridfs.enable_gridfs_integration()
+        return cls(client=location, db_name=db_name or "sacred", **names)
+
+    def apply_journal(self, events):
+        """Apply journal events to this database, each once (see ``mongo.journal``);
+        returns ``(run id, applied, already there)``."""
+        from sacred.observers.mongo.journal import MongoJournal  # it uses this class
+
+        with self._lock:
+            return MongoJournal(self).apply(events)
 
     # ------------------------------------------------------------ misc
     def _start_error(self, e):
@@ -536,6 +636,34 @@ class MongoObserver(RunObserver):
             return f"MongoObserver({self.runs.database.name}.{self.runs.name})"
         except Exception:
             return "MongoObserver()"
+
+
+def _masked_url(url, database) -> str:
+    """``mongodb://[user:***@]host:port[,...]/db[?options]`` of the database: from the URL
+    the observer was given (its password masked), or from the client, without waiting for
+    a server."""
+    if url:
+        text = str(url)
+        scheme, _, rest = text.rpartition("://")
+        hosts, _, tail = rest.partition("/")
+        query = rest.partition("?")[2]
+        hosts = hosts.split("?", 1)[0]
+        if "@" in hosts:
+            user, _, hosts = hosts.rpartition("@")
+            hosts = f"{user.split(':', 1)[0]}:***@{hosts}" if ":" in user else f"{user}@{hosts}"
+        location = f"{scheme or 'mongodb'}://{hosts}/{database.name}"
+        return f"{location}?{query}" if query else location
+    client = database.client
+    try:
+        nodes = sorted(client.topology_description.server_descriptions())
+        hosts = ",".join(f"{h}:{p}" for h, p in nodes)
+    except Exception:
+        try:  # mongomock
+            host, port = client.address
+            hosts = f"{host}:{port}"
+        except Exception:
+            hosts = "localhost"
+    return f"mongodb://{hosts}/{database.name}"
 
 
 def _is_mongo_client(client, pymongo) -> bool:

@@ -142,7 +142,7 @@ def test_backend_gone_until_the_end_writes_a_failure_file_that_replays(
     assert path.endswith(".jsonl") and os.path.basename(path).startswith(
         f"sacred_mongo_fail_{run._id}_"
     )
-    assert path in caplog.text and "replay_failure_file" in caplog.text
+    assert path in caplog.text and f"sacred sync {path}" in caplog.text
     pickles = [f for f in os.listdir(tmp_path / "failures") if f.endswith(".pickle")]
     assert len(pickles) == 1
     with open(path) as f:
