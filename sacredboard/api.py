@@ -7,6 +7,7 @@ import datetime as _dt
 import io
 import mimetypes
 import posixpath
+import re
 import time
 import zipfile
 
@@ -18,7 +19,7 @@ from sacredboard import analysis, hpo
 from sacredboard.__about__ import __version__
 from sacredboard.annotations import AnnotationError, clean_annotations, save_annotations
 from sacredboard.guards import refuse_writes
-from sacredboard.jsonutil import dumps, iso
+from sacredboard.jsonutil import dumps, extended, iso
 from sacredboard.requests_util import as_json, error, run_id_of, store
 from sacredboard.table import (
     TableError,
@@ -37,6 +38,7 @@ MAX_WIDTH = 20000
 MAX_ANALYSIS_RUNS = 5000
 EXPORT_BATCH = 500  # runs whose metric summaries an export reads at once
 _INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -132,8 +134,13 @@ def total_runs(s) -> int:
 
 @bp.route("/api/run")
 def run_list():
-    """DataTables' server-side protocol: draw, start, length, order, queryFilter (+ q, status)."""
-    after, t, node, sort, columns = _table_request()
+    """DataTables' server-side protocol: draw, start, length, order, queryFilter (+ q, status).
+
+    As the original: ``recordsTotal`` and ``recordsFiltered`` both count the runs that match
+    the filters (``runs_total`` counts every run), and without an order the runs come in the
+    store's order (by id).
+    """
+    after, t, node, sort, columns = _table_request(default_sort="_id")
     start = _int_arg("start", 0, minimum=0)
     length = _int_arg("length", -1)
     limit = None if length < 0 else length
@@ -157,20 +164,22 @@ def run_list():
     return as_json(
         {
             "draw": draw,
-            "recordsTotal": total,
+            "recordsTotal": filtered,
             "recordsFiltered": filtered,
             "data": rows,
+            "runs_total": total,
             "dead_after": after,
         }
     )
 
 
-def _table_request():
+def _table_request(default_sort: str = "-heartbeat"):
     """What a table request asks for: (dead_after, now, query, sort, columns)."""
     after = dead_after()
     t = now()
     node = build_query(request.args, after, t)
-    return after, t, node, build_sort(request.args), parse_columns(request.args.get("cols"))
+    sort = build_sort(request.args, default=default_sort)
+    return after, t, node, sort, parse_columns(request.args.get("cols"))
 
 
 def _export_rows():
@@ -182,7 +191,7 @@ def _export_rows():
         batch = records[start : start + EXPORT_BATCH]
         summaries = page_summaries(s, batch, need_metrics)
         for r in batch:
-            yield make_row(r, t, after, columns, summaries.get(r["_id"]))
+            yield make_row(r, t, after, columns, summaries.get(r["_id"]), original=False)
 
 
 _EXPORT_FIELDS = (
@@ -263,13 +272,14 @@ def run_detail(run_id):
     record["captured_out_offset"] = max(0, len(text) - OUTPUT_TAIL)
     record["captured_out_truncated"] = record["captured_out_offset"] > 0
     record["captured_out"] = text[record["captured_out_offset"] :]
+    # the original's place and encoding of the whole run: data[0].object, {"$date": ms}
+    row["object"] = extended(record)
     return as_json(
         {
             "draw": 1,
             "recordsTotal": 1,
             "recordsFiltered": 1,
             "data": [row],
-            "object": record,
             "dead_after": after,
         }
     )
@@ -332,14 +342,30 @@ def _epoch(t):
     return None
 
 
-def metric_payload(run_id, name, width):
-    data = store().metrics(run_id, [name], max_points=width)
+def _metric_name_of_id(s, run_id, metric_id):
+    """The name of the metric whose document id is ``metric_id`` (``info.metrics``)."""
+    refs = (s.get(run_id).get("info") or {}).get("metrics")
+    for ref in refs if isinstance(refs, list) else ():
+        if isinstance(ref, dict) and str(ref.get("id")) == metric_id:
+            return ref.get("name")
+    return None
+
+
+def metric_payload(run_id, metric_id, width):
+    """One metric of a run by its name, or by its document's id as in ``info.metrics``
+    (MongoDB, what the original's page asks for)."""
+    s = store()
+    name = metric_id
+    data = s.metrics(run_id, [name], max_points=width)
     if name not in data:
-        raise RunNotFoundError(f"run {run_id} has no metric {name!r}")
+        name = _metric_name_of_id(s, run_id, metric_id)
+        data = s.metrics(run_id, [name], max_points=width) if isinstance(name, str) else {}
+    if name not in data:
+        raise RunNotFoundError(f"run {run_id} has no metric {metric_id!r}")
     m = data[name]
     return {
-        "run_id": str(run_id),
-        "metric_id": name,
+        "run_id": run_id,
+        "metric_id": metric_id,
         "name": name,
         "steps": m["steps"],
         "timestamps": [_epoch(t) for t in m["timestamps"]],
@@ -359,8 +385,41 @@ def run_metric(run_id, name):
 _KINDS = ("artifact", "source", "resource")
 
 
+def _gridfs_id(file_id: str):
+    """The ObjectId of a GridFS file id (24 hex digits) of a MongoDB store, or None."""
+    if getattr(store(), "fs", None) is None or not _OBJECT_ID.fullmatch(file_id):
+        return None
+    from bson import ObjectId
+
+    return ObjectId(file_id)
+
+
+def _read_gridfs(oid):
+    """(content, name, mimetype) of a file of the store's GridFS (the original's file ids)."""
+    import gridfs.errors
+
+    try:
+        f = store().fs.get(oid)
+    except gridfs.errors.NoFile:
+        raise RunNotFoundError(f"no file {str(oid)!r}") from None
+    data = f.read()
+    name = _display_name(f.filename or str(oid))
+    return data, name, mimetypes.guess_type(name)[0] or "binary/octet-stream"
+
+
+def _display_name(stored: str) -> str:
+    """``artifact://runs/14/model.txt`` or ``/home/u/train.py`` -> its last part."""
+    return posixpath.basename(stored.replace("\\", "/")) or "file"
+
+
 def _read_file(file_id: str):
-    """``<run>/<kind>/<name>`` -> (content, name, mimetype); only files recorded for that run."""
+    """``<run>/<kind>/<name>`` -> (content, name, mimetype); only files recorded for that run.
+
+    On a MongoDB store, a GridFS id (as in the rows' ``file_id`` there) names a file too.
+    """
+    oid = _gridfs_id(file_id)
+    if oid is not None:
+        return _read_gridfs(oid)
     parts = file_id.split("/", 2)
     if len(parts) != 3 or parts[1] not in _KINDS or not parts[2]:
         raise RunNotFoundError(f"no file {file_id!r} (ids look like 3/artifact/model.txt)")
@@ -420,6 +479,19 @@ def _safe_arcname(name: str) -> str:
     return "/".join(parts) or "file"
 
 
+def _zip_entry(arcname: str, f):
+    """A zip entry dated by the file's GridFS upload date (as the original), else now."""
+    when = getattr(f, "upload_date", None)
+    if isinstance(when, _dt.datetime):
+        if when.tzinfo is not None:
+            when = when.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        if when.year >= 1980:
+            info = zipfile.ZipInfo(arcname, date_time=when.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            return info
+    return arcname
+
+
 def _zip(run_id: str, kind: str, suffix: str):
     s = store()
     rid = run_id_of(run_id)
@@ -430,7 +502,7 @@ def _zip(run_id: str, kind: str, suffix: str):
         for name in names:
             try:
                 with opener(rid, name) as f:
-                    zf.writestr(_safe_arcname(name), f.read())
+                    zf.writestr(_zip_entry(_safe_arcname(name), f), f.read())
             except OutsideStoreError:
                 raise  # a 403 for the whole zip: the run lists a file outside the store
             except (OSError, StoreError):

@@ -24,6 +24,7 @@ __all__ = (
     "parse_columns",
     "make_row",
     "column_value",
+    "local_time",
     "BASE_COLUMNS",
     "STATES",
 )
@@ -153,6 +154,18 @@ def _time(value):
     return iso(value) if isinstance(value, _dt.datetime) else value
 
 
+def local_time(value):
+    """The original's format of a time in the table: ``%X %x`` in the server's locale."""
+    return value.strftime("%X %x") if isinstance(value, _dt.datetime) else value
+
+
+def _file_id(run_id, kind: str, name, stored_id):
+    """A GridFS id as its hex text (MongoDB, as the original); else ``<run>/<kind>/<name>``."""
+    if type(stored_id).__name__ == "ObjectId":
+        return str(stored_id)
+    return f"{run_id}/{kind}/{name}"
+
+
 def live_state(record: dict, now: _dt.datetime, dead_after: float):
     status = record.get("status")
     if status != "RUNNING":
@@ -190,8 +203,15 @@ def make_row(
     dead_after: float,
     columns=(),
     metric_summaries=None,
+    original: bool = True,
 ) -> dict:
-    """One item of ``/api/run``'s ``data`` list (the original keys plus a few more)."""
+    """One item of ``/api/run``'s ``data`` list (the original keys plus a few more).
+
+    As the original: ``start_time`` and ``heartbeat`` in the server's locale (``%X %x``),
+    ``result`` an empty string when the run has none. ``start_time_iso``, ``heartbeat_iso``
+    and ``stop_time`` are ISO (UTC). ``original=False`` gives ISO times and a null result
+    in the original keys too (exports).
+    """
     run_id = record.get("_id")
     heartbeat = record.get("heartbeat")
     start = record.get("start_time")
@@ -204,16 +224,24 @@ def make_row(
         else None
     )
     state = live_state(record, now, dead_after)
-    artifacts = [a["name"] if isinstance(a, dict) else a for a in record.get("artifacts") or []]
+    artifacts = [
+        (a.get("name"), a.get("file_id")) if isinstance(a, dict) else (a, None)
+        for a in record.get("artifacts") or []
+    ]
     sources = (record.get("experiment") or {}).get("sources") or []
     if isinstance(sources, dict):
         sources = sources.get("py/tuple", [])
-    source_names = []
+    source_files = []
     for s in sources:
         if isinstance(s, dict):
             s = s.get("py/tuple", [None])
         if isinstance(s, (list, tuple)) and s:
-            source_names.append(s[0])
+            source_files.append((s[0], s[1] if len(s) > 1 else None))
+    if original:
+        result = record.get("result")
+        result = "" if result is None else result
+    else:
+        result = record.get("result")
     row = {
         "id": str(run_id),
         "experiment_name": (record.get("experiment") or {}).get("name"),
@@ -221,15 +249,21 @@ def make_row(
         "status": record.get("status"),
         "live_state": state,
         "is_alive": state == "RUNNING",
-        "start_time": _time(start),
+        "start_time": local_time(start) if original else _time(start),
+        "start_time_iso": _time(start),
         "stop_time": _time(stop),
-        "heartbeat": _time(heartbeat),
+        "heartbeat": local_time(heartbeat) if original else _time(heartbeat),
+        "heartbeat_iso": _time(heartbeat),
         "heartbeat_diff": diff,
         "duration": duration,
         "hostname": (record.get("host") or {}).get("hostname"),
-        "artifacts": [{"filename": n, "file_id": f"{run_id}/artifact/{n}"} for n in artifacts],
-        "sources": [{"filename": n, "file_id": f"{run_id}/source/{n}"} for n in source_names],
-        "result": record.get("result"),
+        "artifacts": [
+            {"filename": n, "file_id": _file_id(run_id, "artifact", n, i)} for n, i in artifacts
+        ],
+        "sources": [
+            {"filename": n, "file_id": _file_id(run_id, "source", n, i)} for n, i in source_files
+        ],
+        "result": result,
         "tags": tags_of(record),
         "notes": notes_of(record),
     }

@@ -104,13 +104,28 @@ const SB = (function () {
     return el("span", { class: "lit", text: String(v) });
   }
 
+  /* A date {"$date": ms} or an id {"$oid": hex} of a run document (the original's encoding). */
+  function extendedLeaf(v) {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return null;
+    const keys = Object.keys(v);
+    if (keys.length !== 1) return null;
+    if (keys[0] === "$date" && typeof v.$date === "number") {
+      return el("span", { class: "str", text: new Date(v.$date).toISOString(), title: "UTC" });
+    }
+    if (keys[0] === "$oid" && typeof v.$oid === "string") return el("span", { class: "str", text: v.$oid });
+    return null;
+  }
+
   function treeList(value, depth, openDepth) {
     const ul = el("ul");
     const keys = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value).sort();
     for (const k of keys) {
       const v = value[k];
       const li = el("li");
-      if (v !== null && typeof v === "object" && Object.keys(v).length) {
+      const ext = extendedLeaf(v);
+      if (ext) {
+        li.append(el("span", { class: "key", text: String(k) }), ": ", ext);
+      } else if (v !== null && typeof v === "object" && Object.keys(v).length) {
         const size = Array.isArray(v) ? "[" + v.length + "]" : "{" + Object.keys(v).length + "}";
         const open = depth < openDepth;
         const toggle = el("span", { class: "toggle", text: open ? "▾ " : "▸ " });

@@ -10,7 +10,7 @@ const SBDetail = (function () {
     container.append(el("p", { class: "muted", text: "Loading run " + runId + "…" }));
     api("/api/run/" + encodeURIComponent(runId)).then(data => {
       if (state.closed) return;
-      state.obj = data.object;
+      state.obj = data.data[0].object;
       state.row = data.data[0];
       render(container, state, callbacks);
       if (state.row.live_state === "RUNNING") state.timer = setInterval(() => poll(state), 5000);
@@ -200,7 +200,7 @@ const SBDetail = (function () {
       const data = await api("/api/run/" + encodeURIComponent(state.runId));
       if (state.closed) return;
       state.row = data.data[0];
-      state.obj = data.object;
+      state.obj = data.data[0].object;
       if (state.row.live_state !== "RUNNING") clearInterval(state.timer);
     } catch (e) { clearInterval(state.timer); }
   }

@@ -9,8 +9,8 @@
     { key: "id", label: "Id", sort: "_id", cell: r => r.id, num: true },
     { key: "experiment_name", label: "Experiment name", sort: "experiment.name", cell: r => r.experiment_name, glyph: true },
     { key: "command", label: "Command", sort: "command", cell: r => r.command },
-    { key: "start_time", label: "Start time", sort: "start_time", cell: r => fmtTime(r.start_time) },
-    { key: "heartbeat", label: "Last activity", sort: "heartbeat", cell: r => fmtTime(r.heartbeat) },
+    { key: "start_time", label: "Start time", sort: "start_time", cell: r => fmtTime(r.start_time_iso) },
+    { key: "heartbeat", label: "Last activity", sort: "heartbeat", cell: r => fmtTime(r.heartbeat_iso) },
     { key: "duration", label: "Duration", sort: null, cell: r => fmtDuration(r.duration) },
     { key: "hostname", label: "Hostname", sort: "host.hostname", cell: r => r.hostname },
     { key: "result", label: "Result", sort: "result", cell: r => fmtValue(r.result), num: true },
@@ -217,7 +217,7 @@
       if (open) body.append(open.tr);
     }
     const pages = Math.max(1, Math.ceil(data.recordsFiltered / state.len));
-    $("page-info").textContent = `page ${state.page + 1} of ${pages} · ${data.recordsFiltered} of ${data.recordsTotal} runs`;
+    $("page-info").textContent = `page ${state.page + 1} of ${pages} · ${data.recordsFiltered} of ${data.runs_total} runs`;
     $("prev").disabled = state.page === 0;
     $("next").disabled = state.page + 1 >= pages;
     updateCompare();
