@@ -56,7 +56,7 @@ def _file_urls(secret):
 
 def test_file_routes_refuse_files_outside_the_store(crafted, crafted_client):
     _, secret, _ = crafted
-    listed = crafted_client.get("/api/run/9").get_json()["object"]["artifacts"]
+    listed = crafted_client.get("/api/run/9").get_json()["data"][0]["object"]["artifacts"]
     assert {"name": "../../secret.txt"} in listed
     urls = list(_file_urls(secret))
     assert len(urls) == 20
