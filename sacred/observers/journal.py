@@ -47,7 +47,6 @@ from typing import Any, Optional
 
 from sacred.safe_restore import safe_restore
 from sacred.serializer import flatten
-from sacred.store.location import backend_of, load, scheme_of
 
 __all__ = (
     "Journal",
@@ -371,6 +370,8 @@ def sync(path, store_or_observer=None, **options) -> SyncResult:
 
 def _same_kind_options(first, target) -> dict:
     """The journal's options apply to another store of the same kind only."""
+    from sacred.store.location import scheme_of  # lazy: observers do not load the read side
+
     if first.store is None:
         return {}
     try:
@@ -382,6 +383,8 @@ def _same_kind_options(first, target) -> dict:
 
 
 def _observer_for(location, options):
+    from sacred.store.location import backend_of, load  # lazy: see _same_kind_options
+
     # a pymongo/mongomock client or database (a subclass too) is a MongoDB location
     backend = backend_of("mongodb://" if _is_client(location) else location, "observer")
     cls = load(backend, "observer")

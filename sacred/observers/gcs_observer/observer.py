@@ -1,8 +1,8 @@
 """GoogleCloudStorageObserver: runs stored in a GCS bucket, in the FileStorage layout.
 
 It works like the S3Observer (same keys below ``basedir``, same reliability: a bucket
-that goes away during a run never fails it, what could not be uploaded is kept in a local
-file for ``sacred.observers.s3_observer.replay_fallback``). google-cloud-storage is
+that cannot be reached never fails the run, what could not be uploaded is kept in a
+journal for ``sacred sync``). google-cloud-storage is
 imported when an observer is built (``pip install "sacred[gcs]"``); ``STORAGE_EMULATOR_HOST``
 points the client to an emulator. The option is not among the default ones: pass it with
 ``Experiment(additional_cli_options=[gcs_option])``.
@@ -30,6 +30,7 @@ class GoogleCloudStorageObserver(ObjectStoreObserver):
     """
 
     STORE_NAME = "Google Cloud Storage"
+    SCHEME = "gs"
     FALLBACK_PREFIX = "sacred_gcs_fallback"
     DIR_EXISTS = "GCS dir at {} already exists"
 

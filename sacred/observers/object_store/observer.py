@@ -2,28 +2,25 @@
 
 Runs are stored in the layout of the FileStorageObserver under ``basedir/<id>/`` (see
 ``layout``); a subclass only gives the ``Bucket`` to talk to (``self._bucket``, see
-``bucket``). A store that goes away during a run never fails the run: what could not be
-uploaded is kept in a local file that ``replay_fallback`` writes into the store later.
+``bucket``). A store that cannot be reached, at the start or later, never fails the run:
+what could not be uploaded is kept in a journal (``sacred.observers.journal``) that
+``sacred sync`` writes into the store later (``object_store.journal`` applies it).
 """
 
-import datetime
 import json
 import logging
 import os
 import posixpath
-import shutil
 import threading
 import time
 
 from sacred.dependencies import get_digest as _md5
-from sacred.observers import _jsonio
+from sacred.observers import journal as _journal
 from sacred.observers.base import RunObserver
 from sacred.observers.object_store.layout import RUN_FILES as _RUN_FILES
 from sacred.observers.object_store.layout import iso as _iso
 from sacred.observers.object_store.layout import join as s3_join
 from sacred.observers.object_store.layout import json_text as _json_text
-from sacred.safe_restore import safe_restore
-from sacred.serializer import flatten
 from sacred.utils import ObserverError
 
 # ====================================================================== the observer
@@ -36,9 +33,11 @@ from sacred.utils import ObserverError
 # in memory, and an event only marks which objects changed. Each event then uploads what is
 # pending; a failed upload stays pending and is tried again by later events (no more often
 # than every ``RETRY_INTERVAL`` seconds), and the end of the run keeps trying for up to
-# ``FINAL_RETRY_SECONDS``. While something is pending, a self-contained record of the run is
-# kept in a local JSON-lines file (its path is logged in a WARNING); ``replay_fallback``
-# writes it into the store later. Once everything is uploaded the file is removed again.
+# ``FINAL_RETRY_SECONDS``. A store that cannot be reached at the start does not fail the
+# run either: the run's directory is claimed (and its sources uploaded) once the store is
+# back. While something is pending, the journal holds the whole run, every event with the
+# number it got when it happened (its path is logged in a WARNING); ``sacred sync`` writes
+# it into the store later. Once everything is uploaded the journal is removed again.
 #
 # The meta of a run may be changed by a store (``ObjectStore.update_meta``: Sacredboard's tags
 # and notes) while the run goes on. Before each write of run.json the observer compares the
@@ -56,6 +55,7 @@ class ObjectStoreObserver(RunObserver):
     """Stores runs like ``FileStorageObserver`` does, as objects in a bucket."""
 
     STORE_NAME = "object store"  # used in messages
+    SCHEME = "object"  # of its locations: s3, gs
     FALLBACK_PREFIX = "sacred_fallback"
     RETRY_INTERVAL = 5.0  # seconds between upload attempts while the store is away
     FINAL_RETRY_SECONDS = 10.0  # how long the end of a run keeps trying
@@ -74,8 +74,10 @@ class ObjectStoreObserver(RunObserver):
         self.info = None
         self.cout = ""
         self.saved_metrics = {}
-        self.fallback_file = None  # path of the local record while uploads are pending
+        self.fallback_file = None  # path of the journal while uploads are pending
         self._lock = threading.RLock()
+        self._journal = None
+        self._journaling = True  # False for an observer that applies a journal (sync)
         self._reset_run()
 
     def _reset_run(self):
@@ -91,6 +93,9 @@ class ObjectStoreObserver(RunObserver):
         self._source_copies = {}  # source name -> (path to read, copy in the fallback folder)
         self._run_version = None  # version of run.json as last written or seen here
         self._own_meta = ()  # the keys of meta the observer wrote at the start
+        self._claimed = True  # False while the store has not got the run yet
+        self._next_seq = 1  # event numbers (the start is 0)
+        self._beat_seq = self._end_seq = self._metrics_seq = None
 
     # ------------------------------------------------------------ store interface
     _bucket = None  # the Bucket, set by the subclass
@@ -163,23 +168,15 @@ class ObjectStoreObserver(RunObserver):
             )
 
     def _start(self, kwargs, exist_ok=False, source_copies=None):
-        """Everything here may fail the run: the store must be reachable at the start."""
+        """Start the run. A store that cannot be reached does not fail the run: the run's
+        directory is claimed when the store is back (``_claim_late``), or by ``sacred sync``.
+        """
         self._reset_run()
         self.fallback_file = None
-        try:
-            bucket_created = not self._store_bucket_exists()
-            if bucket_created:
-                self._store_create_bucket()
-        except Exception as e:
-            raise ConnectionError(
-                f"{type(self).__name__} could not reach the bucket {self.bucket_id!r} at "
-                f"{self._store_address()}: {e}"
-            ) from e
+        self._journal = None
         ex_info = kwargs["ex_info"]
-        experiment = dict(ex_info)
-        experiment["sources"] = self._save_sources(ex_info, source_copies)
         self.run_entry = {
-            "experiment": experiment,
+            "experiment": dict(ex_info),
             "command": kwargs["command"],
             "host": dict(kwargs["host_info"]),
             "start_time": _iso(kwargs["start_time"]),
@@ -194,11 +191,61 @@ class ObjectStoreObserver(RunObserver):
         self.info = {}
         self.cout = ""
         self.saved_metrics = {}
-        run_id = self._claim_run_dir(kwargs["_id"], bucket_created, exist_ok)
-        self._started = dict(kwargs, _id=run_id)
+        self._started = dict(kwargs)
+        self.dir = None
+        try:
+            bucket_created = self._reach_bucket()
+            self.run_entry["experiment"]["sources"] = self._save_sources(ex_info, source_copies)
+            run_id = self._claim_run_dir(kwargs["_id"], bucket_created, exist_ok)
+        except Exception as e:
+            if not self._journaling or isinstance(e, FileExistsError):
+                raise
+            self._claimed = False
+            self._retry_after = time.monotonic() + self.RETRY_INTERVAL
+            self.run_entry["experiment"]["sources"] = self._source_keys(ex_info, source_copies)
+            reason = str(e) if isinstance(e, ConnectionError) else f"{type(e).__name__}: {e}"
+            logger.warning(
+                "%s; the run goes on and is kept in a journal until the store is back.", reason
+            )
+            self._write_fallback()
+            return kwargs["_id"]
+        self._started["_id"] = run_id
         self._upload_state("config.json")
         self._upload_state("cout.txt")
         return run_id
+
+    def _reach_bucket(self) -> bool:
+        """Make sure the bucket exists; True if it was created."""
+        try:
+            bucket_created = not self._store_bucket_exists()
+            if bucket_created:
+                self._store_create_bucket()
+        except Exception as e:
+            if isinstance(e, ConnectionError) and str(e).startswith(type(self).__name__):
+                raise
+            raise ConnectionError(
+                f"{type(self).__name__} could not reach the bucket {self.bucket_id!r} at "
+                f"{self._store_address()}: {e}"
+            ) from e
+        return bucket_created
+
+    def _claim_late(self):
+        """The store is back: claim the run's directory, then upload everything."""
+        ex_info = self._started["ex_info"]
+        copies = {name: record[1] or record[0] for name, record in self._source_copies.items()}
+        bucket_created = self._reach_bucket()
+        self.run_entry["experiment"]["sources"] = self._save_sources(ex_info, copies)
+        run_id = self._claim_run_dir(self._started["_id"], bucket_created)
+        self._started["_id"] = run_id
+        self._claimed = True
+        for kwargs, record in self._artifacts:
+            key = s3_join(self.dir, kwargs["name"])
+            source = record[1] or kwargs["filename"]
+            self._pending[key] = ("file", source, kwargs.get("content_type"), record)
+        for name in ("config.json", "cout.txt", "info.json", "metrics.json", "run.json"):
+            if name != "info.json" or self.info:
+                if name != "metrics.json" or self._metrics_marked:
+                    self._mark(name)
 
     def heartbeat_event(self, info, captured_out, beat_time, result):
         with self._lock:
@@ -207,6 +254,7 @@ class ObjectStoreObserver(RunObserver):
             self.run_entry["result"] = result
             self._beat = dict(info=info, captured_out=captured_out, beat_time=beat_time)
             self._beat["result"] = result
+            self._beat_seq = self._seq()
             if captured_out != self._cout_uploaded:
                 self.cout = captured_out
                 self._mark("cout.txt")
@@ -220,6 +268,7 @@ class ObjectStoreObserver(RunObserver):
             self.run_entry["stop_time"] = _iso(stop_time)
             self.run_entry["result"] = result
             self.run_entry["status"] = "COMPLETED"
+            self._end_seq = self._seq()
             self._end = ("completed_event", dict(stop_time=stop_time, result=result))
             self._mark("run.json")
             self._flush(final=True)
@@ -228,6 +277,7 @@ class ObjectStoreObserver(RunObserver):
         with self._lock:
             self.run_entry["stop_time"] = _iso(interrupt_time)
             self.run_entry["status"] = status
+            self._end_seq = self._seq()
             self._end = ("interrupted_event", dict(interrupt_time=interrupt_time, status=status))
             self._mark("run.json")
             self._flush(final=True)
@@ -237,6 +287,7 @@ class ObjectStoreObserver(RunObserver):
             self.run_entry["stop_time"] = _iso(fail_time)
             self.run_entry["status"] = "FAILED"
             self.run_entry["fail_trace"] = fail_trace
+            self._end_seq = self._seq()
             self._end = ("failed_event", dict(fail_time=fail_time, fail_trace=fail_trace))
             self._mark("run.json")
             self._flush(final=True)
@@ -245,7 +296,7 @@ class ObjectStoreObserver(RunObserver):
         with self._lock:
             self._add_resource(filename)
 
-    def _add_resource(self, filename, source=None):
+    def _add_resource(self, filename, source=None, seq=None, flush=True):
         filename = os.path.abspath(filename)
         source = source or filename
         stem, ext = os.path.splitext(os.path.basename(filename))
@@ -253,32 +304,39 @@ class ObjectStoreObserver(RunObserver):
         entry = [filename, key]
         if entry not in self.run_entry["resources"]:
             self.run_entry["resources"].append(entry)
-            self._resources.append([filename, None])
+            self._resources.append([filename, None, self._seq() if seq is None else seq])
             self._pending[key] = ("file", source, None, self._resources[-1])
             self._mark("run.json")
-        self._flush()
+        if flush:
+            self._flush()
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         with self._lock:
             self._add_artifact(name, filename, metadata, content_type)
 
-    def _add_artifact(self, name, filename, metadata, content_type, source=None):
+    def _add_artifact(
+        self, name, filename, metadata, content_type, source=None, seq=None, flush=True
+    ):
         if name in _RUN_FILES:
             raise FileExistsError(
                 f"You are trying to overwrite a file necessary for the {type(self).__name__}. "
                 f"The list of blacklisted files is: {list(_RUN_FILES)}"
             )
         kwargs = dict(name=name, filename=filename, metadata=metadata, content_type=content_type)
-        self._artifacts.append([kwargs, None])
+        self._artifacts.append([kwargs, None, self._seq() if seq is None else seq])
         self.run_entry["artifacts"].append(name)
-        self._pending[s3_join(self.dir, name)] = (
-            "file",
-            source or filename,
-            content_type,
-            self._artifacts[-1],
-        )
+        if self._claimed:
+            self._pending[s3_join(self.dir, name)] = (
+                "file",
+                source or filename,
+                content_type,
+                self._artifacts[-1],
+            )
+        elif source:
+            self._artifacts[-1][1] = source
         self._mark("run.json")
-        self._flush()
+        if flush:
+            self._flush()
 
     def log_metrics(self, metrics_by_name, info):
         with self._lock:
@@ -294,12 +352,18 @@ class ObjectStoreObserver(RunObserver):
                 changed = changed or bool(metric["steps"])
             if changed:
                 self._mark("metrics.json")
+                self._metrics_seq = self._seq()
             # uploaded by the heartbeat that always follows
 
     def join(self):
         with self._lock:
-            if self._pending:
+            if self._pending or not self._claimed:
                 self._flush(final=True)
+
+    def _seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
 
     # ------------------------------------------------------------ uploads
     def _save_sources(self, ex_info, copies=None):
@@ -314,6 +378,18 @@ class ObjectStoreObserver(RunObserver):
             if not self._store_exists(key):
                 with open(path, "rb") as f:
                     self._store_put(key, f.read(), None)
+            self._source_copies[name] = [path, None]
+            source_info.append([name, posixpath.relpath(key, self.basedir or ".")])
+        return source_info
+
+    def _source_keys(self, ex_info, copies=None):
+        """The source entries of run.json, computed without the store (uploaded later)."""
+        source_info = []
+        for name, _ in ex_info["sources"]:
+            abspath = os.path.join(ex_info["base_dir"], name)
+            path = (copies or {}).get(name, abspath)
+            stem, ext = os.path.splitext(os.path.basename(abspath))
+            key = s3_join(self.source_dir, f"{stem}_{_md5(path)}{ext}")
             self._source_copies[name] = [path, None]
             source_info.append([name, posixpath.relpath(key, self.basedir or ".")])
         return source_info
@@ -378,6 +454,8 @@ class ObjectStoreObserver(RunObserver):
         self.run_entry["meta"] = merged
 
     def _mark(self, name):
+        if not self._claimed:
+            return  # everything is marked once the run's directory is claimed
         key = s3_join(self.dir, name)
         self._pending.pop(key, None)  # re-insert: pending uploads keep the event order
         self._pending[key] = ("state", name)
@@ -391,26 +469,40 @@ class ObjectStoreObserver(RunObserver):
                 self._store_put(key, f.read(), content_type)
 
     def _flush(self, final=False):
-        """Upload what is pending; keep a local record of what could not be uploaded."""
-        if not self._pending:
+        """Upload what is pending; keep a journal of the run while something could not be."""
+        if not self._pending and self._claimed:
             return
         deadline = time.monotonic() + (self.FINAL_RETRY_SECONDS if final else 0)
         while True:
             if final or time.monotonic() >= self._retry_after:
-                self._try_uploads()
-            if not self._pending or time.monotonic() >= deadline:
+                if not self._claimed:
+                    self._try_claim()
+                if self._claimed:
+                    self._try_uploads()
+            if (self._claimed and not self._pending) or time.monotonic() >= deadline:
                 break
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        if self._pending:
+        if self._pending or not self._claimed:
             self._write_fallback()
         elif self.fallback_file is not None:
             self._remove_fallback()
+
+    def _try_claim(self):
+        try:
+            self._claim_late()
+        except Exception as e:
+            if not self._journaling:
+                raise
+            self._retry_after = time.monotonic() + self.RETRY_INTERVAL
+            logger.debug("%s: the store is still away: %s", type(self).__name__, e)
 
     def _try_uploads(self):
         for key, item in list(self._pending.items()):
             try:
                 self._upload(key, item)
             except Exception as e:
+                if not self._journaling:
+                    raise
                 self._retry_after = time.monotonic() + self.RETRY_INTERVAL
                 logger.debug("%s: upload of %s failed: %s", type(self).__name__, key, e)
                 self._keep_file_copies()
@@ -418,84 +510,164 @@ class ObjectStoreObserver(RunObserver):
             if self._pending.get(key) is item:
                 del self._pending[key]
 
-    # ------------------------------------------------------------ fallback record
-    def _fallback_path(self):
-        directory = os.path.abspath(self.failure_dir or self.FALLBACK_PREFIX)
-        stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-        run_id = self._started["_id"] if self._started else "unknown"
-        name = f"{self.FALLBACK_PREFIX}_{run_id}_{stamp}_{os.getpid()}.jsonl"
-        return os.path.join(directory, name)
+    # ------------------------------------------------------------ journal
+    def journal_location(self):
+        """``(location, options)`` of the store, as a journal records it."""
+        basedir = self.basedir.strip("/")
+        return f"{self.SCHEME}://{self.bucket_id}/{basedir}", self._journal_options()
+
+    def _journal_options(self) -> dict:
+        return {}
+
+    def _journal_of_run(self) -> _journal.Journal:
+        if self._journal is None:
+            run_id = self._started["_id"] if self._started and self._claimed else "new"
+            store, options = self.journal_location()
+            self._journal = _journal.Journal(
+                os.path.abspath(self.failure_dir or self.FALLBACK_PREFIX),
+                f"{self.FALLBACK_PREFIX}_{run_id}_",
+                store,
+                options,
+            )
+        return self._journal
 
     def _keep_file_copies(self):
-        """Copy files whose upload is pending: the originals may be gone by replay time."""
-        if self.fallback_file is None:
-            self.fallback_file = self._fallback_path()
-        files_dir = self.fallback_file + ".files"
+        """Copy files whose upload is pending: the originals may be gone by sync time."""
+        journal = self._journal_of_run()
+        self.fallback_file = journal._file_path()
         for record in self._source_copies.values():
-            if record[1] is None:  # sources may change before the replay: keep them as run
-                os.makedirs(files_dir, exist_ok=True)
-                record[1] = os.path.join(files_dir, f"source_{len(os.listdir(files_dir))}")
-                shutil.copyfile(record[0], record[1])
+            if record[1] is None:  # sources may change before the sync: keep them as run
+                record[1] = journal.keep(record[0])
         for key, item in self._pending.items():
             if item[0] != "file" or item[3][1] is not None:
                 continue
-            os.makedirs(files_dir, exist_ok=True)
-            copy = os.path.join(
-                files_dir, f"{len(os.listdir(files_dir))}_{posixpath.basename(key)}"
-            )
-            shutil.copyfile(item[1], copy)
+            copy = journal.keep(item[1])
             item[3][1] = copy
             self._pending[key] = ("file", copy, item[2], item[3])
+        if not self._claimed:
+            for record in self._resources + self._artifacts:
+                if record[1] is None:
+                    source = record[0] if isinstance(record[0], str) else record[0]["filename"]
+                    record[1] = journal.keep(source)
 
-    def _fallback_records(self):
-        sources = {name: copy for name, (_, copy) in self._source_copies.items()}
-        yield {"event": "started_event", "kwargs": self._started, "sources": sources}
-        for filename, copy in self._resources:
-            yield {"event": "resource_event", "kwargs": {"filename": filename}, "file": copy}
-        for kwargs, copy in self._artifacts:
-            yield {"event": "artifact_event", "kwargs": kwargs, "file": copy}
-        if self.saved_metrics:
-            yield {
-                "event": "log_metrics",
-                "kwargs": {"metrics_by_name": self.saved_metrics, "info": {}},
-            }
+    def _journal_lines(self):
+        """The whole run as journal lines, each event with the number it got (a line is the
+        same in every version of the journal, so a sync in between stays right)."""
+        journal = self._journal_of_run()
+        claimed = self._claimed
+        run_id = self._started["_id"] if claimed else None
+        pending = {id(item[3]) for item in self._pending.values() if item[0] == "file"}
+        sources = {f"source:{name}": copy for name, (_, copy) in self._source_copies.items()}
+        lines = [
+            journal.line(
+                "started_event",
+                self._started,
+                seq=0,
+                run=run_id,
+                files=sources,
+                delivered=claimed or None,
+            )
+        ]
+        for record in self._resources:
+            uploaded = claimed and id(record) not in pending
+            lines.append(
+                journal.line(
+                    "resource_event",
+                    {"filename": record[0]},
+                    seq=record[2],
+                    run=run_id,
+                    files={"filename": record[1]},
+                    uploaded=uploaded or None,
+                )
+            )
+        for record in self._artifacts:
+            uploaded = claimed and id(record) not in pending
+            lines.append(
+                journal.line(
+                    "artifact_event",
+                    record[0],
+                    seq=record[2],
+                    run=run_id,
+                    files={"filename": record[1]},
+                    uploaded=uploaded or None,
+                )
+            )
+        if self._metrics_seq is not None:
+            # the metrics so far, whole (metrics.json is written whole)
+            lines.append(
+                journal.line(
+                    "log_metrics",
+                    {"metrics_by_name": self.saved_metrics, "info": {}},
+                    seq=self._metrics_seq,
+                    run=run_id,
+                    whole=True,
+                )
+            )
         if self._beat is not None:
-            yield {"event": "heartbeat_event", "kwargs": self._beat}
+            lines.append(
+                journal.line("heartbeat_event", self._beat, seq=self._beat_seq, run=run_id)
+            )
         if self._end is not None:
-            yield {"event": self._end[0], "kwargs": self._end[1]}
+            lines.append(journal.line(self._end[0], self._end[1], seq=self._end_seq, run=run_id))
+        lines.sort(key=lambda line: line["seq"])
+        return lines
 
     def _write_fallback(self):
+        if not self._journaling:
+            return
         first = self.fallback_file is None or not os.path.exists(self.fallback_file)
-        self._keep_file_copies()
-        os.makedirs(os.path.dirname(self.fallback_file), exist_ok=True)
-        lines = []
-        for record in self._fallback_records():
-            record = dict(record, kwargs=flatten(record["kwargs"]))
-            if record.get("file", 1) is None:
-                del record["file"]
-            lines.append(json.dumps(record) + "\n")
-        _jsonio.write_atomic(self.fallback_file, lines)
+        try:
+            self._keep_file_copies()
+            self.fallback_file = self._journal_of_run().rewrite(self._journal_lines())
+        except OSError as e:
+            logger.error("%s: the journal cannot be written: %s", type(self).__name__, e)
+            return
         if first:
             logger.warning(
-                "%s could not upload to %s (bucket %r); the run is kept in %s until it can: "
-                "replay it with sacred.observers.s3_observer.replay_fallback(path, observer)",
+                "%s could not upload to %s (bucket %r); the run is kept in the journal %s "
+                "until it can; write it into the store later with: sacred sync %s",
                 type(self).__name__,
                 self._store_address(),
                 self.bucket_id,
+                self.fallback_file,
                 self.fallback_file,
             )
 
     def _remove_fallback(self):
         path, self.fallback_file = self.fallback_file, None
-        if os.path.exists(path):
-            os.remove(path)
-            shutil.rmtree(path + ".files", ignore_errors=True)
+        if self._journal is not None:
+            self._journal.remove()
+        if path and not os.path.exists(path):
             logger.warning(
                 "%s reached %s again and uploaded everything; removed %s",
                 type(self).__name__,
                 self._store_address(),
                 path,
             )
+
+    @classmethod
+    def for_journal(cls, location, **options):
+        """An observer for ``<scheme>://bucket/basedir`` that writes a journal into it."""
+        scheme = f"{cls.SCHEME}://"
+        text = str(location)
+        if not text.startswith(scheme):
+            raise ValueError(f"not a {scheme} location: {text}")
+        bucket, _, basedir = text[len(scheme) :].partition("/")
+        observer = cls(bucket, basedir.strip("/"), **options)
+        observer._journaling = False
+        return observer
+
+    def apply_journal(self, events):
+        """Apply journal events to this store (see ``object_store.journal``); returns
+        ``(run id, applied, already there)``."""
+        from sacred.observers.object_store.journal import ObjectJournal  # it uses this class
+
+        with self._lock:
+            journaling, self._journaling = self._journaling, False
+            try:
+                return ObjectJournal(self).apply(events)
+            finally:
+                self._journaling = journaling
 
     def __eq__(self, other):
         if isinstance(other, ObjectStoreObserver):
@@ -507,33 +679,8 @@ class ObjectStoreObserver(RunObserver):
 
 
 def replay_fallback(path, observer) -> object:
-    """Write a run kept in a fallback file (see the WARNING that named it) into a store.
-
-    ``observer`` is an ``S3Observer`` or ``GoogleCloudStorageObserver`` for the bucket and
-    ``basedir`` to write to (usually built like the one of the run). The record holds the
-    whole run, so it can be replayed into an empty store; objects already uploaded are
-    overwritten with the same content. Returns the run id. Raises ``ObserverError`` if the
-    store still cannot take everything (a new fallback file is then named in a warning).
-    """
-    with open(path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    run_id = None
-    with observer._lock:
-        for record in records:
-            event, kwargs = record["event"], safe_restore(record["kwargs"], "kwargs")
-            source = record.get("file")
-            if event == "started_event":
-                copies = record.get("sources")
-                run_id = observer._start(kwargs, exist_ok=True, source_copies=copies)
-            elif event == "resource_event":
-                observer._add_resource(kwargs["filename"], source=source)
-            elif event == "artifact_event":
-                observer._add_artifact(source=source, **kwargs)
-            else:
-                getattr(observer, event)(**kwargs)
-        observer._flush(final=True)
-        if observer._pending:
-            raise ObserverError(
-                f"Could not replay {path} completely; the rest is in {observer.fallback_file}"
-            )
-    return run_id
+    """Write the journal ``path`` into the store of ``observer`` (an ``S3Observer`` or
+    ``GoogleCloudStorageObserver``); returns the run id. The same as
+    ``sacred.observers.journal.sync(path, observer)``; raises ``JournalError`` if the store
+    cannot take everything (syncing again finishes the job)."""
+    return _journal.sync(path, observer).run

@@ -12,7 +12,7 @@ another S3-compatible server.
 Beyond the original: ``cout.txt`` holds the whole output (the original kept only the last
 chunk), run ids are claimed with a conditional write (concurrent runs get distinct ids),
 and a store that goes away during a run never fails the run: what could not be uploaded
-is kept in a local file, see ``replay_fallback``. The part shared with the
+is kept in a journal for ``sacred sync`` (see ``sacred.observers.journal``). The part shared with the
 GoogleCloudStorageObserver is ``sacred.observers.object_store``.
 """
 
@@ -36,10 +36,12 @@ class S3Observer(ObjectStoreObserver):
 
     ``region`` defaults to the one of the AWS configuration. ``endpoint_url`` points to
     an S3-compatible server other than AWS. If uploads fail after the start, the run goes
-    on and is kept in a JSON-lines file in ``failure_dir`` (default ``./sacred_s3_fallback``).
+    on and is kept in a journal in ``failure_dir`` (default ``./sacred_s3_fallback``), the
+    same when the store cannot be reached at the start.
     """
 
     STORE_NAME = "S3"
+    SCHEME = "s3"
     FALLBACK_PREFIX = "sacred_s3_fallback"
 
     def __init__(
@@ -72,3 +74,9 @@ class S3Observer(ObjectStoreObserver):
         self.bucket = bucket
         self._bucket = S3Bucket(self.s3, bucket, region, self.endpoint_url)
         self._init_layout(bucket, basedir, resource_dir, source_dir, priority, failure_dir)
+
+    def _journal_options(self) -> dict:
+        options = {"region": self.region}
+        if self.endpoint_url:
+            options["endpoint_url"] = self.endpoint_url
+        return options

@@ -458,3 +458,102 @@ def test_unreadable_journals_are_one_line_errors(tmp_path):
         journal.read_journal(outside)
     code, out, err = sacred_cli("sync", tmp_path / "missing.jsonl")
     assert code == 1 and "cannot read the journal" in err
+
+
+# ================================================================ S3 and Google Cloud Storage
+@pytest.fixture(params=["s3", "gs"])
+def object_kind(request, monkeypatch, tmp_path):
+    """The kind, with the environment pointing its library to the test service (inherited
+    by the ``sacred sync`` subprocess)."""
+    from tests.services import service_url
+
+    if request.param == "s3":
+        pytest.importorskip("boto3")
+        url = service_url("SACRED_TEST_S3_URL")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", url)
+        for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_PROFILE"):
+            monkeypatch.delenv(var, raising=False)
+    else:
+        pytest.importorskip("google.cloud.storage")
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", service_url("SACRED_TEST_GCS_URL"))
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    return request.param
+
+
+class Unreachable:
+    """A bucket adapter that stops reaching its service while ``down`` is set."""
+
+    def __init__(self, bucket):
+        self._real = bucket
+        self.down = False
+
+    def __getattr__(self, name):
+        attr = getattr(self._real, name)
+        if callable(attr) and self.down:
+
+            def fail(*args, **kwargs):
+                raise ConnectionError("connection refused (the service is down)")
+
+            return fail
+        return attr
+
+
+def object_observer(kind, tmp_path):
+    import uuid
+
+    bucket = f"sacred-journal-{uuid.uuid4().hex[:12]}"
+    if kind == "s3":
+        from sacred.observers import S3Observer
+
+        obs = S3Observer(bucket, "exp", failure_dir=str(tmp_path / "failures"))
+    else:
+        from sacred.observers import GoogleCloudStorageObserver
+
+        obs = GoogleCloudStorageObserver(bucket, "exp", failure_dir=str(tmp_path / "failures"))
+    obs.RETRY_INTERVAL = 0.0
+    obs.FINAL_RETRY_SECONDS = 0.2
+    obs._bucket = Unreachable(obs._bucket)
+    return obs, f"{kind}://{bucket}/exp"
+
+
+def check_object_store(location, run_id):
+    from sacred.store import open_store
+
+    store = open_store(location)
+    record = store.get(run_id)
+    metrics = store.metrics(run_id)
+    artifacts = []
+    for name in store.artifacts(run_id):
+        with store.open_artifact(run_id, name) as f:
+            artifacts.append(f.read())
+    check_whole(record, metrics, record["captured_out"], artifacts, store.resources(run_id))
+    assert record["info"]["phase"] == "second"
+    assert store.find_ids() == [run_id]
+    assert store.sources(run_id)
+
+
+@pytest.mark.parametrize("mid_run", [False, True], ids=["down_from_start", "down_mid_run"])
+def test_object_store_journal_is_synced_whole_and_once(object_kind, tmp_path, mid_run):
+    obs, location = object_observer(object_kind, tmp_path)
+    ex = make_experiment(
+        tmp_path, obs, down=lambda: setattr(obs._bucket, "down", True), mid_run=mid_run
+    )
+    run = ex.run(options={"--capture": "sys"})
+    assert run.status == "COMPLETED" and run._failed_observers == []
+    (path,) = journals_in(tmp_path / "failures")
+    lines = lines_of(path)
+    assert lines[0]["store"] == location and lines[0]["run"] == (1 if mid_run else None)
+    obs._bucket.down = False
+
+    code, out, err = sacred_cli("sync", path)
+    assert (code, err) == (0, "")
+    assert out == f"run 1: {len(lines)} events applied, 0 already there ({path})\n"
+    check_object_store(location, 1)
+    code, out, err = sacred_cli("sync", path)  # again: nothing doubles, nothing is written
+    assert out == f"run 1: 0 events applied, {len(lines)} already there ({path})\n"
+    check_object_store(location, 1)

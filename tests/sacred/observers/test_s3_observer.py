@@ -281,16 +281,23 @@ def test_queued_runs_are_not_supported(s3_url, bucket):
         obs.queued_event(None, None, None, None, None, None, None)
 
 
-def test_unreachable_server_fails_the_start_naming_the_address(bucket, source_file):
+def test_unreachable_server_does_not_fail_the_start_and_journals_the_run(
+    bucket, source_file, tmp_path, caplog
+):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here
-    obs = S3Observer(bucket, "exp", endpoint_url=f"http://127.0.0.1:{port}")
-    with pytest.raises(ConnectionError) as e:
-        start(obs, source_file)
-    assert f"S3Observer could not reach the bucket '{bucket}' at http://127.0.0.1:{port}" in str(
-        e.value
+    obs = S3Observer(
+        bucket, "exp", endpoint_url=f"http://127.0.0.1:{port}", failure_dir=str(tmp_path)
     )
+    with caplog.at_level(logging.WARNING):
+        assert start(obs, source_file) is None  # no id: the store did not get the run
+    assert f"S3Observer could not reach the bucket '{bucket}' at http://127.0.0.1:{port}" in (
+        caplog.text
+    )
+    (path,) = tmp_path.glob("*.jsonl")
+    assert f"sacred sync {path}" in caplog.text
+    assert json.loads(path.read_text().splitlines()[0])["event"] == "started_event"
 
 
 # ---------------------------------------------------------------- whole experiments
@@ -422,24 +429,30 @@ def test_server_stopped_mid_run_keeps_the_run_alive_and_nothing_is_lost(
     files = sorted(fallback_dir.glob("*.jsonl"))
     assert len(files) == 1 and files[0].name.startswith("sacred_s3_fallback_1_")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(str(files[0]) in w and "replay_fallback" in w for w in warnings), warnings
+    assert any(f"sacred sync {files[0]}" in w for w in warnings), warnings
 
     # the record itself: the whole run as events, ending with the completion
     records = [json.loads(line) for line in files[0].read_text().splitlines()]
+    # (in the order of the events, each with its number)
     assert [r["event"] for r in records] == [
         "started_event",
         "artifact_event",
-        "artifact_event",
         "log_metrics",
+        "artifact_event",
         "heartbeat_event",
         "completed_event",
     ]
-    assert records[0]["kwargs"]["_id"] == 1
+    assert [r["seq"] for r in records] == sorted(r["seq"] for r in records)
+    assert records[0]["kwargs"]["_id"] == 1 and records[0]["run"] == 1
     assert records[0]["kwargs"]["config"]["n"] == 3
-    assert [r["kwargs"]["name"] for r in records[1:3]] == ["late.bin", "out.txt"]
-    assert records[4]["kwargs"]["captured_out"] == ("step 0\nstep 1\nstep 2\nafter the outage\n")
-    assert records[3]["kwargs"]["metrics_by_name"]["loss"]["steps"] == [0, 1, 2, 99]
-    assert records[5]["kwargs"]["result"] == 6
+    by_event = {r["event"]: r for r in records}
+    artifacts = [r["kwargs"]["name"] for r in records if r["event"] == "artifact_event"]
+    assert artifacts == ["late.bin", "out.txt"]
+    assert by_event["heartbeat_event"]["kwargs"]["captured_out"] == (
+        "step 0\nstep 1\nstep 2\nafter the outage\n"
+    )
+    assert by_event["log_metrics"]["kwargs"]["metrics_by_name"]["loss"]["steps"] == [0, 1, 2, 99]
+    assert by_event["completed_event"]["kwargs"]["result"] == 6
 
     # replay into a fresh server (moto lost everything when it stopped)
     _, new_url = private_moto()
