@@ -349,10 +349,10 @@ def sync(path, store_or_observer=None, **options) -> SyncResult:
                 "give the location with the password"
             )
         options = {**first.options, **options}
-    elif isinstance(target, (str, os.PathLike)) or _is_client(target):
-        options = {**_same_kind_options(first, target), **options}
     try:
         if isinstance(target, (str, os.PathLike)) or _is_client(target):
+            if target is not first.store:
+                options = {**_same_kind_options(first, target), **options}
             observer = _observer_for(target, options)
         else:
             observer = target
@@ -369,17 +369,26 @@ def sync(path, store_or_observer=None, **options) -> SyncResult:
 
 
 def _same_kind_options(first, target) -> dict:
-    """The journal's options apply to another store of the same kind only."""
-    from sacred.store.location import scheme_of  # lazy: observers do not load the read side
-
+    """The journal's options, for a store of the kind the journal was written for; a store
+    of another kind is refused (a journal's lines mean what its backend makes of them)."""
     if first.store is None:
         return {}
+    recorded, given = _observer_of(first.store), _observer_of(target)
+    if recorded and given and recorded != given:
+        raise JournalError(
+            f"the journal was written for {first.store}; the store must be of that kind"
+        )
+    return dict(first.options) if recorded == given else {}
+
+
+def _observer_of(location):
+    """The observer class (dotted) that writes ``location``, or None if it is none known."""
+    from sacred.store.location import backend_of  # lazy: observers do not load the read side
+
     try:
-        kind = "mongodb" if _is_client(target) else scheme_of(target)
-        same = scheme_of(first.store) == kind
+        return backend_of("mongodb://" if _is_client(location) else location, "observer").observer
     except Exception:
-        return {}
-    return dict(first.options) if same else {}
+        return None
 
 
 def _observer_for(location, options):

@@ -304,6 +304,18 @@ def test_mongo_sync_into_another_database_and_after_a_stopped_sync(client, tmp_p
     assert doc["status"] == "COMPLETED" and artifacts == [b"\x00weights v1"]
 
 
+def test_a_store_of_another_kind_is_refused(client, tmp_path, capsys):
+    obs = mongo_observer(client, tmp_path)
+    ex = make_experiment(tmp_path, obs, down=lambda: setattr(client, "down", True))
+    ex.run(options={"--capture": "sys"})
+    (path,) = journals_in(tmp_path / "failures")
+    client.down = False
+    code, out, err = sacred_cli_here(capsys, "sync", path, f"sqlite:///{tmp_path}/x.db")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "written for mongodb://localhost:27017/jdb; the store must be of that kind" in err
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_replay_failure_file_is_the_same_sync(client, tmp_path):
     obs = mongo_observer(client, tmp_path)
     ex = make_experiment(tmp_path, obs, down=lambda: setattr(client, "down", True))
