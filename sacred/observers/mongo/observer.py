@@ -496,7 +496,10 @@ class MongoObserver(RunObserver):
         if not self._inserted:
             self._insert_late()
         self._pending_files.store(self._store_resource, self._store_artifact)
+        refs = len(self._metric_docs.refs)
         self._sync_metrics()
+        if len(self._metric_docs.refs) != refs:  # first documents of metrics: reference them
+            self._document.set_info(self.run_entry.get("info") or {}, self._metric_docs.refs)
         self._flush_run(upsert)
 
     def _sync_metrics(self):

@@ -238,7 +238,8 @@ class ObjectStoreObserver(RunObserver):
         run_id = self._claim_run_dir(self._started["_id"], bucket_created)
         self._started["_id"] = run_id
         self._claimed = True
-        for kwargs, record in self._artifacts:
+        for record in self._artifacts:
+            kwargs = record[0]
             key = s3_join(self.dir, kwargs["name"])
             source = record[1] or kwargs["filename"]
             self._pending[key] = ("file", source, kwargs.get("content_type"), record)

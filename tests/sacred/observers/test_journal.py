@@ -569,3 +569,29 @@ def test_object_store_journal_is_synced_whole_and_once(object_kind, tmp_path, mi
     code, out, err = sacred_cli("sync", path)  # again: nothing doubles, nothing is written
     assert out == f"run 1: 0 events applied, {len(lines)} already there ({path})\n"
     check_object_store(location, 1)
+
+
+def test_a_store_back_before_the_end_gets_the_run_and_no_journal_is_left(
+    client, object_kind, tmp_path
+):
+    """Unreachable at the start, back before the end: the observers insert (claim) the run
+    late and write everything; no journal remains."""
+    mongo = mongo_observer(client, tmp_path / "mongo")
+    objects, location = object_observer(object_kind, tmp_path / "objects")
+
+    def down():
+        client.down = True
+        objects._bucket.down = True
+
+    def up():
+        client.down = False
+        objects._bucket.down = False
+
+    ex = make_experiment(tmp_path, mongo, down=down, up=up)
+    ex.observers.append(objects)
+    run = ex.run(options={"--capture": "sys"})
+    assert run.status == "COMPLETED" and run._failed_observers == []
+    assert journals_in(tmp_path / "mongo" / "failures") == []
+    assert journals_in(tmp_path / "objects" / "failures") == []
+    check_mongo(client, 1)
+    check_object_store(location, 1)
