@@ -82,7 +82,7 @@ def bench_new_id(root, n=400):
     med = {k: statistics.median(v) for k, v in times.items()}
     t_scan = median_time(lambda: _scan_max_id(full), 20)
 
-    print("new run id (mkdir from the .next_id hint), median of", n)
+    print("new run id (mkdir from the hint in the user's cache), median of", n)
     print(f"  empty folder          {ms(med['id empty'])}")
     print(
         f"  10,000 runs           {ms(med['id full'])}   ratio "

@@ -2,6 +2,8 @@
 
 import copy
 import logging
+import os
+import tempfile
 
 import pytest
 
@@ -13,6 +15,9 @@ def pytest_configure(config):
     # (tests then see ``cpu: None`` and ``gpus: None``).
     SETTINGS.HOST_INFO.INCLUDE_CPU_INFO = False
     SETTINGS.HOST_INFO.INCLUDE_GPU_INFO = False
+    # the FileStorageObserver keeps run-id hints in the user's cache: a session's own one
+    # (subprocesses inherit it), so tests neither read nor leave files in ~/.cache
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sacred-test-cache-")
 
 
 def _restore(target, snapshot):
