@@ -108,6 +108,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser(
         "sync",
         help="write journals of runs whose backend was unreachable into the store",
+        usage="sacred sync [-h] [--prefix PREFIX] JOURNAL [JOURNAL ...] [STORE | --store STORE]",
         description="Apply journals (kept in an observer's failure_dir while its backend was "
         "unreachable) to the store they were meant for, or to STORE (a URL of the same "
         "kind). A folder stands for the journals in it. Applying is idempotent.",
