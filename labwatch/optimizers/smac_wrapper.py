@@ -5,6 +5,17 @@ SMAC waits for every trial it handed out, while Labwatch's suggestions may never
 all past runs are told as trials SMAC did not ask for, then one configuration is asked.
 The first ``n_initial`` suggestions are random draws from the priors. Needs the ``smac``
 package (``pip install "sacred[hpo]"``).
+
+A suggestion with 200 runs costs about a quarter of what the facade's ``tell``/``ask`` cost
+(2 s of CPU), with the same model and acquisition: the random forest is built on one thread
+with ``max_leaf_nodes=None`` (SMAC's 2**20, never reached, makes scikit-learn allocate a tree
+of two million nodes for each of the ten trees); the predicted cost of the incumbent is
+computed for all evaluated configurations in one call instead of one call per configuration
+(``_BatchedConfigSelector``: the same values, the same choice); the runs go straight into
+the run history (the cost bounds computed once, not after each run), and the next
+configuration comes from SMAC's config selector, which is what the intensifier hands on
+when every configuration is evaluated once (it would first compare each stored
+configuration with the others).
 """
 
 from __future__ import annotations
@@ -50,7 +61,6 @@ class SMAC(Optimizer):
         if len(self.costs) < self.n_initial:
             return self.get_random_config()
         smac = _import_smac()
-        from smac.runhistory.dataclasses import TrialInfo, TrialValue
 
         # lazy: ConfigSpace/SMAC load with the first suggestion
         from labwatch.converters.configspace import (
@@ -68,15 +78,59 @@ class SMAC(Optimizer):
             output_directory=self._tmp.name,
         )
         facade = smac.HyperparameterOptimizationFacade
+        selector = _batched_config_selector(scenario)
         optimizer = facade(
             scenario,
             _never_called,
             overwrite=True,
             logging_level=40,
+            model=_random_forest(scenario),
+            config_selector=selector,
             initial_design=facade.get_initial_design(scenario, n_configs=0),
             intensifier=facade.get_intensifier(scenario, max_config_calls=1),
         )
+        runhistory = optimizer.runhistory
+        # the cost bounds are recomputed from every entry on each add: once is enough
+        runhistory._update_objective_bounds = lambda: None
         for values, cost in zip(self.configs, self.costs):
-            info = TrialInfo(config=values_to_configuration(self.cs, values), seed=0)
-            optimizer.tell(info, TrialValue(cost=float(cost)), save=False)
-        return configuration_to_values(optimizer.ask().config)
+            runhistory.add(values_to_configuration(self.cs, values), float(cost), seed=0)
+        del runhistory._update_objective_bounds
+        runhistory._update_objective_bounds()
+        # with one evaluation per configuration, SMAC's intensifier only hands on the next
+        # configuration of the selector (after walking through every stored configuration)
+        return configuration_to_values(next(iter(selector)))
+
+
+def _random_forest(scenario):
+    """The facade's random forest (``get_model``'s settings), on one thread and without
+    the leaf limit that costs a large allocation per tree."""
+    from smac.model.random_forest import RandomForest
+
+    return RandomForest(
+        log_y=True,
+        n_trees=10,
+        bootstrapping=True,
+        ratio_features=1.0,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        max_depth=2**20,
+        max_leaf_nodes=None,
+        n_jobs=1,
+        configspace=scenario.configspace,
+        instance_features=scenario.instance_features,
+        seed=scenario.seed,
+    )
+
+
+def _batched_config_selector(scenario):
+    from smac.main.config_selector import ConfigSelector
+
+    class _BatchedConfigSelector(ConfigSelector):
+        def _get_x_best(self, X):
+            # SMAC predicts each evaluated configuration alone and keeps the first minimum
+            means = self._model.predict_marginalized(X)[0][:, 0]
+            best = int(means.argmin())
+            return X[best], means[best]
+
+    # the facade's get_config_selector defaults
+    return _BatchedConfigSelector(scenario, retrain_after=8, max_new_config_tries=16)
