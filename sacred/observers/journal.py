@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import inspect
 import json
 import logging
@@ -75,7 +76,17 @@ EVENTS = (
     "failed_event",
 )
 FINAL_EVENTS = ("completed_event", "interrupted_event", "failed_event")
-_KNOWN_FIELDS = ("journal", "seq", "run", "event", "kwargs", "store", "options", "files")
+_KNOWN_FIELDS = (
+    "journal",
+    "seq",
+    "run",
+    "event",
+    "kwargs",
+    "store",
+    "options",
+    "files",
+    "legacy",
+)
 
 
 class JournalError(Exception):
@@ -134,7 +145,8 @@ class Journal:
         self.store = store
         self.options = dict(options or {})
         self.run = run
-        self.path = None
+        self.path = None  # fixed by the first copy or write
+        self.written = False  # whether the file holds lines yet
         self._next_seq = 0
 
     def next_seq(self) -> int:
@@ -200,6 +212,7 @@ class Journal:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        self.written = True
         return path
 
     def rewrite(self, records) -> str:
@@ -212,6 +225,7 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        self.written = True
         return path
 
     def remove(self) -> None:
@@ -224,6 +238,7 @@ class Journal:
             elif os.path.exists(target):
                 os.remove(target)
         self.path = None
+        self.written = False
 
 
 # ---------------------------------------------------------------------------- reading
@@ -247,6 +262,7 @@ def read_journal(path) -> list:
         lines.pop()
     folder = os.path.dirname(os.path.abspath(path))
     files_dir = os.path.abspath(path)[: -len(".jsonl")] + "_files"
+    legacy_id = "legacy-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:24]
     events, seen, identity = [], set(), None
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -255,6 +271,8 @@ def read_journal(path) -> list:
             record = json.loads(line)
         except ValueError as e:
             raise JournalError(f"{path}, line {number}: not JSON ({e})") from None
+        if isinstance(record, dict) and "journal" not in record and "seq" not in record:
+            record = _from_legacy(record, legacy_id, number, folder)
         event = _event_of(record, path, number, folder, files_dir)
         if identity is None:
             identity = event.journal
@@ -268,6 +286,29 @@ def read_journal(path) -> list:
         raise JournalError(f"{path}: the journal holds no events")
     events.sort(key=lambda e: e.seq)
     return events
+
+
+def _from_legacy(record, legacy_id, number, folder) -> dict:
+    """A line of the fallback files written before the journal (``{"event", "kwargs"}`` and
+    ``run_id``/``url`` (SQL), ``delivered`` (MongoDB, queue), ``file``/``sources`` (S3/GCS)) as
+    a journal line: the file's content is its identity, the line number its sequence."""
+    out = {k: v for k, v in record.items() if k not in ("run_id", "url", "file", "sources")}
+    out.update(journal=legacy_id, seq=number, run=record.get("run_id"), store=record.get("url"))
+    kwargs = record.get("kwargs")
+    files = {}
+    if isinstance(kwargs, dict) and isinstance(kwargs.get("stored_copy"), str):
+        kwargs = dict(kwargs)
+        files["filename"] = kwargs.pop("stored_copy")
+        out["kwargs"] = kwargs
+    if isinstance(record.get("file"), str):
+        files["filename"] = record["file"]
+    sources = record.get("sources")
+    for name, copy in sources.items() if isinstance(sources, dict) else ():
+        if isinstance(copy, str):
+            files[f"source:{name}"] = copy
+    out["files"] = {k: os.path.relpath(v, folder) for k, v in files.items()}
+    out["legacy"] = True
+    return out
 
 
 def _event_of(record, path, number, folder, files_dir) -> JournalEvent:
@@ -288,11 +329,13 @@ def _event_of(record, path, number, folder, files_dir) -> JournalEvent:
     if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
         raise JournalError(f"{where}: kwargs are not keyword arguments")
     files = {}
+    # a journal's copies are in its _files folder (older fallback files: below its folder)
+    allowed = os.path.realpath(folder if record.get("legacy") else files_dir)
     for key, rel in (record.get("files") or {}).items():
         if not isinstance(rel, str):
             raise JournalError(f"{where}: a file is not a path")
         full = os.path.realpath(os.path.join(folder, rel))
-        if os.path.commonpath([full, os.path.realpath(files_dir)]) != os.path.realpath(files_dir):
+        if os.path.commonpath([full, allowed]) != allowed:
             raise JournalError(f"{where}: the file {rel!r} is outside the journal's folder")
         files[str(key)] = full
     store = record.get("store")
