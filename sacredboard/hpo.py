@@ -5,15 +5,26 @@ the space's name is among its named configs (``meta.named_configs``, or the ``wi
 arguments in ``meta.options.UPDATE``). The cost of a run is its result, or
 ``result["optimization_target"]`` (Labwatch minimises it). Definitions come from Labwatch's
 own storage (``labwatch.backends``), when Labwatch is installed and kept them there.
+
+Parameters are named by their paths in the config (``lr``, ``net.layers``, ``x[0]``). The
+report has what the search-space page draws: the best-so-far curve (with ``log_scale`` when
+positive costs span two decades or more), every completed run's cost and parameter values
+(``points``: cost against each parameter, parallel coordinates) and how much of the cost's
+variance each parameter explains on its own (``importance``, see ``main_effects``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import math
+import re
 
 from sacredboard.analysis import stats, varying_config_keys
 
-__all__ = ("named_configs_of", "cost_of", "list_spaces", "space_report")
+__all__ = ("named_configs_of", "cost_of", "list_spaces", "space_report", "main_effects")
+
+MAX_POINTS = 5000  # completed runs sent for the scatter and parallel-coordinates plots
 
 
 def named_configs_of(record: dict) -> list:
@@ -128,6 +139,19 @@ def space_report(records, name: str, live_state, definition=None, top: int = 10)
         if isinstance(lw, dict) and lw.get("optimizer"):
             optimizer = lw["optimizer"]
             break
+    if optimizer is None and isinstance((definition or {}).get("optimizer"), str):
+        optimizer = definition["optimizer"]
+    costs = [cost_of(r) for r in completed]
+    log_scale = bool(costs) and min(costs) > 0 and max(costs) >= 100 * min(costs)
+    by_time = sorted(completed, key=_when)[-MAX_POINTS:]
+    points = [
+        {
+            "id": str(r["_id"]),
+            "cost": cost_of(r),
+            "values": {p: _get(r.get("config") or {}, p) for p in params},
+        }
+        for r in by_time
+    ]
     return {
         "name": name,
         "definition": definition,
@@ -135,7 +159,8 @@ def space_report(records, name: str, live_state, definition=None, top: int = 10)
         "total": len(runs),
         "counts": counts,
         "curve": curve,
-        "cost": stats([cost_of(r) for r in completed]),
+        "log_scale": log_scale,
+        "cost": stats(costs),
         "parameters": params,
         "top": [
             {
@@ -145,13 +170,93 @@ def space_report(records, name: str, live_state, definition=None, top: int = 10)
             }
             for r in completed[:top]
         ],
+        "points": points,
+        "importance": main_effects(points, params, log=log_scale),
     }
 
 
-def _get(config, dotted):
+_PART = re.compile(r"\[(-?\d+)\]|([^.\[\]]+)")
+
+
+def _get(config, path):
+    """The value at ``path`` (``a.b``, ``x[0]``, ``layers[1].units``), or None."""
     cur = config
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
+    for index, key in _PART.findall(path):
+        if key:
+            if not isinstance(cur, dict) or key not in cur:
+                return None
+            cur = cur[key]
+        else:
+            i = int(index)
+            if not isinstance(cur, (list, tuple)) or not -len(cur) <= i < len(cur):
+                return None
+            cur = cur[i]
     return cur
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def main_effects(points, params, log: bool = False, max_bins: int = 10) -> list:
+    """The share of the cost's variance each parameter explains alone, best first.
+
+    A first-order (fANOVA-style main effect) estimate without a model: the runs are
+    grouped by the parameter (numbers in up to ``max_bins`` bins of equal counts, about
+    sqrt(runs), other values by value) and the variance of the group means is compared
+    with the variance of the costs (log10 costs with ``log``), adjusted for the number of
+    groups like an adjusted R^2, so a parameter unrelated to the cost scores near 0.
+    ``[{"parameter", "explained", "groups", "runs"}]``; parameters seen with fewer than
+    four runs, or a single value, are left out.
+    """
+    out = []
+    for param in params:
+        pairs = []
+        for p in points:
+            v, c = p["values"].get(param), p["cost"]
+            if v is None or c is None or (log and c <= 0):
+                continue
+            pairs.append((v, math.log10(c) if log else c))
+        if len(pairs) < 4:
+            continue
+        groups = _groups(pairs, max_bins)
+        n, k = len(pairs), len(groups)
+        if k < 2 or n <= k:
+            continue
+        mean = sum(c for _, c in pairs) / n
+        total = sum((c - mean) ** 2 for _, c in pairs)
+        if total <= 0:
+            continue
+        between = sum(len(g) * (sum(g) / len(g) - mean) ** 2 for g in groups)
+        explained = 1 - (1 - between / total) * (n - 1) / (n - k)
+        out.append(
+            {
+                "parameter": param,
+                "explained": round(min(1.0, max(0.0, explained)), 4),
+                "groups": k,
+                "runs": n,
+            }
+        )
+    out.sort(key=lambda e: -e["explained"])
+    return out
+
+
+def _groups(pairs, max_bins):
+    """Costs grouped by value: numbers in bins of about equal counts (equal values together)."""
+    if all(_is_number(v) for v, _ in pairs):
+        pairs = sorted(pairs, key=lambda vc: vc[0])
+        bins = max(2, min(max_bins, round(math.sqrt(len(pairs)))))
+        size = len(pairs) / bins
+        groups, current, last = [], [], None
+        for i, (v, c) in enumerate(pairs):
+            if current and v != last and i >= size * (len(groups) + 1):
+                groups.append(current)
+                current = []
+            current.append(c)
+            last = v
+        groups.append(current)
+        return groups
+    by_value: dict = {}
+    for v, c in pairs:
+        by_value.setdefault(json.dumps(v, sort_keys=True, default=str), []).append(c)
+    return list(by_value.values())
