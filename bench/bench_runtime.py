@@ -1,4 +1,6 @@
-"""Benchmarks of the run-time helpers: metrics, host info, source discovery, capturing.
+"""Benchmarks of the run-time helpers: metrics, host info, source discovery.
+
+Output capturing has its own: ``bench/bench_capture.py``.
 
 Run: ``python bench/bench_runtime.py`` (prints numbers; it asserts nothing).
 """
@@ -84,116 +86,8 @@ def bench_sources():
         subprocess.run([sys.executable, script], cwd=tmp, check=True)
 
 
-CAPTURE_SCRIPT = """
-import os, sys, threading, time
-sys.path.insert(0, {root!r})
-from sacred.stdout_capturing import get_stdcapturer
-
-def rss(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-
-mode, getter = sys.argv[1], sys.argv[2]
-line = "x" * 99
-n = {n}
-captured = 0
-before = rss("VmRSS:")
-start = time.perf_counter()
-if mode == "bare":
-    for _ in range(n):
-        print(line)
-    sys.stdout.flush()
-else:
-    _, factory = get_stdcapturer(mode)
-    with factory() as out:
-        stop = threading.Event()
-        def beat():
-            global captured
-            while not stop.wait(0.1):
-                captured += len(out.get())
-        if getter == "beat":
-            t = threading.Thread(target=beat)
-            t.start()
-        for _ in range(n):
-            print(line)
-        if getter == "beat":
-            stop.set()
-            t.join()
-        captured += len(out.get())
-    captured += len(out.get())
-elapsed = time.perf_counter() - start
-peak = rss("VmHWM:") - before
-print(elapsed, peak, captured, file=sys.stderr)
-"""
-
-
-def _run_capture_script(code, mode, getter, env):
-    """(seconds, peak RSS growth, captured bytes) of one run of CAPTURE_SCRIPT.
-
-    The printed output goes to /dev/null, for the bare loop and the capture modes
-    alike; "bare-pipe" sends it through a pipe to ``cat`` instead, which shows what
-    a pipe alone costs (fd mode prints into one).
-    """
-    command = [sys.executable, "-c", code, "bare" if mode == "bare-pipe" else mode, getter]
-    with open(os.devnull, "w") as devnull:
-        if mode == "bare-pipe":
-            cat = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=devnull)
-            proc = subprocess.run(
-                command, stdout=cat.stdin, stderr=subprocess.PIPE, env=env, text=True, check=True
-            )
-            cat.stdin.close()
-            cat.wait()
-        else:
-            proc = subprocess.run(
-                command, stdout=devnull, stderr=subprocess.PIPE, env=env, text=True, check=True
-            )
-    elapsed, peak, captured = proc.stderr.split()
-    return float(elapsed), int(peak), int(captured)
-
-
-def bench_capture(megabytes=50, unbuffered=False):
-    n = megabytes * 1_000_000 // 100
-    code = CAPTURE_SCRIPT.format(root=ROOT, n=n)
-    output = n * 100
-    env = dict(os.environ)
-    env.pop("PYTHONUNBUFFERED", None)
-    if unbuffered:
-        env["PYTHONUNBUFFERED"] = "1"
-    print(f"printing {megabytes} MB as 100-byte lines, PYTHONUNBUFFERED={int(unbuffered)}:")
-    cases = [
-        ("bare", "-"),
-        ("bare-pipe", "-"),
-        ("sys", "end"),
-        ("sys", "beat"),
-        ("fd", "end"),
-        ("fd", "beat"),
-    ]
-    runs = {case: [] for case in cases}
-    for _ in range(11):  # interleaved, so that a busy moment does not hit one case only
-        for mode, getter in cases:
-            runs[mode, getter].append(_run_capture_script(code, mode, getter, env))
-    base = min(r[0] for r in runs["bare", "-"])
-    for (mode, getter), results in runs.items():
-        elapsed = min(r[0] for r in results)
-        peak = min(r[1] for r in results)
-        captured = results[0][2]
-        label = f"{mode} mode, get() {'every 0.1 s' if getter == 'beat' else 'at the end'}"
-        if mode == "bare":
-            label = "bare print loop"
-        elif mode == "bare-pipe":
-            label = "bare print loop into a pipe"
-        print(
-            f"  {label:<29} {elapsed:.3f} s "
-            f"({elapsed / base:.2f}x bare), peak RSS growth {peak / 1e6:.1f} MB "
-            f"({peak / output:.2f}x output), captured {captured / 1e6:.1f} MB"
-        )
-
-
 if __name__ == "__main__":
     bench_metrics()
     bench_host_info()
     bench_sources()
-    bench_capture()
-    bench_capture(unbuffered=True)
+    print("capturing: see bench/bench_capture.py")

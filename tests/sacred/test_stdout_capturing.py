@@ -129,8 +129,10 @@ def test_sys_mode_get_from_another_thread_loses_nothing(capsys):
 
         beat = threading.Thread(target=heartbeat)
         beat.start()
-        for line in lines:
+        for i, line in enumerate(lines):
             sys.stdout.write(line)
+            if i % 5000 == 4999:
+                time.sleep(0.02)  # let the heartbeat thread in, even on a busy machine
         stop.set()
         beat.join()
         collected.append(out.get())
@@ -279,11 +281,13 @@ sys.stderr.write(f"{len(text)} {vm('VmHWM:') - before}")
 """
 
 
-@pytest.mark.parametrize("mode", ["sys", "fd"])
-def test_reading_all_output_at_the_end_holds_one_copy(mode):
+@pytest.mark.parametrize("mode, unbuffered", [("sys", False), ("sys", True), ("fd", False)])
+def test_reading_all_output_at_the_end_holds_one_copy(mode, unbuffered):
     # get() hands the kept text over instead of joining a copy of it
     env = dict(os.environ)
     env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:  # each print goes through on its own (see the tests below)
+        env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT, mode],
         stdout=subprocess.DEVNULL,
@@ -296,6 +300,168 @@ def test_reading_all_output_at_the_end_holds_one_copy(mode):
     length, growth = map(int, proc.stderr.split())
     assert length == 30_000_000
     assert growth < 45_000_000  # two copies would need 60 MB
+
+
+# ---------------------------------------------------------------- sys mode, unbuffered streams
+# An original stream that hands on each write (PYTHONUNBUFFERED) or each line (a terminal)
+# gets a replacement whose write records the text and calls the original's write.
+
+
+def unbuffered_stream():
+    raw = io.BytesIO()
+    return raw, io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+
+
+def test_sys_mode_unbuffered_original_gets_each_write_at_once(monkeypatch):
+    raw_out, original_out = unbuffered_stream()
+    raw_err, original_err = unbuffered_stream()
+    monkeypatch.setattr(sys, "stdout", original_out)
+    monkeypatch.setattr(sys, "stderr", original_err)
+    with tee_output_python() as out:
+        assert isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout is not original_out
+        assert sys.stdout.write_through and sys.stdout.encoding == "utf-8"
+        print("one")
+        assert raw_out.getvalue() == b"one\n"
+        print("two ✓", file=sys.stderr)
+        assert raw_err.getvalue() == "two ✓\n".encode()
+        assert sys.stdout.write("three") == 5
+        assert raw_out.getvalue() == b"one\nthree"
+        sys.stdout.buffer.write(b" raw\n")
+        sys.stdout.writelines(["a\n", "b\n"])
+        print("flushed", flush=True)
+        assert out.get() == "one\ntwo ✓\nthree raw\na\nb\nflushed\n"
+        assert out.get() == ""
+    assert sys.stdout is original_out and sys.stderr is original_err
+    assert raw_out.getvalue() == b"one\nthree raw\na\nb\nflushed\n"
+
+
+def test_sys_mode_unbuffered_write_refused_by_the_original_is_not_recorded(monkeypatch):
+    raw, original = unbuffered_stream()
+    monkeypatch.setattr(sys, "stdout", original)
+    with tee_output_python() as out:
+        print("before")
+        with pytest.raises(TypeError) as info:
+            sys.stdout.write(b"bytes")
+        assert str(info.value) == "write() argument must be str, not bytes"
+        with pytest.raises(UnicodeEncodeError):
+            sys.stdout.write("lone \udc80 surrogate")  # strict errors: not written
+        print("after")
+        assert out.get() == "before\nafter\n"
+    assert raw.getvalue() == b"before\nafter\n"
+
+
+@pytest.mark.parametrize("write_through", [True, False])
+def test_sys_mode_stream_kept_after_the_capture_only_writes_to_the_original(
+    monkeypatch, write_through
+):
+    # e.g. a logging.StreamHandler(sys.stdout) made during the run
+    raw = io.BytesIO()
+    original = io.TextIOWrapper(raw, encoding="utf-8", write_through=write_through)
+    monkeypatch.setattr(sys, "stdout", original)
+    with tee_output_python() as out:
+        kept = sys.stdout
+        print("inside")
+    kept.write("after the end\n")
+    kept.flush()
+    assert out.get() == "inside\n"
+    assert out.get() == ""
+    assert raw.getvalue() == b"inside\nafter the end\n"
+
+
+def test_sys_mode_unbuffered_threads_record_every_write_once(monkeypatch):
+    raw, original = unbuffered_stream()
+    monkeypatch.setattr(sys, "stdout", original)
+
+    def work(name):
+        for i in range(3000):
+            sys.stdout.write(f"{name} {i} ✓ {'x' * (i % 97)}\n")  # print() makes two writes
+
+    with tee_output_python() as out:
+        threads = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        text = out.get()
+    # writes running at the same time may be recorded in another order than the stream
+    # got them, but each is recorded once, whole, and each thread keeps its order
+    assert sorted(text.split("\n")) == sorted(raw.getvalue().decode().split("\n"))
+    lines = text.splitlines()
+    assert len(lines) == 12000
+    for n in range(4):
+        mine = [line.split()[1] for line in lines if line.startswith(f"t{n} ")]
+        assert mine == [str(i) for i in range(3000)]
+
+
+SMALL_WRITES_SCRIPT = """
+import sys
+from sacred.stdout_capturing import tee_output_python
+
+def vm(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+
+before = vm("VmRSS:")
+with tee_output_python() as out:
+    for i in range(1_000_000):
+        print(i % 10000)  # a new short string each time
+text = out.get()
+growth = vm("VmHWM:") - before
+expected = "".join(f"{i % 10000}\\n" for i in range(1_000_000))
+sys.stderr.write(f"{text == expected} {growth}")
+"""
+
+
+def test_sys_mode_unbuffered_many_small_writes_are_kept_compact():
+    # each write is first kept as the object written (a list entry and a small string
+    # each); a thread joins them into one string as they come
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", SMALL_WRITES_SCRIPT],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    same, growth = proc.stderr.split()
+    assert same == "True"
+    # 5.9 MB of text; kept as 2 million list entries and strings it would be over 70 MB
+    assert int(growth) < 30_000_000
+
+
+def test_sys_mode_unbuffered_forked_child_prints_but_is_not_recorded():
+    proc = run_script(
+        """
+        import os, sys
+        from sacred.stdout_capturing import tee_output_python
+        with tee_output_python() as out:
+            print("parent before")
+            pid = os.fork()
+            if pid == 0:
+                for i in range(20000):
+                    print("child", i)
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            print("parent after")
+            text = out.get()
+        sys.stderr.write(repr((status, text)))
+        """,
+        env={"PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stderr.decode() == repr((0, "parent before\nparent after\n"))
+    lines = proc.stdout.decode().splitlines()
+    assert [line for line in lines if line.startswith("parent")] == [
+        "parent before",
+        "parent after",
+    ]
+    assert [line for line in lines if line.startswith("child")] == [
+        f"child {i}" for i in range(20000)
+    ]
 
 
 # ---------------------------------------------------------------- fd mode (subprocesses)

@@ -1,0 +1,1 @@
+"""The parts of ``sacred.stdout_capturing`` (import the public names from there)."""
