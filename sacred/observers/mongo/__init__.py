@@ -32,8 +32,8 @@ __all__ = (
 
 _MODULE_OF = {
     "MongoObserver": "observer",
-    "QueuedMongoObserver": "observer",
-    "QueueCompatibleMongoObserver": "observer",
+    "QueuedMongoObserver": "queued",
+    "QueueCompatibleMongoObserver": "queued",
     "DEFAULT_MONGO_PRIORITY": "observer",
     "mongo_db_option": "options",
     "parse_mongo_db_arg": "options",

@@ -21,10 +21,9 @@ in further documents (``sacred.observers.mongo.metrics``). ``read_run(runs, run_
 
 Heartbeats send what changed only (``sacred.observers.mongo.document``).
 
-Reliability: a MongoDB that cannot be reached at the start fails the run (``ObserverError``
-naming the address). Later errors never fail the run; what could not be written ends up in
-failure files that ``replay_failure_file(path, MongoObserver(...))`` writes later (see
-``sacred.observers.mongo.failure``). Storing files: ``sacred.observers.mongo.files``.
+Reliability: a MongoDB that cannot be reached, at the start or later, never fails the run;
+what could not be written goes to a journal (``sacred.observers.journal``) that
+``sacred sync JOURNAL`` writes into the database later (see ``sacred.observers.mongo.failure``). Storing files: ``sacred.observers.mongo.files``.
 
 The observer holds one object per concern and hands each what it needs:
 
@@ -55,11 +54,10 @@ from sacred.observers.mongo.failure import FailureJournal, Outage
 from sacred.observers.mongo.files import GridFsFiles, PendingFiles, detect_content_type
 from sacred.observers.mongo.metrics import MetricDocuments
 from sacred.observers.mongo.overflow import FieldOverflow
-from sacred.observers.queue import QueueObserver
 from sacred.serializer import flatten
 from sacred.utils import ObserverError
 
-__all__ = ("MongoObserver", "QueuedMongoObserver", "QueueCompatibleMongoObserver")
+__all__ = ("MongoObserver", "DEFAULT_MONGO_PRIORITY")
 
 DEFAULT_MONGO_PRIORITY = 30
 
@@ -90,7 +88,7 @@ class MongoObserver(RunObserver):
         warnings.warn(
             "MongoObserver.create(...) is deprecated. Please use MongoObserver(...) instead.",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=1,  # attributed to sacred, so Python hides it as the original's
         )
         return cls(*args, **kwargs)
 
@@ -674,75 +672,6 @@ def _is_mongo_client(client, pymongo) -> bool:
         return True
     mongomock = sys.modules.get("mongomock")  # mongomock's client stands in for tests
     return mongomock is not None and isinstance(client, mongomock.MongoClient)
-
-
-class QueueCompatibleMongoObserver(MongoObserver):
-    """A MongoObserver for ``QueueObserver``: errors are raised so the queue retries."""
-
-    _raise_errors = True
-
-    def log_metrics(self, metric_name, metrics_values, info):
-        """Append the points of one metric (the queue splits log_metrics per metric)."""
-        with self._lock:
-            self._metric_docs.push(
-                self.run_entry["_id"],
-                metric_name,
-                metrics_values,
-                info,
-                self.METRIC_DOCUMENT_BUDGET,
-            )
-
-    def final_save(self, attempts=1):
-        try:
-            self._try(lambda: self._flush_run(upsert=True))
-            return True
-        except backend_errors() as e:
-            raise ObserverError(f"Warning: saving to MongoDB failed! ({e})") from e
-
-    def _final(self, event, kwargs, attempts):
-        self.final_save(attempts)
-
-
-class QueuedMongoObserver(QueueObserver):
-    """A ``QueueObserver`` around a ``QueueCompatibleMongoObserver`` (same arguments)."""
-
-    @classmethod
-    def create(cls, *args, **kwargs):
-        warnings.warn(
-            "QueuedMongoObserver.create(...) is deprecated. "
-            "Please use QueuedMongoObserver(...) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return cls(*args, **kwargs)
-
-    def __init__(
-        self,
-        interval: float = 20.0,
-        retry_interval: float = 10.0,
-        url=None,
-        db_name: str = "sacred",
-        collection: str = "runs",
-        overwrite=None,
-        priority: int = DEFAULT_MONGO_PRIORITY,
-        client=None,
-        **kwargs,
-    ):
-        queue_kwargs = {k: kwargs.pop(k) for k in ("join_timeout", "failure_dir") if k in kwargs}
-        super().__init__(
-            QueueCompatibleMongoObserver(
-                url=url,
-                db_name=db_name,
-                collection=collection,
-                overwrite=overwrite,
-                priority=priority,
-                client=client,
-                **kwargs,
-            ),
-            interval=interval,
-            retry_interval=retry_interval,
-            **queue_kwargs,
-        )
 
 
 def _start_kwargs(ex_info, command, host_info, start_time, config, meta_info, _id) -> dict:
