@@ -11,6 +11,7 @@ from sacred.observers.sql.schema import (  # noqa: F401 (re-exported)
     Host,
     Metric,
     MetricChunk,
+    OutputChunk,
     Repository,
     Resource,
     Run,

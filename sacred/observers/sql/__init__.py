@@ -2,11 +2,12 @@
 
 ``observer`` writes the runs (``SqlObserver``) and ``journal`` keeps the events it could not
 write in a local file, to be written later (``replay_failed_events``); ``rows`` writes metric
-rows and the values of run columns for the observer and the store alike; ``schema`` holds
-the tables (also importable as ``sacred.observers.sql_bases``); ``store`` reads and queries
-them (``SqlStore``, with ``store_metrics`` and ``store_writes``), translating queries with
-``query``; ``engine`` makes the SQLAlchemy engine of a URL and reads its errors; ``options``
-holds the ``-s`` command-line option.
+rows and the values of run columns for the observer and the store alike; ``output`` writes
+and reads the captured output (``run.captured_out`` and the ``output_chunk`` rows);
+``schema`` holds the tables (also importable as ``sacred.observers.sql_bases``); ``store``
+reads and queries them (``SqlStore``, with ``store_metrics`` and ``store_writes``),
+translating queries with ``query``; ``engine`` makes the SQLAlchemy engine of a URL and reads
+its errors; ``options`` holds the ``-s`` command-line option.
 
 Names are loaded on first use, so importing this package (as the ``-s`` option's module does
 for every Experiment) imports nothing else, and SQLAlchemy only when an observer is built.

@@ -101,13 +101,20 @@ def replay(observer, path) -> int:
     with observer.lock:
         db_session = observer.session()
         try:
+            previous = None
             for record in records:
+                if previous is None or record["run_id"] != previous["run_id"]:
+                    # what is stored of this run's output is unknown: its first beat writes
+                    # all of it, the next ones append chunks (one transaction for all)
+                    observer._output = observer._output_next = None
+                previous = record
                 observer.run_id = record["run_id"]
                 observer._cout_db = None
                 kwargs = safe_restore(record["kwargs"], "kwargs")
                 getattr(observer, "_apply_" + record["event"])(db_session, **kwargs)
             db_session.commit()
         except BaseException:
+            observer._output = observer._output_next = None
             observer._rollback(db_session)
             raise
     os.replace(path, path + ".replayed")

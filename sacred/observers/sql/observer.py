@@ -2,8 +2,11 @@
 
 Beyond the original, which wrote a run once at its end and dropped the metrics:
 
-* every heartbeat writes ``info``, ``captured_out`` (only the new text is sent when the
-  output just grew), ``heartbeat`` and the intermediate ``result`` while the run goes on;
+* every heartbeat writes ``info``, ``heartbeat`` and the intermediate ``result`` while the
+  run goes on, and the output it added as one row of the added ``output_chunk`` table:
+  ``run.captured_out`` is rewritten with the whole output on a doubling schedule (up to a
+  limit, ``output_fold_limit``) and when the run ends (see ``output``), so a beat costs
+  what it adds, not what is stored;
 * metrics go to the added ``metric`` table, in bulk (one row per measurement), and a
   packed copy of each batch to ``metric_chunk`` (read by ``SqlStore`` for long metrics);
 * a result of any type is kept in the added column ``run.result_json``;
@@ -34,7 +37,7 @@ import warnings
 from operator import sub
 
 from sacred.observers.base import RunObserver
-from sacred.observers.sql import journal
+from sacred.observers.sql import journal, output
 from sacred.observers.sql.engine import create_engine, describe, is_transient
 from sacred.observers.sql.rows import insert_points, result_columns, sqlite_insert, storable_text
 from sacred.serializer import flatten
@@ -68,6 +71,13 @@ def _one_epoch_second(t):
 
 class SqlObserver(journal.EventJournal, RunObserver):
     """Stores runs in a SQL database: ``SqlObserver("sqlite:///runs.db")``."""
+
+    #: characters up to which ``run.captured_out`` is rewritten with the whole output while
+    #: a run goes on (beyond: at its end); None: by database, see ``sql.output``
+    output_fold_limit = None
+    #: False: the path before ``output_chunk`` (``captured_out = coalesce(captured_out, '')
+    #: + new`` at every beat), kept for the comparison in bench/bench_sql_output.py
+    _output_chunks = True
 
     @classmethod
     def create(cls, url, echo=False, priority=DEFAULT_SQL_PRIORITY):
@@ -123,7 +133,9 @@ class SqlObserver(journal.EventJournal, RunObserver):
 
     def _reset(self):
         self._pending = []  # (event, kwargs) not written yet, in order
-        self._cout_db = None  # the captured output known to be in the database
+        self._cout_db = None  # the captured output in the database (_output_chunks False)
+        self._output = None  # an output.OutputState: what is known of the stored output
+        self._output_next = None  # (state,) staged by the transaction under way
         self._outage = False
         self._spool_path = None
 
@@ -201,6 +213,8 @@ class SqlObserver(journal.EventJournal, RunObserver):
                     experiment = Experiment.get_or_create(ex_info, session)
                     host = Host.get_or_create(host_info, session)
                     new_id = _id if _id is not None else next_run_id(session, new_id + 1)
+                    # chunks a SqlStore of an older version left when it deleted a run
+                    output.forget_chunks(session, str(new_id))
                 run = Run(
                     run_id=str(new_id),
                     config=json.dumps(flatten(config)),
@@ -347,10 +361,14 @@ class SqlObserver(journal.EventJournal, RunObserver):
             session.commit()
         except BaseException:
             self._cout_db = None  # unknown after a failure: the next beat sends all of it
+            self._cout_next = None
+            self._output = self._output_next = None
             self._rollback(session)
             raise
         if self._cout_next is not None:
             self._cout_db, self._cout_next = self._cout_next, None
+        if self._output_next is not None:
+            (self._output,), self._output_next = self._output_next, None
 
     _cout_next = None
 
@@ -360,11 +378,29 @@ class SqlObserver(journal.EventJournal, RunObserver):
         table = Run.__table__
         session.execute(table.update().where(table.c.run_id == self.run_id).values(**values))
 
-    def _apply_heartbeat_event(self, session, info, captured_out, beat_time, result):
-        from sacred.observers.sql.schema import Run  # lazy: imports SQLAlchemy
+    def _output_state(self):
+        """What is known of the stored output, with the changes of the open transaction."""
+        return self._output if self._output_next is None else self._output_next[0]
 
+    def _apply_heartbeat_event(self, session, info, captured_out, beat_time, result):
         values = {"info": json.dumps(flatten(info)), "heartbeat": beat_time}
         values.update(result_columns(result))
+        if self._output_chunks:
+            limit = self.output_fold_limit
+            if limit is None:
+                limit = output.fold_limit_of(self.engine.dialect.name)
+            columns, state = output.write_beat(
+                session, self.run_id, self._output_state(), captured_out, limit
+            )
+            values.update(columns)
+            self._output_next = (state,)
+        else:
+            self._legacy_output(values, captured_out)
+        self._update_run(session, **values)
+
+    def _legacy_output(self, values, captured_out):
+        from sacred.observers.sql.schema import Run  # lazy: imports SQLAlchemy
+
         captured_out = storable_text(captured_out)
         known = self._cout_db
         if known is None or not captured_out.startswith(known):
@@ -374,8 +410,12 @@ class SqlObserver(journal.EventJournal, RunObserver):
             from sqlalchemy import func
 
             values["captured_out"] = func.coalesce(column, "") + captured_out[len(known) :]
-        self._update_run(session, **values)
         self._cout_next = captured_out
+
+    def _fold_output(self, session):
+        """At the end of the run: the whole output into ``run.captured_out``."""
+        if self._output_chunks:
+            self._output_next = (output.fold(session, self.run_id, self._output_state()),)
 
     def _apply_log_metrics(self, session, metrics_by_name):
         connection = session.connection()
@@ -417,12 +457,15 @@ class SqlObserver(journal.EventJournal, RunObserver):
         session.add(artifact)
 
     def _apply_completed_event(self, session, stop_time, result):
+        self._fold_output(session)
         self._update_run(session, stop_time=stop_time, status="COMPLETED", **result_columns(result))
 
     def _apply_interrupted_event(self, session, interrupt_time, status):
+        self._fold_output(session)
         self._update_run(session, stop_time=interrupt_time, status=status)
 
     def _apply_failed_event(self, session, fail_time, fail_trace):
+        self._fold_output(session)
         self._update_run(
             session,
             stop_time=fail_time,
@@ -432,16 +475,32 @@ class SqlObserver(journal.EventJournal, RunObserver):
 
     # ------------------------------------------------------------ reading
     def query(self, _id):
-        """The stored run as a dict (``Run.to_json()``), or None if there is none."""
+        """The stored run as a dict (``Run.to_json()``, with the whole output), or None if
+        there is none."""
         from sacred.observers.sql.schema import Run  # lazy: imports SQLAlchemy
 
         with self.lock:
             session = self.session()
             try:
                 run = session.query(Run).filter_by(run_id=str(_id)).first()
-                return None if run is None else run.to_json()
+                if run is None:
+                    return None
+                doc = run.to_json()
+                texts = output.read_outputs(
+                    session.connection(), [run.run_id], chunks=self._has_output_table()
+                )
+                doc["captured_out"] = texts.get(run.run_id)
+                return doc
             finally:
                 session.commit()
+
+    def _has_output_table(self) -> bool:
+        # a database of the original or an older version has none until a run is started
+        if not getattr(self, "_output_table", False):
+            from sqlalchemy import inspect
+
+            self._output_table = inspect(self.engine).has_table("output_chunk")
+        return self._output_table
 
     def query_metrics(self, _id):
         """``{name: {"steps": [...], "values": [...], "timestamps": [datetime...]}}``."""

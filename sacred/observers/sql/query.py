@@ -35,6 +35,7 @@ import re
 
 import sqlalchemy as sa
 
+from sacred.observers.sql.output import output_expression
 from sacred.store import query as q
 
 __all__ = ("SqlTranslator", "Untranslatable")
@@ -76,11 +77,13 @@ def _kind(value) -> str:
 class SqlTranslator(q.Visitor):
     """Translates query nodes for one dialect (``"sqlite"``, ``"postgresql"``, ...).
 
-    ``tables`` is a namespace with ``run``, ``host``, ``experiment`` and ``metric`` (Table
-    objects); queries are meant for ``run LEFT JOIN host LEFT JOIN experiment``.
+    ``tables`` is a namespace with ``run``, ``host``, ``experiment``, ``metric`` and
+    ``output_chunk`` (Table objects); queries are meant for ``run LEFT JOIN host LEFT JOIN
+    experiment``. ``has_output_chunks()`` says whether the database has the
+    ``output_chunk`` table (the text of ``captured_out`` joins it then).
     """
 
-    def __init__(self, dialect: str, tables):
+    def __init__(self, dialect: str, tables, has_output_chunks=lambda: False):
         self.dialect = dialect
         self.pg = dialect == "postgresql"
         if dialect not in ("sqlite", "postgresql"):
@@ -88,6 +91,7 @@ class SqlTranslator(q.Visitor):
         else:
             self.json = True
         self.t = tables
+        self.has_output_chunks = has_output_chunks
 
     # ------------------------------------------------------------------ entry points
     def where(self, node: q.Node):
@@ -171,7 +175,11 @@ class SqlTranslator(q.Visitor):
                 column = t.run.c[root]
                 return "str", sa.cast(column, sa.Text) if self.pg else column
             if root == "captured_out":
-                return "str", sa.func.coalesce(t.run.c.captured_out, "")
+                chunk = t.output_chunk if self.has_output_chunks() else None
+                text = output_expression(self.dialect, t.run, chunk)
+                if text is None:
+                    raise Untranslatable(fld)
+                return "str", text
             if root in _DATE_COLUMNS:
                 return "date", t.run.c[root]
         if path in (("experiment", "name"), ("experiment", "base_dir")):

@@ -18,6 +18,12 @@ read them). Two additions, which leave the original tables usable as they were:
   that one write added for one metric, so that a long metric is read in a few rows.
   The rows stay the truth: a reader uses the chunks only when they cover exactly the
   rows there are (databases written before this table have none).
+* the table ``output_chunk`` (see ``OutputChunk``): the captured output a heartbeat added,
+  one row a beat. A run's output is ``run.captured_out`` followed by its chunks in the
+  order of ``seq``; ``run.captured_out`` is rewritten with all of it on a doubling schedule
+  while the run goes on (up to a limit, see ``sacred.observers.sql.output``) and when it
+  ends, and its chunks are deleted in the same transaction. So the original's readers find
+  the whole output in ``run.captured_out`` once a run has ended, and a prefix before.
 
 This module imports SQLAlchemy; it is only imported when an SqlObserver or a SqlStore is
 used. Its public names are also importable from ``sacred.observers.sql_bases``, the original's
@@ -51,6 +57,7 @@ __all__ = (
     "Run",
     "Metric",
     "MetricChunk",
+    "OutputChunk",
     "EpochDateTime",
     "experiment_source_association",
     "experiment_repository_association",
@@ -466,6 +473,22 @@ class MetricChunk(Base):
     timestamps = sa.Column(sa.LargeBinary)
 
 
+class OutputChunk(Base):
+    """Added: captured output of a run that is not in ``run.captured_out`` yet: the text a
+    heartbeat added (``seq`` counts from 0 after each rewrite of ``run.captured_out``, which
+    deletes the run's chunks)."""
+
+    __tablename__ = "output_chunk"
+    # the unique index also serves the lookups by run_id
+    __table_args__ = (sa.UniqueConstraint("run_id", "seq", name="uq_output_chunk_run_id_seq"),)
+
+    chunk_id = sa.Column(sa.Integer, primary_key=True)
+    # no foreign key: a SqlStore of an older version deletes runs without knowing this table
+    run_id = sa.Column(sa.String(24), nullable=False)
+    seq = sa.Column(sa.Integer, nullable=False)
+    text = sa.Column(sa.Text, nullable=False)
+
+
 def _packed(typecode, seq):
     packed = array(typecode)
     try:
@@ -523,8 +546,10 @@ def upgrade_schema(engine) -> None:
     ``run.meta_json`` columns, ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred 0.8.7
     lacked it), in PostgreSQL the index ``ix_metric_run_id_name_metric_id`` (built once,
     over the existing rows) and ``metric_chunk.first_step`` (lacking in the table's first
-    version). Tables that are missing (``metric``, ``metric_chunk``) are made by
-    ``Base.metadata.create_all`` beforehand.
+    version). Tables that are missing (``metric``, ``metric_chunk``, ``output_chunk``) are
+    made by ``Base.metadata.create_all`` beforehand. In PostgreSQL ``output_chunk.text`` is
+    compressed with lz4 (pglz, the default, costs ~15 ms a MB of log text; lz4 needs
+    PostgreSQL 14 built with it), else stored uncompressed.
     """
     inspector = sa.inspect(engine)
     added = []
@@ -546,6 +571,30 @@ def upgrade_schema(engine) -> None:
     for statement in added:
         with engine.begin() as conn:
             conn.execute(sa.text(statement))
+    if postgresql and inspector.has_table("output_chunk"):
+        _fast_output_storage(engine)
     if postgresql:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ALTER TYPE status_enum ADD VALUE IF NOT EXISTS 'QUEUED'"))
+
+
+def _fast_output_storage(engine) -> None:
+    """``output_chunk.text`` compressed with lz4, or stored uncompressed (PostgreSQL)."""
+    with engine.connect() as conn:
+        lz4 = conn.dialect.server_version_info >= (14,)
+        row = conn.execute(
+            sa.text(
+                f"SELECT attstorage{', attcompression' if lz4 else ''} FROM pg_attribute "
+                "WHERE attrelid = 'output_chunk'::regclass AND attname = 'text'"
+            )
+        ).first()
+    if row is None or row[0] != "x" or (lz4 and row[1] not in ("", None)):
+        return  # set already (or changed by hand)
+    changes = ["SET COMPRESSION lz4"] if lz4 else []
+    for change in changes + ["SET STORAGE EXTERNAL"]:
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE output_chunk ALTER COLUMN text {change}"))
+            return
+        except sa.exc.DBAPIError:  # a server built without lz4
+            continue

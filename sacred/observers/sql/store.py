@@ -6,9 +6,10 @@ Records are built like the MongoObserver's documents from the tables of ``schema
 ``config``/``info`` restored from their JSON, ``result`` from ``run.result_json`` (else
 the Float column), ``meta`` from ``command``/``comment``/``priority`` and the added
 ``run.meta_json`` (see ``update_meta``), ``host``/``experiment``/``artifacts``/``resources``
-from their tables and ``fail_trace`` split back into a list. A column that is NULL is a
-missing field (a running run has no ``stop_time``), except ``result`` (null) and
-``captured_out`` ("").
+from their tables, ``captured_out`` from ``run.captured_out`` and the run's ``output_chunk``
+rows (see ``output``: read in one statement) and ``fail_trace`` split back into a list. A
+column that is NULL is a missing field (a running run has no ``stop_time``), except
+``result`` (null) and ``captured_out`` ("").
 
 Filtering, sorting and paging run in the database (``WHERE``/``ORDER BY``/``LIMIT``, see
 ``query`` for what translates); a query part it cannot translate is checked in Python on
@@ -34,6 +35,7 @@ import sqlalchemy as sa
 
 from sacred.observers.sql import schema as b
 from sacred.observers.sql.engine import create_engine, describe
+from sacred.observers.sql.output import read_outputs
 from sacred.observers.sql.query import SqlTranslator, Untranslatable
 from sacred.observers.sql.store_keys import (
     META_COLUMNS,
@@ -84,6 +86,7 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, RunStore):
             experiment=b.Experiment.__table__,
             metric=b.Metric.__table__,
             chunk=b.MetricChunk.__table__,
+            output_chunk=b.OutputChunk.__table__,
             artifact=b.Artifact.__table__,
             resource=b.Resource.__table__,
             source=b.Source.__table__,
@@ -94,7 +97,7 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, RunStore):
             ex_repos=b.experiment_repository_association,
             run_resources=b.run_resource_association,
         )
-        self.translator = SqlTranslator(self.dialect, self.t)
+        self.translator = SqlTranslator(self.dialect, self.t, self._has_output_chunks)
         self._metric_cache = {}  # (run_id, name) -> (key, steps, stamps, values)
         self._reduced_cache = {}  # (run_id, name, key, max_points or None) -> SQL-side result
         try:
@@ -134,6 +137,12 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, RunStore):
             self._meta_json = "meta_json" in columns
         return self._meta_json
 
+    def _has_output_chunks(self) -> bool:
+        # asked again until it is there (an observer of this version may add it any time)
+        if not getattr(self, "_output_chunks", False):
+            self._output_chunks = sa.inspect(self.engine).has_table("output_chunk")
+        return self._output_chunks
+
     # ------------------------------------------------------------------ records
     def _from(self):
         t = self.t
@@ -166,9 +175,7 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, RunStore):
             ex.name.label("e_name"),
             ex.base_dir.label("e_base_dir"),
         ]
-        if full:
-            cols.append(run.captured_out)
-        return cols
+        return cols  # captured_out is read apart (see _records)
 
     def _select_stmt(self, full=False):
         return sa.select(*self._columns(full)).select_from(self._from())
@@ -196,10 +203,11 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, RunStore):
             rr.run_id,
             run_ids,
         )
+        outputs = read_outputs(conn, run_ids, chunks=self._has_output_chunks()) if full else None
         with gc_paused():
-            return [self._record(r, experiments, artifacts, resources, full) for r in rows]
+            return [self._record(r, experiments, artifacts, resources, outputs) for r in rows]
 
-    def _record(self, r, experiments, artifacts, resources, full) -> dict:
+    def _record(self, r, experiments, artifacts, resources, outputs) -> dict:
         if r.result_json is not None:
             result = safe_restore(json.loads(r.result_json), "result")
         else:
@@ -243,8 +251,8 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, RunStore):
                 "result": result,
             }
         )
-        if full:
-            record["captured_out"] = r.captured_out or ""
+        if outputs is not None:
+            record["captured_out"] = outputs.get(r.run_id) or ""
         if r.fail_trace is not None:
             record["fail_trace"] = _split_trace(r.fail_trace)
         return record

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sacred.observers.sql import schema as b
+from sacred.observers.sql.output import forget_chunks
 from sacred.observers.sql.rows import insert_points, result_columns, sqlite_insert, storable_text
 from sacred.observers.sql.store_keys import EPOCH, META_COLUMNS, TIME_COLUMNS, public_id, run_key
 from sacred.observers.sql.store_metrics import as_list
@@ -27,8 +28,9 @@ class SqlStoreWrites:
     ``t``, ``get``/``_require_run``, the table checks and the metric cache."""
 
     def delete(self, run_id) -> None:
-        """Remove the run, its metric rows, artifacts and resource links, and the resources,
-        experiment (with its sources, dependencies, repositories) and host no other run uses."""
+        """Remove the run, its metric rows, output chunks, artifacts and resource links, and
+        the resources, experiment (with its sources, dependencies, repositories) and host no
+        other run uses."""
         t = self.t
         with self.engine.begin() as conn:
             key = self._require_run(conn, run_id)
@@ -39,6 +41,8 @@ class SqlStoreWrites:
                 conn.execute(t.metric.delete().where(t.metric.c.run_id == key))
             if self._has_chunk_table():
                 conn.execute(t.chunk.delete().where(t.chunk.c.run_id == key))
+            if self._has_output_chunks():
+                conn.execute(t.output_chunk.delete().where(t.output_chunk.c.run_id == key))
             conn.execute(t.artifact.delete().where(t.artifact.c.run_id == key))
             rr = t.run_resources.c
             resource_ids = [
@@ -111,6 +115,7 @@ class SqlStoreWrites:
         self._result_json = self._meta_json = True
         self._has_tables = True
         self._metric_table = True
+        self._output_chunks = True
         wanted = record.get("_id")
         with Session(self.engine) as session:
             if new_id or wanted is None:
@@ -176,6 +181,9 @@ class SqlStoreWrites:
                 if resource not in run.resources:
                     run.resources.append(resource)
             session.flush()
+            # the whole output is in run.captured_out: no chunks (an older SqlStore that
+            # deleted a run of this id may have left some)
+            forget_chunks(session, run_id)
             connection = session.connection()
             for name, m in (metrics or {}).items():
                 steps = as_list(m["steps"], None)

@@ -184,7 +184,7 @@ def test_tables_and_columns_are_those_of_the_original(db_url):
     assert set(inspector.get_table_names()) == {
         "source", "repository", "dependency", "artifact", "resource", "host", "experiment",
         "experiments_sources", "experiments_repositories", "experiments_dependencies",
-        "runs_resources", "run", "metric", "metric_chunk",
+        "runs_resources", "run", "metric", "metric_chunk", "output_chunk",
     }  # fmt: skip
     columns = {c["name"]: c for c in inspector.get_columns("run")}
     assert list(columns) == [
@@ -381,13 +381,22 @@ def test_heartbeats_send_only_the_new_output_and_filters_still_work(sqlite_url):
     statements = []
     sa.event.listen(obs.engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
     obs.heartbeat_event({}, "a" * 1000, now, None)
+    del statements[:]
     obs.heartbeat_event({}, "a" * 1000 + "new line\n", now, None)
-    params = statements[-1][1]
+    params = [p for _, ps in statements for p in ps]
     assert "new line\n" in params and not any("aaa" in str(p) for p in params)  # suffix only
-    assert raw(sqlite_url, "SELECT captured_out FROM run")[0][0] == "a" * 1000 + "new line\n"
+    # appended as an output_chunk row; run.captured_out keeps the prefix until it is rewritten
+    assert raw(sqlite_url, "SELECT captured_out FROM run")[0][0] == "a" * 1000
+    assert raw(sqlite_url, "SELECT seq, text FROM output_chunk") == [(0, "new line\n")]
+    assert obs.query("1")["captured_out"] == "a" * 1000 + "new line\n"
     obs.heartbeat_event({}, "rewritten by a filter\n", now, None)
     assert raw(sqlite_url, "SELECT captured_out FROM run")[0][0] == "rewritten by a filter\n"
+    assert raw(sqlite_url, "SELECT count(*) FROM output_chunk") == [(0,)]
+    obs.heartbeat_event({}, "rewritten by a filter\nand more\n", now, None)
     obs.completed_event(now, None)
+    full = "rewritten by a filter\nand more\n"
+    assert raw(sqlite_url, "SELECT captured_out FROM run")[0][0] == full
+    assert raw(sqlite_url, "SELECT count(*) FROM output_chunk") == [(0,)]
 
 
 def test_nul_characters_in_the_output_do_not_break_postgresql(pg_url):
