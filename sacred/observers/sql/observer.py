@@ -84,7 +84,7 @@ class SqlObserver(journal.EventJournal, RunObserver):
         warnings.warn(
             "SqlObserver.create(...) is deprecated. Please use SqlObserver(...) instead.",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=1,  # attributed to sacred, so Python hides it as the original's
         )
         return cls(url, echo, priority)
 
