@@ -1,7 +1,8 @@
 """The SQL backend (SQLite, PostgreSQL, MySQL... through SQLAlchemy): runs kept in tables.
 
 ``observer`` writes the runs (``SqlObserver``) and ``journal`` keeps the events it could not
-write in a local file, to be written later (``replay_failed_events``); ``rows`` writes metric
+write in the run's journal and applies journals (``sacred sync``, ``replay_failed_events``),
+each event once; ``rows`` writes metric
 rows and the values of run columns for the observer and the store alike; ``output`` writes
 and reads the captured output (``run.captured_out`` and the ``output_chunk`` rows);
 ``schema`` holds the tables (also importable as ``sacred.observers.sql_bases``); ``store``

@@ -1,82 +1,93 @@
-"""The SqlObserver's journal of failed events: the local file that keeps what could not be
-written into the database, and writing it back later.
+"""The SqlObserver's journal: the events it could not write into the database, kept in the one
+journal format (``sacred.observers.journal``), and applying a journal to a database.
 
-The file is a JSON-lines file in the observer's ``failure_dir`` (named in a WARNING), one
-``{"event": ..., "kwargs": flatten(kwargs), "run_id": ..., "url": masked URL}`` a line, with
-copies of the artifact and resource files in a ``<file>_files`` folder beside it (they may
-be gone by the time the database is back). ``replay`` writes such a file into the database
-through an observer (``sacred.observers.sql.replay_failed_events`` builds the observer).
+The journal is a file ``sacred_sql_<id>_<time>_<journal>.jsonl`` in the observer's
+``failure_dir`` (named in a WARNING), with copies of the artifact and resource files in the
+folder ``<file>_files`` beside it (they may be gone by the time the database is back).
+``sacred sync`` (``sacred.observers.journal.sync``) writes it into the database through an
+observer, ``apply``.
+
+Idempotency: every event of a run attempt has its number (``seq``) from the moment it
+happens, and the database keeps one row ``journal_event(journal_id, seq, run_id)`` for each
+event it has, written in the transaction that wrote the event (live or by a sync). A sync
+skips the events the table names, so a journal applies once however often it is synced.
+A run that ended with nothing journaled has its rows deleted with its last event.
 """
 
-import datetime
-import json
 import logging
-import os
-import shutil
 
-from sacred.safe_restore import safe_restore
-from sacred.serializer import flatten
+from sacred.observers import journal as _journal
 
-__all__ = ("EventJournal", "replay")
+__all__ = ("EventJournal", "apply", "replay")
 
 logger = logging.getLogger("sacred.observers.sql")  # the observer's logger
 
+_FILE_EVENTS = ("artifact_event", "resource_event")
+
 
 class EventJournal:
-    """The fallback-file part of the SqlObserver (a mixin): uses its ``failure_dir``,
-    ``run_id``, ``url``, ``_pending`` events and ``_spool_path``."""
+    """The journal part of the SqlObserver (a mixin): uses its ``failure_dir``, ``run_id``,
+    ``url``, ``_pending`` events ``(event, kwargs, seq)``, ``_journal`` and
+    ``_start_kwargs``."""
 
-    def _spool_file(self):
-        if self._spool_path is None:
-            stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-            name = f"sacred_sql_{self.run_id}_{stamp}_{os.getpid()}.jsonl"
-            os.makedirs(self.failure_dir, exist_ok=True)
-            self._spool_path = os.path.join(self.failure_dir, name)
-        return self._spool_path
+    def _new_journal(self, run_id):
+        name = "new" if run_id is None else run_id
+        self._journal = _journal.Journal(self.failure_dir, f"sacred_sql_{name}_", self.url)
 
     def _keep_files(self):
         """Copy the files of unwritten artifact/resource events: they may be gone later."""
-        for event, kwargs in self._pending:
-            if event not in ("artifact_event", "resource_event") or "stored_copy" in kwargs:
+        for event, kwargs, _seq in self._pending:
+            if event not in _FILE_EVENTS or "stored_copy" in kwargs:
                 continue
-            folder = self._spool_file()[: -len(".jsonl")] + "_files"
-            os.makedirs(folder, exist_ok=True)
-            target = os.path.join(
-                folder, f"{len(os.listdir(folder))}_{os.path.basename(kwargs['filename'])}"
-            )
             try:
-                shutil.copyfile(kwargs["filename"], target)
+                kwargs["stored_copy"] = self._journal.keep(kwargs["filename"])
             except OSError as e:
                 logger.warning("SqlObserver: cannot keep a copy of %s: %s", kwargs["filename"], e)
-                continue
-            kwargs["stored_copy"] = target
 
     def _forget_copy(self, kwargs):
-        copy = kwargs.get("stored_copy")
-        if copy and self._spool_path and copy.startswith(self.failure_dir):
-            try:
-                os.remove(copy)
-            except OSError:
-                pass
+        if self._journal is not None:
+            self._journal.forget(kwargs.get("stored_copy"))
 
     def _spool(self, ops):
+        """Append ``ops`` (``(event, kwargs, seq)``) to the journal, and say where it is."""
         if not ops:
             return
-        self._keep_files_of(ops)
-        path = self._spool_file()
-        with open(path, "a", encoding="utf-8") as f:
-            for event, kwargs in ops:
-                record = {
-                    "event": event,
-                    "kwargs": flatten(kwargs),
-                    "run_id": self.run_id,
-                    "url": self.url,
-                }
-                f.write(json.dumps(record) + "\n")
+        pending, self._pending = self._pending, list(ops)
+        try:
+            self._keep_files()
+        finally:
+            self._pending = pending
+        journal = self._journal
+        lines = []
+        if not journal.written and ops[0][0] != "started_event":
+            # the database has the run: the journal starts with it all the same
+            lines.append(
+                journal.line(
+                    "started_event", self._start_kwargs, seq=0, run=self.run_id, delivered=True
+                )
+            )
+        for event, kwargs, seq in ops:
+            copy = kwargs.get("stored_copy")
+            kwargs = {k: v for k, v in kwargs.items() if k != "stored_copy"}
+            lines.append(
+                journal.line(event, kwargs, seq=seq, run=self.run_id, files={"filename": copy})
+            )
+        try:
+            path = journal.write(lines)
+        except OSError as e:
+            logger.error(
+                "SqlObserver: %d event(s) of run %s could not be written to %s, nor to the "
+                "journal in %s: %s",
+                len(ops),
+                self.run_id,
+                self.url,
+                self.failure_dir,
+                e,
+            )
+            return
         logger.warning(
             "SqlObserver: %d event(s) of run %s could not be written to %s and are kept in "
-            "%s; write them into the database with "
-            "sacred.observers.sql.replay_failed_events(%r, url)",
+            "%s; write them into the database with: sacred sync %s",
             len(ops),
             self.run_id,
             self.url,
@@ -84,38 +95,126 @@ class EventJournal:
             path,
         )
 
-    def _keep_files_of(self, ops):
-        pending, self._pending = self._pending, list(ops)
+
+def apply(observer, events, epoch_seconds):
+    """Apply ``events`` (of one journal, read by ``sacred.observers.journal``) to the
+    observer's database in one transaction, skipping those ``journal_event`` names; returns
+    ``(run id, applied, already there)``. ``epoch_seconds`` turns metric timestamps into the
+    epoch seconds the observer writes."""
+    from sqlalchemy import select
+
+    # lazy: imports SQLAlchemy
+    from sacred.observers.sql.schema import JournalEvent, Run
+
+    table, runs = JournalEvent.__table__, Run.__table__
+    journal_id = events[0].journal
+    observer._create_tables()
+    with observer.lock:
+        observer._reset()
+        observer.run_id = None
+        session = observer.session()
         try:
-            self._keep_files()
+            rows = session.execute(
+                select(table.c.seq, table.c.run_id).where(table.c.journal_id == journal_id)
+            ).all()
+            done = {seq for seq, _ in rows}
+            run_id = rows[0][1] if rows else None
+            if run_id is not None and not _exists(session, runs, run_id):
+                # the run was deleted since: the journal makes it anew
+                session.execute(table.delete().where(table.c.journal_id == journal_id))
+                done, run_id = set(), None
+            observer.run_id = run_id
+            applied = skipped = 0
+            for e in events:
+                if e.seq in done:
+                    skipped += 1
+                    continue
+                if e.event == "started_event":
+                    new = _start(observer, session, runs, e)
+                elif observer.run_id is None and not _attach(observer, session, runs, e):
+                    raise _journal.JournalError(f"event {e.seq} comes before the run's start")
+                else:
+                    if (
+                        e.run is not None
+                        and str(e.run) != observer.run_id
+                        and e.extra.get("legacy")
+                    ):
+                        _attach(observer, session, runs, e)  # an older file of several runs
+                    getattr(observer, "_apply_" + e.event)(session, **_arguments(e, epoch_seconds))
+                    new = True
+                session.execute(
+                    table.insert().values(journal_id=journal_id, seq=e.seq, run_id=observer.run_id)
+                )
+                applied, skipped = applied + new, skipped + (not new)
+            session.commit()
+        except BaseException:
+            observer._rollback(session)
+            raise
         finally:
-            self._pending = pending
+            run_id = observer.run_id
+            observer._reset()
+    return run_id, applied, skipped
+
+
+def _attach(observer, session, runs, e) -> bool:
+    """A journal without its start (a fallback file of an older version) names the run."""
+    if e.run is None or not _exists(session, runs, str(e.run)):
+        return False
+    observer.run_id = str(e.run)
+    return True
+
+
+def _exists(session, runs, run_id) -> bool:
+    from sqlalchemy import select
+
+    return session.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is not None
+
+
+def _start(observer, session, runs, e) -> bool:
+    """Find the journal's run (False) or create it (True)."""
+    from sqlalchemy import select
+
+    kwargs = dict(e.kwargs)
+    candidate = e.run if e.run is not None else kwargs.get("_id")
+    if candidate is not None:
+        found = session.execute(
+            select(runs.c.run_id, runs.c.start_time).where(runs.c.run_id == str(candidate))
+        ).first()
+        if found is not None:
+            if _journal.same_start(found.start_time, kwargs.get("start_time")):
+                observer.run_id = found.run_id
+                return False
+            candidate = None  # another run has this id (another database): a new id
+    observer._apply_started_event(session, **dict(kwargs, _id=candidate))
+    return True
+
+
+def _arguments(e, epoch_seconds) -> dict:
+    """The keyword arguments of ``_apply_<event>`` for a journal event (journals of other
+    writers, e.g. a QueueObserver's, carry every argument of the observer event)."""
+    kwargs = dict(e.kwargs)
+    if e.event == "artifact_event":
+        return {
+            "name": kwargs["name"],
+            "filename": kwargs["filename"],
+            "stored_copy": e.files.get("filename"),
+        }
+    if e.event == "resource_event":
+        return {"filename": kwargs["filename"], "stored_copy": e.files.get("filename")}
+    if e.event == "log_metrics":
+        metrics = {
+            name: {
+                "steps": list(series.get("steps", ())),
+                "values": list(series.get("values", ())),
+                "timestamps": epoch_seconds(list(series.get("timestamps", ()))),
+            }
+            for name, series in (kwargs.get("metrics_by_name") or {}).items()
+        }
+        return {"metrics_by_name": metrics}
+    return kwargs
 
 
 def replay(observer, path) -> int:
-    """Apply the events kept in the file ``path`` with ``observer`` in one transaction, then
-    rename the file to ``<path>.replayed``; returns the number of events written."""
-    with open(path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    observer._create_tables()
-    with observer.lock:
-        db_session = observer.session()
-        try:
-            previous = None
-            for record in records:
-                if previous is None or record["run_id"] != previous["run_id"]:
-                    # what is stored of this run's output is unknown: its first beat writes
-                    # all of it, the next ones append chunks (one transaction for all)
-                    observer._output = observer._output_next = None
-                previous = record
-                observer.run_id = record["run_id"]
-                observer._cout_db = None
-                kwargs = safe_restore(record["kwargs"], "kwargs")
-                getattr(observer, "_apply_" + record["event"])(db_session, **kwargs)
-            db_session.commit()
-        except BaseException:
-            observer._output = observer._output_next = None
-            observer._rollback(db_session)
-            raise
-    os.replace(path, path + ".replayed")
-    return len(records)
+    """Apply the journal ``path`` with ``observer``; returns the number of events applied
+    (``sacred.observers.journal.sync``)."""
+    return _journal.sync(path, observer).applied

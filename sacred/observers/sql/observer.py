@@ -10,15 +10,14 @@ Beyond the original, which wrote a run once at its end and dropped the metrics:
 * metrics go to the added ``metric`` table, in bulk (one row per measurement), and a
   packed copy of each batch to ``metric_chunk`` (read by ``SqlStore`` for long metrics);
 * a result of any type is kept in the added column ``run.result_json``;
-* reliability: a database that cannot be reached when the run starts fails the run at
-  once (``ObserverError`` naming the backend and the URL, password masked). A database
-  that goes away later never fails the run: the events that could not be written are
-  kept in order and retried with every later event, and for up to ``retry_timeout``
-  seconds when the run ends. What still could not be written then is appended to a
-  JSON-lines file in ``failure_dir`` (named in a WARNING), one
-  ``{"event": ..., "kwargs": flatten(kwargs), "run_id": ..., "url": masked URL}`` a line,
-  with copies of the artifact and resource files beside it (see ``journal``). Write it
-  into the database later with ``replay_failed_events(path, url)``.
+* reliability: a database that cannot be reached never fails a started run, at its start
+  or later (a queued run fails with an ``ObserverError`` naming the backend and the URL,
+  password masked): the events that could not be written are kept in order and retried
+  with every later event, and for up to ``retry_timeout`` seconds when the run ends. What
+  still could not be written then goes to the run's journal in ``failure_dir`` (named in a
+  WARNING; the format of ``sacred.observers.journal``, see ``journal``), with copies of the
+  artifact and resource files beside it. ``sacred sync JOURNAL [URL]`` writes it into the
+  database later, each event once (``replay_failed_events(path, url)`` does the same).
 
 SQLAlchemy is imported when an observer is built, never by ``import sacred`` nor by
 ``from sacred.observers import SqlObserver``: so SQLAlchemy, and ``schema`` which imports
@@ -37,6 +36,7 @@ import warnings
 from operator import sub
 
 from sacred.observers.base import RunObserver
+from sacred.observers.journal import sync as _journal_sync
 from sacred.observers.sql import journal, output
 from sacred.observers.sql.engine import create_engine, describe, is_transient
 from sacred.observers.sql.rows import insert_points, result_columns, sqlite_insert, storable_text
@@ -132,12 +132,14 @@ class SqlObserver(journal.EventJournal, RunObserver):
         self._reset()
 
     def _reset(self):
-        self._pending = []  # (event, kwargs) not written yet, in order
+        self._pending = []  # (event, kwargs, seq) not written yet, in order
         self._cout_db = None  # the captured output in the database (_output_chunks False)
         self._output = None  # an output.OutputState: what is known of the stored output
         self._output_next = None  # (state,) staged by the transaction under way
         self._outage = False
-        self._spool_path = None
+        self._journal = None  # the run's journal (written when events cannot be)
+        self._start_kwargs = None  # the arguments of started_event, for the journal
+        self._next_seq = 1  # event numbers in the journal (the start is 0)
 
     @property
     def url(self) -> str:
@@ -160,27 +162,68 @@ class SqlObserver(journal.EventJournal, RunObserver):
         return self._add_event(ex_info, command, host_info, config, meta_info, _id, "QUEUED")
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        start = {
+            "ex_info": ex_info,
+            "command": command,
+            "host_info": host_info,
+            "start_time": start_time,
+            "config": config,
+            "meta_info": meta_info,
+            "_id": _id,
+        }
         return self._add_event(
-            ex_info, command, host_info, config, meta_info, _id, "RUNNING", start_time=start_time
+            ex_info, command, host_info, config, meta_info, _id, "RUNNING", start=start
         )
 
-    def _add_event(self, ex_info, command, host_info, config, meta_info, _id, status, **kwargs):
+    def _add_event(self, ex_info, command, host_info, config, meta_info, _id, status, start=None):
+        """Insert the run (queued, or started: ``start`` holds the started_event's arguments).
+
+        A database that cannot be reached fails a queued run; a started run goes on, its
+        start is written when the database is back, or kept in the journal.
+        """
         with self.lock:
             self._reset()
+            self.run_id = None
+            self._new_journal(_id)
+            kw = {} if start is None else {"start_time": start["start_time"]}
             try:
                 self._create_tables()
                 self.run, new_id = self._insert_run(
-                    ex_info, command, host_info, config, meta_info, _id, status, **kwargs
+                    ex_info,
+                    command,
+                    host_info,
+                    config,
+                    meta_info,
+                    _id,
+                    status,
+                    journal_row=None if start is None else (self._journal.id, 0),
+                    **kw,
                 )
             except Exception as e:
-                if is_transient(e):
-                    backend = self.engine.url.get_backend_name()
+                if not is_transient(e):
+                    raise
+                backend = self.engine.url.get_backend_name()
+                if start is None:
                     raise ObserverError(
                         f"SqlObserver cannot reach the {backend} database at {self.url}: "
                         f"{describe(e)}"
                     ) from e
-                raise
+                logger.warning(
+                    "SqlObserver: the %s database at %s is unreachable (%s); the run goes on "
+                    "and its events are kept and retried",
+                    backend,
+                    self.url,
+                    describe(e),
+                )
+                self._outage = True
+                self._start_kwargs = start
+                self._pending.append(("started_event", start, 0))
+                return _id
             self.run_id = self.run.run_id
+            if self._journal.path is None:
+                self._journal.prefix = f"sacred_sql_{new_id}_"  # its name has the run's id
+            if start is not None:
+                self._start_kwargs = dict(start, _id=new_id)
             return new_id
 
     def _create_tables(self):
@@ -198,35 +241,29 @@ class SqlObserver(journal.EventJournal, RunObserver):
                     raise
                 time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
 
-    def _insert_run(self, ex_info, command, host_info, config, meta_info, _id, status, **kw):
+    def _insert_run(
+        self, ex_info, command, host_info, config, meta_info, _id, status, journal_row=None, **kw
+    ):
         from sqlalchemy import exc
-
-        # lazy: imports SQLAlchemy
-        from sacred.observers.sql.schema import Experiment, Host, Run, _fit, next_run_id
 
         new_id = 0
         for attempt in itertools.count():
             session = self.session()
             try:
-                # the new experiment and host join the session with the run: no flush before
-                with session.no_autoflush:
-                    experiment = Experiment.get_or_create(ex_info, session)
-                    host = Host.get_or_create(host_info, session)
-                    new_id = _id if _id is not None else next_run_id(session, new_id + 1)
-                    # chunks a SqlStore of an older version left when it deleted a run
-                    output.forget_chunks(session, str(new_id))
-                run = Run(
-                    run_id=str(new_id),
-                    config=json.dumps(flatten(config)),
-                    command=_fit(command, Run.command),
-                    priority=meta_info.get("priority", 0),
-                    comment=meta_info.get("comment", ""),
-                    experiment=experiment,
-                    host=host,
-                    status=status,
+                run, new_id = self._build_run(
+                    session,
+                    ex_info,
+                    command,
+                    host_info,
+                    config,
+                    meta_info,
+                    _id,
+                    new_id + 1,
+                    status,
                     **kw,
                 )
-                session.add(run)
+                if journal_row is not None:  # the start is event 0 of the run's journal
+                    self._record(session, journal_row[0], journal_row[1], run.run_id)
                 session.commit()
                 return run, new_id
             except exc.IntegrityError:
@@ -238,6 +275,73 @@ class SqlObserver(journal.EventJournal, RunObserver):
             except BaseException:
                 self._rollback(session)
                 raise
+
+    def _build_run(
+        self, session, ex_info, command, host_info, config, meta_info, _id, floor, status, **kw
+    ):
+        """A new run in ``session`` (not committed): ``(Run, its id)``; the id is ``_id`` or
+        the next free one from ``floor`` on."""
+        # lazy: imports SQLAlchemy
+        from sacred.observers.sql.schema import Experiment, Host, Run, _fit, next_run_id
+
+        # the new experiment and host join the session with the run: no flush before
+        with session.no_autoflush:
+            experiment = Experiment.get_or_create(ex_info, session)
+            host = Host.get_or_create(host_info, session)
+            new_id = _id if _id is not None else next_run_id(session, floor)
+            # chunks a SqlStore of an older version left when it deleted a run
+            output.forget_chunks(session, str(new_id))
+        run = Run(
+            run_id=str(new_id),
+            config=json.dumps(flatten(config)),
+            command=_fit(command, Run.command),
+            priority=meta_info.get("priority", 0),
+            comment=meta_info.get("comment", ""),
+            experiment=experiment,
+            host=host,
+            status=status,
+            **kw,
+        )
+        session.add(run)
+        return run, new_id
+
+    def _apply_started_event(
+        self, session, ex_info, command, host_info, start_time, config, meta_info, _id
+    ):
+        """The start the database could not take when it happened (or of a journal)."""
+        self.run, new_id = self._build_run(
+            session,
+            ex_info,
+            command,
+            host_info,
+            config,
+            meta_info,
+            _id,
+            1,
+            "RUNNING",
+            start_time=start_time,
+        )
+        session.flush()
+        self.run_id = self.run.run_id
+        if self._journal is not None and self._journal.path is None:
+            self._journal.prefix = f"sacred_sql_{new_id}_"
+        if self._start_kwargs is not None:
+            self._start_kwargs["_id"] = new_id
+
+    def _forget_journal(self, session):
+        """The run ended and nothing of it is in a journal: its rows are not needed."""
+        from sacred.observers.sql.schema import JournalEvent  # lazy: imports SQLAlchemy
+
+        table = JournalEvent.__table__
+        session.execute(table.delete().where(table.c.journal_id == self._journal.id))
+
+    def _record(self, session, journal_id, seq, run_id):
+        """The database has event ``seq`` of the journal ``journal_id`` (see ``journal``)."""
+        from sacred.observers.sql.schema import JournalEvent  # lazy: imports SQLAlchemy
+
+        session.execute(
+            JournalEvent.__table__.insert().values(journal_id=journal_id, seq=seq, run_id=run_id)
+        )
 
     def _rollback(self, session):
         try:
@@ -297,11 +401,12 @@ class SqlObserver(journal.EventJournal, RunObserver):
     # ------------------------------------------------------------ writing, retrying, keeping
     def _submit(self, event, kwargs):
         with self.lock:
-            if self.run_id is None:
-                return
+            if self._journal is None or self._start_kwargs is None:
+                return  # no run started (or only queued)
             if event == "heartbeat_event":  # a heartbeat replaces an unwritten older one
                 self._pending = [op for op in self._pending if op[0] != event]
-            self._pending.append((event, kwargs))
+            self._pending.append((event, kwargs, self._next_seq))
+            self._next_seq += 1
             if self._flush() and event not in _FINAL_EVENTS:
                 return
             if event in _FINAL_EVENTS:
@@ -310,9 +415,13 @@ class SqlObserver(journal.EventJournal, RunObserver):
     def _flush(self) -> bool:
         """Write the pending events in order; False if the database is unreachable."""
         while self._pending:
-            event, kwargs = self._pending[0]
+            event, kwargs, seq = self._pending[0]
+            if self.run_id is None and event != "started_event":
+                self._pending.pop(0)  # the start could not be written: only the journal can
+                self._spool([(event, kwargs, seq)])
+                continue
             try:
-                self._write([(event, kwargs)])
+                self._write([(event, kwargs, seq)])
             except Exception as e:
                 if is_transient(e):
                     if not self._outage:
@@ -334,7 +443,7 @@ class SqlObserver(journal.EventJournal, RunObserver):
                     describe(e),
                 )
                 self._pending.pop(0)
-                self._spool([(event, kwargs)])
+                self._spool([(event, kwargs, seq)])
                 continue
             self._pending.pop(0)
             self._forget_copy(kwargs)
@@ -353,11 +462,17 @@ class SqlObserver(journal.EventJournal, RunObserver):
             self._spool(pending)
 
     def _write(self, ops):
-        """Apply events in one transaction."""
+        """Apply events ``(event, kwargs, seq)`` in one transaction, with their rows in
+        ``journal_event``; a run that ends with nothing journaled has its rows removed."""
+        if any(op[0] == "started_event" for op in ops):
+            self._create_tables()  # the database may have been away since before the start
         session = self.session()
         try:
-            for event, kwargs in ops:
+            for event, kwargs, seq in ops:
                 getattr(self, "_apply_" + event)(session, **kwargs)
+                self._record(session, self._journal.id, seq, self.run_id)
+                if event in _FINAL_EVENTS and not self._journal.written:
+                    self._forget_journal(session)
             session.commit()
         except BaseException:
             self._cout_db = None  # unknown after a failure: the next beat sends all of it
@@ -473,6 +588,21 @@ class SqlObserver(journal.EventJournal, RunObserver):
             fail_trace=storable_text("\n".join(fail_trace)),
         )
 
+    # ------------------------------------------------------------ journal
+    def journal_location(self):
+        """``(location, options)`` of the database, as a journal records it."""
+        return self.url, {}
+
+    @classmethod
+    def for_journal(cls, location, **options):
+        """An observer that writes a journal into the database at ``location``."""
+        return cls(location, **options)
+
+    def apply_journal(self, events):
+        """Apply journal events to this database, each once (see ``sql.journal``);
+        returns ``(run id, applied, already there)``."""
+        return journal.apply(self, events, _epoch_seconds)
+
     # ------------------------------------------------------------ reading
     def query(self, _id):
         """The stored run as a dict (``Run.to_json()``, with the whole output), or None if
@@ -528,15 +658,15 @@ class SqlObserver(journal.EventJournal, RunObserver):
 
 
 def replay_failed_events(path, url=None, *, engine=None, session=None):
-    """Write the events kept in a fallback file (see the WARNING) into the database.
+    """Write the journal ``path`` (see the WARNING that named it) into the database; returns
+    the number of events applied (those the database has already are skipped).
 
-    Give the database as ``url`` (the file only holds the URL with its password masked),
-    or as an SQLAlchemy ``engine`` (and optionally a ``session``). All events are written
-    in one transaction; afterwards the file is renamed to ``<path>.replayed`` so that it is
-    not written twice. Returns the number of events written.
+    Give the database as ``url`` (the journal holds the URL with its password masked), or
+    as an SQLAlchemy ``engine`` (and optionally a ``session``); neither: the journal's own.
+    The same as ``sacred sync PATH [URL]`` (``sacred.observers.journal.sync``).
     """
     if url is None and engine is None:
-        raise ValueError("replay_failed_events needs the database url (or an engine)")
+        return _journal_sync(path).applied
     if engine is None:
         observer = SqlObserver(url)
     else:

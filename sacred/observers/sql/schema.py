@@ -489,6 +489,20 @@ class OutputChunk(Base):
     text = sa.Column(sa.Text, nullable=False)
 
 
+class JournalEvent(Base):
+    """Added: the events of journals (``sacred.observers.journal``) the database has, one row
+    per event, written in the transaction that wrote the event (by the observer, or by
+    ``sacred sync``, which skips the events named here). The observer removes the rows of a
+    run that ended with nothing in a journal."""
+
+    __tablename__ = "journal_event"
+
+    journal_id = sa.Column(sa.String(32), primary_key=True)
+    seq = sa.Column(sa.Integer, primary_key=True, autoincrement=False)
+    # no foreign key: a SqlStore of an older version deletes runs without knowing this table
+    run_id = sa.Column(sa.String(24), nullable=False)
+
+
 def _packed(typecode, seq):
     packed = array(typecode)
     try:
@@ -546,7 +560,8 @@ def upgrade_schema(engine) -> None:
     ``run.meta_json`` columns, ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred 0.8.7
     lacked it), in PostgreSQL the index ``ix_metric_run_id_name_metric_id`` (built once,
     over the existing rows) and ``metric_chunk.first_step`` (lacking in the table's first
-    version). Tables that are missing (``metric``, ``metric_chunk``, ``output_chunk``) are
+    version). Tables that are missing (``metric``, ``metric_chunk``, ``output_chunk``,
+    ``journal_event``) are
     made by ``Base.metadata.create_all`` beforehand. In PostgreSQL ``output_chunk.text`` is
     compressed with lz4 (pglz, the default, costs ~15 ms a MB of log text; lz4 needs
     PostgreSQL 14 built with it), else stored uncompressed.

@@ -595,3 +595,121 @@ def test_a_store_back_before_the_end_gets_the_run_and_no_journal_is_left(
     assert journals_in(tmp_path / "objects" / "failures") == []
     check_mongo(client, 1)
     check_object_store(location, 1)
+
+
+# ================================================================ SQL (SQLite, PostgreSQL)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'runs.db'}"
+        return
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    sa = pytest.importorskip("sqlalchemy")
+    from tests.services import service_url
+
+    server = service_url("SACRED_TEST_POSTGRES_URL")
+    name = f"sacred_journal_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Outage:
+    """Every statement of an engine fails, as with a server that went away, while ``down``."""
+
+    def __init__(self, engine):
+        import sqlalchemy as sa
+
+        self.down = False
+
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def refuse(conn, cursor, statement, parameters, context, executemany):
+            if self.down:
+                raise sa.exc.OperationalError(statement, parameters, ConnectionError("down"))
+
+
+def sql_observer(url, tmp_path):
+    from sacred.observers import SqlObserver
+
+    obs = SqlObserver(
+        url, failure_dir=str(tmp_path / "failures"), retry_timeout=0.2, retry_interval=0.05
+    )
+    obs.outage = Outage(obs.engine)
+    return obs
+
+
+def sql_state(url, run_id):
+    from sacred.store import open_store
+
+    store = open_store(url)
+    record = store.get(run_id)
+    artifacts = []
+    for name in store.artifacts(run_id):
+        with store.open_artifact(run_id, name) as f:
+            artifacts.append(f.read())
+    return store, record, store.metrics(run_id), artifacts
+
+
+def check_sql(url, run_id):
+    store, record, metrics, artifacts = sql_state(url, run_id)
+    check_whole(record, metrics, record["captured_out"], artifacts, store.resources(run_id))
+    assert record["info"]["phase"] == "second"
+    assert [str(i) for i in store.find_ids()] == [str(run_id)]
+
+
+@pytest.mark.parametrize("mid_run", [False, True], ids=["down_from_start", "down_mid_run"])
+def test_sql_journal_is_synced_whole_and_once(sql_url, tmp_path, mid_run):
+    obs = sql_observer(sql_url, tmp_path)
+    ex = make_experiment(
+        tmp_path, obs, down=lambda: setattr(obs.outage, "down", True), mid_run=mid_run
+    )
+    run = ex.run(options={"--capture": "sys"})
+    assert run.status == "COMPLETED" and run._failed_observers == []
+    (path,) = journals_in(tmp_path / "failures")
+    lines = lines_of(path)
+    assert lines[0]["event"] == "started_event" and lines[0]["store"] == obs.url
+    assert lines[0]["run"] == ("1" if mid_run else None)
+    obs.outage.down = False
+    if mid_run:  # the database has the first part of the run only
+        assert len(sql_state(sql_url, 1)[2]["loss"]["steps"]) == N_POINTS // 2
+
+    code, out, err = sacred_cli("sync", path)
+    assert (code, err) == (0, "")
+    assert (
+        out
+        == f"run 1: {len(lines) - mid_run} events applied, {int(mid_run)} already there ({path})\n"
+    )
+    check_sql(sql_url, 1)
+    code, out, err = sacred_cli("sync", path)  # again: nothing doubles
+    assert out == f"run 1: 0 events applied, {len(lines)} already there ({path})\n"
+    check_sql(sql_url, 1)
+
+
+def test_sql_live_rows_go_when_nothing_was_journaled(sql_url, tmp_path):
+    import sqlalchemy as sa
+
+    obs = sql_observer(sql_url, tmp_path)
+    ex = make_experiment(tmp_path, obs, down=lambda: None)
+    run = ex.run(options={"--capture": "sys"})
+    assert run.status == "COMPLETED" and journals_in(tmp_path / "failures") == []
+    with obs.engine.connect() as con:
+        assert con.execute(sa.text("SELECT count(*) FROM journal_event")).scalar() == 0
+    check_sql(sql_url, run._id)
+
+
+def test_sql_replay_failed_events_is_sync(sql_url, tmp_path):
+    from sacred.observers.sql import replay_failed_events
+
+    obs = sql_observer(sql_url, tmp_path)
+    ex = make_experiment(tmp_path, obs, down=lambda: setattr(obs.outage, "down", True))
+    ex.run(options={"--capture": "sys"})
+    (path,) = journals_in(tmp_path / "failures")
+    obs.outage.down = False
+    assert replay_failed_events(path, sql_url) == len(lines_of(path))
+    assert replay_failed_events(path, sql_url) == 0
+    assert os.path.exists(path)  # not renamed: the database knows what it has
+    check_sql(sql_url, 1)

@@ -184,7 +184,7 @@ def test_tables_and_columns_are_those_of_the_original(db_url):
     assert set(inspector.get_table_names()) == {
         "source", "repository", "dependency", "artifact", "resource", "host", "experiment",
         "experiments_sources", "experiments_repositories", "experiments_dependencies",
-        "runs_resources", "run", "metric", "metric_chunk", "output_chunk",
+        "runs_resources", "run", "metric", "metric_chunk", "output_chunk", "journal_event",
     }  # fmt: skip
     columns = {c["name"]: c for c in inspector.get_columns("run")}
     assert list(columns) == [
@@ -464,28 +464,42 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_unreachable_database_fails_the_run_at_once_naming_it():
+def test_unreachable_database_does_not_fail_the_run_and_journals_it(tmp_path, caplog):
     port = _free_port()  # nothing listens there
-    ex, obs = make_experiment(f"postgresql://sacred:secret@127.0.0.1:{port}/runs")
-    ex.main(lambda: None)
-    start = time.monotonic()
-    with pytest.raises(ObserverError) as info:
-        ex.run()
-    assert time.monotonic() - start < 10
-    message = str(info.value)
-    assert message.startswith(
-        f"SqlObserver cannot reach the postgresql database at "
-        f"postgresql+psycopg://sacred:***@127.0.0.1:{port}/runs: "
+    ex, obs = make_experiment(
+        f"postgresql://sacred:secret@127.0.0.1:{port}/runs",
+        failure_dir=str(tmp_path),
+        retry_timeout=0.2,
+        retry_interval=0.1,
     )
-    assert "secret" not in message
+    ex.main(lambda: 3)
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        run = ex.run()
+    assert time.monotonic() - start < 10
+    assert run.status == "COMPLETED" and run.result == 3 and run._failed_observers == []
+    assert (
+        f"SqlObserver: the postgresql database at "
+        f"postgresql+psycopg://sacred:***@127.0.0.1:{port}/runs is unreachable"
+    ) in caplog.text
+    assert "secret" not in caplog.text
+    (path,) = tmp_path.glob("sacred_sql_new_*.jsonl")
+    assert f"sacred sync {path}" in caplog.text
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["event"] for line in lines] == [
+        "started_event",
+        "heartbeat_event",
+        "completed_event",
+    ]
+    assert "secret" not in path.read_text()
 
 
-def test_unopenable_sqlite_file_fails_the_run(tmp_path):
+def test_a_queued_run_still_fails_when_the_database_is_unreachable(tmp_path):
     url = f"sqlite:///{tmp_path}/missing/dir/runs.db"
     ex, obs = make_experiment(url)
     ex.main(lambda: None)
     with pytest.raises(ObserverError, match="cannot reach the sqlite database at sqlite:///"):
-        ex.run()
+        ex.run(options={"--queue": True})
 
 
 CONCURRENT_SCRIPT = textwrap.dedent(
@@ -671,20 +685,24 @@ def test_database_gone_until_the_end_keeps_events_in_a_file_to_replay(
     assert match, caplog.text
     path = match.group(1)
     assert os.path.dirname(path) == str(failure_dir)
+    assert f"sacred sync {path}" in caplog.text
     records = [json.loads(line) for line in open(path)]
-    assert {r["run_id"] for r in records} == {"1"}
-    assert {r["url"] for r in records} == {obs.url}
+    assert {r["run"] for r in records} == {"1"} and len({r["journal"] for r in records}) == 1
+    assert {r["store"] for r in records} == {obs.url}
     events = [r["event"] for r in records]
+    assert events[0] == "started_event" and records[0]["delivered"] is True
     assert events[-1] == "completed_event"
     assert "artifact_event" in events and "log_metrics" in events
     assert events.count("heartbeat_event") == 1  # newer heartbeats replace older ones
 
-    # before the replay the database only has what was written before the outage
+    # before the sync the database only has what was written before the outage
     assert obs.query("1")["status"] == "RUNNING"
     assert len(obs.query_metrics("1")["loss"]["steps"]) == 100
 
-    assert replay_failed_events(path, private_pg_url) == len(records)
-    assert os.path.exists(path + ".replayed") and not os.path.exists(path)
+    # the start is there already; twice: nothing is written again (not by renaming)
+    assert replay_failed_events(path, private_pg_url) == len(records) - 1
+    assert replay_failed_events(path, private_pg_url) == 0
+    assert os.path.exists(path)
     _check_complete_record(private_pg_url, obs)
 
 
