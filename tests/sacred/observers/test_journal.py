@@ -713,3 +713,24 @@ def test_sql_replay_failed_events_is_sync(sql_url, tmp_path):
     assert replay_failed_events(path, sql_url) == 0
     assert os.path.exists(path)  # not renamed: the database knows what it has
     check_sql(sql_url, 1)
+
+
+def test_sql_sync_of_a_planted_py_reduce_payload_creates_no_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    obs = sql_observer(url, tmp_path)
+    ex = make_experiment(tmp_path, obs, down=lambda: setattr(obs.outage, "down", True))
+    ex.run(options={"--capture": "sys"})
+    (path,) = journals_in(tmp_path / "failures")
+    marker = tmp_path / "pwned"
+    payload = {"py/reduce": [{"py/function": "os.system"}, {"py/tuple": [f"touch {marker}"]}]}
+    lines = lines_of(path)
+    lines[0]["kwargs"]["config"]["evil"] = payload
+    lines[-1]["kwargs"]["result"] = payload
+    with open(path, "w") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
+    obs.outage.down = False
+    code, out, err = sacred_cli("sync", path)
+    assert code == 0 and out.startswith("run 1: ")
+    store, record, _, _ = sql_state(url, 1)
+    assert record["config"]["lr"] == 0.1 and record["status"] == "COMPLETED"
+    assert not marker.exists()
