@@ -1,0 +1,135 @@
+"""Values come back as they went in: numpy and pandas values, datetimes, tuples, int keys
+(see tests/sacred/store/test_stored_data_safety.py for the values and their equality), and
+non-ASCII text in config, output, metric names and artifact names."""
+
+import datetime as dt
+import warnings
+
+import pytest
+
+from sacred import Experiment
+from sacred.safe_restore import UnsafeDataWarning
+from tests.conformance.backends import ids, kinds
+from tests.sacred.store.test_stored_data_safety import TINYDB_KEEPS, _assert_same, _rich
+
+np = pytest.importorskip("numpy")
+pd = pytest.importorskip("pandas")
+
+TINYDB_TYPES = (
+    "the TinyDbObserver writes through tinydb-serialization, as the original does: it has "
+    "serializers for datetimes, arrays, DataFrames and Series only, so numpy scalars, dates, "
+    "timedeltas, tuples and int keys cannot be stored (the original fails alike)"
+)
+
+
+def _config(every_backend=False):
+    """Config values a config scope keeps (numpy scalars become Python numbers there);
+    ``every_backend``: only those TinyDB holds too (arrays lose their dtype there)."""
+    config = {
+        "array": np.arange(6, dtype=np.float64).reshape(2, 3),
+        "when": dt.datetime(2026, 12, 7, 8, 30, 1, 250000),
+        "frame": pd.DataFrame({"lr": [0.1, 0.01], "name": ["a", "b"]}),
+        "scalar": np.float64(0.25),  # a float in the config
+    }
+    if not every_backend:
+        config.update(ints=np.arange(4, dtype=np.int32), pair=(1, "two"), by_int={1: "one"})
+    return config
+
+
+def _run_with(backend, values, every_backend=False):
+    ex = Experiment("values")
+    ex.add_config(_config(every_backend))
+
+    @ex.main
+    def main(_run):
+        _run.info["rich"] = values
+        return values
+
+    ex.observers.append(backend.observer())
+    return ex.run(options={"--capture": "sys"})
+
+
+def _read(backend, run_id):
+    with backend.store() as store, warnings.catch_warnings():
+        warnings.simplefilter("error", UnsafeDataWarning)  # Sacred's own values are safe
+        return store.get(run_id), store.find()[0], store.summaries(fields=["config"])[0]
+
+
+def _check(backend, run, values, every_backend=False):
+    record, found, summary = _read(backend, run._id)
+    for got in (record, found):
+        _assert_same(got["result"], values, "result")
+        _assert_same(got["info"]["rich"], values, "info.rich")
+    want_config = dict(_config(every_backend), scalar=0.25)
+    if not every_backend:  # a config scope keeps tuples as lists
+        want_config["pair"] = [1, "two"]
+    for got in (record, found, summary):
+        _assert_same({k: got["config"][k] for k in want_config}, want_config, "config")
+
+
+@pytest.mark.parametrize("kind", kinds(tinydb=TINYDB_TYPES))
+def test_numpy_and_pandas_values_come_back_equal(backend):
+    values = _rich()
+    run = _run_with(backend, values)
+    _check(backend, run, values)
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_values_every_backend_holds_come_back_equal(backend):
+    """Float arrays, datetimes and DataFrames: the values TinyDB can hold too."""
+    values = {k: v for k, v in _rich().items() if k in TINYDB_KEEPS}
+    values["array"] = values["array"].astype(np.float64)
+    run = _run_with(backend, values, every_backend=True)
+    _check(backend, run, values, every_backend=True)
+
+
+NON_ASCII_CONFIG = {"größe": "日本語 ✓", "naïve": ["🚀", "ß"], "ключ": {"値": "Ωμέγα"}}
+NON_ASCII_OUTPUT = "Grüße, 世界 🚀\nçà et là – ok\n"
+NON_ASCII_METRICS = {"verlust_ü": [0.5, 0.25], "損失": [3.0, 2.0, 1.0]}
+NON_ASCII_ARTIFACTS = {"modèle_ü.txt": "poids: ½\n".encode(), "データ.csv": "x,ü\n1,2\n".encode()}
+
+
+SQLITE_NON_ASCII_FIELD = (
+    "bug: SqlStore on SQLite finds no run by a field whose name is not ASCII: "
+    "find_ids(\"config.größe == '日本語 ✓'\") is [] (and so is `config.größe exists`); "
+    "PostgreSQL finds it"
+)
+
+
+@pytest.mark.parametrize(
+    "kind", kinds(sqlite=SQLITE_NON_ASCII_FIELD, sqlite_queued=SQLITE_NON_ASCII_FIELD)
+)
+def test_non_ascii_config_output_metrics_and_artifacts(backend, tmp_path):
+    ex = Experiment("ünïcode")
+    ex.add_config(NON_ASCII_CONFIG)
+    files = tmp_path / "files"
+    files.mkdir()
+
+    @ex.main
+    def main(_run):
+        print(NON_ASCII_OUTPUT, end="")
+        for name, values in NON_ASCII_METRICS.items():
+            for step, value in enumerate(values):
+                _run.log_scalar(name, value, step)
+        for name, content in NON_ASCII_ARTIFACTS.items():
+            (files / name).write_bytes(content)
+            # with a content type: the MongoObserver says nothing (see test_artifacts)
+            _run.add_artifact(str(files / name), name, content_type="text/plain")
+
+    ex.observers.append(backend.observer())
+    run_id = ex.run(options={"--capture": "sys"})._id
+
+    with backend.store() as store:
+        record = store.get(run_id)
+        assert {k: record["config"][k] for k in NON_ASCII_CONFIG} == NON_ASCII_CONFIG
+        assert record["experiment"]["name"] == "ünïcode"
+        assert record["captured_out"] == NON_ASCII_OUTPUT
+        metrics = store.metrics(run_id)
+        assert {name: m["values"] for name, m in metrics.items()} == NON_ASCII_METRICS
+        assert sorted(store.artifacts(run_id)) == sorted(NON_ASCII_ARTIFACTS)
+        for name, content in NON_ASCII_ARTIFACTS.items():
+            with store.open_artifact(run_id, name) as f:
+                assert f.read() == content, name
+        # (a field whose name starts with a letter beyond ASCII cannot be named in a query)
+        for query in ("config.größe == '日本語 ✓'", "metrics.損失.last == 1"):
+            assert ids(store.find_ids(query)) == ids([run_id]), query
