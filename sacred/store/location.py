@@ -105,8 +105,10 @@ def scheme_of(location: Any) -> str:
     ``tinydb``; any other path is ``file``.
     """
     if not isinstance(location, (str, os.PathLike)):
-        module = type(location).__module__.split(".")[0]
-        if module in ("pymongo", "mongomock"):
+        # a client or database of pymongo or mongomock (or a subclass of one)
+        if any(
+            c.__module__.split(".")[0] in ("pymongo", "mongomock") for c in type(location).__mro__
+        ):
             return "mongodb"
         raise StoreError(
             f"Cannot use a {type(location).__name__} as a store location: give a path, a URL "
