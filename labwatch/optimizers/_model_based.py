@@ -11,6 +11,7 @@ acquisition that decodes to a configuration not evaluated yet. Subclasses provid
 
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 from labwatch.optimizers.encoding import EncodedHistory
@@ -18,6 +19,7 @@ from labwatch.optimizers.encoding import EncodedHistory
 __all__ = ("ModelBasedOptimizer", "import_numpy_scipy")
 
 _SQRT12 = 12.0**0.5
+logger = logging.getLogger("labwatch")
 
 
 def import_numpy_scipy(who: str):
@@ -96,8 +98,20 @@ class ModelBasedOptimizer(EncodedHistory):
 
         from labwatch.optimizers._acquisition import maximize
 
-        self.fit()
         X, y = np.array(self.X), np.array(self.y)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.fit()
+                fitted = self.model.predict(self._inputs(self.candidates.canonical(X)))
+            if not all(np.all(np.isfinite(a)) for a in fitted):
+                raise FloatingPointError("non-finite predictions")
+        except (FloatingPointError, np.linalg.LinAlgError) as e:
+            logger.warning(
+                "%s could not fit its model (%s): suggesting a random configuration",
+                type(self).__name__,
+                e,
+            )
+            return self.get_random_config()
         best = (y.min() - self.y_mean) / self.y_std
 
         def score(points):

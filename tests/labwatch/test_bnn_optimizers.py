@@ -356,3 +356,14 @@ def test_a_conditional_space_end_to_end_with_lab_assistant(cls, kw, tmp_path):
     optimizer = next(iter(a._optimizers.values()))
     assert isinstance(optimizer, cls) and optimizer.model is not None  # the model was used
     assert os.path.isdir(tmp_path / "runs")
+
+
+def test_a_model_that_cannot_be_fitted_gives_a_random_configuration_and_a_warning(caplog):
+    space = SearchSpace({"x": UniformFloat(0.0, 1.0)})
+    opt = Bohamiann(space, seed=0, lr=5.0, burn_in=200, n_samples=5, keep_every=5)  # diverges
+    opt.update([{"x": i / 10} for i in range(10)], [math.sin(i) for i in range(10)], [None] * 10)
+    with caplog.at_level("WARNING", logger="labwatch"):
+        values = opt.suggest_configuration()
+    space.validate(values)
+    assert "Bohamiann could not fit its model" in caplog.text
+    assert "suggesting a random configuration" in caplog.text
