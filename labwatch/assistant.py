@@ -154,6 +154,7 @@ class LabAssistant:
         backend = self._resolve_backend()
         if (space.id, id(backend)) not in self._registered:
             doc = {"_id": space.id, "_class": "SearchSpace", "name": name, **space.to_json()}
+            doc["optimizer"] = self._optimizer_name(space)
             doc["created"] = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None).isoformat()
             backend.save_search_space(doc)
             self._registered.add((space.id, id(backend)))
@@ -167,8 +168,16 @@ class LabAssistant:
         # explicit updates win over the suggestion
         if fixed:
             recursive_update(config, _plain_dict(fixed))
-        self._local.pending = {"search_space": space.id, "name": name}
+        self._local.pending = {
+            "search_space": space.id,
+            "name": name,
+            "optimizer": self._optimizer_name(space),
+        }
         return config
+
+    def _optimizer_name(self, space) -> str:
+        """The optimizer's class name, recorded with the space and on each of its runs."""
+        return type(self._optimizer(space)).__name__
 
     def _mark_run(self, run):
         pending = getattr(self._local, "pending", None)
@@ -311,7 +320,11 @@ class LabAssistant:
             if config and all(k in space.parameters for k in config):
                 config = space.fill_in(config)
             if space.valid(space.values_from_config(config)):
-                marker = {"search_space": space.id, "name": space.name}
+                marker = {
+                    "search_space": space.id,
+                    "name": space.name,
+                    "optimizer": self._optimizer_name(space),
+                }
         info = {"labwatch": marker} if marker else None
         meta = {"labwatch": marker} if marker else None
         return self.ex.run(command, config_updates=config, info=info, meta_info=meta)
@@ -336,7 +349,11 @@ class LabAssistant:
         backend = self._resolve_backend()
         self.backend = backend
         self._inject_observer()
-        marker = {"search_space": space.id, "name": space.name}
+        marker = {
+            "search_space": space.id,
+            "name": space.name,
+            "optimizer": self._optimizer_name(space),
+        }
         return self.ex.run(
             command,
             config_updates=space.fill_in(values),

@@ -75,7 +75,11 @@ def test_named_config_runs_a_suggestion_and_marks_the_run(store_location):
     record = store.get(store.find_ids()[0])
     assert record["status"] == "COMPLETED"
     space = a.current_search_space
-    assert record["info"]["labwatch"] == {"search_space": space.id, "name": "search_space"}
+    assert record["info"]["labwatch"] == {
+        "search_space": space.id,
+        "name": "search_space",
+        "optimizer": "RandomSearch",
+    }
     if (
         isinstance(store_location, str) and "://" not in store_location
     ):  # the SQL schema keeps no meta beyond comment/priority
