@@ -4,8 +4,9 @@
 
 SPEC is ``Backend.spec()`` as JSON; the child works in the backend's folder.
 
-``runs NAME COUNT N``: wait for the file ``go``, then run COUNT runs tagged ``NAME-<i>``
-with ``n`` = N + i, each with a fresh observer; write ``{tag: run id}`` to ``NAME.json``.
+``runs NAME COUNT N``: COUNT runs tagged ``NAME-<i>`` with ``n`` = N + i, each with a fresh
+observer; before run i, write ``NAME.ready<i>`` and wait for the file ``go<i>``; at the end
+write ``{tag: run id}`` to ``NAME.json``.
 
 ``crash POINTS``: one run that logs POINTS points of ``loss`` and prints one line per point,
 with a heartbeat every 0.1 s; then it writes ``ready`` and waits to be killed.
@@ -28,13 +29,13 @@ def _wait_for(path, timeout=60):
 def runs(backend, name, count, n):
     from tests.conformance.experiments import experiment, run
 
-    with open(f"{name}.ready", "w"):
-        pass
-    _wait_for("go")
     ids = {}
     for i in range(int(count)):
         ex = experiment()
         ex.observers.append(backend.observer())
+        with open(f"{name}.ready{i}", "w"):
+            pass
+        _wait_for(f"go{i}")  # every process starts its i-th run at the same moment
         tag = f"{name}-{i}"
         ids[tag] = run(ex, tag, int(n) + i)._id
     with open(f"{name}.json.tmp", "w") as f:

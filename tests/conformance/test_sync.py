@@ -21,36 +21,16 @@ NO_JOURNAL = (
     "S3, GCS and queued observers): a folder that cannot be written fails the run at its "
     "start, and the events after it went away are lost"
 )
-SQL_NOT_YET = (
-    "sacred sync not available yet for the SqlObserver (the one journal has landed for "
-    "MongoDB, S3, GCS and queues): "
+QUEUED_SQL_LOSES_THE_START = (
+    "bug: a QueueObserver around a SqlObserver whose database is down from the start loses "
+    "the first events: the SqlObserver accepts the start and keeps the next events pending "
+    "in memory, so the queue counts them as delivered and leaves them out of its journal "
+    "(seq 1 and 2 missing); the queue then gives up before the final event reaches the "
+    "SqlObserver, which never journals what it holds: after sacred sync the run lacks its "
+    "first 20 points (loss steps 0-19) and its first heartbeat"
 )
-SQL_START = SQL_NOT_YET + (
-    "a database that is down at the start fails the run (ObserverError 'SqlObserver cannot "
-    "reach the ... database')"
-)
-SQL_QUEUED_START = SQL_NOT_YET + (
-    "the QueueObserver's journal of a SqlObserver names no store (the SqlObserver has no "
-    "journal_location), so `sacred sync JOURNAL` refuses it"
-)
-SQL_MID_RUN = SQL_NOT_YET + (
-    "what it could not write is kept in the older format of sacred.observers.sql.journal "
-    "(replay_failed_events), which sacred sync refuses ('line 1: no journal id')"
-)
-FROM_START = dict(
-    file=NO_JOURNAL,
-    tinydb=NO_JOURNAL,
-    sqlite=SQL_START,
-    postgresql=SQL_START,
-    sqlite_queued=SQL_QUEUED_START,
-)
-MID_RUN = dict(
-    file=NO_JOURNAL,
-    tinydb=NO_JOURNAL,
-    sqlite=SQL_MID_RUN,
-    postgresql=SQL_MID_RUN,
-    sqlite_queued=SQL_MID_RUN,
-)
+FROM_START = dict(file=NO_JOURNAL, tinydb=NO_JOURNAL, sqlite_queued=QUEUED_SQL_LOSES_THE_START)
+MID_RUN = dict(file=NO_JOURNAL, tinydb=NO_JOURNAL)
 
 
 def _experiment(tmp_path, observer, outage, mid_run):
