@@ -35,8 +35,12 @@ from sacred.store import (
 from sacred.store.base import flatten_record
 from sacred.store.query import MISSING, Exists, any_field, get_value, parse_field
 from sacred.store.query import parse as parse_query
+from sacred.utils import SacredError
 
 __all__ = ("main",)
+
+# verbs kept in their own modules: each defines add_parser(subparsers) and run(args, out) -> int
+_VERB_MODULES = ()
 
 _TABLE_COLUMNS = [
     ("ID", "_id"),
@@ -118,7 +122,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--store", help="the store to write to (else a last URL argument, else the journal's own)"
     )
     sync.add_argument("--prefix", help="collection prefix (MongoDB stores)")
+    for module in _verb_modules():
+        module.add_parser(sub)
     return parser
+
+
+def _verb_modules():
+    import importlib
+
+    return [importlib.import_module(name) for name in _VERB_MODULES]
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -518,6 +530,9 @@ def main(argv=None) -> int:
     argv = _join_dash_values(sys.argv[1:] if argv is None else list(argv))
     try:
         args = _build_parser().parse_args(argv)
+        verb = getattr(args, "verb_module", None)
+        if verb is not None:
+            return verb.run(args, sys.stdout)
         if args.command == "export":
             _export(args, sys.stdout)
         elif args.command == "sync":
@@ -529,7 +544,7 @@ def main(argv=None) -> int:
     except _UsageError as e:
         sys.stderr.write(f"sacred: error: {e}\n")
         return 1
-    except (QueryError, StoreError) as e:
+    except (QueryError, StoreError, SacredError) as e:
         sys.stderr.write(f"sacred: error: {e}\n")
         return 1
     except BrokenPipeError:  # e.g. piped into head: not an error

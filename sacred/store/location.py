@@ -20,7 +20,15 @@ from typing import Any, Optional
 
 from sacred.store.base import StoreError
 
-__all__ = ("Backend", "scheme_of", "backend_of", "register_backend", "known_schemes", "load")
+__all__ = (
+    "Backend",
+    "scheme_of",
+    "backend_of",
+    "register_backend",
+    "known_schemes",
+    "load",
+    "open_observer",
+)
 
 
 @dataclasses.dataclass
@@ -154,3 +162,24 @@ def load(backend: Backend, field: str = "store"):
             f"{backend.scheme!r} stores need the package {e.name!r}, which is not installed{hint}"
         ) from None
     return getattr(module, class_name)
+
+
+def open_observer(location: Any, **options):
+    """The observer that writes runs into ``location`` (a store location, as ``open_store``
+    takes): a folder or ``file://``, ``tinydb://path``, an SQLAlchemy URL, ``mongodb://host/db``
+    (or a pymongo/mongomock client), ``s3://bucket/prefix`` or ``gs://bucket/prefix``."""
+    scheme = scheme_of(location)
+    cls = load(backend_of(location, "observer"), "observer")
+    text = location if not isinstance(location, (str, os.PathLike)) else os.fspath(location)
+    if scheme == "file":
+        path = text[len("file://") :] if text.startswith("file://") else text
+        return cls(path, **options)
+    if scheme == "tinydb":
+        path = text[len("tinydb://") :] if text.startswith("tinydb://") else text
+        return cls(path, **options)
+    if scheme in ("s3", "gs"):
+        bucket, _, basedir = text.split("://", 1)[1].partition("/")
+        return cls(bucket, basedir.strip("/"), **options)
+    if hasattr(cls, "for_journal") and scheme.startswith("mongodb"):
+        return cls.for_journal(location, **options)
+    return cls(location, **options)
