@@ -12,11 +12,6 @@ pytest.register_assert_rewrite("tests.conformance.experiments")
 from tests.conformance.backends import Backend  # noqa: E402 (after the rewrite hook)
 
 
-def pytest_configure(config):
-    # until pyproject.toml registers it: markers = ["slow: ..."]
-    config.addinivalue_line("markers", "slow: moves a lot of data (still run in CI)")
-
-
 @pytest.fixture
 def backend(kind, tmp_path, monkeypatch):
     """A fresh store of ``kind``; the test runs in its folder (failure files land there)."""
