@@ -7,7 +7,7 @@ from typing import Optional
 from flask import Flask
 
 from sacred.store import RunStore, open_store
-from sacredboard import api, views
+from sacredboard import api, files, views
 from sacredboard.guards import is_loopback
 from sacredboard.proxy import ReverseProxied
 
@@ -63,6 +63,7 @@ def create_app(
     )
     app.debug = debug
     app.register_blueprint(api.bp)
+    app.register_blueprint(files.bp)
     app.register_blueprint(views.bp)
 
     @app.after_request
