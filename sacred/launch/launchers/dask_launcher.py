@@ -1,0 +1,74 @@
+"""``dask``: ``dask.distributed.Client.submit`` on a scheduler, or on a LocalCluster."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from sacred.launch.launchers import require
+from sacred.launch.launchers.base import EngineFuture, Launcher
+
+
+class DaskLauncher(Launcher):
+    """Tasks through a Dask ``Client``.
+
+    Options: ``address`` (a running scheduler, e.g. ``tcp://host:8786``; the cluster's
+    workers were started by hand or by dask-jobqueue), or ``client`` (a ``Client`` you made).
+    Without either, a ``LocalCluster`` of ``n_jobs`` worker processes (one thread each) is
+    started and closed with the launcher. ``retries`` (default 0: a run is never started
+    twice by the engine) and ``resources`` go to ``client.submit``; other options go to
+    ``LocalCluster``.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self, n_jobs=None, address=None, client=None, retries=0, resources=None, **options
+    ):
+        super().__init__(n_jobs=n_jobs)
+        distributed = require("dask.distributed", "dask", "dask[distributed]")
+        self._cluster = None
+        self._own_client = client is None
+        if client is not None:
+            self.client = client
+        elif address is not None:
+            self.client = distributed.Client(address)
+        else:
+            options.setdefault("threads_per_worker", 1)
+            options.setdefault("dashboard_address", None)
+            options.setdefault("silence_logs", logging.ERROR)
+            self._cluster = distributed.LocalCluster(
+                n_workers=n_jobs or os.cpu_count() or 1, processes=True, **options
+            )
+            self.client = distributed.Client(self._cluster)
+        self._submit_kwargs = {"retries": retries, "pure": False}
+        if resources is not None:
+            self._submit_kwargs["resources"] = resources
+
+    def submit(self, fn, *args, **kwargs) -> EngineFuture:
+        self._check_open()
+        handle = self.client.submit(fn, *args, **self._submit_kwargs, **kwargs)
+        future = EngineFuture(handle, canceller=handle.cancel)
+
+        def report(done):
+            if done.status == "finished":
+                try:
+                    future._settle(done.result())
+                except BaseException as e:  # noqa: B036 (the result could not be fetched)
+                    future._settle(exception=e)
+            elif done.status == "cancelled":
+                future.cancel()
+            else:
+                future._settle(exception=done.exception())
+
+        handle.add_done_callback(report)
+        return future
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        if self._own_client:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()

@@ -1,0 +1,63 @@
+"""``ray``: ``ray.remote`` tasks on a Ray cluster (or a local one ``ray.init`` starts)."""
+
+from __future__ import annotations
+
+from sacred.launch.launchers import require
+from sacred.launch.launchers.base import EngineFuture, Launcher
+
+
+class RayLauncher(Launcher):
+    """Tasks as ``ray.remote`` functions.
+
+    If Ray is not initialised yet, ``ray.init(address=..., num_cpus=n_jobs,
+    include_dashboard=False, **init_options)`` is called (and ``ray.shutdown()`` at
+    close); a Ray already initialised (by you, or ``address="auto"`` on a cluster node)
+    is used as it is. Per-task options: ``num_cpus`` (default 1), ``num_gpus``,
+    ``resources``, ``runtime_env``, ``max_retries`` (default 0: a run is never started
+    twice by the engine). ``n_jobs`` on a running Ray limits nothing: Ray schedules by
+    the CPUs its nodes declare.
+    """
+
+    name = "ray"
+    _TASK_OPTIONS = ("num_cpus", "num_gpus", "resources", "runtime_env", "max_retries", "memory")
+
+    def __init__(self, n_jobs=None, address=None, **options):
+        super().__init__(n_jobs=n_jobs)
+        self.ray = ray = require("ray", "ray")
+        task_options = {k: options.pop(k) for k in self._TASK_OPTIONS if k in options}
+        task_options.setdefault("num_cpus", 1)
+        task_options.setdefault("max_retries", 0)
+        self._task_options = task_options
+        self._own_ray = not ray.is_initialized()
+        if self._own_ray:
+            options.setdefault("include_dashboard", False)
+            options.setdefault("log_to_driver", True)
+            ray.init(address=address, num_cpus=n_jobs, **options)
+        self._remotes = {}
+
+    def submit(self, fn, *args, **kwargs) -> EngineFuture:
+        self._check_open()
+        remote = self._remotes.get(fn)
+        if remote is None:
+            remote = self._remotes[fn] = self.ray.remote(**self._task_options)(fn)
+        ref = remote.remote(*args, **kwargs)
+        future = EngineFuture(ref, canceller=lambda: self.ray.cancel(ref))
+        ray_future = ref.future()
+
+        def report(done):
+            if done.cancelled():
+                future.cancel()
+            elif done.exception() is not None:
+                future._settle(exception=done.exception())
+            else:
+                future._settle(done.result())
+
+        ray_future.add_done_callback(report)
+        return future
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        if self._own_ray:
+            self.ray.shutdown()
