@@ -144,7 +144,7 @@ def test_completed_run_is_stored_as_the_original_and_more(db_url, tmp_path):
     assert {"filename": this_file, "md5sum": dict(run.experiment_info["sources"])[this_file]} in (
         doc["experiment"]["sources"]
     )
-    assert "sacred==0.8.7" in doc["experiment"]["dependencies"]
+    assert "sacred==0.9.0" in doc["experiment"]["dependencies"]
 
     # the same through plain SQL
     status, result, result_json, info, config = raw(
