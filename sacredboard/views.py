@@ -41,6 +41,18 @@ def runs():
     return _page("runs.html", page="runs")
 
 
+@bp.route("/run/<run_id>")
+def run_page(run_id):
+    """One run's page: its detail (the tab in ``?tab=``), a link to share; 404 if there is
+    no such run (the page says so)."""
+    try:
+        store().get(run_id_of(run_id))
+        status = 200
+    except RunNotFoundError:
+        status = 404
+    return _page("run.html", page="run", run_id=run_id), status
+
+
 @bp.route("/compare")
 def compare():
     return _page("compare.html", page="compare")

@@ -57,14 +57,20 @@
     }
   }
 
+  function pointAt(e) {
+    const c = $("scatter"), r = c.getBoundingClientRect();
+    const mx = (e.clientX - r.left) * c.width / r.width, my = (e.clientY - r.top) * c.height / r.height;
+    return (c._points || []).find(p => Math.hypot(p.px - mx, p.py - my) < 6);
+  }
+
   $("analysis-load").addEventListener("click", load);
   $("scatter-x").addEventListener("change", drawScatter);
   $("scatter-y").addEventListener("change", drawScatter);
   $("scatter").addEventListener("mousemove", e => {
-    const c = $("scatter"), r = c.getBoundingClientRect();
-    const mx = (e.clientX - r.left) * c.width / r.width, my = (e.clientY - r.top) * c.height / r.height;
-    const hit = (c._points || []).find(p => Math.hypot(p.px - mx, p.py - my) < 6);
-    c.title = hit ? "run " + hit.p.label + ": " + fmtValue(hit.p.x) + ", " + fmtValue(hit.p.y) : "";
+    const hit = pointAt(e);
+    $("scatter").title = hit ? "run " + hit.p.label + ": " + fmtValue(hit.p.x) + ", " + fmtValue(hit.p.y) + " (click: its page)" : "";
+    $("scatter").style.cursor = hit ? "pointer" : "";
   });
+  $("scatter").addEventListener("click", e => { const hit = pointAt(e); if (hit) location.href = SB.runUrl(hit.p.label); });
   load();
 })();

@@ -21,6 +21,11 @@ const SB = (function () {
     return u;
   }
 
+  /* The URL of a run's own page, on a tab (config, output, fail, metrics...). */
+  function runUrl(runId, tab) {
+    return url("/run/" + encodeURIComponent(runId), tab ? { tab } : null);
+  }
+
   async function api(path, params, options) {
     const resp = await fetch(url(path, params), options);
     const text = await resp.text();
@@ -161,5 +166,5 @@ const SB = (function () {
 
   const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-  return { root, settings, url, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, stateGlyph, tree, smooth, COLORS };
+  return { root, settings, url, runUrl, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, stateGlyph, tree, smooth, COLORS };
 })();

@@ -32,7 +32,7 @@
     const tb = el("tbody");
     data.runs.forEach((r, i) => tb.append(el("tr", {},
       el("td", {}, el("span", { class: "glyph", style: "background:" + color(i) })),
-      el("td", { text: r.id }), el("td", { text: r.experiment_name || "" }),
+      el("td", {}, el("a", { class: "run-link", href: SB.runUrl(r.id), text: r.id })), el("td", { text: r.experiment_name || "" }),
       el("td", {}, stateGlyph(r.live_state), r.live_state || ""), el("td", { class: "num", text: fmtValue(r.result) }),
       el("td", { text: (r.tags || []).join(", ") }))));
     table.append(tb);

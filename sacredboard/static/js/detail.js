@@ -3,19 +3,23 @@
 const SBDetail = (function () {
   const { el, api, url, clear, tree, toast } = SB;
 
+  /* callbacks: {tab: the tab to open first, onTab(tab): a tab was chosen, onLoaded(row, obj),
+     onDeleted(runId), page: true on the run's own page (no link to it)} */
   function open(container, runId, callbacks) {
     callbacks = callbacks || {};
-    const state = { runId, timer: null, closed: false, offset: 0, tab: "config", obj: null, row: null };
+    const state = { runId, timer: null, closed: false, offset: 0, tab: null, obj: null, row: null };
     clear(container);
     container.append(el("p", { class: "muted", text: "Loading run " + runId + "…" }));
     api("/api/run/" + encodeURIComponent(runId)).then(data => {
       if (state.closed) return;
       state.obj = data.data[0].object;
       state.row = data.data[0];
+      state.tab = firstTab(state.obj, state.row, callbacks.tab);
       render(container, state, callbacks);
+      if (callbacks.onLoaded) callbacks.onLoaded(state.row, state.obj);
       if (state.row.live_state === "RUNNING") state.timer = setInterval(() => poll(state), 5000);
     }).catch(e => { clear(container); container.append(el("p", { class: "error", text: e.message })); });
-    return { close() { state.closed = true; clearInterval(state.timer); } };
+    return { close() { state.closed = true; clearInterval(state.timer); stopTail(state); } };
   }
 
   const TABS = [
@@ -25,25 +29,47 @@ const SBDetail = (function () {
     ["sources", "Sources"], ["notes", "Tags & notes"],
   ];
 
+  function hasTensorflowLogs(obj) {
+    const dirs = ((obj.info || {}).tensorflow || {}).logdirs;
+    return Array.isArray(dirs) && dirs.length > 0;
+  }
+
+  /* The tabs this run has: Fail trace only with a fail trace, Tensorflow logs only with
+     log directories. */
+  function tabsOf(obj) {
+    return TABS.filter(([key]) => (key !== "fail" || !!obj.fail_trace) && (key !== "tensorflow" || hasTensorflowLogs(obj)));
+  }
+
+  /* The asked tab if the run has it; else a failed run opens on its fail trace. */
+  function firstTab(obj, row, asked) {
+    const keys = tabsOf(obj).map(([key]) => key);
+    if (asked && keys.includes(asked)) return asked;
+    if (row.status === "FAILED" && keys.includes("fail")) return "fail";
+    return "config";
+  }
+
   function render(container, state, callbacks) {
     clear(container);
     const obj = state.obj;
     const tabs = el("div", { class: "tabs" });
     const pane = el("div", { class: "pane" });
-    for (const [key, label] of TABS) {
-      if (key === "fail" && !obj.fail_trace) continue;
+    for (const [key, label] of tabsOf(obj)) {
       const b = el("button", { "data-tab": key, text: label, onclick: () => { state.tab = key; show(); } });
       tabs.append(b);
     }
+    const pageLink = callbacks.page ? null : el("a", { class: "run-link", title: "This run's own page (a link to share)", text: "run page ↗" });
+    if (pageLink) tabs.append(pageLink);
     tabs.append(el("button", {
       class: "danger", text: "DELETE", title: SB.settings.allowWrite ? "Delete this run" : "Deleting is disabled on this server",
       onclick: () => del(state, callbacks),
     }));
     function show() {
       for (const b of tabs.querySelectorAll("button[data-tab]")) b.classList.toggle("active", b.dataset.tab === state.tab);
+      if (pageLink) pageLink.href = SB.runUrl(state.runId, state.tab);
       clear(pane);
       stopTail(state);
       renderTab(pane, state);
+      if (callbacks.onTab) callbacks.onTab(state.tab);
     }
     container.append(tabs, pane);
     show();
@@ -205,5 +231,5 @@ const SBDetail = (function () {
     } catch (e) { clearInterval(state.timer); }
   }
 
-  return { open };
+  return { open, tabsOf, firstTab };
 })();

@@ -6,7 +6,8 @@
   const STATES = ["RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT", "PROBABLY_DEAD", "QUEUED"];
 
   const BASE = [
-    { key: "id", label: "Id", sort: "_id", cell: r => r.id, num: true },
+    { key: "id", label: "Id", sort: "_id", num: true,
+      cell: r => el("a", { class: "run-link", href: SB.runUrl(r.id), text: r.id, title: "open run " + r.id + "'s page", onclick: e => e.stopPropagation() }) },
     { key: "experiment_name", label: "Experiment name", sort: "experiment.name", cell: r => r.experiment_name, glyph: true },
     { key: "command", label: "Command", sort: "command", cell: r => r.command },
     { key: "start_time", label: "Start time", sort: "start_time", cell: r => fmtTime(r.start_time_iso) },

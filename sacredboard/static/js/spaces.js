@@ -78,7 +78,7 @@
     else def.append(el("p", { class: "muted", text: "No stored definition; parameters that vary across its runs: " + (d.parameters.join(", ") || "none") }));
     const head = el("tr", {}, el("th", { text: "Run" }), el("th", { text: "Cost" }), ...d.parameters.map(p => el("th", { text: p })));
     const tb = el("tbody");
-    for (const r of d.top) tb.append(el("tr", {}, el("td", {}, el("a", { href: url("/runs", { q: "_id == " + r.id }), text: r.id })),
+    for (const r of d.top) tb.append(el("tr", {}, el("td", {}, el("a", { class: "run-link", href: SB.runUrl(r.id), text: r.id })),
       el("td", { class: "num", text: fmtValue(r.cost) }), ...d.parameters.map(p => el("td", { class: "num", text: fmtValue(r.config[p]) }))));
     $("space-top").append(el("table", { class: "runs" }, el("thead", {}, head), tb));
 
