@@ -48,11 +48,13 @@ def make_spec(
     }
 
 
-def _outcome_observer():
+def _outcome_observer(store=None, meta_info=None):
     from sacred.observers.base import RunObserver
 
     class Outcome(RunObserver):
-        """A last observer: it learns the run's id and how it ended."""
+        """A last observer: it learns the run's id and how it ended, and makes sure the
+        record's ``meta`` holds the task's meta keys (``sweep``...): observers that keep
+        only the original's meta keys (the SqlObserver) get them through ``update_meta``."""
 
         priority = -(10**9)  # after the store's observer, which gives the id
 
@@ -62,12 +64,15 @@ def _outcome_observer():
 
         def queued_event(self, *args, _id=None, **kwargs):
             self.run_id, self.status = _id, "QUEUED"
+            _ensure_meta(store, _id, meta_info)
 
         def started_event(self, *args, _id=None, **kwargs):
             self.run_id, self.status = _id, "RUNNING"
+            _ensure_meta(store, _id, meta_info)
 
         def continued_event(self, *args, _id=None, **kwargs):
             self.run_id, self.status = _id, "RUNNING"
+            _ensure_meta(store, _id, meta_info)
             return _id
 
         def completed_event(self, *args, **kwargs):
@@ -80,6 +85,30 @@ def _outcome_observer():
             self.status = "FAILED"
 
     return Outcome()
+
+
+def _ensure_meta(store, run_id, meta_info) -> None:
+    if not meta_info or run_id is None or not isinstance(store, str):
+        return
+    import logging
+    import time
+
+    from sacred.store import open_store
+
+    for attempt in range(3):  # several processes may add the SQL meta column at once
+        try:
+            with open_store(store) as reader:
+                meta = reader.get(run_id).get("meta") or {}
+                missing = {k: v for k, v in meta_info.items() if meta.get(k) != v}
+                if missing:
+                    reader.update_meta(run_id, missing)
+            return
+        except Exception as e:
+            if attempt == 2:
+                logging.getLogger("sacred.launch").warning(
+                    "Could not add %s to the meta of run %s: %s", sorted(meta_info), run_id, e
+                )
+            time.sleep(0.05 * (attempt + 1))
 
 
 class _Terminated(KeyboardInterrupt):
@@ -145,7 +174,7 @@ def _report(outcome, run=None, error=None) -> dict:
 
 def run_task(spec: dict) -> dict:
     """Run one command of an experiment into a store; ``{"run_id", "status", ...}``."""
-    outcome = _outcome_observer()
+    outcome = _outcome_observer(spec.get("store"), spec.get("meta_info"))
     if threading.current_thread() is not threading.main_thread():
         return _run(spec, False, outcome)
     previous = signal.getsignal(signal.SIGTERM)
@@ -173,4 +202,5 @@ def run_task(spec: dict) -> dict:
 
 def queue_task(spec: dict):
     """Store the run as QUEUED (the ``-q`` path) for workers; returns its id."""
-    return _run(spec, True, _outcome_observer())["run_id"]
+    outcome = _outcome_observer(spec.get("store"), spec.get("meta_info"))
+    return _run(spec, True, outcome)["run_id"]
