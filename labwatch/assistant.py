@@ -88,6 +88,9 @@ class LabAssistant:
         self._history = {}  # search space id -> [(values, cost, run id)]
         self._registered = set()
         self._local = threading.local()  # the search space a named config just used
+        self._in_flight = {}  # search space id -> {key: values} of optimize()'s runs
+        # a RUNNING run silent for this long no longer counts as pending (its worker is gone)
+        self.pending_timeout = 600.0
         self._cli_backend = None
         self._backends = {}
         self.backend: Optional[Backend] = None
@@ -182,10 +185,21 @@ class LabAssistant:
     def _mark_run(self, run):
         pending = getattr(self._local, "pending", None)
         self._local.pending = None
-        if "labwatch" in run.info or pending is None:
+        if "labwatch" in run.info:
             return
-        if pending["name"] in run.meta_info.get("named_configs", ()):
+        marker = run.meta_info.get("labwatch")
+        if isinstance(marker, dict) and marker.get("search_space"):
+            # a run a launcher's worker rebuilt from plain data (meta_info only travels)
+            run.info["labwatch"] = {k: v for k, v in marker.items() if k != "queued_run"}
+        elif pending is not None and pending["name"] in run.meta_info.get("named_configs", ()):
             run.info["labwatch"] = dict(pending)
+
+    def _marker(self, space) -> dict:
+        return {
+            "search_space": space.id,
+            "name": space.name,
+            "optimizer": self._optimizer_name(space),
+        }
 
     def _space(self, space=None) -> SearchSpace:
         if isinstance(space, SearchSpace):
@@ -223,6 +237,7 @@ class LabAssistant:
         # of this experiment without a mark) count when started with the space's name
         query = (
             f"status == 'COMPLETED' and (info.labwatch.search_space == '{space.id}' or "
+            f"meta.labwatch.search_space == '{space.id}' or "
             f"(not (info.labwatch exists) and experiment.name == {json.dumps(self.ex.path)}))"
         )
         known = self._known[space.id]
@@ -231,7 +246,12 @@ class LabAssistant:
         for run_id in new_ids:
             known.add(run_id)
             run = store.get(run_id)
-            if "labwatch" not in (run.get("info") or {}) and space.name not in started_with(run):
+            marked = ((run.get("meta") or {}).get("labwatch") or {}).get("search_space")
+            if (
+                "labwatch" not in (run.get("info") or {})
+                and marked != space.id
+                and space.name not in started_with(run)
+            ):
                 continue
             try:
                 cost = convert_result(run.get("result"))
@@ -274,11 +294,37 @@ class LabAssistant:
         self.update_optimizer(space)
         return list(self._history[space.id])
 
+    def pending(self, search_space=None) -> list:
+        """``{name: value}`` of the search space's runs in flight: those ``optimize`` is
+        running, and those the store holds as QUEUED or RUNNING (RUNNING ones whose last
+        heartbeat is older than ``pending_timeout`` seconds are left out), without the
+        completed ones."""
+        from labwatch.parallel import pending_in_store, value_key  # lazy: the parallel part
+
+        space = self._space(search_space)
+        self._optimizer(space)
+        stored = pending_in_store(
+            self._resolve_backend().store, space, self.ex.path, self.pending_timeout
+        )
+        self.update_optimizer(space)
+        done = {value_key(v) for v, _, _ in self._history[space.id]}
+        pending = {}
+        for values in [v for _, v in stored] + list(self._in_flight.get(space.id, {}).values()):
+            key = value_key(values)
+            if key not in done:
+                pending.setdefault(key, dict(values))
+        return list(pending.values())
+
     def get_suggestion(self, search_space=None) -> dict:
-        """The optimizer's next configuration, ``{parameter name: value}``."""
+        """The optimizer's next configuration, ``{parameter name: value}``.
+
+        The optimizer is told the pending configurations first (``pending()``), so that
+        workers sharing the store get different points."""
         space = self._space(search_space)
         optimizer = self._optimizer(space)
-        self.update_optimizer(space)
+        pending = self.pending(space)  # reads the new completed runs too
+        if hasattr(optimizer, "set_pending"):
+            optimizer.set_pending(pending)
         values = optimizer.suggest_configuration()
         if values is None:
             self.logger.info("The optimizer has no suggestion: using a random configuration")
@@ -320,11 +366,7 @@ class LabAssistant:
             if config and all(k in space.parameters for k in config):
                 config = space.fill_in(config)
             if space.valid(space.values_from_config(config)):
-                marker = {
-                    "search_space": space.id,
-                    "name": space.name,
-                    "optimizer": self._optimizer_name(space),
-                }
+                marker = self._marker(space)
         info = {"labwatch": marker} if marker else None
         meta = {"labwatch": marker} if marker else None
         return self.ex.run(command, config_updates=config, info=info, meta_info=meta)
@@ -341,6 +383,34 @@ class LabAssistant:
         space = self._space(search_space)
         return self.run_config(self._optimizer(space).get_default_config(), command, space)
 
+    # ------------------------------------------------------------------ parallel search
+    def optimize(
+        self,
+        n_trials: int,
+        launcher=None,
+        n_workers: Optional[int] = None,
+        search_space=None,
+        command: Optional[str] = None,
+        options: Optional[dict] = None,
+    ) -> list:
+        """Run ``n_trials`` suggested configurations, up to ``n_workers`` at once.
+
+        ``launcher``: None runs them in threads of this process (no output capture; a run
+        should use its ``_run``, since ``ex.info``/``ex.log_scalar`` name the experiment's
+        latest run); a launcher name (``"local"``, ``"submitit"``, ``"dask"``, ``"ray"``,
+        ``"queue"``) or a ``sacred.launch.launchers`` Launcher runs the experiment's script
+        there (``n_workers`` defaults to the launcher's ``n_jobs``). Whenever a run ends, the
+        optimizer learns its result and the next suggestion is submitted; configurations
+        still running are pending for it (see ``pending``). ``options`` are command-line
+        options of the runs (launchers only, e.g. ``{"--capture": "sys"}``).
+
+        Returns one dict per run in the order they ended: ``values``, ``run_id``, ``status``
+        (COMPLETED, FAILED...; QUEUED with the queue launcher), ``result`` (and ``error``).
+        """
+        from labwatch.parallel import optimize  # lazy: the parallel part
+
+        return optimize(self, n_trials, launcher, n_workers, search_space, command, options)
+
     # ------------------------------------------------------------------ queue
     def enqueue_suggestion(self, command=None, search_space=None):
         """Queue a suggested configuration (a QUEUED run in the store); returns the run."""
@@ -349,11 +419,7 @@ class LabAssistant:
         backend = self._resolve_backend()
         self.backend = backend
         self._inject_observer()
-        marker = {
-            "search_space": space.id,
-            "name": space.name,
-            "optimizer": self._optimizer_name(space),
-        }
+        marker = self._marker(space)
         return self.ex.run(
             command,
             config_updates=space.fill_in(values),

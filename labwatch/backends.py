@@ -44,6 +44,10 @@ class Backend:
     def make_observer(self):
         raise NotImplementedError
 
+    def location(self) -> str:
+        """The store's location as a string another process can open (launchers)."""
+        raise NotImplementedError
+
     def matches(self, observer) -> bool:
         """Whether ``observer`` writes to this store."""
         return False
@@ -73,6 +77,9 @@ class FileBackend(Backend):
 
     def __repr__(self):
         return f"FileBackend({self.basedir!r})"
+
+    def location(self) -> str:
+        return os.path.abspath(self.basedir)
 
     def make_observer(self):
         from sacred.observers.file_storage import (
@@ -157,6 +164,17 @@ class SqlBackend(Backend):
 
     def __repr__(self):
         return f"SqlBackend({self.url!r})"
+
+    def location(self) -> str:
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            if url.database in (None, "", ":memory:"):
+                raise ValueError(
+                    "An in-memory SQLite database cannot be shared with worker processes: "
+                    "give a file (sqlite:///runs.db)"
+                )
+            url = url.set(database=os.path.abspath(url.database))
+        return url.render_as_string(hide_password=False)
 
     @property
     def engine(self):
@@ -254,8 +272,9 @@ class SqlBackend(Backend):
 
 
 class MongoBackend(Backend):
-    def __init__(self, database, prefix="runs"):
+    def __init__(self, database, prefix="runs", url=None):
         super().__init__()
+        self.url = url  # the mongodb:// URL it was opened from, if any
         self.database = database
         self.prefix = prefix
         self.store_location = database
@@ -266,6 +285,22 @@ class MongoBackend(Backend):
 
     def __repr__(self):
         return f"MongoBackend({self.database.name!r}, {self.prefix!r})"
+
+    def location(self) -> str:
+        if self.prefix != "runs":
+            raise ValueError(
+                f"Worker processes write to the collection 'runs', not {self.prefix!r}: use "
+                "prefix='runs' for a search with a launcher"
+            )
+        if self.url is not None:
+            return self.url
+        if type(self.database).__module__.startswith("mongomock"):
+            raise ValueError(
+                "A mongomock database lives in this process only: worker processes cannot "
+                "write to it (use launcher=None, or a real MongoDB, a folder or an SQL URL)"
+            )
+        host, port = self.database.client.address
+        return f"mongodb://{host}:{port}/{self.database.name}"
 
     def store_kwargs(self) -> dict:
         # the reader takes a collection prefix: "<prefix>_runs", or "runs" without one
@@ -324,7 +359,8 @@ def _mongo_kind(obj) -> str:
 def _mongo_from_url(url, prefix):
     import pymongo
 
-    return MongoBackend(pymongo.MongoClient(url).get_default_database(default="sacred"), prefix)
+    client = pymongo.MongoClient(url)
+    return MongoBackend(client.get_default_database(default="sacred"), prefix, url=url)
 
 
 # Labwatch's backends, by the schemes of sacred's one location grammar

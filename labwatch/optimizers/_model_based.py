@@ -7,6 +7,9 @@ mean and unit variance under the uniform distribution of the cube, costs to zero
 unit variance), the model is fitted, and the suggestion is the best point of the
 acquisition that decodes to a configuration not evaluated yet. Subclasses provide
 ``_model()`` returning an object with ``fit(X, y)`` and ``predict(X) -> (mean, variance)``.
+
+Pending configurations (``set_pending``, runs in flight) are fitted as a constant liar
+(``liar="min"``: the best cost so far; or ``"mean"``, ``"max"``) and are never suggested.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from labwatch.optimizers.encoding import EncodedHistory
+from labwatch.optimizers.encoding import EncodedHistory, check_liar
 
 __all__ = ("ModelBasedOptimizer", "import_numpy_scipy")
 
@@ -43,6 +46,7 @@ class ModelBasedOptimizer(EncodedHistory):
         xi: float = 0.01,
         kappa: float = 2.0,
         n_random: int = 1000,
+        liar: str = "min",
     ):
         np = import_numpy_scipy(type(self).__name__)
         # lazy: numpy/scipy load with the optimizer
@@ -56,6 +60,7 @@ class ModelBasedOptimizer(EncodedHistory):
         self.acquisition = acquisition
         self.score = make_acquisition(acquisition, xi=xi, kappa=kappa)
         self.n_random = n_random
+        self.liar = check_liar(liar)
         self.model = None
 
     def _model(self):
@@ -77,11 +82,9 @@ class ModelBasedOptimizer(EncodedHistory):
         return (X - 0.5) * _SQRT12
 
     def fit(self):
-        """Fit a new model on the history; returns it with the normalisation of y."""
-        import numpy as np
-
-        X = self.candidates.canonical(np.array(self.X))
-        y = np.array(self.y)
+        """Fit a new model on the history (and the pending points at the liar's cost)."""
+        X, y = self.training_data()
+        X = self.candidates.canonical(X)
         self.y_mean, self.y_std = float(y.mean()), float(y.std()) or 1.0
         self.model = self._model().fit(self._inputs(X), (y - self.y_mean) / self.y_std)
         return self.model
@@ -102,7 +105,9 @@ class ModelBasedOptimizer(EncodedHistory):
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 self.fit()
-                fitted = self.model.predict(self._inputs(self.candidates.canonical(X)))
+                fitted = self.model.predict(
+                    self._inputs(self.candidates.canonical(self.training_data()[0]))
+                )
             if not all(np.all(np.isfinite(a)) for a in fitted):
                 raise FloatingPointError("non-finite predictions")
         except (FloatingPointError, np.linalg.LinAlgError) as e:
@@ -121,7 +126,7 @@ class ModelBasedOptimizer(EncodedHistory):
         points, _ = maximize(
             score, self.candidates, self.candidates.canonical(X), y, self.np_rng, self.n_random
         )
-        seen = {_key(c) for c in self.configs}
+        seen = {_key(c) for c in self.configs + self.pending}
         tried = set()  # many scored points are the same configuration (small spaces)
         for x in points:
             if x.tobytes() in tried:

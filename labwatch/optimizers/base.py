@@ -5,6 +5,11 @@ finished runs of that search space with ``update`` (only runs it has not seen be
 asks it for the next configuration with ``suggest_configuration``. Configurations are flat
 ``{parameter name: value}`` dicts without inactive conditional parameters; costs are
 minimised.
+
+While runs are in flight (a parallel search, queued or running runs of other workers), the
+assistant calls ``set_pending`` with their configurations before asking, so that a model
+can avoid suggesting the same point again: the model-based adapters add them to their model
+as a *constant liar* (``liar="min"``: the best cost seen so far), TPE as RUNNING trials.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class Optimizer:
         self.rng = random.Random(seed)
         self.configs: list = []  # everything passed to update, in order
         self.costs: list = []
+        self.pending: list = []  # configurations being evaluated now (set_pending)
 
     def get_random_config(self) -> dict:
         return self.search_space.sample(self.rng)
@@ -42,6 +48,14 @@ class Optimizer:
         """
         self.configs.extend(configs)
         self.costs.extend(costs)
+
+    def set_pending(self, configs: list) -> None:
+        """The configurations being evaluated right now (replaces the previous list).
+
+        Called before each ``suggest_configuration`` of a parallel search; an empty list
+        when nothing is in flight. The base class only keeps them.
+        """
+        self.pending = [dict(c) for c in configs]
 
     def needs_updates(self) -> bool:
         """Whether suggestions depend on the history (random search: no)."""

@@ -4,15 +4,21 @@ The first ``init_points`` suggestions are random draws from the priors. After th
 (Matern 5/2, ARD, fitted by maximum marginal likelihood) models the cost in the [0, 1]^D
 encoding of the search space, and the suggestion maximises expected improvement: over
 random candidates and perturbations of the best points, then refined with L-BFGS-B.
-Categoricals are one-hot encoded; a suggestion equal to an evaluated configuration is
-replaced by the best candidate that is new.
+Categoricals are one-hot encoded; a suggestion equal to an evaluated (or pending)
+configuration is replaced by the best candidate that is new.
+
+Pending configurations (``set_pending``: runs in flight in a parallel search) join the GP
+as a constant liar: with the best cost so far (``liar="min"``, default), ``"mean"`` or
+``"max"``. The GP's mean there is then that cost and its variance nearly zero, so expected
+improvement vanishes at a pending point and is lowered around it: the next worker gets
+another point.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from labwatch.optimizers.encoding import EncodedHistory
+from labwatch.optimizers.encoding import EncodedHistory, check_liar
 
 __all__ = ("BayesianOptimization",)
 
@@ -37,6 +43,7 @@ class BayesianOptimization(EncodedHistory):
         init_points: Optional[int] = None,
         n_candidates: int = 2000,
         xi: float = 0.01,
+        liar: str = "min",
     ):
         np = _imports()
         # lazy: numpy/scipy load with the first suggestion
@@ -48,6 +55,7 @@ class BayesianOptimization(EncodedHistory):
         self.init_points = init_points or max(3, self.encoder.dim + 1)
         self.n_candidates = n_candidates
         self.xi = xi
+        self.liar = check_liar(liar)
 
     def suggest_configuration(self) -> dict:
         if len(self.y) < self.init_points or self.encoder.dim == 0:
@@ -66,9 +74,9 @@ class BayesianOptimization(EncodedHistory):
         from scipy.optimize import minimize
         from scipy.special import ndtr
 
-        X, y = np.array(self.X), np.array(self.y)
+        X, y = self.training_data()
         self.gp.fit(X, y)
-        best = y.min()
+        best = min(self.y)
 
         def ei(points):
             mu, sd = self.gp.predict(np.atleast_2d(points))
@@ -79,8 +87,8 @@ class BayesianOptimization(EncodedHistory):
         dim = self.encoder.dim
         rng = self.np_rng
         candidates = [rng.random((self.n_candidates, dim))]
-        for i in np.argsort(y)[:5]:  # local candidates around the best points
-            candidates.append(np.clip(X[i] + rng.normal(0, 0.05, (100, dim)), 0, 1))
+        for i in np.argsort(self.y)[:5]:  # local candidates around the best points
+            candidates.append(np.clip(self.X[i] + rng.normal(0, 0.05, (100, dim)), 0, 1))
         candidates = np.vstack(candidates)
         scores = ei(candidates)
         order = np.argsort(-scores)
@@ -95,7 +103,7 @@ class BayesianOptimization(EncodedHistory):
             )
             refined.append((float(-res.fun), res.x))
         refined.sort(key=lambda t: -t[0])
-        seen = {self._key(c) for c in self.configs}
+        seen = {self._key(c) for c in self.configs + self.pending}
         for _, x in refined + [(None, candidates[i]) for i in order[:50]]:
             values = self.encoder.decode(x)
             if self._key(values) not in seen:

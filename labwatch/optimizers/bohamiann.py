@@ -36,7 +36,7 @@ class Bohamiann(ModelBasedOptimizer):
         n_iters: Optional[int] = None,
         **kw,
     ):
-        """``kw``: ``init_points``, ``acquisition`` ("EI" or "LCB"), ``xi``, ``kappa``,
+        """``kw``: ``init_points``, ``acquisition`` ("EI" or "LCB"), ``xi``, ``kappa``, ``liar``,
         ``n_random`` (see ``ModelBasedOptimizer``). The original's ``burnin`` and
         ``n_iters`` (all steps, burn-in included) set ``burn_in`` and ``keep_every``."""
         super().__init__(search_space, seed, **kw)

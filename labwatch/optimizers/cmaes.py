@@ -6,6 +6,10 @@ study do not advance it. Here the strategy is rebuilt from the history instead: 
 in the order they finished, are told in generations of ``population_size``, then the next
 point is asked. Runs from other workers therefore count like our own.
 Categoricals are one-hot dimensions decoded by their largest entry.
+
+Pending configurations (``set_pending``: runs in flight) are taken as the first members of
+the current generation: with k pending, the suggestion is the (k+1)-th point the strategy
+draws, so workers that share a history still get different points of the generation.
 """
 
 from __future__ import annotations
@@ -62,4 +66,6 @@ class CMAES(EncodedHistory):
         n = cma.population_size
         for start in range(0, len(self.y) - n + 1, n):
             cma.tell([(pad(self.X[i]), self.y[i]) for i in range(start, start + n)])
+        for _ in self.pending:  # they are the generation's first members
+            cma.ask()
         return self.encoder.decode(cma.ask()[:dim])

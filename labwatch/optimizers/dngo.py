@@ -81,7 +81,7 @@ class DNGO(ModelBasedOptimizer):
         weight_decay: float = 1e-4,
         **kw,
     ):
-        """``kw``: ``init_points``, ``acquisition`` ("EI" or "LCB"), ``xi``, ``kappa``,
+        """``kw``: ``init_points``, ``acquisition`` ("EI" or "LCB"), ``xi``, ``kappa``, ``liar``,
         ``n_random`` (see ``ModelBasedOptimizer``)."""
         super().__init__(search_space, seed, **kw)
         self.model_kwargs = dict(

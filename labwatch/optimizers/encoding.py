@@ -11,7 +11,7 @@ from labwatch.hyperparameters import Categorical, ConditionResult, Constant
 from labwatch.optimizers.base import Optimizer
 from labwatch.searchspace import SearchSpace
 
-__all__ = ("UnitEncoder", "EncodedHistory")
+__all__ = ("UnitEncoder", "EncodedHistory", "LIARS", "check_liar", "lie")
 
 
 def _base(param):
@@ -67,17 +67,40 @@ class UnitEncoder:
         return values
 
 
+LIARS = ("min", "mean", "max")
+
+
+def check_liar(liar: str) -> str:
+    if liar not in LIARS:
+        raise ValueError(f"Unknown liar {liar!r}: use one of {', '.join(LIARS)}")
+    return liar
+
+
+def lie(costs, liar: str) -> float:
+    """The cost a pending configuration is given: the best, mean or worst cost so far."""
+    if liar == "min":
+        return min(costs)
+    if liar == "max":
+        return max(costs)
+    return sum(costs) / len(costs)
+
+
 class EncodedHistory(Optimizer):
     """An optimizer that learns from the history as points in the unit cube.
 
     ``self.X`` holds the encoded configurations of every finished run and ``self.y`` their
-    costs, in the order ``update`` received them.
+    costs, in the order ``update`` received them. ``training_data()`` adds the pending
+    configurations (``set_pending``) with a constant lie as their cost (``liar``: "min",
+    the best cost so far, by default; "mean" or "max"), for the models to train on.
     """
+
+    liar = "min"
 
     def __init__(self, search_space, seed=None):
         super().__init__(search_space, seed)
         self.encoder = UnitEncoder(search_space)
         self.X, self.y = [], []
+        self.pending_X = []
 
     def needs_updates(self) -> bool:
         return True
@@ -87,3 +110,17 @@ class EncodedHistory(Optimizer):
         for values, cost in zip(configs, costs):
             self.X.append(self.encoder.encode(values))
             self.y.append(float(cost))
+
+    def set_pending(self, configs) -> None:
+        super().set_pending(configs)
+        self.pending_X = [self.encoder.encode(v) for v in self.pending]
+
+    def training_data(self):
+        """``(X, y)`` arrays: the history plus the pending points at the liar's cost."""
+        import numpy as np
+
+        X, y = list(self.X), list(self.y)
+        if self.pending_X and y:
+            X += self.pending_X
+            y += [lie(self.y, self.liar)] * len(self.pending_X)
+        return np.array(X), np.array(y)

@@ -16,6 +16,11 @@ the run history (the cost bounds computed once, not after each run), and the nex
 configuration comes from SMAC's config selector, which is what the intensifier hands on
 when every configuration is evaluated once (it would first compare each stored
 configuration with the others).
+
+Pending configurations (``set_pending``, runs in flight) are told as finished with a
+constant lie (``liar="min"``, the best cost so far; ``"mean"`` or ``"max"``): the forest
+learns nothing new from the best lie, but the selector never hands out a configuration of
+the run history, and the incumbent is unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tempfile
 from typing import Optional
 
 from labwatch.optimizers.base import Optimizer
+from labwatch.optimizers.encoding import check_liar, lie
 
 __all__ = ("SMAC",)
 
@@ -43,7 +49,9 @@ def _never_called(config, seed: int = 0):
 
 
 class SMAC(Optimizer):
-    def __init__(self, search_space, seed: Optional[int] = None, n_initial: int = 10):
+    def __init__(
+        self, search_space, seed: Optional[int] = None, n_initial: int = 10, liar: str = "min"
+    ):
         _import_smac()
         # lazy: ConfigSpace/SMAC load with the first suggestion
         from labwatch.converters.configspace import to_configspace
@@ -51,6 +59,7 @@ class SMAC(Optimizer):
         super().__init__(search_space, seed)
         self.cs = to_configspace(search_space, seed=seed)
         self.n_initial = n_initial
+        self.liar = check_liar(liar)
         self._tmp = tempfile.TemporaryDirectory(prefix="labwatch-smac-")
         self._asked = 0
 
@@ -92,13 +101,21 @@ class SMAC(Optimizer):
         runhistory = optimizer.runhistory
         # the cost bounds are recomputed from every entry on each add: once is enough
         runhistory._update_objective_bounds = lambda: None
-        for values, cost in zip(self.configs, self.costs):
+        told = list(zip(self.configs, self.costs))
+        seen = {_key(v) for v in self.configs}
+        lied = lie(self.costs, self.liar)
+        told += [(v, lied) for v in self.pending if _key(v) not in seen]
+        for values, cost in told:
             runhistory.add(values_to_configuration(self.cs, values), float(cost), seed=0)
         del runhistory._update_objective_bounds
         runhistory._update_objective_bounds()
         # with one evaluation per configuration, SMAC's intensifier only hands on the next
         # configuration of the selector (after walking through every stored configuration)
         return configuration_to_values(next(iter(selector)))
+
+
+def _key(values: dict):
+    return tuple(sorted((k, repr(v)) for k, v in values.items()))
 
 
 def _random_forest(scenario):
