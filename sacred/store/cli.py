@@ -40,7 +40,10 @@ from sacred.utils import SacredError
 __all__ = ("main",)
 
 # verbs kept in their own modules: each defines add_parser(subparsers) and run(args, out) -> int
-_VERB_MODULES = ("sacred.reproduce.cli",)
+_VERB_MODULES = (
+    "sacred.launch.sweep_cli",
+    "sacred.reproduce.cli",
+)
 
 _TABLE_COLUMNS = [
     ("ID", "_id"),
