@@ -18,6 +18,8 @@ __all__ = (
     "aggregate_metric",
     "stats",
     "varying_config_keys",
+    "default_config_keys",
+    "is_doc_key",
 )
 
 _ABSENT = object()
@@ -158,3 +160,25 @@ def varying_config_keys(records: list, limit: int = 12) -> list:
             seen.setdefault(key, set()).add(_canon(value))
     keys = [k for k, vals in seen.items() if len(vals) > 1]
     return sorted(keys)[:limit]
+
+
+def is_doc_key(key: str) -> bool:
+    """A named config's docstring (``__doc__``, or ``part.__doc__`` in a nested dict)."""
+    return key == "__doc__" or key.endswith(".__doc__")
+
+
+def default_config_keys(records: list, limit: int = 4) -> list:
+    """The config keys a table shows by default: scalar values that differ between the
+    records, those most runs have first (then those with more distinct values, then by
+    name); never the seed or a docstring."""
+    seen: dict = {}
+    for r in records:
+        for key, value in flatten_record(r.get("config") or {}).items():
+            if isinstance(value, (list, dict)) or key == "seed" or is_doc_key(key):
+                continue
+            entry = seen.setdefault(key, [0, set()])
+            entry[0] += 1
+            entry[1].add(_canon(value))
+    varying = [(k, n, len(vals)) for k, (n, vals) in seen.items() if len(vals) > 1]
+    varying.sort(key=lambda e: (-e[1], -e[2], e[0]))
+    return [k for k, _, _ in varying[:limit]]

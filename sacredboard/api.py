@@ -25,6 +25,7 @@ from sacredboard.table import (
     live_state,
     make_row,
     parse_columns,
+    usable_columns,
 )
 
 bp = Blueprint("api", __name__)
@@ -34,6 +35,7 @@ DEFAULT_WIDTH = 1000
 MAX_WIDTH = 20000
 MAX_ANALYSIS_RUNS = 5000
 EXPORT_BATCH = 500  # runs whose metric summaries an export reads at once
+AUTO_COLUMN_RUNS = 1000  # listed runs whose configs choose the default columns
 
 
 # ---------------------------------------------------------------------- helpers
@@ -113,6 +115,12 @@ def run_list():
     length = _int_arg("length", -1)
     limit = None if length < 0 else length
     s = store()
+    auto = None
+    if request.args.get("auto_cols") == "1" and not columns:
+        # the page's default columns: config values that differ between the listed runs
+        listed = s.summaries(node, sort, 0, AUTO_COLUMN_RUNS, fields=["config"])
+        columns = usable_columns("config." + k for k in analysis.default_config_keys(listed))
+        auto = [name for name, _ in columns]
     fields = [f for _, f in columns]
     if getattr(s, "scheme", "") in ONE_PASS_SCHEMES:
         # the store filters in Python: one pass gives the page and the filtered count
@@ -137,6 +145,7 @@ def run_list():
             "data": rows,
             "runs_total": total,
             "dead_after": after,
+            **({"auto_cols": auto} if auto is not None else {}),
         }
     )
 

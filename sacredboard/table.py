@@ -22,6 +22,7 @@ __all__ = (
     "build_query",
     "build_sort",
     "parse_columns",
+    "usable_columns",
     "make_row",
     "column_value",
     "local_time",
@@ -142,6 +143,20 @@ def parse_columns(text: Optional[str]) -> list:
         except q.QueryError as e:
             raise TableError(f"column {item!r}: {e.reason}") from None
         columns.append((item, fld))
+    return columns
+
+
+def usable_columns(paths) -> list:
+    """``parse_columns`` of the paths that are field paths (a config key with a comma, a
+    ``$`` or an empty part cannot be a column), the others left out."""
+    columns = []
+    for path in paths:
+        if "," in path:
+            continue
+        try:
+            columns.append((path, q.parse_field(path)))
+        except q.QueryError:
+            continue
     return columns
 
 

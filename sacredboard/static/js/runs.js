@@ -10,8 +10,8 @@
       cell: r => el("a", { class: "run-link", href: SB.runUrl(r.id), text: r.id, title: "open run " + r.id + "'s page", onclick: e => e.stopPropagation() }) },
     { key: "experiment_name", label: "Experiment name", sort: "experiment.name", cell: r => r.experiment_name, glyph: true },
     { key: "command", label: "Command", sort: "command", cell: r => r.command },
-    { key: "start_time", label: "Start time", sort: "start_time", cell: r => fmtTime(r.start_time_iso) },
-    { key: "heartbeat", label: "Last activity", sort: "heartbeat", cell: r => fmtTime(r.heartbeat_iso) },
+    { key: "start_time", label: "Start time", sort: "start_time", cell: r => fmtTime(r.start_time_iso), cls: "time" },
+    { key: "heartbeat", label: "Last activity", sort: "heartbeat", cell: r => fmtTime(r.heartbeat_iso), cls: "time" },
     { key: "duration", label: "Duration", sort: null, cell: r => fmtDuration(r.duration) },
     { key: "hostname", label: "Hostname", sort: "host.hostname", cell: r => r.hostname },
     { key: "result", label: "Result", sort: "result", cell: r => fmtValue(r.result), num: true },
@@ -22,6 +22,7 @@
   const state = readUrl();
   const selected = new Set();
   const openDetails = new Map();  // run id -> {tr, handle}
+  const auto = { key: null, cols: [] };  // the default columns, and the filters they are for
   let timer = null;
 
   function readUrl() {
@@ -33,7 +34,8 @@
     return {
       filters, status,
       q: p.get("q") || "",
-      cols: (p.get("cols") || "").split(",").filter(Boolean),
+      // null: the default columns (config values that differ between the listed runs)
+      cols: p.has("cols") ? p.get("cols").split(",").filter(Boolean) : null,
       sort: p.get("sort") || "-heartbeat",
       page: Math.max(0, parseInt(p.get("page") || "0", 10) || 0),
       len: parseInt(p.get("len") || "25", 10) || 25,
@@ -48,7 +50,7 @@
     if (state.filters.length) p.set("filters", JSON.stringify(state.filters));
     if (state.status.length !== STATES.length) p.set("status", state.status.join(",") || ",");
     if (state.q) p.set("q", state.q);
-    if (state.cols.length) p.set("cols", state.cols.join(","));
+    if (state.cols !== null) p.set("cols", state.cols.join(","));
     if (state.sort !== "-heartbeat") p.set("sort", state.sort);
     if (state.page) p.set("page", state.page);
     if (state.len !== 25) p.set("len", state.len);
@@ -109,6 +111,7 @@
     $("query").addEventListener("keydown", e => { if (e.key === "Enter") $("query-apply").click(); });
     $("column-add").addEventListener("click", () => {
       const path = $("column-path").value.trim();
+      state.cols = shownCols();
       if (path && !state.cols.includes(path)) state.cols.push(path);
       $("column-path").value = "";
       reload();
@@ -117,6 +120,7 @@
     $("column-config").addEventListener("click", async () => {
       try {
         const d = await api("/api/points", Object.assign({ limit: 1000 }, queryParams()));
+        state.cols = shownCols();
         for (const f of d.fields) if (!state.cols.includes(f)) state.cols.push(f);
         reload();
       } catch (e) { $("query-error").textContent = e.message; }
@@ -152,12 +156,12 @@
         el("a", { title: "remove", text: "[X]", onclick: () => { state.filters.splice(i, 1); state.page = 0; reload(); } })));
     });
     const cchips = clear($("column-chips"));
-    state.cols.forEach((c, i) => {
-      cchips.append(el("span", { class: "chip" }, c,
-        el("a", { title: "remove column", text: "[X]", onclick: () => { state.cols.splice(i, 1); reload(); } })));
+    shownCols().forEach((c, i) => {
+      cchips.append(el("span", { class: "chip" + (state.cols === null ? " auto" : ""), title: state.cols === null ? "shown by default: its value differs between the listed runs" : null }, c,
+        el("a", { title: "remove column", text: "[X]", onclick: () => { state.cols = shownCols(); state.cols.splice(i, 1); reload(); } })));
     });
     const params = queryParams();
-    const cols = state.cols.join(",");
+    const cols = shownCols().join(",");
     $("export-csv").href = url("/api/export", Object.assign({ format: "csv", sort: state.sort, cols }, params));
     $("export-json").href = url("/api/export", Object.assign({ format: "json", sort: state.sort, cols }, params));
     $("analysis-link").href = url("/analysis", params);
@@ -165,7 +169,13 @@
 
   /* ---------------------------------------------------------------- table */
   function columns() {
-    return BASE.concat(state.cols.map(c => ({ key: c, label: c, sort: c, cell: r => fmtValue((r.columns || {})[c]), num: true })));
+    return BASE.concat(shownCols().map(c => ({ key: c, label: c, sort: c, cell: r => fmtValue((r.columns || {})[c]), num: true })));
+  }
+
+  /* The extra columns shown: the chosen ones, else the default ones of the current filters. */
+  function shownCols() {
+    if (state.cols !== null) return state.cols.slice();
+    return auto.key === JSON.stringify(queryParams()) ? auto.cols.slice() : [];
   }
 
   function renderHead() {
@@ -194,11 +204,16 @@
   }
 
   async function loadRuns() {
-    renderHead();
+    // without chosen columns, the server picks the default ones once per set of filters
+    const key = JSON.stringify(queryParams());
+    const needAuto = state.cols === null && auto.key !== key;
     const params = Object.assign({
-      draw: 1, start: state.page * state.len, length: state.len, sort: state.sort, cols: state.cols.join(","),
+      draw: 1, start: state.page * state.len, length: state.len, sort: state.sort,
+      cols: needAuto ? "" : shownCols().join(","), auto_cols: needAuto ? 1 : "",
     }, queryParams());
     const data = await api("/api/run", params);
+    if (needAuto) { auto.key = key; auto.cols = data.auto_cols || []; renderChips(); }
+    renderHead();
     const body = clear($("runs-body"));
     const cols = columns();
     for (const r of data.data) {
@@ -207,7 +222,7 @@
         onchange: e => { if (e.target.checked) selected.add(r.id); else selected.delete(r.id); updateCompare(); } });
       tr.append(el("td", {}, box));
       for (const c of cols) {
-        const td = el("td", { class: c.num ? "num" : "" });
+        const td = el("td", { class: c.num ? "num" : (c.cls || "") });
         if (c.glyph) td.append(stateGlyph(r.live_state));
         td.append(c.cell(r) || "");
         tr.append(td);
