@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import runpy
+import socket
 import sys
 import threading
 from typing import Optional
@@ -152,6 +153,7 @@ def _run_in_thread(experiment, backend, command, config, marker, options):
         "result": run.result,
         "error": error,
         "pid": os.getpid(),
+        "host": socket.gethostname(),
     }
 
 
@@ -264,6 +266,9 @@ def _outcome(future, values: dict) -> dict:
         "status": report.get("status"),
         "result": report.get("result"),
     }
+    for key in ("pid", "host"):  # where the run ran
+        if report.get(key) is not None:
+            trial[key] = report[key]
     if report.get("error"):
         trial["error"] = report["error"]
         logger.warning("Run %s of the search failed: %s", trial["run_id"], report["error"])
