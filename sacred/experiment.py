@@ -131,11 +131,33 @@ class Experiment(Ingredient):
         info: Optional[dict] = None,
         meta_info: Optional[dict] = None,
         options: Optional[dict] = None,
+        *,
+        resume=None,
+        parent=None,
     ) -> Run:
         """Create and start a run of ``command_name`` (default: the main function).
 
         Returns the finished ``Run``; exceptions of the run propagate.
+
+        ``resume=RUN_ID`` continues that FAILED, INTERRUPTED or dead run of the store of the
+        first attached observer, under its id, with its recorded config and seed (config
+        updates need ``options={"--force": True}``); see ``sacred.continuation``.
+        ``parent=(store, RUN_ID)`` records ``meta.parent``: ``_run.parent`` then reads that
+        run (see ``sacred.lineage``). Both are beyond the original Sacred.
         """
+        continuation = None
+        if resume is not None:
+            from sacred.continuation import Continuation
+
+            force = bool((options or {}).get("--force"))
+            continuation = Continuation.resume(self._resume_store(resume), resume, force=force)
+            continuation.check_updates(config_updates, force)
+            config_updates = {**continuation.config, **(config_updates or {})}
+            command_name = command_name or continuation.command
+        if parent is not None:
+            from sacred.lineage import parent_meta
+
+            meta_info = {**(meta_info or {}), "parent": parent_meta(parent)}
         run = self._create_run(
             command_name=command_name,
             config_updates=config_updates,
@@ -144,8 +166,23 @@ class Experiment(Ingredient):
             meta_info=meta_info,
             options=options,
         )
+        if continuation is not None:
+            continuation.apply(run)
         run()
         return run
+
+    def _resume_store(self, run_id):
+        """The store location of the first observer that can be read back (``store_location``)."""
+        for observer in self.observers:
+            location = getattr(observer, "store_location", None)
+            if location is not None:
+                return location
+        from sacred.continuation import ContinuationError
+
+        raise ContinuationError(
+            f"Cannot resume run {run_id!r}: attach the observer of its store first "
+            "(none of this experiment's observers can be read back)"
+        )
 
     def run_commandline(self, argv=None) -> Optional[Run]:
         """Parse ``argv`` (default ``sys.argv``) and run the command it names.

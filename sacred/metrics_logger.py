@@ -69,6 +69,15 @@ class MetricsLogger:
         counter[metric_name] = step
         self._entries.append((metric_name, step, value, timestamp))
 
+    def continue_steps(self, last_steps: dict) -> None:
+        """Go on from these last steps (a resumed run): the next default step of a metric
+        is its recorded last step + 1."""
+        self._metric_step_counter.update(last_steps)
+
+    def last_step(self, metric_name):
+        """The last step of a metric (logged, or recorded before a resume); None if none."""
+        return self._metric_step_counter.get(metric_name)
+
     def _take_entries(self):
         entries = self._entries
         n = len(entries)

@@ -128,6 +128,8 @@ class Run:
         self.beat_interval = SETTINGS.DEFAULT_BEAT_INTERVAL  # seconds
         self.capture_mode = None  # None: decided when the run starts
         self.meta_info = {}
+        self.resumed = False  # True: this run continues a stopped run (sacred.continuation)
+        self._continuation = None  # a sacred.continuation.Continuation, or None
 
         # what happens while it runs
         self._id = None  # chosen by the first observer that returns one
@@ -176,6 +178,22 @@ class Run:
         Without a step, the metric's previous step plus one is used (the first is 0).
         """
         self._metrics.log_scalar_metric(metric_name, value, step)
+
+    def last_step(self, metric_name):
+        """The last step of a metric: logged by this run, or recorded before it was resumed
+        (so that resumed code can skip the work already done); None if there is none."""
+        return self._metrics.last_step(metric_name)
+
+    @property
+    def parent(self):
+        """The run this run builds on (``meta.parent``), read through ``sacred.store``:
+        ``.config``, ``.result``, ``.metrics()``, ``.open_artifact(name)``; None if none."""
+        parent = self.meta_info.get("parent")
+        if not isinstance(parent, dict):
+            return None
+        from sacred.lineage import ParentRun  # lazy: opens a store
+
+        return ParentRun(parent["store"], parent["id"])
 
     def warn_if_unobserved(self):
         """Log a warning when nothing will record this run (unless that is intended)."""
@@ -311,6 +329,12 @@ class Run:
         self.status = "RUNNING"
         self.start_time = _utcnow()
         self.run_logger.info("Running command '%s'", self._command())
+        if self._continuation is not None:
+            # the record exists: it is continued (a claimed QUEUED run, or a resume)
+            self._announce("continued_event", start_time=self.start_time)
+            verb = "Resumed" if self.resumed else "Started"
+            self.run_logger.info('%s run with ID "%s"', verb, self._id)
+            return
         self._announce("started_event", start_time=self.start_time)
         if self._id is None:
             self.run_logger.info("Started")

@@ -29,12 +29,13 @@ class ScriptError(SacredError):
         super().__init__(message, print_traceback=False)
 
 
-def load_experiment(script: str, name: Optional[str] = None):
+def load_experiment(script: str, name: Optional[str] = None, prefer: Optional[str] = None):
     """The ``Experiment`` defined by ``script`` (a path), imported as a module.
 
     The script runs with ``__name__ = "__sacred_script__"``, so ``@ex.automain`` and
     ``if __name__ == "__main__"`` blocks do not start anything. Its folder goes first on
-    ``sys.path`` for its own imports. With several experiments in it, ``name`` picks one.
+    ``sys.path`` for its own imports. With several experiments in it, ``name`` picks one
+    (``prefer`` picks one only if there are several: a recorded name, which may differ).
     """
     from sacred.experiment import Experiment  # lazy: keeps `import sacred.launch` light
 
@@ -58,6 +59,8 @@ def load_experiment(script: str, name: Optional[str] = None):
                 f"The script {script} failed while loading: {type(e).__name__}: {e}"
             ) from e
         found = {v.path: v for v in namespace.values() if isinstance(v, Experiment)}
+        if name is None and len(found) > 1 and prefer in found:
+            name = prefer
         if name is not None:
             if name not in found:
                 known = ", ".join(sorted(found)) or "none"
@@ -85,6 +88,7 @@ def run_in_store(
     options: Optional[dict] = None,
     observers: Optional[list] = None,
     continuation=None,
+    named_configs=(),
 ):
     """Run ``command`` of ``experiment`` recorded in ``store`` (a location or an observer).
 
@@ -100,6 +104,7 @@ def run_in_store(
     run = experiment._create_run(
         command_name=command,
         config_updates=config_updates,
+        named_configs=named_configs,
         meta_info=meta_info,
         options=options,
     )

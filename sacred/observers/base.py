@@ -2,7 +2,16 @@
 
 import datetime
 
-__all__ = ("RunObserver", "td_format")
+from sacred.utils import SacredError
+
+__all__ = ("RunObserver", "td_format", "CannotContinueError")
+
+
+class CannotContinueError(SacredError):
+    """An observer cannot continue an existing record (see ``RunObserver.continued_event``)."""
+
+    def __init__(self, message):
+        super().__init__(message, print_traceback=False)
 
 
 class RunObserver:
@@ -19,6 +28,23 @@ class RunObserver:
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         pass
+
+    def continued_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        """The run continues the record ``_id`` this observer already holds: a QUEUED run a
+        worker claimed, or a stopped run resumed (``sacred.continuation``).
+
+        The record becomes RUNNING again; its captured output, metrics, artifacts, resources
+        and info are kept (new output, points and files are added to them). The heartbeats
+        that follow carry the whole output, old text first. Without such a record, this
+        is a ``started_event`` with that id. Returns ``_id``.
+
+        Observers that cannot do this raise ``CannotContinueError`` (the default), so that a
+        run never silently starts a second record.
+        """
+        raise CannotContinueError(
+            f"The observer {type(self).__name__} cannot continue the existing run {_id!r} "
+            "(it has no continued_event): remove it, or run a new run instead"
+        )
 
     def heartbeat_event(self, info, captured_out, beat_time, result):
         pass

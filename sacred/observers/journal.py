@@ -468,7 +468,7 @@ def apply_through(observer, events):
     ``(run id, applied, 0)``. This knows nothing of event identity: an observer that records
     none (one without ``apply_journal``) gets every event again when synced twice.
 
-    A ``started_event`` marked ``delivered`` goes to ``observer.resume_event`` if it has one.
+    A ``started_event`` marked ``delivered`` goes to ``observer.attach_event`` if it has one.
     """
     run = events[0].run
     count = 0
@@ -477,8 +477,8 @@ def apply_through(observer, events):
         if e.event in ("resource_event", "artifact_event") and e.files.get("filename"):
             kwargs["filename"] = e.files["filename"]
         if e.event == "started_event":
-            if e.extra.get("delivered") and hasattr(observer, "resume_event"):
-                returned = observer.resume_event(**kwargs)
+            if e.extra.get("delivered") and hasattr(observer, "attach_event"):
+                returned = observer.attach_event(**kwargs)
             else:
                 returned = observer.started_event(**kwargs)
             run = returned if returned is not None else kwargs.get("_id", run)

@@ -258,6 +258,22 @@ class RunStore(abc.ABC):
             f"{type(self).__name__} stores cannot change the meta of a run (no update_meta)"
         )
 
+    # ------------------------------------------------------------------ claims (workers)
+    def claim(self, run_id, attempt: int, worker: str) -> bool:
+        """Take claim number ``attempt`` (1, 2, ...) on a run for ``worker``, atomically:
+        of all callers asking for the same run and attempt, exactly one gets True.
+
+        Workers (``sacred.launch.worker``) claim a QUEUED run with attempt 1, and a run
+        whose claim lapsed (its worker died) with the next number. Backends that can
+        create something exclusively (a file with O_EXCL, a unique key) override this.
+        """
+        raise StoreError(f"{type(self).__name__} stores cannot hand runs to workers (no claim)")
+
+    def claims(self, run_id) -> list:
+        """The claims of a run in order: ``[{"attempt", "worker", "at"}, ...]`` (``at`` a
+        naive UTC datetime)."""
+        return []
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections or file handles (no-op by default)."""
 

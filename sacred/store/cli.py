@@ -41,6 +41,8 @@ __all__ = ("main",)
 
 # verbs kept in their own modules: each defines add_parser(subparsers) and run(args, out) -> int
 _VERB_MODULES = (
+    "sacred.launch.worker_cli",
+    "sacred.launch.queue_cli",
     "sacred.launch.sweep_cli",
     "sacred.reproduce.cli",
 )

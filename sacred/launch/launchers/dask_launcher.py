@@ -35,7 +35,7 @@ class DaskLauncher(Launcher):
             self.client = distributed.Client(address)
         else:
             options.setdefault("threads_per_worker", 1)
-            options.setdefault("dashboard_address", None)
+            options.setdefault("dashboard_address", ":0")  # any free port: never a clash
             options.setdefault("silence_logs", logging.ERROR)
             self._cluster = distributed.LocalCluster(
                 n_workers=n_jobs or os.cpu_count() or 1, processes=True, **options

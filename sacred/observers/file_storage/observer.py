@@ -195,6 +195,56 @@ class FileStorageObserver(RunObserver):
             self.save_cout()
             return run_id
 
+    @property
+    def store_location(self):
+        """Where ``sacred.store.open_store`` reads what this observer writes."""
+        return self.basedir
+
+    def continued_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        """Continue the run folder ``_id`` (see ``RunObserver.continued_event``)."""
+        with self._lock:
+            run_dir = os.path.join(self.basedir, str(_id))
+            try:
+                with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
+                    old = json.load(f)
+            except (OSError, ValueError):
+                old = None
+            if not isinstance(old, dict):
+                return self.started_event(
+                    ex_info, command, host_info, start_time, config, meta_info, _id
+                )
+            self.dir = run_dir
+            experiment = dict(ex_info)
+            experiment["sources"] = self.save_sources(ex_info)
+            entry = {k: v for k, v in old.items() if k not in ("stop_time", "fail_trace")}
+            entry.update(
+                experiment=experiment,
+                command=command,
+                host=dict(host_info),
+                meta=meta_info,
+                status="RUNNING",
+                heartbeat=None,
+            )
+            entry.setdefault("start_time", start_time.isoformat())
+            entry.setdefault("resources", [])
+            entry.setdefault("artifacts", [])
+            self.run_entry = entry
+            self.config = config
+            self.info = {}
+            try:  # the output so far stays; new output is appended after it
+                with open(os.path.join(run_dir, "cout.txt"), "rb") as f:
+                    self.cout = f.read().decode("utf-8", errors="replace")
+            except OSError:
+                self.cout = ""
+            self.cout_write_cursor = len(self.cout)
+            self._metrics = None  # metrics.json is read and added to by the next points
+            self._metrics_written = False
+            self._forget_run_json()
+            self._forget_info()
+            self.save_run_entry()
+            self.save_json(self.config, "config.json")
+            return _id
+
     def heartbeat_event(self, info, captured_out, beat_time, result):
         with self._lock:
             self.info = info

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 from sacred.observers.file_storage._run_index import CorruptIndex, RunIndex
+from sacred.observers.file_storage.claims import FileStoreClaims
 from sacred.observers.file_storage.files import FileStoreFiles
 from sacred.observers.file_storage.layout import (
     CACHE_DIR,
@@ -143,7 +144,7 @@ def _write_bytes_atomic(path, data: bytes) -> None:
         raise
 
 
-class FileStore(FileStoreMetrics, FileStoreFiles, FileStoreWrites, RunStore):
+class FileStore(FileStoreMetrics, FileStoreFiles, FileStoreWrites, FileStoreClaims, RunStore):
     """Runs in a FileStorageObserver folder (a path or a ``file://`` URL)."""
 
     scheme = "file"

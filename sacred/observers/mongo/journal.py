@@ -85,7 +85,7 @@ class MongoJournal:
 
     # ------------------------------------------------------------ the run
     def _attach(self, kwargs, run_id):
-        self.obs.resume_event(**dict(kwargs, _id=run_id))
+        self.obs.attach_event(**dict(kwargs, _id=run_id))
         self.run_id = self.obs.run_entry["_id"]
         self.attached = True
 

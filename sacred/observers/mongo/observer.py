@@ -335,7 +335,7 @@ class MongoObserver(RunObserver):
         self._document.needs_full_save = True
         self._document.dirty.update(("resources", "artifacts"))
 
-    def resume_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+    def attach_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         """Attach to the run ``_id`` the database already holds (used by ``replay``).
 
         If the database does not have it, this is a ``started_event`` with that id.

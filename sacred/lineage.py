@@ -1,0 +1,110 @@
+"""Runs that build on runs: the parent a run names in ``meta.parent``.
+
+An evaluation script started with ``ex.run(parent=(store, run_id))`` (or ``sacred run
+--parent STORE:RUN_ID eval.py``) records ``meta.parent = {"store": ..., "id": ...}``; inside
+the run, ``_run.parent`` reads that run through ``sacred.store``, wherever it is stored.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ("ParentRun", "parent_meta", "split_parent")
+
+
+def _location_text(store: Any) -> str:
+    """A store location as the text recorded in ``meta.parent.store``."""
+    from sacred.store.base import RunStore
+
+    if isinstance(store, RunStore):
+        location = getattr(store, "location", None)
+        if location is None:
+            raise ValueError(
+                f"Cannot record where the parent run is: {type(store).__name__} has no "
+                "location; pass the store's location (a path or URL) instead"
+            )
+        store = location
+    if isinstance(store, (str, os.PathLike)):
+        text = os.fspath(store)
+        if "://" not in text:
+            text = os.path.abspath(text)  # a folder: the child may run elsewhere
+        return text
+    raise ValueError(
+        f"A parent run is named by (store location, run id); {type(store).__name__} is no "
+        "store location (give a path or URL)"
+    )
+
+
+def parent_meta(parent) -> dict:
+    """``meta.parent`` for ``parent`` = ``(store, run_id)``; the run must exist."""
+    from sacred.store import open_store
+
+    if not isinstance(parent, (tuple, list)) or len(parent) != 2:
+        raise ValueError(f"parent must be (store location, run id), not {parent!r}")
+    store, run_id = parent
+    location = _location_text(store)
+    with open_store(location) as reader:
+        record = reader.get(run_id)  # RunNotFoundError: one line
+    return {"store": location, "id": record["_id"]}
+
+
+def split_parent(text: str):
+    """``STORE:RUN_ID`` (the last ``:`` splits; URLs keep theirs) as ``(store, run_id)``."""
+    store, sep, run_id = text.rpartition(":")
+    if not sep or not store or not run_id or run_id.startswith("//"):
+        raise ValueError(f"--parent needs STORE:RUN_ID (e.g. runs:3), not {text!r}")
+    return store, int(run_id) if run_id.isdigit() else run_id
+
+
+class ParentRun:
+    """Read access to a parent run: its record, config, result, metrics and files."""
+
+    def __init__(self, store: str, run_id):
+        self.store_location = store
+        self.id = run_id
+        self._store = None
+        self._record = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            from sacred.store import open_store
+
+            self._store = open_store(self.store_location)
+        return self._store
+
+    @property
+    def record(self) -> dict:
+        if self._record is None:
+            self._record = self.store.get(self.id)
+        return self._record
+
+    @property
+    def config(self) -> dict:
+        return self.record.get("config") or {}
+
+    @property
+    def result(self):
+        return self.record.get("result")
+
+    @property
+    def info(self) -> dict:
+        return self.record.get("info") or {}
+
+    @property
+    def status(self):
+        return self.record.get("status")
+
+    def metrics(self, names=None) -> dict:
+        return self.store.metrics(self.id, names)
+
+    def artifacts(self) -> list:
+        return self.store.artifacts(self.id)
+
+    def open_artifact(self, name):
+        """A binary file object with the artifact's content."""
+        return self.store.open_artifact(self.id, name)
+
+    def __repr__(self):
+        return f"<ParentRun {self.id!r} in {self.store_location}>"

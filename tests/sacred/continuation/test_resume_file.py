@@ -1,0 +1,86 @@
+"""Resume a run under its id (the continue-an-existing-record path), folder store."""
+
+import pytest
+
+from sacred import Experiment
+from sacred.continuation import ContinuationError, segments_of
+from sacred.observers import FileStorageObserver
+from sacred.store import open_store
+
+
+def _experiment(tmp_path, state):
+    ex = Experiment("resumable", base_dir=str(tmp_path))
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+
+    @ex.config
+    def cfg():
+        steps = 6
+        crash_at = 3
+
+    @ex.main
+    def main(_run, steps, crash_at):
+        start = 0 if _run.last_step("loss") is None else _run.last_step("loss") + 1
+        state.setdefault("resumed", []).append(_run.resumed)
+        print(f"starting at {start}")
+        for i in range(start, steps):
+            if i == crash_at and not state.get("fixed"):
+                raise RuntimeError("crashed on purpose")
+            _run.log_scalar("loss", 1.0 / (i + 1))
+        return steps
+
+    return ex
+
+
+def test_failed_run_resumes_to_completed_under_the_same_id(tmp_path):
+    state = {}
+    ex = _experiment(tmp_path, state)
+    with pytest.raises(RuntimeError):
+        ex.run(options={"--capture": "sys"})
+    store = open_store(str(tmp_path / "runs"))
+    first = store.get(1)
+    assert first["status"] == "FAILED"
+    assert store.metrics(1)["loss"]["steps"] == [0, 1, 2]
+
+    state["fixed"] = True
+    run = ex.run(resume=1, options={"--capture": "sys"})
+    assert run._id == 1 and run.result == 6
+    assert state["resumed"] == [False, True]
+
+    record = store.get(1)
+    assert record["status"] == "COMPLETED"
+    assert store.find_ids() == [1]  # no second record
+    assert store.metrics(1)["loss"]["steps"] == [0, 1, 2, 3, 4, 5]
+    out = record["captured_out"]
+    assert (
+        out.index("starting at 0")
+        < out.index("--- resumed (segment 2)")
+        < out.index("starting at 3")
+    )
+    segments = segments_of(record)
+    assert [s["status"] for s in segments] == ["FAILED", "COMPLETED"]
+    assert "crashed on purpose" in segments[0]["error"]
+    assert all(s["start"] and s["stop"] for s in segments)
+    assert record["config"] == first["config"]  # config and seed restored
+
+
+def test_resume_refuses_completed_runs_and_config_changes(tmp_path):
+    state = {"fixed": True}
+    ex = _experiment(tmp_path, state)
+    ex.run()
+    with pytest.raises(ContinuationError, match="is COMPLETED"):
+        ex.run(resume=1)
+    state["fixed"] = False
+    with pytest.raises(RuntimeError):
+        ex.run(config_updates={"steps": 5})
+    with pytest.raises(ContinuationError, match="cannot change steps"):
+        ex.run(resume=2, config_updates={"steps": 7})
+    state["fixed"] = True
+    run = ex.run(resume=2, config_updates={"steps": 7}, options={"--force": True})
+    assert run.result == 7 and run._id == 2
+
+
+def test_resume_of_a_missing_run_is_one_line(tmp_path):
+    ex = _experiment(tmp_path, {})
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ContinuationError, match="There is no run 9 to resume"):
+        ex.run(resume=9)
