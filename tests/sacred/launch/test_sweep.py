@@ -43,7 +43,9 @@ def check_sweep(location, points, results=None, status="COMPLETED"):
                 config = config[part]
             assert config == value, (name, record["config"])
         if results is not None:
-            assert results[i]["run_id"] == record["_id"]
+            assert str(results[i]["run_id"]) == str(
+                record["_id"]
+            )  # folder ids: "3" (as the original)
             assert results[i]["status"] == status
             assert results[i]["updates"] is not None
     return by_index
