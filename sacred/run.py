@@ -150,6 +150,7 @@ class Run:
         self._output_lock = threading.Lock()
         self._output_closed = False
         self._failed_observers = []
+        self._start_failed = False  # an observer could not record the start
         self._metrics = MetricsLogger()
         # the thinnest possible call: the bound method of the metrics logger itself
         self.log_scalar = self._metrics.log_scalar_metric
@@ -331,6 +332,7 @@ class Run:
         self.run_logger.info("Running command '%s'", self._command())
         if self._continuation is not None:
             # the record exists: it is continued (a claimed QUEUED run, or a resume)
+            self._check_observers_can_continue()
             self._announce("continued_event", start_time=self.start_time)
             verb = "Resumed" if self.resumed else "Started"
             self.run_logger.info('%s run with ID "%s"', verb, self._id)
@@ -341,6 +343,16 @@ class Run:
         else:
             self.run_logger.info('Started run with ID "%s"', self._id)
 
+    def _check_observers_can_continue(self):
+        """Refuse before any record is touched if an observer cannot continue one."""
+        from sacred.observers.base import CannotContinueError, RunObserver
+
+        for observer in self.observers:
+            method = getattr(type(observer), "continued_event", None)
+            if method is None or method is RunObserver.continued_event:
+                RunObserver.continued_event(observer, None, None, None, None, None, None, self._id)
+                raise CannotContinueError(f"{observer!r} cannot continue run {self._id!r}")
+
     def _command(self):
         return join_paths(self.main_function.prefix, self.main_function.signature.name)
 
@@ -349,18 +361,26 @@ class Run:
 
         Errors propagate on purpose: a run that an observer cannot record does not start.
         """
-        for observer in self.observers:
-            returned = getattr(observer, event)(
-                ex_info=self.experiment_info,
-                command=self._command(),
-                host_info=self.host_info,
-                config=self.config,
-                meta_info=self.meta_info,
-                _id=self._id,
-                **when,
-            )
-            if self._id is None:
-                self._id = returned
+        announced = []
+        try:
+            for observer in self.observers:
+                returned = getattr(observer, event)(
+                    ex_info=self.experiment_info,
+                    command=self._command(),
+                    host_info=self.host_info,
+                    config=self.config,
+                    meta_info=self.meta_info,
+                    _id=self._id,
+                    **when,
+                )
+                announced.append(observer)
+                if self._id is None:
+                    self._id = returned
+        except BaseException:
+            # only the observers that hold a record of this run hear how it ended
+            self._start_failed = True
+            self.observers = announced
+            raise
 
     def _emit_heartbeat(self):
         beat_time = _utcnow()
@@ -409,8 +429,10 @@ class Run:
     def _emit_failed(self, exc_type, exc_value, trace):
         self.status = "FAILED"
         elapsed_time = self._stop_time()
-        self.run_logger.error("Failed after %s!", elapsed_time)
         self.fail_trace = tb.format_exception(exc_type, exc_value, trace)
+        if self._start_failed and not self.observers:
+            return  # it never started: the error itself says why (no "Failed after 0:00:00!")
+        self.run_logger.error("Failed after %s!", elapsed_time)
         for observer in self.observers:
             self._final_call(
                 observer, "failed_event", fail_time=self.stop_time, fail_trace=self.fail_trace

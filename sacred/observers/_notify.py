@@ -37,6 +37,11 @@ class _RunNotifier(RunObserver):
 
     run = None
 
+    def continued_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        # a queued or resumed run starting: announced like any start
+        self.started_event(ex_info, command, host_info, start_time, config, meta_info, _id)
+        return _id
+
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         self.run = {
             "_id": _id,

@@ -56,6 +56,7 @@ _EVENT_ARGS = {
     for name in (
         "queued_event",
         "started_event",
+        "continued_event",
         "heartbeat_event",
         "completed_event",
         "interrupted_event",
@@ -164,15 +165,36 @@ class QueueObserver(RunObserver):
         # forwarded at once: the queued run's id comes from the covered observer
         return self._covered_observer.queued_event(*args, **kwargs)
 
-    def started_event(self, *args, **kwargs):
+    def _reset(self, start_kwargs):
         self._queue = queue.Queue()
         self._wake.clear()
         self._stop.clear()
         self._abandon.clear()
         self._finished = False
         self.failure_file = None
-        self._start_kwargs = _event_kwargs(WrappedEvent("started_event", args, kwargs))
+        self._start_kwargs = start_kwargs
         self._journal = self._new_journal()
+
+    def continued_event(self, *args, **kwargs):
+        # forwarded at once, and not queued if it fails: the record must be continued
+        # before the run goes on (a journal would start a second record instead)
+        start_kwargs = _event_kwargs(WrappedEvent("continued_event", args, kwargs))
+        _id = self._covered_observer.continued_event(**start_kwargs)
+        self._reset(start_kwargs)
+        self._journal.next_seq()
+        self._start_delivered = True
+        self._start_kwargs["_id"] = _id
+        self._journal.run = _id
+        self._worker = threading.Thread(target=self._run, name="sacred-queue-observer", daemon=True)
+        self._worker.start()
+        return _id
+
+    @property
+    def store_location(self):
+        return getattr(self._covered_observer, "store_location", None)
+
+    def started_event(self, *args, **kwargs):
+        self._reset(_event_kwargs(WrappedEvent("started_event", args, kwargs)))
         seq = self._journal.next_seq()
         try:
             _id = self._covered_observer.started_event(*args, **kwargs)

@@ -32,6 +32,7 @@ from sacred.observers.base import RunObserver
 from sacred.observers.file_storage import _metric_sidecar, _run_ids
 from sacred.observers.file_storage._info_json import InfoEncoder
 from sacred.serializer import flatten
+from sacred.utils import SacredError
 
 _scan_max_id = _run_ids.scan_max_id  # the original's way of finding the next id (bench/)
 
@@ -48,6 +49,13 @@ def _copy_atomic(src, dst) -> None:
     tmp = f"{dst}.{os.getpid()}.{threading.get_ident()}.tmp"
     shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+
+
+class RunFolderError(SacredError):
+    """The observer's folder cannot be made (a file in the way, no permission, ...)."""
+
+    def __init__(self, message):
+        super().__init__(message, print_traceback=False)
 
 
 class FileStorageObserver(RunObserver):
@@ -135,7 +143,12 @@ class FileStorageObserver(RunObserver):
 
     # ------------------------------------------------------------ run directory
     def _make_dir(self, _id):
-        os.makedirs(self.basedir, exist_ok=True)
+        try:
+            os.makedirs(self.basedir, exist_ok=True)
+        except OSError as e:
+            raise RunFolderError(
+                f"Cannot make the FileStorageObserver folder {self.basedir!r}: {e.strerror or e}"
+            ) from None
         if _id is not None:
             os.mkdir(os.path.join(self.basedir, str(_id)))  # raises if it exists
             return _id

@@ -84,3 +84,39 @@ def test_resume_of_a_missing_run_is_one_line(tmp_path):
     (tmp_path / "runs").mkdir()
     with pytest.raises(ContinuationError, match="There is no run 9 to resume"):
         ex.run(resume=9)
+
+
+def test_a_queue_observer_continues_the_record_of_the_observer_it_covers(tmp_path):
+    from sacred.observers import QueueObserver
+
+    state = {}
+    ex = _experiment(tmp_path, state)
+    with pytest.raises(RuntimeError):
+        ex.run(options={"--capture": "sys"})
+    state["fixed"] = True
+    ex.observers[:] = [QueueObserver(FileStorageObserver(str(tmp_path / "runs")), interval=0.05)]
+    run = ex.run(resume=1, options={"--capture": "sys"})
+    assert run._id == 1
+    store = open_store(str(tmp_path / "runs"))
+    assert store.get(1)["status"] == "COMPLETED"
+    assert store.metrics(1)["loss"]["steps"] == [0, 1, 2, 3, 4, 5]
+
+
+def test_an_observer_that_cannot_continue_stops_the_run_with_one_line(tmp_path):
+    from sacred.observers import RunObserver
+    from sacred.observers.base import CannotContinueError
+
+    class Printer(RunObserver):
+        def started_event(self, *args, **kwargs):
+            return None
+
+    state = {}
+    ex = _experiment(tmp_path, state)
+    with pytest.raises(RuntimeError):
+        ex.run(options={"--capture": "sys"})
+    ex.observers.append(Printer())
+    with pytest.raises(CannotContinueError, match="The observer Printer cannot continue"):
+        ex.run(resume=1)
+    record = open_store(str(tmp_path / "runs")).get(1)
+    assert record["status"] == "FAILED"
+    assert "segments" not in record["meta"]  # refused before the record was touched
