@@ -14,6 +14,7 @@ with ``register_backend(scheme, labwatch=...)``; ``sacred`` never imports them).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import os
 from typing import Any, Optional
@@ -28,6 +29,8 @@ __all__ = (
     "known_schemes",
     "load",
     "open_observer",
+    "unknown_scheme_message",
+    "check_sql_url",
 )
 
 
@@ -141,9 +144,64 @@ def backend_of(location: Any, field: str = "store") -> Backend:
     scheme = scheme_of(location)
     backend = _BACKENDS.get(scheme)
     if backend is None or not getattr(backend, field):
-        known = ", ".join(known_schemes(field))
-        raise StoreError(f"Unknown store scheme {scheme!r}; known schemes: {known}.")
+        raise StoreError(unknown_scheme_message(scheme, known_schemes(field)) + ".")
+    if backend.observer == _SQL[0] and isinstance(location, (str, os.PathLike)):
+        check_sql_url(location)
     return backend
+
+
+def unknown_scheme_message(scheme: str, known, kind: str = "store") -> str:
+    """``Unknown store scheme 'sqllite' (did you mean sqlite?); known schemes: ...``"""
+    close = difflib.get_close_matches(scheme, list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"Unknown {kind} scheme {scheme!r}{hint}; known schemes: {', '.join(known)}"
+
+
+def sql_schemes() -> list:
+    """The schemes the SqlObserver writes (sorted)."""
+    return sorted(s for s, b in _BACKENDS.items() if b.observer == _SQL[0])
+
+
+def check_sql_url(url) -> None:
+    """A one-line StoreError unless ``url`` is an SQLAlchemy URL whose dialect and driver
+    are installed: the engine is made as the SqlObserver makes it, without connecting."""
+    from sacred.observers.sql.engine import create_engine
+
+    text = os.fspath(url)
+    try:
+        from sqlalchemy import exc
+    except ImportError:  # the reader and the observer say which extra installs it
+        return
+    scheme = scheme_of(text) if "://" in text else ""
+    try:
+        create_engine(text).dispose()
+    except exc.NoSuchModuleError:  # "postgres" too: SQLAlchemy 2 knows only "postgresql"
+        from sqlalchemy.dialects import registry
+
+        known = []
+        for name in sql_schemes():
+            try:
+                registry.load(name)
+            except exc.NoSuchModuleError:
+                continue
+            known.append(name)
+        raise StoreError(
+            unknown_scheme_message(scheme, known, "SQL") + " (or any SQLAlchemy URL)"
+        ) from None
+    except exc.ArgumentError:
+        name = text.split(":", 1)[-1].lstrip("/") or text
+        raise StoreError(
+            f"{text!r} is not a database URL: for an SQLite file, use sqlite:///{name}"
+        ) from None
+    except ModuleNotFoundError as e:  # the database driver
+        backend = _BACKENDS.get(scheme)
+        extra = (
+            backend.extra if backend is not None and scheme in ("sqlite", "postgresql") else None
+        )
+        hint = f': pip install "sacred[{extra}]"' if extra else "."
+        raise StoreError(
+            f"{scheme!r} stores need the package {e.name!r}, which is not installed{hint}"
+        ) from None
 
 
 def load(backend: Backend, field: str = "store"):

@@ -12,6 +12,14 @@ def sql_option(args, run):
     The typical form is: dialect://username:password@host:port/database
     """
     # imported here, not at the top: every Experiment imports this module for its help text
+    from sacred.store.base import StoreError
+    from sacred.store.location import check_sql_url
+    from sacred.utils import CommandLineError
+
+    try:  # a mistyped URL or a missing driver: one line, before anything is written
+        check_sql_url(args)
+    except StoreError as e:
+        raise CommandLineError(str(e)) from None
     from sacred.observers.sql.observer import SqlObserver
 
     run.observers.append(SqlObserver(args))
