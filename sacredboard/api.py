@@ -372,7 +372,12 @@ def compare():
     return as_json(
         {
             "runs": [make_row(r, t, after) for r in records],
-            "config_diff": analysis.config_diff({r["_id"]: r.get("config") for r in records}),
+            # a named config's docstring stays in the config, but is no difference to show
+            "config_diff": [
+                row
+                for row in analysis.config_diff({r["_id"]: r.get("config") for r in records})
+                if not analysis.is_doc_key(row["key"])
+            ],
             "metrics": metric_names,
         }
     )

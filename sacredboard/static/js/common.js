@@ -89,6 +89,29 @@ const SB = (function () {
     return String(v);
   }
 
+  /* A short form of a number for tables and axes (8.63e+73, 0.06009, 12345); anything else
+     as fmtValue. fmtFull is the whole value, for the hover title. */
+  function fmtShort(v) {
+    if (typeof v !== "number") return fmtValue(v);
+    if (!isFinite(v)) return String(v);
+    const a = Math.abs(v);
+    if (Number.isInteger(v) && a < 1e10) return String(v);
+    if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(2).replace(/\.?0+e/, "e");
+    return String(+v.toPrecision(4));
+  }
+
+  function fmtFull(v) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "number") return String(v);
+    return fmtValue(v);
+  }
+
+  /* A table cell's content: the short number, the whole value on hover when they differ. */
+  function numCell(attrs, v) {
+    const short = fmtShort(v), full = fmtFull(v);
+    return el("td", Object.assign({ text: short, title: full !== short ? full : null }, attrs || {}));
+  }
+
   function stateGlyph(state) {
     const label = state === "PROBABLY_DEAD" ? "Probably dead" : (state || "");
     return el("span", { class: "glyph st-" + state, title: label });
@@ -166,5 +189,5 @@ const SB = (function () {
 
   const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-  return { root, settings, url, runUrl, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, stateGlyph, tree, smooth, COLORS };
+  return { root, settings, url, runUrl, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, fmtShort, fmtFull, numCell, stateGlyph, tree, smooth, COLORS };
 })();

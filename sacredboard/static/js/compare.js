@@ -9,12 +9,32 @@
 
   $("compare-ids").value = params.get("ids") || "";
   $("compare-bands").checked = params.get("bands") === "1";
+  if (["linear", "log", "robust"].includes(params.get("y"))) $("compare-y").value = params.get("y");
   $("compare-load").addEventListener("click", () => {
-    const p = new URLSearchParams({ ids: $("compare-ids").value.replace(/\s+/g, "") });
-    if ($("compare-bands").checked) p.set("bands", "1");
-    history.replaceState(null, "", location.pathname + "?" + p);
+    writeUrl();
     load();
   });
+  $("compare-y").addEventListener("change", writeUrl);
+
+  function writeUrl() {
+    const p = new URLSearchParams({ ids: $("compare-ids").value.replace(/\s+/g, "") });
+    if ($("compare-bands").checked) p.set("bands", "1");
+    if ($("compare-y").value !== "auto") p.set("y", $("compare-y").value);
+    history.replaceState(null, "", location.pathname + "?" + p);
+  }
+
+  /* The y axis: the one chosen, or for "auto" the one chooseY picks (said beside it). */
+  function yMode(values) {
+    const asked = $("compare-y").value;
+    let mode = asked, why = "";
+    if (asked === "auto") ({ mode, why } = SBPlot.chooseY(values));
+    $("compare-y-note").textContent = asked === "auto" ? "→ " + mode + (why ? " (" + why + ")" : "") : "";
+    return mode;
+  }
+
+  function noteClipped(plot) {
+    if (plot && plot.clippedPoints) $("compare-y-note").textContent += " · " + plot.clippedPoints + " points beyond the axis, marked on its edge";
+  }
   for (const id of ["compare-metric", "compare-x", "compare-y", "compare-bands"]) $(id).addEventListener("change", draw);
   $("compare-smooth").addEventListener("input", () => { $("smooth-value").textContent = $("compare-smooth").value; draw(); });
   $("diff-load").addEventListener("click", loadDiff);
@@ -91,12 +111,12 @@
     const width = Math.max(300, box.clientWidth || 800);
     if ($("compare-bands").checked) {
       const agg = await api("/api/groups/metric", { ids: data.runs.map(r => r.id).join(","), name, width });
-      SBPlot.lines(box, {
+      noteClipped(SBPlot.lines(box, {
         series: [{ label: name + " mean (" + agg.runs + " runs)", x: agg.steps, y: SB.smooth(agg.mean, weight), color: color(0), width: 2 }],
         bands: [{ label: name, x: agg.steps, lo: agg.min, hi: agg.max, color: color(0) },
           { label: name + " ±std", x: agg.steps, lo: agg.mean.map((m, i) => m - agg.std[i]), hi: agg.mean.map((m, i) => m + agg.std[i]), color: color(1) }],
-        logY: $("compare-y").value === "log",
-      });
+        yMode: yMode(agg.min.concat(agg.max)),
+      }));
       return;
     }
     const series = [];
@@ -107,7 +127,7 @@
       if (weight) series.push({ label: "run " + r.id + " (raw)", x, y: d.values, color: color(i) + "55", width: 1 });
       series.push({ label: "run " + r.id, x, y: SB.smooth(d.values, weight), color: color(i), width: 2 });
     }
-    SBPlot.lines(box, { series, xTime, logY: $("compare-y").value === "log" });
+    noteClipped(SBPlot.lines(box, { series, xTime, yMode: yMode(series.flatMap(s => s.y)) }));
   }
 
   async function loadDiff() {

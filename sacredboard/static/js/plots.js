@@ -4,20 +4,25 @@ const SBPlot = (function () {
   function positive(v) { return v !== null && isFinite(v) && v > 0; }
 
   /* opts: {series: [{label, x, y, color, width, dash}], bands: [{label, x, lo, hi, color}],
-            xTime, logX, logY, height, xLabel} */
+            xTime, logX, logY, yMode ("linear", "log" or "robust"), height, xLabel, yLabel}
+     With yMode "robust" the y axis spans robustLimits of the values, and the points beyond
+     it are marked on its edge (one marker series per run, "beyond the axis"). */
   function lines(container, opts) {
     if (container._plot) { container._plot.destroy(); container._plot = null; }
     SB.clear(container);
+    const yMode = opts.yMode || (opts.logY ? "log" : "linear");
+    const logY = yMode === "log";
+    const topts = Object.assign({}, opts, { logY });
     const tables = [];
     const series = [{ label: opts.xLabel || (opts.xTime ? "time" : "step") }];
     const bands = [];
     for (const s of opts.series || []) {
-      tables.push(table(s.x, s.y, opts));
+      tables.push(table(s.x, s.y, topts));
       series.push({ label: s.label, stroke: s.color, width: s.width || 1.5, dash: s.dash, spanGaps: true, points: { show: false } });
     }
     for (const b of opts.bands || []) {
-      tables.push(table(b.x, b.hi, opts));
-      tables.push(table(b.x, b.lo, opts));
+      tables.push(table(b.x, b.hi, topts));
+      tables.push(table(b.x, b.lo, topts));
       const hi = series.length, lo = hi + 1;
       series.push({ label: b.label + " max", stroke: b.color, width: 0.5, spanGaps: true, points: { show: false } });
       series.push({ label: b.label + " min", stroke: b.color, width: 0.5, spanGaps: true, points: { show: false } });
@@ -26,6 +31,26 @@ const SBPlot = (function () {
     if (!tables.length) {
       container.append(SB.el("p", { class: "muted", text: "Nothing to plot." }));
       return null;
+    }
+    let yScale = { distr: logY ? 3 : 1 };
+    let clipped = 0;
+    if (yMode === "robust") {
+      const limits = robustLimits(tables.flatMap(t => t[1]));
+      if (limits) {
+        const pad = (limits.hi - limits.lo) * 0.04 || Math.abs(limits.hi) * 0.04 || 1;
+        yScale = { distr: 1, range: [limits.lo - pad, limits.hi + pad] };
+        // one marker series per drawn series with points beyond the limits, on the edge
+        (opts.series || []).forEach((s, i) => {
+          const [xs, ys] = tables[i];
+          const edge = ys.map(v => (v === null || !isFinite(v) ? null : v > limits.hi ? limits.hi + pad : v < limits.lo ? limits.lo - pad : null));
+          const n = edge.filter(v => v !== null).length;
+          if (!n || /\(raw\)$/.test(s.label)) return;
+          clipped += n;
+          tables.push([xs, edge]);
+          series.push({ label: s.label + " beyond the axis", stroke: s.color, fill: s.color, width: 0, paths: () => null,
+            points: { show: true, size: 9, width: 1, stroke: "#000", fill: s.color, space: 0 } });
+        });
+      }
     }
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
     const width = Math.max(300, (container.clientWidth || 800) - 10);
@@ -36,13 +61,80 @@ const SBPlot = (function () {
       bands: bands,
       scales: {
         x: { time: !!opts.xTime, distr: opts.logX ? 3 : 1 },
-        y: { distr: opts.logY ? 3 : 1 },
+        y: yScale,
       },
-      axes: [{ label: opts.xLabel || (opts.xTime ? "time" : "step") }, { label: opts.yLabel || "value" }],
+      axes: [{ label: opts.xLabel || (opts.xTime ? "time" : "step") },
+        Object.assign({ label: opts.yLabel || "value", values: (u, splits) => splits.map(v => (v === null ? "" : SB.fmtShort(v))), size: 70 },
+          logY ? { splits: logSplits, incrs: LOG_INCRS, filter: (u, splits) => splits } : {})],
       legend: { show: true },
     }, data, container);
+    plot.clippedPoints = clipped;
     container._plot = plot;
     return plot;
+  }
+
+  // uPlot looks for a tick increment before asking for ticks; its own stop at 1e16
+  const LOG_INCRS = Array.from({ length: 601 }, (_, i) => Math.pow(10, i - 300));
+
+  /* Ticks of a log axis: powers of ten, every k-th decade so that there are at most 8
+     (uPlot's own give none over dozens of decades). */
+  function logSplits(u, axisIdx, min, max) {
+    if (!(min > 0 && max > 0)) return [];
+    const a = Math.floor(Math.log10(min)), b = Math.ceil(Math.log10(max));
+    const step = Math.max(1, Math.ceil((b - a) / 8));
+    const mults = b - a <= 3 ? [1, 2, 5] : [1];  // few decades: 1, 2 and 5 of each
+    const out = [];
+    for (let e = Math.ceil(a / step) * step; e <= b; e += step) {
+      for (const m of mults) {
+        const v = m * Math.pow(10, e);
+        if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) out.push(v);
+      }
+    }
+    return out.length ? out : [min, max];
+  }
+
+  function finiteSorted(values) {
+    const v = [];
+    for (const x of values) if (x !== null && x !== undefined && isFinite(x)) v.push(x);
+    return v.sort((a, b) => a - b);
+  }
+
+  function quantile(sorted, q) {
+    const pos = (sorted.length - 1) * q, lo = Math.floor(pos), hi = Math.ceil(pos);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  }
+
+  /* Robust y limits: the smallest and largest values whose magnitude is not far above
+     the others'. Magnitudes are compared in decades (log10 |v|): a value more than 3
+     interquartile ranges, and more than one decade, above the upper quartile is left out.
+     So a diverged run (1e73) is left out, not the first steps of a falling loss. Null with
+     fewer than 4 values; ``outside`` counts the values left out. */
+  function robustLimits(values) {
+    const v = finiteSorted(values);
+    const mags = finiteSorted(v.filter(x => x !== 0).map(x => Math.log10(Math.abs(x))));
+    if (v.length < 4 || mags.length < 4) return null;
+    const q1 = quantile(mags, 0.25), q3 = quantile(mags, 0.75);
+    const cut = q3 + Math.max(3 * (q3 - q1), 1);
+    let lo = Infinity, hi = -Infinity, outside = 0;
+    for (const x of v) {
+      if (x !== 0 && Math.log10(Math.abs(x)) > cut) { outside++; continue; }
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    return { lo, hi, outside };
+  }
+
+  /* The y axis "auto" chooses: log when all values are positive and span 2 to 12
+     decades, robust limits when some values lie far outside the rest, else linear. */
+  function chooseY(values) {
+    const v = finiteSorted(values);
+    if (!v.length) return { mode: "linear", why: "" };
+    const min = v[0], max = v[v.length - 1];
+    const decades = min > 0 ? Math.log10(max / min) : 0;
+    if (min > 0 && decades >= 2 && decades <= 12) return { mode: "log", why: "the values span " + Math.round(decades) + " decades" };
+    const limits = robustLimits(v);
+    if (limits && limits.outside) return { mode: "robust", why: limits.outside + " values lie far outside the others" };
+    return { mode: "linear", why: "" };
   }
 
   function table(x, y, opts) {
@@ -139,5 +231,5 @@ const SBPlot = (function () {
     return drawn;
   }
 
-  return { lines, scatter, parallel, axis };
+  return { lines, scatter, parallel, axis, robustLimits, chooseY };
 })();
