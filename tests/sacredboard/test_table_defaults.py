@@ -81,3 +81,29 @@ def test_the_table_shows_the_default_columns_and_keeps_a_choice_in_the_url(page,
         assert page.errors == []
     finally:
         live.stop()
+
+
+@needs_chromium
+def test_numbers_are_short_in_tables_with_the_whole_value_on_hover(page, fresh_dir):
+    store = open_store(fresh_dir)
+    template = {k: v for k, v in store.get(6).items() if k not in ("_id", "artifacts")}
+    big = store.import_run(dict(template, result=8.628492814753121e73))
+    small = store.import_run(dict(template, result=0.0600913))
+    live = LiveServer(create_app(store))
+    try:
+        page.goto(live.url + "/runs?sort=_id&cols=")
+        page.wait_for_selector(f'tr[data-id="{small}"]')
+        heads = page.locator("#runs-head th").evaluate_all("ths => ths.map(t => t.dataset.col)")
+        cell = page.locator(f'tr[data-id="{big}"] td').nth(heads.index("result"))
+        assert cell.inner_text() == "8.63e+73"
+        assert cell.get_attribute("title") == "8.628492814753121e+73"
+        cell = page.locator(f'tr[data-id="{small}"] td').nth(heads.index("result"))
+        assert cell.inner_text() == "0.06009"
+        assert cell.get_attribute("title") == "0.0600913"
+        # compare's table too
+        page.goto(live.url + f"/compare?ids={big},{small}")
+        page.wait_for_selector("#compare-runs td[title='8.628492814753121e+73']")
+        assert "8.63e+73" in page.inner_text("#compare-runs")
+        assert page.errors == []
+    finally:
+        live.stop()

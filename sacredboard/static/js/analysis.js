@@ -1,7 +1,7 @@
 /* Parallel coordinates, a config-vs-metric scatter plot and seed groups over filtered runs. */
 "use strict";
 (function () {
-  const { el, api, url, clear, fmtValue } = SB;
+  const { el, api, url, clear, fmtValue, fmtShort, numCell, meanStd } = SB;
   const $ = id => document.getElementById(id);
   const STATE_COLORS = { RUNNING: "#1f77b4", COMPLETED: "#2ca02c", FAILED: "#d62728", INTERRUPTED: "#ff7f0e", TIMEOUT: "#9467bd", PROBABLY_DEAD: "#222", QUEUED: "#7f7f7f" };
   const params = new URLSearchParams(location.search);
@@ -50,8 +50,8 @@
       body.append(el("tr", {},
         el("td", { text: g.experiment_name || "" }), el("td", { class: "mono", text: JSON.stringify(g.config) }),
         el("td", { class: "num", text: g.count }), el("td", { text: g.seeds.map(fmtValue).join(", ") }),
-        el("td", { class: "num", text: r.n ? fmtValue(r.mean) + " ± " + fmtValue(r.std) : "" }),
-        el("td", { class: "num", text: fmtValue(r.min) }), el("td", { class: "num", text: fmtValue(r.max) }),
+        el("td", Object.assign({ class: "num" }, meanStd(r))),
+        numCell({ class: "num" }, r.min), numCell({ class: "num" }, r.max),
         el("td", { text: Object.entries(g.states).map(([s, n]) => s + ": " + n).join(", ") }),
         el("td", {}, el("a", { href: url("/compare", { ids: g.run_ids.join(","), bands: 1 }), text: "mean ± spread" }))));
     }
@@ -68,7 +68,7 @@
   $("scatter-y").addEventListener("change", drawScatter);
   $("scatter").addEventListener("mousemove", e => {
     const hit = pointAt(e);
-    $("scatter").title = hit ? "run " + hit.p.label + ": " + fmtValue(hit.p.x) + ", " + fmtValue(hit.p.y) + " (click: its page)" : "";
+    $("scatter").title = hit ? "run " + hit.p.label + ": " + fmtShort(hit.p.x) + ", " + fmtShort(hit.p.y) + " (click: its page)" : "";
     $("scatter").style.cursor = hit ? "pointer" : "";
   });
   $("scatter").addEventListener("click", e => { const hit = pointAt(e); if (hit) location.href = SB.runUrl(hit.p.label); });

@@ -112,6 +112,12 @@ const SB = (function () {
     return el("td", Object.assign({ text: short, title: full !== short ? full : null }, attrs || {}));
   }
 
+  /* "mean ± std" of a group's result stats, short, and the whole numbers for the title. */
+  function meanStd(stats) {
+    if (!stats || !stats.n) return { text: "", title: "" };
+    return { text: fmtShort(stats.mean) + " ± " + fmtShort(stats.std), title: fmtFull(stats.mean) + " ± " + fmtFull(stats.std) };
+  }
+
   function stateGlyph(state) {
     const label = state === "PROBABLY_DEAD" ? "Probably dead" : (state || "");
     return el("span", { class: "glyph st-" + state, title: label });
@@ -189,5 +195,5 @@ const SB = (function () {
 
   const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-  return { root, settings, url, runUrl, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, fmtShort, fmtFull, numCell, stateGlyph, tree, smooth, COLORS };
+  return { root, settings, url, runUrl, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, fmtShort, fmtFull, numCell, meanStd, stateGlyph, tree, smooth, COLORS };
 })();

@@ -1,7 +1,7 @@
 /* Compare N runs: overlaid metrics (smoothing, bands), differing config keys, 2-way diffs. */
 "use strict";
 (function () {
-  const { el, api, url, clear, fmtValue, stateGlyph } = SB;
+  const { el, api, url, clear, numCell, stateGlyph } = SB;
   const $ = id => document.getElementById(id);
   const params = new URLSearchParams(location.search);
   let data = null;
@@ -53,7 +53,7 @@
     data.runs.forEach((r, i) => tb.append(el("tr", {},
       el("td", {}, el("span", { class: "glyph", style: "background:" + color(i) })),
       el("td", {}, el("a", { class: "run-link", href: SB.runUrl(r.id), text: r.id })), el("td", { text: r.experiment_name || "" }),
-      el("td", {}, stateGlyph(r.live_state), r.live_state || ""), el("td", { class: "num", text: fmtValue(r.result) }),
+      el("td", {}, stateGlyph(r.live_state), r.live_state || ""), numCell({ class: "num" }, r.result),
       el("td", { text: (r.tags || []).join(", ") }))));
     table.append(tb);
     runs.append(table);
@@ -87,7 +87,7 @@
     const tb = el("tbody");
     for (const row of data.config_diff) {
       tb.append(el("tr", {}, el("td", { class: "mono", text: row.key }),
-        ...data.runs.map(r => el("td", { class: "diff-cell mono", text: row.missing.includes(r.id) ? "—" : fmtValue(row.values[r.id]) }))));
+        ...data.runs.map(r => row.missing.includes(r.id) ? el("td", { class: "diff-cell mono", text: "—" }) : numCell({ class: "diff-cell mono" }, row.values[r.id]))));
     }
     box.append(el("table", { class: "runs", id: "config-diff-table" }, el("thead", {}, head), tb));
   }

@@ -1,7 +1,7 @@
 /* The run table: filters, columns, sort, paging, auto-refresh; all of it kept in the URL. */
 "use strict";
 (function () {
-  const { el, api, url, clear, fmtTime, fmtDuration, fmtValue, stateGlyph, toast } = SB;
+  const { el, api, url, clear, fmtTime, fmtDuration, fmtValue, numCell, meanStd, stateGlyph, toast } = SB;
   const $ = id => document.getElementById(id);
   const STATES = ["RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT", "PROBABLY_DEAD", "QUEUED"];
 
@@ -14,7 +14,7 @@
     { key: "heartbeat", label: "Last activity", sort: "heartbeat", cell: r => fmtTime(r.heartbeat_iso), cls: "time" },
     { key: "duration", label: "Duration", sort: null, cell: r => fmtDuration(r.duration) },
     { key: "hostname", label: "Hostname", sort: "host.hostname", cell: r => r.hostname },
-    { key: "result", label: "Result", sort: "result", cell: r => fmtValue(r.result), num: true },
+    { key: "result", label: "Result", sort: "result", value: r => r.result, num: true },
     { key: "tags", label: "Tags", sort: null, cell: r => (r.tags || []).join(", ") },
   ];
 
@@ -169,7 +169,7 @@
 
   /* ---------------------------------------------------------------- table */
   function columns() {
-    return BASE.concat(shownCols().map(c => ({ key: c, label: c, sort: c, cell: r => fmtValue((r.columns || {})[c]), num: true })));
+    return BASE.concat(shownCols().map(c => ({ key: c, label: c, sort: c, value: r => (r.columns || {})[c], num: true })));
   }
 
   /* The extra columns shown: the chosen ones, else the default ones of the current filters. */
@@ -222,6 +222,10 @@
         onchange: e => { if (e.target.checked) selected.add(r.id); else selected.delete(r.id); updateCompare(); } });
       tr.append(el("td", {}, box));
       for (const c of cols) {
+        if (c.value) {  // a value: its short form, the whole of it on hover
+          tr.append(numCell({ class: "num" }, c.value(r)));
+          continue;
+        }
         const td = el("td", { class: c.num ? "num" : (c.cls || "") });
         if (c.glyph) td.append(stateGlyph(r.live_state));
         td.append(c.cell(r) || "");
@@ -268,9 +272,9 @@
         el("td", { class: "mono", text: JSON.stringify(g.config) }),
         el("td", { class: "num", text: g.count }),
         el("td", { text: g.seeds.map(fmtValue).join(", ") }),
-        el("td", { class: "num", text: r.n ? `${fmtValue(r.mean)} ± ${fmtValue(r.std)}` : "" }),
-        el("td", { class: "num", text: fmtValue(r.min) }),
-        el("td", { class: "num", text: fmtValue(r.max) }),
+        el("td", Object.assign({ class: "num" }, meanStd(r))),
+        numCell({ class: "num" }, r.min),
+        numCell({ class: "num" }, r.max),
         el("td", {}, el("a", { href: url("/compare", { ids: g.run_ids.join(","), bands: 1 }), text: "plots" }))));
     }
     $("page-info").textContent = `${groups.length} groups`;

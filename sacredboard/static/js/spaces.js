@@ -2,7 +2,7 @@
    each parameter, parallel coordinates and parameter importance. */
 "use strict";
 (function () {
-  const { el, api, url, clear, fmtValue, tree } = SB;
+  const { el, api, url, clear, fmtShort, numCell, tree } = SB;
   const $ = id => document.getElementById(id);
   const space = document.body.dataset.space;
 
@@ -72,14 +72,14 @@
     $("space-summary").append(
       el("p", {}, "Runs: " + d.total + (counts ? " (" + counts + ")" : "")),
       el("p", {}, "Optimizer: " + (d.optimizer || "not recorded")),
-      el("p", {}, "Best cost: " + (d.cost.n ? fmtValue(d.cost.min) + " of " + d.cost.n + " completed runs" : "no completed run yet")));
+      el("p", {}, "Best cost: " + (d.cost.n ? fmtShort(d.cost.min) + " of " + d.cost.n + " completed runs" : "no completed run yet")));
     const def = $("space-definition");
     if (d.definition) def.append(tree(d.definition, 2));
     else def.append(el("p", { class: "muted", text: "No stored definition; parameters that vary across its runs: " + (d.parameters.join(", ") || "none") }));
     const head = el("tr", {}, el("th", { text: "Run" }), el("th", { text: "Cost" }), ...d.parameters.map(p => el("th", { text: p })));
     const tb = el("tbody");
     for (const r of d.top) tb.append(el("tr", {}, el("td", {}, el("a", { class: "run-link", href: SB.runUrl(r.id), text: r.id })),
-      el("td", { class: "num", text: fmtValue(r.cost) }), ...d.parameters.map(p => el("td", { class: "num", text: fmtValue(r.config[p]) }))));
+      numCell({ class: "num" }, r.cost), ...d.parameters.map(p => numCell({ class: "num" }, r.config[p]))));
     $("space-top").append(el("table", { class: "runs" }, el("thead", {}, head), tb));
 
     const colour = colours(d.points);
