@@ -29,6 +29,7 @@ _LAZY = {
     "host_info_getter": "sacred.host_info",
     "host_info_gatherer": "sacred.host_info",
     "cli_option": "sacred.commandline_options",
+    "rerun": "sacred.reproduce",
 }
 
 

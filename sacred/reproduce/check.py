@@ -58,7 +58,9 @@ VOLATILE = (
     ),
     (
         "temporary paths",
-        re.compile(rf"(?:{_temp_roots()})[/\\][^\s'\":,;)\]]*|[A-Za-z]:\\[^\s]*\\Temp\\[^\s'\":]*"),
+        re.compile(
+            rf"(?:{_temp_roots()})[/\\](?:[^\s'\":,;)\]]*[^\s'\":,;)\].])?|[A-Za-z]:\\[^\s]*\\Temp\\[^\s'\":]*"
+        ),
         "<tmp>",
     ),
     (
@@ -171,9 +173,8 @@ def compare_values(
             if found:
                 return found
         return None
-    if type(old) is not type(new) and not (old is None or new is None):
-        if str(old) == str(new):
-            return None
+    if isinstance(old, bool) != isinstance(new, bool):  # True == 1 in Python
+        return f"{_short(old)} != {_short(new)}{at}"
     try:
         if old == new:
             return None

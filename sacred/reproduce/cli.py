@@ -103,16 +103,21 @@ def run(args, out) -> int:
     options = {"prefix": args.prefix} if args.prefix else {}
     store = open_store(args.location, **options)
     try:
+        record = store.get(_run_id(args.run_id))  # an unknown run: one line, nothing run
         target = _target(args)
         what = "the working copy" if args.here else "its recorded sources"
-        out.write(f"Rerunning run {args.run_id} of {args.location} from {what}\n")
+        seed = (record.get("config") or {}).get("seed")
+        out.write(
+            f"Rerunning run {record['_id']} of {args.location} (command {record.get('command')}, "
+            f"seed {seed}) from {what}\n"
+        )
         out.flush()
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _print_warning
             result = rerun(
                 store,
-                _run_id(args.run_id),
+                record["_id"],
                 check=args.check,
                 rtol=args.rtol,
                 here=args.here,

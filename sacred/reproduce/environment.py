@@ -60,9 +60,14 @@ def git_differences(record: dict, folder: str, here: bool) -> list:
     from sacred.dependencies import get_commit_if_possible
 
     run_id = record.get("_id")
-    repos = [
-        r for r in (record.get("experiment") or {}).get("repositories") or [] if isinstance(r, dict)
-    ]
+    repos, seen = [], set()
+    for repo in (record.get("experiment") or {}).get("repositories") or []:
+        # one entry per source file that lives in a repository: each repository once
+        if isinstance(repo, dict):
+            key = (str(repo.get("url")), str(repo.get("commit")), bool(repo.get("dirty")))
+            if key not in seen:
+                seen.add(key)
+                repos.append(repo)
     lines = []
     for repo in repos:
         if repo.get("dirty"):

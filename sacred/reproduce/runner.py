@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import warnings
 from typing import Any, Optional
-from urllib.parse import urlsplit, urlunsplit
 
 from sacred.observers.base import RunObserver
 from sacred.reproduce import check as _check
@@ -84,17 +83,28 @@ def location_text(location: Any) -> str:
         text = os.fspath(location)
         if "://" not in text:
             return os.path.abspath(text)
-        parts = urlsplit(text)
-        if parts.password is not None:
-            netloc = parts.netloc.rsplit("@", 1)
-            user = (parts.username or "") + "@" if parts.username else ""
-            parts = parts._replace(netloc=user + netloc[-1])
-        return urlunsplit(parts)
-    database = location if hasattr(location, "list_collection_names") else None
-    client = getattr(database, "client", None) or location
-    host, port = getattr(client, "address", None) or ("localhost", 27017)
-    name = getattr(database, "name", None) or "sacred"
-    return f"mongodb://{host}:{port}/{name}"
+        scheme, _, rest = text.partition("://")
+        netloc, slash, path = rest.partition("/")
+        if "@" in netloc:  # user:password@host: the password is left out
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.split(':', 1)[0]}@{host}"
+        return f"{scheme}://{netloc}{slash}{path}"
+    # a pymongo/mongomock client or database (they answer any attribute name: no getattr)
+    if any(c.__name__ == "Database" for c in type(location).__mro__):
+        database = location
+    else:
+        database = location["sacred"]  # the database open_store and open_observer use
+    client = database.client
+    try:
+        nodes = sorted(client.topology_description.server_descriptions())
+        hosts = ",".join(f"{h}:{p}" for h, p in nodes)
+    except Exception:
+        try:  # mongomock
+            host, port = client.address
+            hosts = f"{host}:{port}"
+        except Exception:
+            hosts = "localhost"
+    return f"mongodb://{hosts}/{database.name}"
 
 
 def _reopen(store) -> tuple:
@@ -135,9 +145,28 @@ def _target_observer(target, default, options):
 
     if target is None:
         return open_observer(default, **options), location_text(default)
-    if hasattr(target, "started_event"):  # an observer
+    if hasattr(type(target), "started_event"):  # an observer (a client answers any name)
         return target, type(target).__name__
     return open_observer(target), location_text(target)
+
+
+def _record_rerun_of(target, run_id, meta, lines):
+    """Make sure the new run's record holds ``meta.rerun_of``: observers that keep only
+    their own meta keys (the SqlObserver's columns) get it through ``update_meta``."""
+    from sacred.store import RunStore, StoreError, open_store
+
+    if run_id is None or hasattr(type(target), "started_event"):
+        return  # an observer given as target: nothing to read it back with
+    try:
+        reader = target if isinstance(target, RunStore) else open_store(target)
+        try:
+            if "rerun_of" not in (reader.get(run_id).get("meta") or {}):
+                reader.update_meta(run_id, meta)
+        finally:
+            if reader is not target:
+                reader.close()
+    except StoreError as e:
+        _warn(lines, [f"the new run {run_id} does not record meta.rerun_of: {e}"])
 
 
 # ------------------------------------------------------------------------ the rerun
@@ -172,6 +201,7 @@ def _execute(script, record, observer, tap, meta, run_paths, folder):
     from sacred.launch import script as launch
 
     with fresh_imports(os.path.dirname(script), run_paths, folder):
+        _forget(launch, script)  # a script loaded before holds the modules of then
         experiment = launch.load_experiment(script)
         previous = experiment.current_run
         try:
@@ -191,10 +221,14 @@ def _execute(script, record, observer, tap, meta, run_paths, folder):
                 raise
             return run, e
         finally:
-            if folder:  # forget the experiment (its path is gone once the rerun ends)
-                with launch._LOCK:
-                    for key in [k for k in launch._LOADED if k[0] == script]:
-                        del launch._LOADED[key]
+            _forget(launch, script)  # its modules are gone from sys.modules
+
+
+def _forget(launch, script):
+    """Drop ``load_experiment``'s cached experiments of ``script``."""
+    with launch._LOCK:
+        for key in [k for k in launch._LOADED if k[0] == os.path.abspath(script)]:
+            del launch._LOADED[key]
 
 
 def rerun(
@@ -252,6 +286,7 @@ def rerun(
                 shutil.rmtree(folder, ignore_errors=True)
         result.run_id, result.status, result.error = run._id, run.status, error
         result.result = run.result
+        _record_rerun_of(reader if target is None else target, run._id, meta, result.warnings)
         if check:
             new = {
                 "status": run.status,
