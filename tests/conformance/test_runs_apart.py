@@ -9,12 +9,6 @@ import pytest
 from tests.conformance.backends import MONGOMOCK_IN_MEMORY, ids, kinds, start_child, wait_for
 from tests.conformance.experiments import check_run, experiment, run
 
-TINYDB_NO_LOCK = (
-    "TinyDB keeps no lock (nor does the original): each TinyDbObserver holds its own copy of "
-    "metadata.json's tables and rewrites the file whole, so runs that start at once collide "
-    "('Document with ID 1 already exists') or read a half-written file (JSONDecodeError) and "
-    "fail"
-)
 GCS_AT_ONCE = (
     "bug: when GoogleCloudStorageObserver runs start at once on a new bucket, the losers of "
     "create_bucket get 409 'You already own this bucket', which the observer takes for an "
@@ -39,7 +33,7 @@ def test_one_observer_serves_several_runs(backend):
             check_run(store, run_id, tag, n)
 
 
-@pytest.mark.parametrize("kind", kinds(tinydb=TINYDB_NO_LOCK, gcs=GCS_AT_ONCE))
+@pytest.mark.parametrize("kind", kinds(gcs=GCS_AT_ONCE))
 def test_runs_in_threads_at_once(backend):
     """Four runs in threads, each with its own observer, that start at the same moment and
     are all in the middle of their run at the same moment.
@@ -82,7 +76,6 @@ PROCESSES, RUNS_EACH = 4, 3
 @pytest.mark.parametrize(
     "kind",
     kinds(
-        tinydb=TINYDB_NO_LOCK,
         gcs=GCS_AT_ONCE,
         mongomock=MONGOMOCK_IN_MEMORY,
         mongomock_queued=MONGOMOCK_IN_MEMORY,

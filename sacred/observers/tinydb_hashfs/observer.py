@@ -7,6 +7,7 @@ under their md5. tinydb, tinydb-serialization and hashfs are imported when an ob
 reader is built (``pip install "sacred[tinydb]"``).
 """
 
+import contextlib
 import importlib
 import os
 import uuid
@@ -67,14 +68,30 @@ class TinyDbObserver(RunObserver):
         self.db_run_id = None
         self.root = root
         self.metric_entries = {}  # metric name -> [doc id in the metrics table, entry]
+        folder = root or _folder_of(db)
+        if folder is not None:
+            from sacred.observers.tinydb_hashfs.lock import folder_lock
+
+            self._lock = folder_lock(folder)
+        else:  # a TinyDB without a file (create_from with another storage): nothing to lock
+            self._lock = contextlib.nullcontext()
+
+    @property
+    def store_location(self):
+        """Where ``sacred.store.open_store`` reads what this observer writes."""
+        folder = self.root or _folder_of(self.db)
+        return None if folder is None else f"tinydb://{folder}"
 
     # ------------------------------------------------------------ storing
     def save(self):
-        """Insert the entry on the first save, update that document afterwards."""
-        if self.db_run_id is None:
-            self.db_run_id = self.runs.insert(self.run_entry)
-        else:
-            self.runs.update(self._update_stored, doc_ids=[self.db_run_id])
+        """Insert the entry on the first save, update that document afterwards (each under
+        the folder's lock, see ``lock``)."""
+        with self._lock:
+            if self.db_run_id is None:
+                self.runs._next_id = None  # other processes may have inserted since
+                self.db_run_id = self.runs.insert(self.run_entry)
+            else:
+                self.runs.update(self._update_stored, doc_ids=[self.db_run_id])
 
     def _update_stored(self, doc):
         """The stored entry updated with ``run_entry``, keeping the ``meta`` keys others
@@ -106,16 +123,92 @@ class TinyDbObserver(RunObserver):
 
     # ------------------------------------------------------------ events
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
-        raise NotImplementedError(
-            "queued_event method is not implemented for local TinyDbObserver."
-        )
+        """Store a QUEUED entry (beyond Sacred 0.8.7, which raises NotImplementedError):
+        experiment (sources saved), command, host, config and meta; no start time."""
+        if self.overwrite is not None:
+            raise RuntimeError("Can't overwrite with QUEUED run.")
+        self.db_run_id = None
+        self.metric_entries = {}
+        experiment = dict(ex_info)
+        experiment["sources"] = self.save_sources(ex_info)
+        self.run_entry = {
+            "_id": uuid.uuid4().hex if _id is None else _id,
+            "experiment": experiment,
+            "format": self.VERSION,
+            "command": command,
+            "host": dict(host_info),
+            "config": config,
+            "meta": meta_info,
+            "status": "QUEUED",
+        }
+        self.save()
+        return self.run_entry["_id"]
+
+    def continued_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        """Continue the entry ``_id`` (see ``RunObserver.continued_event``): it becomes
+        RUNNING again, keeping its output, metrics, files and info; new metric points go on
+        after the stored ones. Without such an entry, a ``started_event`` with that id."""
+        from tinydb import Query
+
+        with self._lock:
+            self.runs.clear_cache()
+            found = self.runs.search(Query()._id.test(lambda v: _same_id(v, _id)))
+            if not found:
+                return self.started_event(
+                    ex_info, command, host_info, start_time, config, meta_info, _id
+                )
+            old = found[0]
+            self.db_run_id = old.doc_id
+            experiment = dict(ex_info)
+            experiment["sources"] = self.save_sources(ex_info)
+            entry = {k: v for k, v in old.items() if k not in ("stop_time", "fail_trace")}
+            entry.update(
+                experiment=experiment,
+                command=command,
+                host=dict(host_info),
+                config=config,
+                meta=meta_info,
+                status="RUNNING",
+                heartbeat=start_time,
+            )
+            if entry.get("start_time") is None:
+                entry["start_time"] = start_time
+            for key, empty in (("resources", []), ("artifacts", []), ("info", {})):
+                if not isinstance(entry.get(key), type(empty)):
+                    entry[key] = empty
+            entry.setdefault("captured_out", "")
+            self.run_entry = entry
+            self.runs.update(self._replace_stored, doc_ids=[self.db_run_id])
+            # new points are added to the stored entry of each metric
+            self.metric_entries = {}
+            metrics = self.db.table("metrics")
+            metrics.clear_cache()
+            for doc in sorted(
+                metrics.search(Query().run_id.test(lambda v: _same_id(v, old["_id"]))),
+                key=lambda d: d.doc_id,
+            ):
+                stored = {f: list(doc.get(f) or []) for f in ("steps", "values", "timestamps")}
+                stored.update(run_id=doc.get("run_id"), name=doc.get("name"))
+                self.metric_entries[doc.get("name")] = (doc.doc_id, stored)
+            return old["_id"]
+
+    def _replace_stored(self, doc):
+        """The stored entry made ``run_entry`` (keys it no longer has are dropped)."""
+        for key in [k for k in doc if k not in self.run_entry]:
+            del doc[key]
+        doc.update(self.run_entry)
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        with self._lock:
+            return self._start(ex_info, command, host_info, start_time, config, meta_info, _id)
+
+    def _start(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         self.db_run_id = None
         self.metric_entries = {}
         if self.overwrite is not None:
             from tinydb import Query
 
+            self.runs.clear_cache()
             found = self.runs.search(Query()._id == self.overwrite)
             if not found:
                 raise RuntimeError(f"Couldn't find run to overwrite with _id='{self.overwrite}'")
@@ -187,18 +280,22 @@ class TinyDbObserver(RunObserver):
         ``runs`` entries are unchanged, so readers of the original format are not affected).
         """
         table = self.db.table("metrics")
-        for name, metric in metrics_by_name.items():
-            doc_id, entry = self.metric_entries.get(name, (None, None))
-            if entry is None:
-                entry = {"run_id": self.run_entry["_id"], "name": name}
-                entry.update({f: [] for f in ("steps", "values", "timestamps")})
-            for field in ("steps", "values", "timestamps"):
-                entry[field].extend(v.item() if hasattr(v, "item") else v for v in metric[field])
-            if doc_id is None:
-                doc_id = table.insert(entry)
-            else:
-                table.update(entry, doc_ids=[doc_id])
-            self.metric_entries[name] = (doc_id, entry)
+        with self._lock:
+            for name, metric in metrics_by_name.items():
+                doc_id, entry = self.metric_entries.get(name, (None, None))
+                if entry is None:
+                    entry = {"run_id": self.run_entry["_id"], "name": name}
+                    entry.update({f: [] for f in ("steps", "values", "timestamps")})
+                for field in ("steps", "values", "timestamps"):
+                    entry[field].extend(
+                        v.item() if hasattr(v, "item") else v for v in metric[field]
+                    )
+                if doc_id is None:
+                    table._next_id = None  # other processes may have inserted since
+                    doc_id = table.insert(entry)
+                else:
+                    table.update(entry, doc_ids=[doc_id])
+                self.metric_entries[name] = (doc_id, entry)
 
     def __eq__(self, other):
         if isinstance(other, TinyDbObserver):
@@ -206,3 +303,19 @@ class TinyDbObserver(RunObserver):
         return False
 
     __hash__ = RunObserver.__hash__
+
+
+def _same_id(stored, wanted) -> bool:
+    """Run ids match as they are, or as text (a worker may hand an id over as text)."""
+    return stored == wanted or str(stored) == str(wanted).strip()
+
+
+def _folder_of(db):
+    """The folder of a TinyDB's JSON file (through its middleware), or None."""
+    storage = getattr(db, "storage", None)
+    for _ in range(3):
+        handle = getattr(storage, "_handle", None)
+        if handle is not None and getattr(handle, "name", None):
+            return os.path.dirname(os.path.abspath(handle.name))
+        storage = getattr(storage, "storage", None)
+    return None

@@ -11,6 +11,10 @@ Records are shaped like the MongoObserver's documents: ``experiment.sources`` is
 ``[[name, file_id]]``, ``resources`` is ``[[filename, file_id]]`` and ``artifacts`` is
 ``[{"name", "file_id"}]``. Metrics come from the table ``metrics`` (one entry per run and
 metric, ``{run_id, name, steps, values, timestamps}``).
+
+Workers' claims (``claim``, ``claims``) are entries of the table ``claims``
+(``{run_id, attempt, worker, at}``), added under the folder's lock (see ``lock``): of all
+callers asking for the same run and attempt on this machine, exactly one adds it.
 """
 
 from __future__ import annotations
@@ -292,7 +296,14 @@ class TinyDbStore(RunStore):
         return _decode(meta)
 
     def _rewrite(self, change):
-        """Apply ``change(raw)`` (which returns what to give back) to the file, in place."""
+        """Apply ``change(raw)`` (which returns what to give back) to the file, in place,
+        under the folder's lock (see ``lock``)."""
+        from sacred.observers.tinydb_hashfs.lock import folder_lock
+
+        with folder_lock(self.root):
+            return self._rewrite_locked(change)
+
+    def _rewrite_locked(self, change):
         deadline = time.monotonic() + 10
         while True:
             before = _jsonio.file_key(self.db_path)
@@ -308,6 +319,49 @@ class TinyDbStore(RunStore):
                 raise StoreError(f"{self.db_path} changes all the time; try again")
             time.sleep(max(0.005, (_QUIET_NS - quiet_for) / 1e9))
 
+    # ------------------------------------------------------------------ claims (workers)
+    def claim(self, run_id, attempt: int, worker: str) -> bool:
+        """Add claim ``attempt`` on the run for ``worker`` unless the table ``claims`` has
+        it already; the check and the write are made under the folder's lock."""
+        key = _id_key(self._find(run_id)[1]["_id"])
+        attempt = int(attempt)
+        now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+        def add(raw):
+            table = raw.setdefault("claims", {})
+            for entry in table.values():
+                if _id_key(entry.get("run_id")) == key and entry.get("attempt") == attempt:
+                    return False
+            doc_id = max((int(k) for k in table), default=0) + 1
+            table[str(doc_id)] = {
+                "run_id": key,
+                "attempt": attempt,
+                "worker": str(worker),
+                "at": "{TinyDate}:" + now.strftime(_DATE_FORMAT),
+            }
+            return True
+
+        taken = self._rewrite(add)
+        self._tables = None
+        return taken
+
+    def claims(self, run_id) -> list:
+        key = _id_key(self._find(run_id)[1]["_id"])
+        found = []
+        for entry in (self._raw().get("claims") or {}).values():
+            entry = _decode(entry)
+            if not isinstance(entry, dict) or _id_key(entry.get("run_id")) != key:
+                continue
+            at = entry.get("at")
+            found.append(
+                {
+                    "attempt": int(entry.get("attempt") or 0),
+                    "worker": str(entry.get("worker", "")),
+                    "at": at if isinstance(at, _dt.datetime) else None,
+                }
+            )
+        return sorted(found, key=lambda c: c["attempt"])
+
     def delete(self, run_id) -> None:
         """Remove the run's entry, its metrics and the stored files no other run uses."""
         doc_id, record = self._find(run_id)
@@ -318,9 +372,10 @@ class TinyDbStore(RunStore):
             if str(doc_id) not in runs:
                 raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}")
             del runs[str(doc_id)]
-            metrics = raw.get("metrics") or {}
-            for metric_id in [k for k, v in metrics.items() if _id_key(v.get("run_id")) == key]:
-                del metrics[metric_id]
+            for table in ("metrics", "claims"):
+                entries = raw.get(table) or {}
+                for doc_id_ in [k for k, v in entries.items() if _id_key(v.get("run_id")) == key]:
+                    del entries[doc_id_]
             return runs
 
         runs = self._rewrite(remove)

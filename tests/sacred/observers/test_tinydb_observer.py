@@ -295,11 +295,27 @@ def test_reader_selection_rules(tmp_path, source_file):
         TinyDbReader(str(tmp_path / "missing"))
 
 
-def test_queued_runs_are_not_implemented(tmp_path):
+def test_queued_runs_are_stored(tmp_path, source_file):
+    """Sacred 0.8.7 raises NotImplementedError here; this TinyDbObserver stores a QUEUED
+    entry (see "Beyond the original" in docs/observers.md)."""
     obs = TinyDbObserver(str(tmp_path / "db"))
-    with pytest.raises(NotImplementedError) as e:
-        obs.queued_event(None, None, None, None, None, None, None)
-    assert str(e.value) == "queued_event method is not implemented for local TinyDbObserver."
+    run_id = obs.queued_event(
+        ex_info=ex_info(source_file),
+        command="main",
+        host_info=HOST,
+        queue_time=T0,
+        config={"a": 1, "seed": 7},
+        meta_info={"comment": "", "queue_time": T0},
+        _id=None,
+    )
+    (entry,) = TinyDbReader(str(tmp_path / "db")).runs.all()
+    assert entry["_id"] == run_id and len(run_id) == 32
+    assert entry["status"] == "QUEUED" and "start_time" not in entry
+    assert (entry["command"], entry["config"], entry["host"]) == ("main", {"a": 1, "seed": 7}, HOST)
+    assert entry["meta"] == {"comment": "", "queue_time": T0}
+    ((name, file_id, handle),) = entry["experiment"]["sources"]
+    assert (name, file_id, handle.read()) == ("demo.py", md5(source_file), b"print('demo')\n")
+    handle.close()
 
 
 def test_overwrite_reuses_an_existing_entry(tmp_path, source_file):
