@@ -171,6 +171,19 @@ class Experiment(Ingredient):
         run()
         return run
 
+    def queue(
+        self,
+        command_name: Optional[str] = None,
+        config_updates: Optional[dict] = None,
+        named_configs: Sequence[str] = (),
+        meta_info: Optional[dict] = None,
+        options: Optional[dict] = None,
+    ):
+        """Store a QUEUED run with the attached observers (as ``-q`` does) and return its
+        id; ``sacred worker STORE`` runs it under that id. Beyond the original Sacred."""
+        options = {**(options or {}), "--queue": True}
+        return self.run(command_name, config_updates, named_configs, None, meta_info, options)._id
+
     def _resume_store(self, run_id):
         """The store location of the first observer that can be read back (``store_location``)."""
         for observer in self.observers:

@@ -10,7 +10,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ("ParentRun", "parent_meta", "split_parent")
+from sacred.utils import SacredError
+
+__all__ = ("ParentRun", "parent_meta", "split_parent", "ParentError")
+
+
+class ParentError(SacredError, ValueError):
+    """A parent run named in a way that cannot be read."""
+
+    def __init__(self, message):
+        super().__init__(message, print_traceback=False)
 
 
 def _location_text(store: Any) -> str:
@@ -20,7 +29,7 @@ def _location_text(store: Any) -> str:
     if isinstance(store, RunStore):
         location = getattr(store, "location", None)
         if location is None:
-            raise ValueError(
+            raise ParentError(
                 f"Cannot record where the parent run is: {type(store).__name__} has no "
                 "location; pass the store's location (a path or URL) instead"
             )
@@ -30,7 +39,7 @@ def _location_text(store: Any) -> str:
         if "://" not in text:
             text = os.path.abspath(text)  # a folder: the child may run elsewhere
         return text
-    raise ValueError(
+    raise ParentError(
         f"A parent run is named by (store location, run id); {type(store).__name__} is no "
         "store location (give a path or URL)"
     )
@@ -41,7 +50,7 @@ def parent_meta(parent) -> dict:
     from sacred.store import open_store
 
     if not isinstance(parent, (tuple, list)) or len(parent) != 2:
-        raise ValueError(f"parent must be (store location, run id), not {parent!r}")
+        raise ParentError(f"parent must be (store location, run id), not {parent!r}")
     store, run_id = parent
     location = _location_text(store)
     with open_store(location) as reader:
@@ -53,7 +62,7 @@ def split_parent(text: str):
     """``STORE:RUN_ID`` (the last ``:`` splits; URLs keep theirs) as ``(store, run_id)``."""
     store, sep, run_id = text.rpartition(":")
     if not sep or not store or not run_id or run_id.startswith("//"):
-        raise ValueError(f"--parent needs STORE:RUN_ID (e.g. runs:3), not {text!r}")
+        raise ParentError(f"--parent needs STORE:RUN_ID (e.g. runs:3), not {text!r}")
     return store, int(run_id) if run_id.isdigit() else run_id
 
 

@@ -43,6 +43,7 @@ __all__ = ("main",)
 _VERB_MODULES = (
     "sacred.launch.worker_cli",
     "sacred.launch.queue_cli",
+    "sacred.launch.resume_cli",
     "sacred.launch.sweep_cli",
     "sacred.reproduce.cli",
 )
@@ -534,7 +535,13 @@ def main(argv=None) -> int:
 
     argv = _join_dash_values(sys.argv[1:] if argv is None else list(argv))
     try:
+        with_tail = []
+        if argv and argv[0] == "resume" and "with" in argv:  # `--force` may come before it
+            cut = argv.index("with")
+            argv, with_tail = argv[:cut], argv[cut:]
         args = _build_parser().parse_args(argv)
+        if with_tail:
+            args.updates = with_tail
         verb = getattr(args, "verb_module", None)
         if verb is not None:
             return verb.run(args, sys.stdout)
