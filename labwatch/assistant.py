@@ -431,9 +431,10 @@ class LabAssistant:
     def run_from_queue(self, wait_time_in_s=600, sleep_time=5):
         """Claim one queued run of this experiment and run it; None after the wait time.
 
-        The claim is atomic, so workers sharing a store never run the same queued run
-        twice. The claimed record is removed and its configuration (with its seed) runs
-        as a new run whose ``meta.labwatch.queued_run`` is the queued run's id.
+        The claim is atomic (``RunStore.claim``), so workers sharing a store never run the
+        same queued run twice. The queued run runs under its own id: its record becomes
+        RUNNING, as the original's MongoDB ``overwrite`` does (``sacred.continuation``);
+        ``meta.labwatch.queued_run`` is that id too.
         """
         deadline = time.monotonic() + wait_time_in_s
         while True:
@@ -445,29 +446,38 @@ class LabAssistant:
             time.sleep(min(sleep_time, max(0.0, deadline - time.monotonic())))
 
     def _dequeue_and_run(self):
+        from sacred.continuation import Continuation
+        from sacred.launch.worker import worker_name
+
         backend = self._resolve_backend()
         self.backend = backend
         self._inject_observer()
         store = backend.store
         name = json.dumps(self.ex.path)
+        worker = worker_name()
         for run_id in store.find_ids(
             f"status == 'QUEUED' and experiment.name == {name}", sort="_id"
         ):
+            if store.claims(run_id) or not store.claim(run_id, 1, worker):
+                continue  # another worker has it
             try:
                 record = store.get(run_id)
             except (RunNotFoundError, StoreError):
-                continue  # claimed by another worker meanwhile
-            if record.get("status") != "QUEUED" or not backend.claim(run_id):
+                continue
+            if record.get("status") != "QUEUED":
                 continue
             marker = (record.get("meta") or {}).get("labwatch") or self._marker_for(record)
-            meta = {"labwatch": dict(marker or {}, queued_run=run_id)}
-            info = {"labwatch": marker} if marker else None
-            return self.ex.run(
-                record.get("command"),
-                config_updates=record.get("config") or {},
-                info=info,
-                meta_info=meta,
+            claims = [{"attempt": 1, "worker": worker}]
+            meta = {"labwatch": dict(marker or {}, queued_run=run_id), "claims": claims}
+            continuation = Continuation.queued(record, meta_updates=meta)
+            run = self.ex._create_run(
+                continuation.command,
+                config_updates=continuation.config,
+                info={"labwatch": marker} if marker else None,
             )
+            continuation.apply(run)
+            run()
+            return run
         return None
 
     def _marker_for(self, record):

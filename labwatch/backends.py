@@ -12,7 +12,6 @@ import datetime as _dt
 import json
 import os
 import random
-import shutil
 import time
 import uuid
 from typing import Optional
@@ -22,8 +21,6 @@ from sacred.store.base import StoreError
 from sacred.store.location import backend_of, load, register_backend, scheme_of
 
 __all__ = ("Backend", "FileBackend", "SqlBackend", "MongoBackend", "backend_for")
-
-CLAIM_FILE = "labwatch.claim"
 
 
 class Backend:
@@ -56,13 +53,6 @@ class Backend:
         raise NotImplementedError
 
     def load_search_spaces(self) -> list:
-        raise NotImplementedError
-
-    def claim(self, run_id) -> bool:
-        """Take a QUEUED run for this process; False if another worker was faster.
-
-        A claimed run's record is removed: the worker runs its configuration as a new run.
-        """
         raise NotImplementedError
 
 
@@ -118,40 +108,6 @@ class FileBackend(Backend):
                 with open(os.path.join(folder, name), encoding="utf-8") as f:
                     docs.append(json.load(f))
         return docs
-
-    def claim(self, run_id) -> bool:
-        folder = os.path.join(self.basedir, str(run_id))
-        try:
-            # exclusive create: of all workers exactly one succeeds for this folder
-            fd = os.open(os.path.join(folder, CLAIM_FILE), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except (FileExistsError, FileNotFoundError, NotADirectoryError):
-            return False
-        lock = os.path.join(folder, CLAIM_FILE)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}@{os.uname().nodename}\n")
-        # the folder may meanwhile hold a new run that reuses the id: claim only QUEUED ones
-        try:
-            with open(os.path.join(folder, "run.json"), encoding="utf-8") as f:
-                status = json.load(f).get("status")
-        except (OSError, ValueError):
-            status = None
-        if status != "QUEUED":
-            _silent_remove(lock)
-            return False
-        # move the queued record out of the store (atomically), then delete it
-        trash = os.path.join(self.basedir, "_labwatch_claimed")
-        os.makedirs(trash, exist_ok=True)
-        target = os.path.join(trash, f"{run_id}.{uuid.uuid4().hex}")
-        os.rename(folder, target)
-        shutil.rmtree(target, ignore_errors=True)
-        return True
-
-
-def _silent_remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 class SqlBackend(Backend):
@@ -250,26 +206,6 @@ class SqlBackend(Backend):
             rows = conn.execute(sa.select(self.table.c.definition)).all()
         return [json.loads(r[0]) for r in rows]
 
-    def claim(self, run_id) -> bool:
-        import sqlalchemy as sa
-
-        now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-        with self.engine.begin() as conn:
-            claimed = conn.execute(
-                sa.text(
-                    "UPDATE run SET status = 'RUNNING', start_time = :now "
-                    "WHERE run_id = :rid AND status = 'QUEUED'"
-                ),
-                {"rid": str(run_id), "now": now},
-            ).rowcount
-            if claimed != 1:
-                return False
-            conn.execute(
-                sa.text("DELETE FROM run WHERE run_id = :rid AND status = 'RUNNING'"),
-                {"rid": str(run_id)},
-            )
-        return True
-
 
 class MongoBackend(Backend):
     def __init__(self, database, prefix="runs", url=None):
@@ -338,15 +274,6 @@ class MongoBackend(Backend):
 
     def load_search_spaces(self) -> list:
         return list(self.database["search_space"].find())
-
-    def claim(self, run_id) -> bool:
-        doc = self.runs.find_one_and_update(
-            {"_id": run_id, "status": "QUEUED"}, {"$set": {"status": "RUNNING"}}
-        )
-        if doc is None:
-            return False
-        self.runs.delete_one({"_id": run_id, "status": "RUNNING"})
-        return True
 
 
 def _mongo_kind(obj) -> str:

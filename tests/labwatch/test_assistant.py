@@ -312,9 +312,10 @@ def test_search_space_collection_and_queue_in_mongo():
     ]
     queued = a.enqueue_suggestion()
     assert db.runs.find_one({"_id": queued._id})["status"] == "QUEUED"
-    assert a._resolve_backend().claim(queued._id) is True
-    assert a._resolve_backend().claim(queued._id) is False  # already taken
-    assert db.runs.count_documents({"status": "QUEUED"}) == 0
+    run = a.run_from_queue(wait_time_in_s=0)
+    assert run._id == queued._id  # the queued run runs under its own id
+    assert db.runs.find_one({"_id": queued._id})["status"] == "COMPLETED"
+    assert db.runs.count_documents({}) == 2
     assert a.run_from_queue(wait_time_in_s=0) is None
 
 
