@@ -180,6 +180,42 @@ class Run:
         """
         self._metrics.log_scalar_metric(metric_name, value, step)
 
+    def save_checkpoint(self, path_or_bytes, name="checkpoint"):
+        """Store a checkpoint as the artifact ``name``, replacing the one saved before under
+        that name (in every store), so that a resumed run finds the newest with
+        ``open_checkpoint``. ``path_or_bytes``: a file's path, or the bytes themselves."""
+        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="sacred-checkpoint-") as folder:
+                filename = os.path.join(folder, os.path.basename(name) or "checkpoint")
+                with open(filename, "wb") as f:
+                    f.write(path_or_bytes)
+                self._emit_artifact_added(name, filename, {"checkpoint": True}, None)
+            return
+        filename = os.path.abspath(os.fspath(path_or_bytes))
+        self._emit_artifact_added(name, filename, {"checkpoint": True}, None)
+
+    def open_checkpoint(self, name="checkpoint"):
+        """The newest checkpoint saved as ``name`` by this run (or before it was resumed), as
+        a binary file object from the store of the first observer that can be read back;
+        None if there is none."""
+        from sacred.store import open_store
+        from sacred.store.base import RunNotFoundError, StoreError
+
+        for observer in self.observers:
+            location = getattr(observer, "store_location", None)
+            if location is None or self._id is None:
+                continue
+            try:
+                store = open_store(location)
+                if name not in store.artifacts(self._id):
+                    return None
+                return store.open_artifact(self._id, name)
+            except (RunNotFoundError, StoreError):
+                return None
+        return None
+
     def last_step(self, metric_name):
         """The last step of a metric: logged by this run, or recorded before it was resumed
         (so that resumed code can skip the work already done); None if there is none."""

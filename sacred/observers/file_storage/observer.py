@@ -302,7 +302,8 @@ class FileStorageObserver(RunObserver):
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         with self._lock:
             self.save_file(filename, name)
-            self.run_entry["artifacts"].append(name)
+            if name not in self.run_entry["artifacts"]:  # the same name again replaces it
+                self.run_entry["artifacts"].append(name)
             self.save_run_entry()
 
     def log_metrics(self, metrics_by_name, info):

@@ -120,3 +120,34 @@ def test_an_observer_that_cannot_continue_stops_the_run_with_one_line(tmp_path):
     record = open_store(str(tmp_path / "runs")).get(1)
     assert record["status"] == "FAILED"
     assert "segments" not in record["meta"]  # refused before the record was touched
+
+
+def test_checkpoints_replace_each_other_and_a_resumed_run_reads_the_newest(tmp_path):
+    state = {}
+    ex = Experiment("checkpointed", base_dir=str(tmp_path))
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+
+    @ex.main
+    def main(_run):
+        checkpoint = _run.open_checkpoint()
+        start = int(checkpoint.read()) + 1 if checkpoint is not None else 0
+        state.setdefault("starts", []).append(start)
+        for epoch in range(start, 5):
+            if epoch == 3 and not state.get("fixed"):
+                raise RuntimeError("preempted")
+            _run.save_checkpoint(str(epoch).encode())
+        model = tmp_path / "model.bin"
+        model.write_bytes(b"final")
+        _run.save_checkpoint(str(model), name="model")
+        return start
+
+    with pytest.raises(RuntimeError):
+        ex.run()
+    store = open_store(str(tmp_path / "runs"))
+    assert store.artifacts(1) == ["checkpoint"]
+    assert store.open_artifact(1, "checkpoint").read() == b"2"
+    state["fixed"] = True
+    assert ex.run(resume=1).result == 3
+    assert state["starts"] == [0, 3]
+    assert store.artifacts(1) == ["checkpoint", "model"]
+    assert store.open_artifact(1, "checkpoint").read() == b"4"
