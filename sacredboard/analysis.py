@@ -19,6 +19,7 @@ __all__ = (
     "stats",
     "varying_config_keys",
     "default_config_keys",
+    "default_fields",
     "is_doc_key",
 )
 
@@ -182,3 +183,29 @@ def default_config_keys(records: list, limit: int = 4) -> list:
     varying = [(k, n, len(vals)) for k, (n, vals) in seen.items() if len(vals) > 1]
     varying.sort(key=lambda e: (-e[1], -e[2], e[0]))
     return [k for k, _, _ in varying[:limit]]
+
+
+def default_fields(records: list, summaries: dict, config_keys: int = 6) -> tuple:
+    """The analysis page's fields when none are chosen, and the two to scatter.
+
+    Fields: the config values that differ (``default_config_keys``), the last value of the
+    metric most runs logged, and the result when at least half of the runs have a number
+    as result. The scatter plots the first config field against the result (else the
+    metric). Returns ``(fields, [x, y] or None)``.
+    """
+    fields = ["config." + k for k in default_config_keys(records, limit=config_keys)]
+    counts: dict = {}
+    for ms in summaries.values():
+        for name in ms or ():
+            counts[name] = counts.get(name, 0) + 1
+    y = None
+    if counts:
+        metric = min(counts, key=lambda n: (-counts[n], n))
+        y = f"metrics.{metric}.last"
+        fields.append(y)
+    with_result = sum(1 for r in records if _number(r.get("result")) is not None)
+    if records and with_result * 2 >= len(records):
+        y = "result"
+        fields.append(y)
+    scatter = [fields[0], y] if fields and y and fields[0] != y else None
+    return fields, scatter

@@ -447,15 +447,23 @@ def points():
     """Values of chosen fields for the filtered runs (parallel coordinates, scatter plots)."""
     records, t, after = _analysis_records()
     fields = parse_columns(request.args.get("fields"))
-    if not fields:
+    s = store()
+    # defaults=1 (the analysis page): fields most runs have, and which two to scatter
+    defaults = not fields and request.args.get("defaults") == "1"
+    wanted = defaults or request.args.get("list_metrics") or any(f.metric for _, f in fields)
+    summaries = page_summaries(s, records, wanted)
+    scatter = None
+    if defaults:
+        names, scatter = analysis.default_fields(records, summaries)
+        fields = usable_columns(names)
+        if scatter and not set(scatter) <= {name for name, _ in fields}:
+            scatter = None
+    elif not fields:
         fields = parse_columns(
             ",".join("config." + k for k in analysis.varying_config_keys(records))
         )
-    s = store()
-    need_metrics = any(f.metric for _, f in fields)
     metric_names = set()
     columns = {name: [] for name, _ in fields}
-    summaries = page_summaries(s, records, need_metrics or request.args.get("list_metrics"))
     for r in records:
         ms = summaries.get(r["_id"])
         if ms:
@@ -468,6 +476,7 @@ def points():
             "states": [live_state(r, t, after) for r in records],
             "fields": [name for name, _ in fields],
             "columns": columns,
+            **({"scatter": scatter} if defaults else {}),
             "metric_names": sorted(metric_names),
         }
     )

@@ -13,23 +13,24 @@
 
   async function load() {
     $("analysis-error").textContent = "";
+    const chosen = $("analysis-fields").value.trim();
     try {
-      data = await api("/api/points", Object.assign({ fields: $("analysis-fields").value, list_metrics: 1 }, filter));
+      // without chosen fields the server picks fields most runs have, and the two to scatter
+      data = await api("/api/points", Object.assign({ fields: chosen, defaults: chosen ? "" : 1, list_metrics: 1 }, filter));
     } catch (e) { $("analysis-error").textContent = e.message; return; }
-    if (!$("analysis-fields").value && data.metric_names.length) {
-      // by default: the varying config keys plus the minimum of the first metric
-      $("analysis-fields").value = data.fields.concat(["metrics." + data.metric_names[0] + ".min"]).join(",");
-      return load();
-    }
+    if (!chosen) $("analysis-fields").value = data.fields.join(",");
     const hint = clear($("metric-fields"));
     if (data.metric_names.length) hint.append("metric summaries: " + data.metric_names.map(n => "metrics." + n + ".min|max|last").join(", "));
     const colors = data.states.map(s => STATE_COLORS[s] || "#1f77b4");
-    SBPlot.parallel($("parallel"), data.fields, data.columns, colors);
+    const canvas = $("parallel");
+    canvas.width = Math.max(600, Math.min(1360, canvas.parentElement.clientWidth - 4));
+    SBPlot.parallel(canvas, data.fields, data.columns, colors);
     for (const id of ["scatter-x", "scatter-y"]) {
       const sel = clear($(id));
       for (const f of data.fields) sel.append(el("option", { value: f, text: f }));
     }
-    if (data.fields.length > 1) $("scatter-y").value = data.fields[data.fields.length - 1];
+    if (data.scatter) { $("scatter-x").value = data.scatter[0]; $("scatter-y").value = data.scatter[1]; }
+    else if (data.fields.length > 1) $("scatter-y").value = data.fields[data.fields.length - 1];
     drawScatter();
     await loadGroups();
   }
@@ -45,10 +46,11 @@
   async function loadGroups() {
     const groups = await api("/api/groups", filter);
     const body = clear($("groups-body"));
-    for (const g of groups) {
+    const labels = SB.groupLabels(groups);
+    for (const [i, g] of groups.entries()) {
       const r = g.result;
       body.append(el("tr", {},
-        el("td", { text: g.experiment_name || "" }), el("td", { class: "mono", text: JSON.stringify(g.config) }),
+        el("td", { text: g.experiment_name || "" }), el("td", {}, labels[i]),
         el("td", { class: "num", text: g.count }), el("td", { text: g.seeds.map(fmtValue).join(", ") }),
         el("td", Object.assign({ class: "num" }, meanStd(r))),
         numCell({ class: "num" }, r.min), numCell({ class: "num" }, r.max),

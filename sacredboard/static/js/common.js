@@ -118,6 +118,44 @@ const SB = (function () {
     return { text: fmtShort(stats.mean) + " ± " + fmtShort(stats.std), title: fmtFull(stats.mean) + " ± " + fmtFull(stats.std) };
   }
 
+  /* {"a": {"b": 1}, "c": [1]} -> {"a.b": 1, "c": [1]} (dicts flattened, keys sorted). */
+  function flatten(value, prefix, out) {
+    out = out || {};
+    for (const k of Object.keys(value || {}).sort()) {
+      const v = value[k];
+      if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length && !extendedLeaf(v)) flatten(v, prefix + k + ".", out);
+      else out[prefix + k] = v;
+    }
+    return out;
+  }
+
+  /* The config of seed groups as key=value pairs: for each group a span, the keys whose
+     values differ between the groups (of one experiment) first and in bold, the others
+     after them, muted; never a docstring (__doc__); the whole config as JSON on hover. */
+  function groupLabels(groups) {
+    const flat = groups.map(g => flatten(g.config, ""));
+    const byExperiment = {};
+    groups.forEach((g, i) => (byExperiment[g.experiment_name] = byExperiment[g.experiment_name] || []).push(i));
+    const varying = new Array(groups.length);
+    for (const members of Object.values(byExperiment)) {
+      const keys = new Set(members.flatMap(i => Object.keys(flat[i])));
+      const differ = new Set([...keys].filter(k => new Set(members.map(i => k in flat[i] ? JSON.stringify(flat[i][k]) : "\u0000")).size > 1));
+      for (const i of members) varying[i] = differ;
+    }
+    return groups.map((g, i) => {
+      const span = el("span", { class: "group-config", title: JSON.stringify(g.config) });
+      const keys = Object.keys(flat[i]).filter(k => k !== "__doc__" && !k.endsWith(".__doc__"));
+      const first = keys.filter(k => varying[i].has(k)), rest = keys.filter(k => !varying[i].has(k));
+      for (const k of first.concat(rest)) {
+        const v = flat[i][k];
+        const shown = typeof v === "string" ? v : fmtShort(v);
+        span.append(el("span", { class: varying[i].has(k) ? "kv differs" : "kv" }, el("span", { class: "k", text: k + "=" }), shown), " ");
+      }
+      if (!keys.length) span.append(el("span", { class: "muted", text: "(no config)" }));
+      return span;
+    });
+  }
+
   function stateGlyph(state) {
     const label = state === "PROBABLY_DEAD" ? "Probably dead" : (state || "");
     return el("span", { class: "glyph st-" + state, title: label });
@@ -195,5 +233,5 @@ const SB = (function () {
 
   const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-  return { root, settings, url, runUrl, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, fmtShort, fmtFull, numCell, meanStd, stateGlyph, tree, smooth, COLORS };
+  return { root, settings, url, runUrl, api, el, clear, toast, fmtTime, fmtDuration, fmtValue, fmtShort, fmtFull, numCell, meanStd, groupLabels, stateGlyph, tree, smooth, COLORS };
 })();

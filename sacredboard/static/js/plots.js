@@ -179,10 +179,11 @@ const SBPlot = (function () {
     return canvas._points.length;
   }
 
-  /* A scale for mixed values: numbers linearly, anything else as categories. */
+  /* A scale for mixed values: numbers linearly when more than half of the values are
+     numbers (the others left out), else every value as a category. */
   function axis(values) {
     const nums = values.filter(v => typeof v === "number" && isFinite(v));
-    if (nums.length && nums.length === values.filter(v => v !== null && v !== undefined).length) {
+    if (nums.length && nums.length * 2 > values.filter(v => v !== null && v !== undefined).length) {
       let lo = Math.min(...nums), hi = Math.max(...nums);
       if (lo === hi) { lo -= 0.5; hi += 0.5; }
       const ticks = [0, 0.25, 0.5, 0.75, 1].map(f => ({ pos: f, label: SB.fmtValue(+(lo + f * (hi - lo)).toPrecision(3)) }));

@@ -265,11 +265,12 @@
     for (const h of ["Experiment", "Config (without seed)", "Runs", "Seeds", "Result mean ± std", "min", "max", ""]) head.append(el("th", { text: h }));
     const groups = await api("/api/groups", Object.assign({ sort: state.sort }, queryParams()));
     const body = clear($("runs-body"));
-    for (const g of groups) {
+    const labels = SB.groupLabels(groups);
+    for (const [i, g] of groups.entries()) {
       const r = g.result;
       body.append(el("tr", { class: "group-row" },
         el("td", { text: g.experiment_name || "" }),
-        el("td", { class: "mono", text: JSON.stringify(g.config) }),
+        el("td", {}, labels[i]),
         el("td", { class: "num", text: g.count }),
         el("td", { text: g.seeds.map(fmtValue).join(", ") }),
         el("td", Object.assign({ class: "num" }, meanStd(r))),
