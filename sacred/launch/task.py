@@ -48,7 +48,7 @@ def make_spec(
     }
 
 
-def _outcome_observer(store=None, meta_info=None):
+def _outcome_observer():
     from sacred.observers.base import RunObserver
 
     class Outcome(RunObserver):
@@ -61,18 +61,23 @@ def _outcome_observer(store=None, meta_info=None):
         def __init__(self):
             self.run_id = None
             self.status = None
+            self.add_meta = None  # (store location, meta keys) to add with update_meta
+
+        def _add_meta(self, run_id):
+            if self.add_meta is not None:
+                _ensure_meta(self.add_meta[0], run_id, self.add_meta[1])
 
         def queued_event(self, *args, _id=None, **kwargs):
             self.run_id, self.status = _id, "QUEUED"
-            _ensure_meta(store, _id, meta_info)
+            self._add_meta(_id)
 
         def started_event(self, *args, _id=None, **kwargs):
             self.run_id, self.status = _id, "RUNNING"
-            _ensure_meta(store, _id, meta_info)
+            self._add_meta(_id)
 
         def continued_event(self, *args, _id=None, **kwargs):
             self.run_id, self.status = _id, "RUNNING"
-            _ensure_meta(store, _id, meta_info)
+            self._add_meta(_id)
             return _id
 
         def completed_event(self, *args, **kwargs):
@@ -88,7 +93,7 @@ def _outcome_observer(store=None, meta_info=None):
 
 
 def _ensure_meta(store, run_id, meta_info) -> None:
-    if not meta_info or run_id is None or not isinstance(store, str):
+    if not meta_info or run_id is None:
         return
     import logging
     import time
@@ -98,10 +103,7 @@ def _ensure_meta(store, run_id, meta_info) -> None:
     for attempt in range(3):  # several processes may add the SQL meta column at once
         try:
             with open_store(store) as reader:
-                meta = reader.get(run_id).get("meta") or {}
-                missing = {k: v for k, v in meta_info.items() if meta.get(k) != v}
-                if missing:
-                    reader.update_meta(run_id, missing)
+                reader.update_meta(run_id, meta_info)
             return
         except Exception as e:
             if attempt == 2:
@@ -109,6 +111,11 @@ def _ensure_meta(store, run_id, meta_info) -> None:
                     "Could not add %s to the meta of run %s: %s", sorted(meta_info), run_id, e
                 )
             time.sleep(0.05 * (attempt + 1))
+
+
+def _keeps_only_original_meta(observer) -> bool:
+    """The SqlObserver writes only the original's meta keys (command, comment, priority)."""
+    return type(observer).__module__.startswith("sacred.observers.sql")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -138,6 +145,8 @@ def _run(spec: dict, queue: bool, outcome) -> dict:
         options["--queue"] = True
     store = spec["store"]
     observer = store if hasattr(store, "started_event") else open_observer(store)
+    if isinstance(store, str) and _keeps_only_original_meta(observer):
+        outcome.add_meta = (store, spec.get("meta_info"))
     run = None
     error = None
     try:
@@ -174,7 +183,7 @@ def _report(outcome, run=None, error=None) -> dict:
 
 def run_task(spec: dict) -> dict:
     """Run one command of an experiment into a store; ``{"run_id", "status", ...}``."""
-    outcome = _outcome_observer(spec.get("store"), spec.get("meta_info"))
+    outcome = _outcome_observer()
     if threading.current_thread() is not threading.main_thread():
         return _run(spec, False, outcome)
     previous = signal.getsignal(signal.SIGTERM)
@@ -202,5 +211,4 @@ def run_task(spec: dict) -> dict:
 
 def queue_task(spec: dict):
     """Store the run as QUEUED (the ``-q`` path) for workers; returns its id."""
-    outcome = _outcome_observer(spec.get("store"), spec.get("meta_info"))
-    return _run(spec, True, outcome)["run_id"]
+    return _run(spec, True, _outcome_observer())["run_id"]
