@@ -47,9 +47,22 @@ class GoogleCloudStorageObserver(ObjectStoreObserver):
         problem = _bucket_problem(bucket)
         if problem is not None:
             raise ValueError(f"{_BAD_BUCKET}: {problem}")
+        self._explicit_client = client is not None
         if client is None:
             client = make_client()
         self.client = client
         self._bucket = GcsBucket(client, bucket)
         self.bucket = self._bucket.bucket
         self._init_layout(bucket, basedir, resource_dir, source_dir, priority, failure_dir)
+
+    @property
+    def store_location(self):
+        """What ``sacred.store.open_store`` takes to read this observer's runs: the
+        ``gs://bucket/basedir`` location, or, with a ``client`` given here, a ``GcsStore``
+        on that client."""
+        location = f"gs://{self.bucket_id}/{self.basedir.strip('/')}"
+        if not self._explicit_client:
+            return location
+        from sacred.observers.gcs_observer.store import GcsStore
+
+        return GcsStore(location, client=self.client)

@@ -67,10 +67,12 @@ class Bucket:
         content_type: Optional[str] = None,
         if_absent: bool = False,
         if_version: Optional[str] = None,
+        strict: bool = False,
     ) -> Optional[str]:
         """Write an object; returns its new version (``""`` if the server gave none), or None
         (writing nothing) if ``if_absent`` and the key exists, or if the object's version is
-        no longer ``if_version``. Servers without conditional writes write anyway."""
+        no longer ``if_version``. Servers without conditional writes write anyway, unless
+        ``strict`` (their error is raised then)."""
         raise NotImplementedError
 
     def version(self, key: str) -> Optional[str]:

@@ -77,6 +77,8 @@ class ObjectJournal:
             return run_id, 0, len(events)
         kwargs = dict(first.kwargs)
         copies = {k[len("source:") :]: v for k, v in first.files.items() if k.startswith("source:")}
+        if first.extra.get("continued"):
+            return self._apply_continued(events, kwargs, copies, done, fresh)
         candidate = run_id
         if candidate is None:
             candidate = first.run if first.run is not None else kwargs.get("_id")
@@ -103,6 +105,38 @@ class ObjectJournal:
             if name == "metrics.json" and not obs._metrics_marked:
                 continue
             obs._mark(name)
+        obs._flush(final=True)
+        if obs._pending:
+            raise JournalError("the store did not take everything; sync again")
+        self._write_marker(first.journal, run_id, events[-1].seq)
+        return run_id, len(fresh), len(events) - len(fresh)
+
+    def _apply_continued(self, events, kwargs, copies, done, fresh):
+        """A continued run (see ``object_store.continued``): its events are folded into the
+        record the store holds under its id (a new record with that id if there is none)."""
+        first, obs = events[0], self.obs
+        run_id = first.run if first.run is not None else kwargs.get("_id")
+        if run_id is None:
+            raise JournalError("the journal of a continued run names no run id")
+        self._begin(kwargs, copies)
+        obs._continued = True
+        obs._started["_id"] = run_id
+        obs.dir = s3_join(obs.basedir, str(run_id))
+        heard = False
+        for e in events[1:]:
+            self._fold(e, e.seq <= done)
+            heard = heard or e.event == "heartbeat_event"
+        stored = obs._read_stored(run_id)
+        if stored is not None:
+            obs.adopt_stored(stored, have_output=heard)
+        else:
+            self._write_marker(first.journal, run_id, done)
+            obs._upload_state("run.json")
+        for name in ("run.json", "config.json", "cout.txt", "info.json", "metrics.json"):
+            if (name != "info.json" or obs.info) and (
+                name != "metrics.json" or obs._metrics_marked
+            ):
+                obs._mark(name)
         obs._flush(final=True)
         if obs._pending:
             raise JournalError("the store did not take everything; sync again")

@@ -17,6 +17,7 @@ import time
 from sacred.dependencies import get_digest as _md5
 from sacred.observers import journal as _journal
 from sacred.observers.base import RunObserver
+from sacred.observers.object_store.continued import ContinuedRuns
 from sacred.observers.object_store.layout import RUN_FILES as _RUN_FILES
 from sacred.observers.object_store.layout import iso as _iso
 from sacred.observers.object_store.layout import join as s3_join
@@ -51,8 +52,9 @@ _MAX_META_MERGES = 10
 logger = logging.getLogger("sacred.observers.s3_observer")  # the name users configure
 
 
-class ObjectStoreObserver(RunObserver):
-    """Stores runs like ``FileStorageObserver`` does, as objects in a bucket."""
+class ObjectStoreObserver(ContinuedRuns, RunObserver):
+    """Stores runs like ``FileStorageObserver`` does, as objects in a bucket (queued runs
+    and continued records: see ``continued``)."""
 
     STORE_NAME = "object store"  # used in messages
     SCHEME = "object"  # of its locations: s3, gs
@@ -94,6 +96,7 @@ class ObjectStoreObserver(RunObserver):
         self._run_version = None  # version of run.json as last written or seen here
         self._own_meta = ()  # the keys of meta the observer wrote at the start
         self._claimed = True  # False while the store has not got the run yet
+        self._continued = False  # True: the run continues a stored record (see continued)
         self._next_seq = 1  # event numbers (the start is 0)
         self._beat_seq = self._end_seq = self._metrics_seq = None
 
@@ -148,11 +151,6 @@ class ObjectStoreObserver(RunObserver):
         raise FileExistsError(self.DIR_EXISTS.format(self.dir))
 
     # ------------------------------------------------------------ events
-    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
-        raise NotImplementedError(
-            f"queued_event method is not implemented for {type(self).__name__}."
-        )
-
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         with self._lock:
             return self._start(
@@ -235,7 +233,13 @@ class ObjectStoreObserver(RunObserver):
         copies = {name: record[1] or record[0] for name, record in self._source_copies.items()}
         bucket_created = self._reach_bucket()
         self.run_entry["experiment"]["sources"] = self._save_sources(ex_info, copies)
-        run_id = self._claim_run_dir(self._started["_id"], bucket_created)
+        run_id = self._started["_id"]
+        stored = self._read_stored(run_id) if self._continued and not bucket_created else None
+        if stored is not None:  # a continued run: folded into its stored record
+            self.dir = s3_join(self.basedir, str(run_id))
+            self.adopt_stored(stored)
+        else:
+            run_id = self._claim_run_dir(run_id, bucket_created, exist_ok=self._continued)
         self._started["_id"] = run_id
         self._claimed = True
         for record in self._artifacts:
@@ -556,7 +560,7 @@ class ObjectStoreObserver(RunObserver):
         same in every version of the journal, so a sync in between stays right)."""
         journal = self._journal_of_run()
         claimed = self._claimed
-        run_id = self._started["_id"] if claimed else None
+        run_id = self._started["_id"] if claimed or self._continued else None
         pending = {id(item[3]) for item in self._pending.values() if item[0] == "file"}
         sources = {f"source:{name}": copy for name, (_, copy) in self._source_copies.items()}
         lines = [
@@ -567,6 +571,7 @@ class ObjectStoreObserver(RunObserver):
                 run=run_id,
                 files=sources,
                 delivered=claimed or None,
+                continued=self._continued or None,
             )
         ]
         for record in self._resources:

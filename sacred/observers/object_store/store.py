@@ -19,6 +19,10 @@ absolute path is refused in one line (``OutsideStoreError``), and never read or 
 Writing: ``delete``, ``import_run`` (run ids claimed with a conditional write, like the
 observers do) and ``update_meta`` (a conditional write of run.json; a running observer keeps
 what was set, see ``ObjectStoreObserver``).
+
+Workers' claims: claim ``n`` of run ``7`` is the object ``<basedir>/7/.claims/<n>.json``,
+created on condition that it does not exist (S3 ``If-None-Match: *``, GCS
+``ifGenerationMatch=0``): of all workers asking, the server lets exactly one create it.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ READERS = 8  # objects read at once
 _RECORD_FILES = ("run.json", "config.json", "info.json")
 _MAX_ID_ATTEMPTS = 1000
 _MAX_META_ATTEMPTS = 20
+CLAIMS = ".claims"  # below a run's prefix: the claims of workers (see the top)
 _BAD_JSON = (ValueError, RecursionError)  # what json.loads raises for a crafted file
 
 
@@ -379,6 +384,42 @@ class ObjectStore(RunStore):
                 where = f"resource {name!r} of run {run_id!r}"
                 return self._open(self._copy_key(entry[1], RESOURCES, where))
         raise RunNotFoundError(f"Run {run_id!r} has no resource {name!r}")
+
+    # ------------------------------------------------------------------ claims (workers)
+    def _claim_key(self, run_id, attempt) -> str:
+        return self._key(self._name(run_id), f"{CLAIMS}/{int(attempt)}.json")
+
+    def claim(self, run_id, attempt: int, worker: str) -> bool:
+        self._run_json(run_id)  # RunNotFoundError if there is no such run
+        key = self._claim_key(run_id, attempt)
+        now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+        data = json.dumps({"attempt": int(attempt), "worker": str(worker), "at": now.isoformat()})
+        with self._errors(f"claiming run {run_id!r}"):
+            if self._bucket.exists(key):  # taken (and no write for servers that ignore
+                return False  # conditions, such as the GCS emulator)
+            written = self._bucket.put(
+                key, data.encode("utf-8"), "application/json", if_absent=True, strict=True
+            )
+        return written is not None
+
+    def claims(self, run_id) -> list:
+        prefix = self._key(self._name(run_id), f"{CLAIMS}/")
+        with self._errors(f"listing the claims of run {run_id!r}"):
+            keys = [key for key, _ in self._bucket.list(prefix)]
+        found = []
+        for key, data in self._read_many(keys).items():
+            stem = key[len(prefix) :]
+            stem = stem[: -len(".json")] if stem.endswith(".json") else ""
+            if not (stem.isascii() and stem.isdigit()) or data is None:
+                continue
+            try:
+                claim = json.loads(data)
+                at = _dt.datetime.fromisoformat(claim["at"])
+                worker = str(claim.get("worker", ""))
+            except (*_BAD_JSON, KeyError, TypeError, AttributeError):
+                at, worker = None, ""  # damaged: it still counts as taken
+            found.append({"attempt": int(stem), "worker": worker, "at": at})
+        return sorted(found, key=lambda c: c["attempt"])
 
     # ------------------------------------------------------------------ writing
     def delete(self, run_id) -> None:

@@ -104,7 +104,7 @@ class S3Bucket(Bucket):
         answer = self.client.list_objects_v2(Bucket=self.name, Prefix=prefix, MaxKeys=1)
         return answer.get("KeyCount", 0) > 0
 
-    def put(self, key, data, content_type=None, if_absent=False, if_version=None):
+    def put(self, key, data, content_type=None, if_absent=False, if_version=None, strict=False):
         from botocore.exceptions import ClientError
 
         kwargs = {"Bucket": self.name, "Key": key, "Body": data}
@@ -122,7 +122,7 @@ class S3Bucket(Bucket):
                 code = _code(e)
                 if code in _CONDITION_FAILED or (if_version and code in _MISSING):
                     return None
-                if code != "NotImplemented":  # servers without conditional writes
+                if code != "NotImplemented" or strict:  # servers without conditional writes
                     raise
         return _version(self.client.put_object(**kwargs).get("ETag"))
 

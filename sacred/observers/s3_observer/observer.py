@@ -69,6 +69,7 @@ class S3Observer(ObjectStoreObserver):
                 "region name specified in your AWS config file"
             )
         self.region = region
+        self._explicit_endpoint = endpoint_url is not None
         self.endpoint_url = endpoint_from_env(endpoint_url)
         self.s3 = make_client(region, self.endpoint_url)
         self.bucket = bucket
@@ -80,3 +81,15 @@ class S3Observer(ObjectStoreObserver):
         if self.endpoint_url:
             options["endpoint_url"] = self.endpoint_url
         return options
+
+    @property
+    def store_location(self):
+        """What ``sacred.store.open_store`` takes to read this observer's runs: the
+        ``s3://bucket/basedir`` location, or, with an ``endpoint_url`` given here, an
+        ``S3Store`` on this observer's client (its endpoint and credentials)."""
+        location = f"s3://{self.bucket_id}/{self.basedir.strip('/')}"
+        if not self._explicit_endpoint:
+            return location
+        from sacred.observers.s3_observer.store import S3Store
+
+        return S3Store(location, endpoint_url=self.endpoint_url, region=self.region, client=self.s3)
