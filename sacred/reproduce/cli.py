@@ -136,7 +136,7 @@ def run(args, out) -> int:
     elif args.here:
         out.write(f"The working copy's sources match run {result.rerun_of}'s.\n")
     error = f" ({type(result.error).__name__}: {result.error})" if result.error else ""
-    out.write(f"Run {result.run_id} ({result.status}{error}) reran run {result.rerun_of}.\n")
+    out.write(f"Run {result.run_id} reran run {result.rerun_of}: {result.status}{error}\n")
     if result.comparison is not None:
         out.write(format_table(result.comparison))
     out.flush()

@@ -97,7 +97,7 @@ def test_rerun_check_from_the_shell_on_a_folder(project, tmp_path):
         f"Rerunning run 1 of {tmp_path / 'runs'} (command main, seed {seed}) from its "
         "recorded sources\n"
         f"final {value}\n"
-        "Run 2 (COMPLETED) reran run 1.\n" + _table(out, value)
+        "Run 2 reran run 1: COMPLETED\n" + _table(out, value)
     )
     assert "sacred: warning" not in out.stderr
     with open_store(str(tmp_path / "runs")) as store:
@@ -135,7 +135,7 @@ def test_here_lists_the_changed_file_and_exits_1_when_results_differ(project, tm
     assert lines[0].endswith(") from the working copy")
     i = lines.index("Sources that differ from run 1:")
     assert lines[i + 1] == f"  changed  lib/model.py  recorded {recorded}, here {now}"
-    assert lines[i + 2] == "Run 2 (COMPLETED) reran run 1."
+    assert lines[i + 2] == "Run 2 reran run 1: COMPLETED"
     assert lines[i + 3].split() == ["CHECK", "MATCH", "RECORDED", "RERUN"]
     assert [line.split()[:2] for line in lines[i + 4 : i + 8]] == [
         ["status", "yes"],

@@ -235,3 +235,20 @@ def test_an_open_store_and_an_observer_as_target(project, folder_store, tmp_path
         [record] = store.find()
     assert record["meta"]["rerun_of"] == {"store": folder_store, "id": 1}
     assert result.status == "COMPLETED"
+
+
+def test_a_run_that_has_not_finished_is_warned_about(project, folder_store, monkeypatch):
+    import json
+
+    original = run_script(project / "exp.py", folder_store)
+    path = os.path.join(folder_store, "1", "run.json")
+    with open(path) as f:
+        record = json.load(f)
+    record["status"] = "RUNNING"
+    with open(path, "w") as f:
+        json.dump(record, f)
+    monkeypatch.chdir(project.parent)
+    with pytest.warns(RerunWarning):
+        result = rerun(folder_store, original._id, check=True)
+    assert result.warnings == ["run 1 is RUNNING: it has not finished"]
+    assert [r.item for r in result.comparison.differences()] == ["status"]
