@@ -90,14 +90,23 @@ def _run_id(text):
     return int(text) if text.isdigit() else text
 
 
-def _print_warning(message, category, filename, lineno, file=None, line=None):
-    sys.stderr.write(f"sacred: warning: {message}\n")
-    sys.stderr.flush()
+def _warning_printer(show):
+    """``warnings.showwarning`` that prints a RerunWarning as one line, others as before."""
+    from sacred.reproduce.runner import RerunWarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, RerunWarning):
+            sys.stderr.write(f"sacred: warning: {message}\n")
+            sys.stderr.flush()
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
 
 
 def run(args, out) -> int:
     from sacred.reproduce.check import format_table
-    from sacred.reproduce.runner import rerun
+    from sacred.reproduce.runner import RerunWarning, rerun
     from sacred.store import open_store
 
     options = {"prefix": args.prefix} if args.prefix else {}
@@ -113,8 +122,8 @@ def run(args, out) -> int:
         )
         out.flush()
         with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.showwarning = _print_warning
+            warnings.simplefilter("always", RerunWarning)
+            warnings.showwarning = _warning_printer(warnings.showwarning)
             result = rerun(
                 store,
                 record["_id"],
