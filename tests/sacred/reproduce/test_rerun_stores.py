@@ -2,12 +2,17 @@
 a changed working copy (``here=True``), read back from the store."""
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import pytest
 
 from sacred.reproduce import rerun
 from sacred.store import open_store
-from tests.sacred.reproduce.conftest import edit, run_script
+from tests.sacred.reproduce.conftest import KINDS, edit, make_location, run_script
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _read(location, run_id):
@@ -72,3 +77,23 @@ def test_here_lists_the_changed_source_and_the_result_differs(location, project,
     new, _ = _read(location, result.run_id)
     assert str(new["meta"]["rerun_of"]["id"]) == str(original._id)
     assert new["result"] == pytest.approx(original.result + 1)
+
+
+# a mongomock client exists only in this process: it is covered through sacred.rerun above
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "mongomock"])
+def test_the_sacred_tool_reruns_with_check_and_exits_0(kind, project, tmp_path, monkeypatch):
+    location = make_location(kind, tmp_path, monkeypatch)  # the child inherits the environment
+    original = run_script(project / "exp.py", location)
+    out = subprocess.run(
+        [sys.executable, "-m", "sacred.store.cli", "rerun", location, str(original._id), "--check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines()[-1] == "All 5 checks matched."
+    with open_store(location) as store:
+        [new] = [r for r in store.find() if (r.get("meta") or {}).get("rerun_of")]
+    assert str(new["meta"]["rerun_of"]["id"]) == str(original._id)
