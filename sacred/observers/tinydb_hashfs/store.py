@@ -311,6 +311,8 @@ class TinyDbStore(RunStore):
             if quiet_for >= _QUIET_NS:
                 raw = self._raw()
                 result = change(raw)
+                if isinstance(result, _Unchanged):
+                    return result.value
                 text = json.dumps(raw)
                 if _jsonio.file_key(self.db_path) == before:
                     _write_in_place(self.db_path, text)
@@ -327,11 +329,19 @@ class TinyDbStore(RunStore):
         attempt = int(attempt)
         now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
+        def taken(raw) -> bool:
+            return any(
+                _id_key(entry.get("run_id")) == key and entry.get("attempt") == attempt
+                for entry in (raw.get("claims") or {}).values()
+            )
+
+        if taken(self._raw()):  # no need to wait for the lock: it stays taken
+            return False
+
         def add(raw):
+            if taken(raw):
+                return _Unchanged(False)
             table = raw.setdefault("claims", {})
-            for entry in table.values():
-                if _id_key(entry.get("run_id")) == key and entry.get("attempt") == attempt:
-                    return False
             doc_id = max((int(k) for k in table), default=0) + 1
             table[str(doc_id)] = {
                 "run_id": key,
@@ -392,6 +402,13 @@ class TinyDbStore(RunStore):
                 continue
             self.fs.delete(path)
         self._tables = None
+
+
+class _Unchanged:
+    """What a change given to ``_rewrite`` returns when it changed nothing (no write)."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 def _write_in_place(path, text: str) -> None:
