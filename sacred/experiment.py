@@ -168,6 +168,8 @@ class Experiment(Ingredient):
         )
         if continuation is not None:
             continuation.apply(run)
+        if parent is not None:
+            run._parent_store = parent[0]
         run()
         return run
 

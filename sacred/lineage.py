@@ -37,12 +37,24 @@ def _location_text(store: Any) -> str:
     if isinstance(store, (str, os.PathLike)):
         text = os.fspath(store)
         if "://" not in text:
-            text = os.path.abspath(text)  # a folder: the child may run elsewhere
-        return text
+            return os.path.abspath(text)  # a folder: the child may run elsewhere
+        return _without_password(text)
     raise ParentError(
         f"A parent run is named by (store location, run id); {type(store).__name__} is no "
         "store location (give a path or URL)"
     )
+
+
+def _without_password(url: str) -> str:
+    """The URL without a password (a record is read by many; the reader brings its own
+    credentials: ~/.pgpass, PGPASSWORD, a MongoDB URL of its own...)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
 
 
 def parent_meta(parent) -> dict:

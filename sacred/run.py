@@ -130,6 +130,7 @@ class Run:
         self.meta_info = {}
         self.resumed = False  # True: this run continues a stopped run (sacred.continuation)
         self._continuation = None  # a sacred.continuation.Continuation, or None
+        self._parent_store = None  # where the parent run is, as the caller gave it
 
         # what happens while it runs
         self._id = None  # chosen by the first observer that returns one
@@ -230,7 +231,8 @@ class Run:
             return None
         from sacred.lineage import ParentRun  # lazy: opens a store
 
-        return ParentRun(parent["store"], parent["id"])
+        # the location as given (with its credentials) beats the recorded one (without)
+        return ParentRun(self._parent_store or parent["store"], parent["id"])
 
     def warn_if_unobserved(self):
         """Log a warning when nothing will record this run (unless that is intended)."""

@@ -100,7 +100,8 @@ def run_in_store(
     from sacred.store.location import open_observer
 
     if observers is None:
-        observers = [store if hasattr(store, "started_event") else open_observer(store)]
+        # an observer; hasattr on the type: a pymongo client answers any attribute name
+        observers = [store if hasattr(type(store), "started_event") else open_observer(store)]
     run = experiment._create_run(
         command_name=command,
         config_updates=config_updates,
