@@ -526,7 +526,8 @@ class ObjectStoreObserver(ContinuedRuns, RunObserver):
 
     def _journal_of_run(self) -> _journal.Journal:
         if self._journal is None:
-            run_id = self._started["_id"] if self._started and self._claimed else "new"
+            known = self._started and (self._claimed or self._continued)
+            run_id = self._started["_id"] if known else "new"
             store, options = self.journal_location()
             self._journal = _journal.Journal(
                 os.path.abspath(self.failure_dir or self.FALLBACK_PREFIX),
