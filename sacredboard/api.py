@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 
 from sacred.store import RunNotFoundError
 from sacred.store.query import MatchAll
-from sacredboard import analysis, hpo
+from sacredboard import analysis, hpo, lineage
 from sacredboard.__about__ import __version__
 from sacredboard.annotations import AnnotationError, clean_annotations, save_annotations
 from sacredboard.errors import install_error_handlers
@@ -281,6 +281,17 @@ def run_annotations(run_id):
     save_annotations(store(), rid, updates)
     row = make_row(store().get(rid), now(), dead_after())
     return as_json({"tags": row["tags"], "notes": row["notes"]})
+
+
+@bp.route("/api/run/<run_id>/lineage")
+def run_lineage(run_id):
+    """Parent, children, rerun history, segments and the ``sacred rerun`` line of a run."""
+    s = store()
+    config = current_app.config
+    if "SACREDBOARD_LOCATION_TEXT" not in config:
+        config["SACREDBOARD_LOCATION_TEXT"] = lineage.location_of(s, config["SACREDBOARD_LOCATION"])
+    record = s.get(run_id_of(run_id))
+    return as_json(lineage.run_lineage(s, record, config["SACREDBOARD_LOCATION_TEXT"]))
 
 
 @bp.route("/api/run/<run_id>/output")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from flask import Flask
@@ -32,6 +33,7 @@ def create_app(
     search_spaces: Optional[dict] = None,
     labwatch=None,
     debug: bool = False,
+    location=None,
 ) -> Flask:
     """A Sacredboard app over ``store`` (a RunStore or anything ``open_store`` accepts).
 
@@ -42,7 +44,11 @@ def create_app(
     ``search_spaces`` maps names to search-space definitions shown on their pages;
     ``labwatch`` is where Labwatch keeps its definitions (a folder, an SQL URL or a MongoDB
     database; by default the store's location when ``store`` is given as one).
+    ``location`` is the path or URL the store was opened from (by default ``store`` when
+    given as one), for the ``sacred rerun`` line of a run's page.
     """
+    if location is None and isinstance(store, (str, os.PathLike)):
+        location = store
     if not isinstance(store, RunStore):
         if labwatch is None and isinstance(store, str):
             labwatch = store
@@ -59,6 +65,7 @@ def create_app(
         SACREDBOARD_DEAD_AFTER=float(dead_after),
         SACREDBOARD_SEARCH_SPACES=dict(search_spaces or {}),
         SACREDBOARD_LABWATCH=labwatch,
+        SACREDBOARD_LOCATION=location,
         JSON_SORT_KEYS=False,
     )
     app.debug = debug

@@ -204,6 +204,7 @@ def main(argv=None) -> int:
         sub_url=args.sub_url,
         labwatch=location if scheme_of(location) not in ("mongodb", "mongodb+srv") else None,
         debug=args.debug,
+        location=location if isinstance(location, str) else None,
     )
     print(f"Sacredboard {__version__} reading {store!r}", flush=True)
     if not app.config["SACREDBOARD_ALLOW_WRITE"]:

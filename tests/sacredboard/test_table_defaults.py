@@ -55,6 +55,8 @@ def test_a_config_key_that_cannot_be_a_column_is_left_out(fresh_dir):
 
 @needs_chromium
 def test_the_table_shows_the_default_columns_and_keeps_a_choice_in_the_url(page, filled_dir):
+    from playwright.sync_api import expect
+
     live = LiveServer(create_app(open_store(filled_dir)))
     try:
         page.goto(live.url + "/runs?sort=_id")
@@ -70,7 +72,7 @@ def test_the_table_shows_the_default_columns_and_keeps_a_choice_in_the_url(page,
         # removing a default column makes the choice explicit, in the URL
         page.click("#column-chips .chip:has-text('config.fail') a")
         page.wait_for_url("**cols=config.x%2Cconfig.lr%2Cconfig.scale*")
-        assert page.locator("#runs-head th[data-col='config.fail']").count() == 0
+        expect(page.locator("#runs-head th[data-col='config.fail']")).to_have_count(0)
         page.reload()
         page.wait_for_selector("#runs-head th[data-col='config.lr']")
         assert page.locator("#runs-head th[data-col='config.fail']").count() == 0

@@ -22,7 +22,7 @@
     if (row.stop_time) times.push("stopped " + fmtTime(row.stop_time));
     if (row.duration !== null && row.duration !== undefined) times.push("duration " + fmtDuration(row.duration));
     $("run-times").textContent = times.join(" · ");
-    if (window.SBLineage) SBLineage.show($("run-lineage"), runId);
+    if (typeof SBLineage !== "undefined") SBLineage.show($("run-lineage"), runId);
   }
 
   SBDetail.open($("run-detail"), runId, {
