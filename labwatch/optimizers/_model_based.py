@@ -9,7 +9,7 @@ acquisition that decodes to a configuration not evaluated yet. Subclasses provid
 ``_model()`` returning an object with ``fit(X, y)`` and ``predict(X) -> (mean, variance)``.
 
 Pending configurations (``set_pending``, runs in flight) are fitted as a constant liar
-(``liar="min"``: the best cost so far; or ``"mean"``, ``"max"``) and are never suggested.
+(``liar="mean"``: the mean cost so far; or ``"min"``, ``"max"``) and are never suggested.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class ModelBasedOptimizer(EncodedHistory):
         xi: float = 0.01,
         kappa: float = 2.0,
         n_random: int = 1000,
-        liar: str = "min",
+        liar: str = "mean",
     ):
         np = import_numpy_scipy(type(self).__name__)
         # lazy: numpy/scipy load with the optimizer

@@ -9,7 +9,7 @@ minimised.
 While runs are in flight (a parallel search, queued or running runs of other workers), the
 assistant calls ``set_pending`` with their configurations before asking, so that a model
 can avoid suggesting the same point again: the model-based adapters add them to their model
-as a *constant liar* (``liar="min"``: the best cost seen so far), TPE as RUNNING trials.
+as a *constant liar* (``liar="mean"``: the mean cost so far), TPE as RUNNING trials.
 """
 
 from __future__ import annotations

@@ -90,11 +90,11 @@ class EncodedHistory(Optimizer):
 
     ``self.X`` holds the encoded configurations of every finished run and ``self.y`` their
     costs, in the order ``update`` received them. ``training_data()`` adds the pending
-    configurations (``set_pending``) with a constant lie as their cost (``liar``: "min",
-    the best cost so far, by default; "mean" or "max"), for the models to train on.
+    configurations (``set_pending``) with a constant lie as their cost (``liar``: "mean",
+    the mean cost so far, by default; "min", the best, or "max"), for the models to train on.
     """
 
-    liar = "min"
+    liar = "mean"
 
     def __init__(self, search_space, seed=None):
         super().__init__(search_space, seed)

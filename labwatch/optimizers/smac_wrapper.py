@@ -18,9 +18,9 @@ when every configuration is evaluated once (it would first compare each stored
 configuration with the others).
 
 Pending configurations (``set_pending``, runs in flight) are told as finished with a
-constant lie (``liar="min"``, the best cost so far; ``"mean"`` or ``"max"``): the forest
-learns nothing new from the best lie, but the selector never hands out a configuration of
-the run history, and the incumbent is unchanged.
+constant lie (``liar="mean"``, the mean cost so far; ``"min"`` or ``"max"``): the forest
+predicts that cost around them, and the selector never hands out a configuration of the run
+history.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _never_called(config, seed: int = 0):
 
 class SMAC(Optimizer):
     def __init__(
-        self, search_space, seed: Optional[int] = None, n_initial: int = 10, liar: str = "min"
+        self, search_space, seed: Optional[int] = None, n_initial: int = 10, liar: str = "mean"
     ):
         _import_smac()
         # lazy: ConfigSpace/SMAC load with the first suggestion
