@@ -30,6 +30,7 @@ import sys
 from typing import Optional
 from urllib.parse import urlsplit
 
+from sacred.observers.mongo.connect import connect
 from sacred.observers.mongo.driver import force_bson_encodeable
 from sacred.observers.mongo.files import mimetype_detector
 from sacred.observers.mongo.metrics import fit
@@ -159,7 +160,7 @@ class MongoStore(RunStore):
                 ) from None
             path = urlsplit(url).path.lstrip("/")
             db_name = db_name or path or "sacred"
-            client = pymongo.MongoClient(url, **kwargs)
+            client = connect(pymongo, url, **kwargs)  # a few seconds' wait, one line
             self._own_client = True
             database = client[db_name]
             self._where = f"{url.split('?')[0]}"

@@ -42,7 +42,7 @@ def filled(tmp_path):
     return open_store(client), client
 
 
-def test_open_store_locations():
+def test_open_store_locations(monkeypatch):
     client = mongomock.MongoClient()
     store = open_store(client, db_name="lab", prefix="ex")
     assert isinstance(store, MongoStore)
@@ -52,7 +52,11 @@ def test_open_store_locations():
         "ex_metrics",
     )
     assert open_store(client["other"]).db.name == "other"  # a database object
-    # URLs: pymongo connects lazily, so nothing is contacted here
+    # URLs: the store pings the server once (see test_unreachable_mongo); here mongomock's
+    # client stands in for pymongo's, to check the names a URL gives
+    with pytest.raises(StoreError, match=r"^Cannot reach MongoDB at mongodb://localhost:1/mydb"):
+        open_store("mongodb://localhost:1/mydb", serverSelectionTimeoutMS=50)
+    monkeypatch.setattr("pymongo.MongoClient", mongomock.MongoClient)
     store = open_store("mongodb://localhost:1/mydb", prefix="ex", serverSelectionTimeoutMS=50)
     assert (store.db.name, store.runs.name) == ("mydb", "ex_runs")
     store.close()
