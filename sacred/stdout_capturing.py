@@ -20,7 +20,7 @@ has not returned yet.
 import sys
 from contextlib import contextmanager
 
-from sacred.capture.fd import tee_output_fd
+from sacred.capture.fd import python_streams_on_fds, tee_output_fd
 from sacred.capture.record import CapturedStdout, flush
 from sacred.capture.streams import TeeingStreamProxy, _tee_text_stream, stop_recording
 from sacred.settings import SETTINGS
@@ -37,8 +37,16 @@ __all__ = (
 
 
 def get_stdcapturer(mode=None):
-    """``(mode, context manager factory)`` for a capture mode (default: SETTINGS.CAPTURE_MODE)."""
-    mode = mode if mode is not None else SETTINGS.CAPTURE_MODE
+    """``(mode, context manager factory)`` for a capture mode (default: SETTINGS.CAPTURE_MODE).
+
+    By default, ``fd`` becomes ``sys`` where ``sys.stdout``/``sys.stderr`` do not write to
+    fds 1 and 2 (a Jupyter kernel, a replaced stream): there the fd capture would record
+    nothing of what is printed. A mode asked for by name is kept.
+    """
+    if mode is None:
+        mode = SETTINGS.CAPTURE_MODE
+        if mode == "fd" and not python_streams_on_fds():
+            mode = "sys"
     capture_options = {"no": no_tee, "fd": tee_output_fd, "sys": tee_output_python}
     if mode not in capture_options:
         raise KeyError(

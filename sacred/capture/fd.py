@@ -272,6 +272,23 @@ def tee_output_fd():
         out.finalize()
 
 
+def python_streams_on_fds() -> bool:
+    """Whether ``sys.stdout`` and ``sys.stderr`` write to fds 1 and 2 (or to the same files).
+
+    Not so in a Jupyter kernel, whose ``OutStream`` sends text to the notebook (its
+    ``fileno()`` is a copy of the kernel's own stdout, or there is none), nor where a stream
+    was replaced by one without a file (``io.StringIO``): the fd capture never sees what is
+    printed there. A missing stream (``None``) prints nothing, so it does not count.
+    """
+    for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
+        if stream is None:
+            continue
+        number = _fileno(stream)
+        if number is None or (number != fd and not _same_file(number, fd)):
+            return False
+    return True
+
+
 def _same_file(fd_a, fd_b):
     """Whether two fds write to the same file, pipe or terminal."""
     if fd_a is None or fd_b is None:
