@@ -21,8 +21,9 @@ moves on to the next one, and after ``_LIST_AFTER`` taken ids in a row the folde
 """
 
 import os
-import sys
 import zlib
+
+from sacred.observers.file_storage.cache_dir import user_cache_dir
 
 __all__ = ("make_run_dir", "scan_max_id", "hint_dir")
 
@@ -34,18 +35,8 @@ _RECORD = 128  # bytes of a hint file: device, inode, time, link count, next id,
 
 def hint_dir():
     """The folder of the hints (in the user's cache directory), or None if there is none."""
-    env = os.environ
-    if sys.platform == "win32":
-        base = env.get("LOCALAPPDATA")
-    elif sys.platform == "darwin":
-        base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
-    else:
-        base = env.get("XDG_CACHE_HOME")
-        if not base or not os.path.isabs(base):
-            base = os.path.join(os.path.expanduser("~"), ".cache")
-    if not base or not os.path.isabs(base):
-        return None
-    return os.path.join(base, "sacred", "run_ids")
+    base = user_cache_dir()
+    return None if base is None else os.path.join(base, "sacred", "run_ids")
 
 
 def scan_max_id(basedir) -> int:

@@ -81,9 +81,21 @@ class RunIndex:
         self.generation = 0  # changes with every change of a row
 
     # ------------------------------------------------------------------ file form
-    def to_bytes(self, version) -> bytes:
+    def to_bytes(self, version, racy_after=None) -> bytes:
+        """The index as bytes. Runs whose folder time is ``racy_after`` or later are saved
+        without their times (and so are read again by whoever loads it): a change made in
+        the same clock tick as the last one seen, or a folder made anew in it, would leave
+        the times as they are."""
         if len(self.rows) * 2 < len(self.names):  # many removed runs: renumber the rows
             self._compact()
+        dirs, stats = self.dirs, self.stats
+        if racy_after is not None:
+            racy = [r for r, t in enumerate(dirs) if t is not None and t >= racy_after]
+            if racy:
+                dirs, stats = list(dirs), list(stats)
+                for r in racy:
+                    dirs[r] = 0
+                    stats[r] = (None,) * len(stats[r])
         for key, col in self._columns.items():
             if key not in self._column_blobs:
                 self._column_blobs[key] = _dumps((list(col), _shared(col.values())))
@@ -91,8 +103,8 @@ class RunIndex:
         data = {
             "version": version,
             "names": self.names,
-            "dirs": self.dirs,
-            "stats": self.stats,
+            "dirs": dirs,
+            "stats": stats,
             "status": [strings.setdefault(s, s) for s in self.status],
             "records": self._blobs,
             "columns": self._column_blobs,

@@ -1,16 +1,15 @@
 """The names in a FileStorageObserver folder that its reader relies on, and small file helpers.
 
 ``<basedir>/<id>/`` holds ``RUN_FILES`` (``run.json`` first: a run without it is not
-complete), ``cout.txt`` and the artifacts; ``<basedir>/CACHE_DIR/`` holds the FileStore's
-index and metric caches (a sub-folder, so that writing them does not change the base
-folder's time, see ``FileStore.refresh``).
+complete), ``cout.txt`` and the artifacts. Nothing else of ours goes into ``<basedir>``: the
+FileStore's index and metric caches are kept in the user's cache directory (see
+``cache_dir``).
 """
 
 import json
 import os
 
 __all__ = (
-    "CACHE_DIR",
     "RUN_FILES",
     "DATE_KEYS",
     "read_json",
@@ -19,7 +18,6 @@ __all__ = (
     "remove_file",
 )
 
-CACHE_DIR = ".sacred_cache"
 # the JSON files of a run, in the order of their stats in the index (see FileStore._changed)
 RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json")
 DATE_KEYS = ("start_time", "stop_time", "heartbeat", "queue_time")
@@ -48,7 +46,9 @@ def flat_stats(stats) -> tuple:
 
 
 def remove_file(path) -> None:
-    """Remove ``path`` if it is there (and can be removed)."""
+    """Remove ``path`` if it is there (and can be removed); None is no file."""
+    if path is None:
+        return
     try:
         os.remove(path)
     except OSError:

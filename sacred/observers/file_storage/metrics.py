@@ -3,8 +3,9 @@
 Long metrics are read from the binary copy the observer keeps in ``<run>/.sacred_metrics/``
 when it matches metrics.json (see ``_metric_sidecar``): no JSON is parsed then, and steps
 and timestamps are only read for the points returned. Without one, metric files of more
-than a million bytes are cached as numpy arrays in ``<basedir>/.sacred_cache/`` (when numpy
-is installed), so reading a long metric again does not parse its JSON again.
+than a million bytes are cached as numpy arrays (when numpy is installed) in the store's
+cache folder, in the user's cache directory (see ``cache_dir``, which also bounds their
+total size), so reading a long metric again does not parse its JSON again.
 """
 
 from __future__ import annotations
@@ -12,14 +13,20 @@ from __future__ import annotations
 import os
 from array import array
 
-from sacred.observers.file_storage import _metric_sidecar
+from sacred.observers.file_storage import _metric_sidecar, cache_dir
 from sacred.observers.file_storage._run_index import CorruptIndex
-from sacred.observers.file_storage.layout import CACHE_DIR, flat_stats, mtime_size, read_json
+from sacred.observers.file_storage.layout import (
+    flat_stats,
+    mtime_size,
+    read_json,
+    remove_file,
+)
 from sacred.store.base import TERMINAL_STATUSES, StoreError, metric_summary
 
 __all__ = ("FileStoreMetrics", "summarize")
 
 _BIG_METRICS = 1 << 20  # metrics.json of at least this many bytes is cached as numpy arrays
+_PREFIX = "metrics_"  # of the names of those caches
 
 
 class FileStoreMetrics:
@@ -51,19 +58,25 @@ class FileStoreMetrics:
             self._save_metrics_cache(name, st, metrics)
         return metrics
 
-    def _cache_path(self, name) -> str:
-        return os.path.join(self.basedir, CACHE_DIR, f"metrics_{name}.npz")
+    def _cache_path(self, name):
+        """Where the numpy copy of a run's metrics is kept (None: nowhere)."""
+        folder = self.cache_folder
+        return None if folder is None else os.path.join(folder, f"{_PREFIX}{name}.npz")
 
     def _load_metrics_cache(self, name, st):
+        path = self._cache_path(name)
+        if path is None or not os.path.exists(path):
+            return None
         try:
             import numpy as np
         except ImportError:
             return None
         try:
-            with np.load(self._cache_path(name), allow_pickle=False) as z:
+            with np.load(path, allow_pickle=False) as z:
                 if z["key"].tolist() != st:
                     return None
                 names = z["names"].tolist()
+                cache_dir.mark_used(path)  # recently used: the last to go (see cap_files)
                 return {
                     n: {"steps": z[f"s{i}"], "timestamps": z[f"t{i}"], "values": z[f"v{i}"]}
                     for i, n in enumerate(names)
@@ -72,6 +85,10 @@ class FileStoreMetrics:
             return None
 
     def _save_metrics_cache(self, name, st, metrics) -> None:
+        target = self._cache_path(name)
+        if target is None:
+            return
+        tmp = f"{target}.{os.getpid()}.tmp.npz"
         try:
             import numpy as np
         except ImportError:
@@ -85,13 +102,14 @@ class FileStoreMetrics:
                 arrays[f"s{i}"] = steps
                 arrays[f"v{i}"] = values
                 arrays[f"t{i}"] = np.array(m["timestamps"], dtype="datetime64[us]")
-            os.makedirs(os.path.join(self.basedir, CACHE_DIR), exist_ok=True)
-            target = self._cache_path(name)
-            tmp = f"{target}.{os.getpid()}.tmp.npz"
+            folder = os.path.dirname(target)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
             np.savez(tmp, **arrays)
             os.replace(tmp, target)
         except (OSError, ValueError, TypeError, OverflowError):
+            remove_file(tmp)
             return
+        cache_dir.cap_files(folder, _PREFIX)
 
     def _read_metrics(self, run_id, names=None) -> dict:
         name = self._name(run_id)

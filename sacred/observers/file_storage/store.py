@@ -1,12 +1,16 @@
 """``FileStore``: the read side of the FileStorageObserver's folder format.
 
 It reads ``<basedir>/<id>/{run,config,info,metrics}.json``, ``cout.txt``, the artifacts in
-the run folder and the copies of sources and resources. Listing uses an index kept in
-``<basedir>/.sacred_cache/index.pickle``: for every run the modification time and size of its JSON
+the run folder and the copies of sources and resources. Listing uses an index kept
+outside the folder, in the user's cache directory (see ``cache_dir``: the folder holds only
+what the observer puts there): for every run the modification time and size of its JSON
 files and the fields queries and sorting look at (including metric summaries), so a query
 only re-reads the runs that changed since the index was written. The index is a cache and
 never the source of truth: a missing, stale, old-version or corrupt index is rebuilt from
-the run folders, and a folder that cannot be written to is indexed in memory only. It is
+the run folders, and without a cache directory that can be written to, the index lives in
+memory only. The caches earlier versions kept in the folder (``.sacred_cache/``,
+``.sacred_index.json``) are removed when the index is built anew, if the folder can be
+written to. It is
 kept column by column (see ``_run_index``): a query unpickles only the fields it names, a
 page only the records it shows. It is a pickle read by an unpickler that refuses every
 class but ``datetime``, so a planted file cannot run code.
@@ -36,11 +40,11 @@ import time
 from collections.abc import Mapping
 from typing import Optional
 
+from sacred.observers.file_storage import cache_dir
 from sacred.observers.file_storage._run_index import CorruptIndex, RunIndex
 from sacred.observers.file_storage.claims import FileStoreClaims
 from sacred.observers.file_storage.files import FileStoreFiles
 from sacred.observers.file_storage.layout import (
-    CACHE_DIR,
     DATE_KEYS,
     RUN_FILES,
     flat_stats,
@@ -62,16 +66,19 @@ from sacred.store.base import (
     to_naive_utc,
 )
 
-__all__ = ("FileStore", "CACHE_DIR", "INDEX_NAME", "INDEX_VERSION")
+__all__ = ("FileStore", "INDEX_NAME", "INDEX_VERSION")
 
-# in a sub-folder: writing it must not change the base folder's time (see refresh)
-INDEX_NAME = os.path.join(CACHE_DIR, "index.pickle")
-_OLD_INDEX_NAME = ".sacred_index.json"  # the JSON index of earlier versions
+INDEX_NAME = "index.pickle"  # in the store's cache folder (see cache_dir)
 INDEX_VERSION = 3  # 3: columns (see _run_index); 2: one pickled dict a run
 DEFAULT_REFRESH_INTERVAL = 0.5
+_UNSET = object()
 # a base folder time less than this old at a complete check may still change unseen (a
 # folder created in the same clock tick keeps it): no quick checks are trusted then
 _RACY_NS = 1_000_000_000
+# a run folder whose time is less than this old when the index is saved may change again,
+# or be made anew, in the same tick of the file system's clock (a few milliseconds), and
+# keep its time: it is saved without its times, so that the next reader reads it again
+_TICK_NS = 20_000_000
 # parts of run.json left out of the index (big, and rarely queried); queries that look at
 # them read the runs themselves
 _PRUNED = (("experiment", "dependencies"), ("experiment", "repositories"), ("meta", "options"))
@@ -170,6 +177,7 @@ class FileStore(FileStoreMetrics, FileStoreFiles, FileStoreWrites, FileStoreClai
         self._checked_at = None  # time.monotonic() of the last complete check
         self._base_key = None  # the base folder's time then, if old enough to be trusted
         self._live = ()  # names of the runs that were not finished then
+        self._cache = _UNSET  # the folder of the caches, once looked up (None: none)
 
     def __repr__(self):
         return f"FileStore({self.basedir!r})"
@@ -178,26 +186,42 @@ class FileStore(FileStoreMetrics, FileStoreFiles, FileStoreWrites, FileStoreClai
     def _run_dir(self, name) -> str:
         return os.path.join(self.basedir, name)
 
+    @property
+    def cache_folder(self) -> Optional[str]:
+        """The folder of this store's index and metric caches, in the user's cache
+        directory (None if there is none; it is made when first written to)."""
+        if self._cache is _UNSET:
+            self._cache = cache_dir.open_store_cache(self.basedir)
+        return self._cache
+
+    def _index_path(self) -> Optional[str]:
+        folder = self.cache_folder
+        return None if folder is None else os.path.join(folder, INDEX_NAME)
+
     def _load_index(self) -> RunIndex:
-        if not self.use_index:
-            return RunIndex()
-        try:
-            with open(os.path.join(self.basedir, INDEX_NAME), "rb") as f:
-                return RunIndex.from_bytes(f.read(), INDEX_VERSION)
-        except Exception:  # missing, old or corrupt (unpickling raises many kinds): rebuilt
-            return RunIndex()
+        path = self._index_path() if self.use_index else None
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    return RunIndex.from_bytes(f.read(), INDEX_VERSION)
+            except Exception:  # missing, old or corrupt (unpickling raises many kinds)
+                pass
+        # built anew: a good time to remove what earlier versions left in the folder
+        cache_dir.remove_legacy(self.basedir)
+        return RunIndex()
 
     def _save_index(self) -> None:
         self._index_dirty = False
-        if not self.use_index:
-            return
+        path = self._index_path() if self.use_index else None
+        if path is None:
+            return  # no cache directory: the index lives in memory only
         try:
-            data = self._index.to_bytes(INDEX_VERSION)
-            os.makedirs(os.path.join(self.basedir, CACHE_DIR), exist_ok=True)
-            _write_bytes_atomic(os.path.join(self.basedir, INDEX_NAME), data)
+            racy_after = time.time_ns() - _TICK_NS  # see RunIndex.to_bytes
+            data = self._index.to_bytes(INDEX_VERSION, racy_after)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            _write_bytes_atomic(path, data)
         except (OSError, pickle.PicklingError):
-            return  # a read-only folder: the index lives in memory only
-        remove_file(os.path.join(self.basedir, _OLD_INDEX_NAME))
+            return  # a cache directory that cannot be written to: in memory only
 
     @property
     def _entries(self):

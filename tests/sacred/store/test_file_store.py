@@ -11,9 +11,11 @@ import time
 
 import pytest
 
+from sacred.observers.file_storage import cache_dir
 from sacred.observers.file_storage import store as file_store
 from sacred.observers.file_storage._run_index import RunIndex
-from sacred.observers.file_storage.store import CACHE_DIR, INDEX_NAME, FileStore
+from sacred.observers.file_storage.layout import RUN_FILES
+from sacred.observers.file_storage.store import INDEX_NAME, FileStore
 from sacred.store import RunNotFoundError, StoreError, open_store
 
 from .conftest import tags
@@ -28,6 +30,38 @@ def _rewrite(path, update):
     with open(tmp, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
     os.replace(tmp, path)
+
+
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path, monkeypatch):
+    """The user's cache directory (where the index and metric caches live), private to
+    the test (like the session's one of tests/conftest.py, but one a test)."""
+    cache = tmp_path / "user_cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return cache
+
+
+@pytest.fixture
+def fresh_file_store(fresh_file_store):
+    """The runs a..e, written more than a clock tick ago (see ``_settle``)."""
+    _settle()
+    return fresh_file_store
+
+
+def _settle():
+    """Let a file system clock tick pass: a run changed less than a tick before an index is
+    saved is saved without its times, and read again by the next reader (a change in the
+    same tick could keep the times; see ``RunIndex.to_bytes``)."""
+    time.sleep(2 * file_store._TICK_NS / 1e9)
+
+
+def _index_file(basedir):
+    return os.path.join(cache_dir.store_cache_dir(basedir), INDEX_NAME)
+
+
+def _metric_cache(basedir, name):
+    return os.path.join(cache_dir.store_cache_dir(basedir), f"metrics_{name}.npz")
 
 
 class CountingStore(FileStore):
@@ -58,7 +92,7 @@ def test_index_is_written_and_reused(fresh_file_store):
     first = CountingStore(basedir)
     assert first.count() == 5
     assert sorted(first.reads) == ["1", "2", "3", "4", "5"]
-    with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
+    with open(_index_file(basedir), "rb") as f:
         index = RunIndex.from_bytes(f.read(), file_store.INDEX_VERSION)
     assert sorted(index.rows) == ["1", "2", "3", "4", "5"]
     assert index.record(index.rows["2"])[1]["loss"]["count"] == 5
@@ -76,6 +110,7 @@ def test_changed_run_is_read_again(fresh_file_store):
     assert store.count("lr > 1") == 0
     store.reads.clear()
     _rewrite(os.path.join(basedir, "2", "config.json"), lambda c: c.update(lr=7.0))
+    _settle()
     assert tags(store.find("lr > 1")) == ["b"]
     assert store.reads == ["2"]
     other = CountingStore(basedir)  # a new reader sees the index written after the change
@@ -138,12 +173,12 @@ def test_corrupt_index_is_rebuilt(fresh_file_store):
         pickle.dumps({"version": 2, "runs": {"1": {"doc": {}, "metrics": {}}}})[:-9],
         b"",
     ]:
-        with open(os.path.join(basedir, INDEX_NAME), "wb") as f:
+        with open(_index_file(basedir), "wb") as f:
             f.write(garbage)
         store = CountingStore(basedir)
         assert tags(store.find(sort="-lr")) == ["d", "a", "e", "b", "c"]
         assert len(store.reads) == 5
-        with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
+        with open(_index_file(basedir), "rb") as f:
             assert len(pickle.load(f)["names"]) == 5
 
 
@@ -151,7 +186,7 @@ def test_corrupt_parts_of_an_index_are_found_when_used(fresh_file_store):
     """Columns and records are unpickled when a query needs them; a bad one means a rebuild."""
     _, basedir = fresh_file_store
     FileStore(basedir).count()
-    path = os.path.join(basedir, INDEX_NAME)
+    path = _index_file(basedir)
     with open(path, "rb") as f:
         good = pickle.load(f)
     assert good["version"] == file_store.INDEX_VERSION
@@ -172,18 +207,203 @@ def test_corrupt_parts_of_an_index_are_found_when_used(fresh_file_store):
     assert store.count() == 5 and len(store.reads) == 5
 
 
-def test_read_only_folder_still_works(fresh_file_store, monkeypatch):
+def _tree(folder):
+    """Every entry below ``folder`` (and itself) with its type, time and size."""
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in [".", *dirs, *files]:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            found[os.path.relpath(path, folder)] = (st.st_mode, st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _read_everything(basedir):
+    store = open_store(basedir)
+    assert tags(store.find("lr < 0.05", sort="lr")) == ["c", "b"]
+    assert store.count("metrics.loss.min < 0.5") == 3  # b, c and 6
+    assert len(store.metrics(2)["loss"]["values"]) == 5
+    big = store.metrics(6, max_points=100)["loss"]  # a long metric: a numpy cache
+    assert len(big["values"]) <= 100 and max(big["values"]) == 50.0
+    return store
+
+
+def test_reading_leaves_the_folder_as_the_observer_wrote_it(fresh_file_store, user_cache):
+    """The base folder holds only what the original puts there: no index, no caches (they
+    are in the user's cache directory), and nothing in it changes (so a folder that
+    cannot be written to is read the same way)."""
     _, basedir = fresh_file_store
-    from sacred.observers import _jsonio
+    _write_big_metric(basedir, 6, 100_000)
+    before = _tree(basedir)
+    store = _read_everything(basedir)
+    assert sorted(os.listdir(basedir)) == ["1", "2", "3", "4", "5", "6", "_resources", "_sources"]
+    assert _tree(basedir) == before
+    cache = store.cache_folder
+    assert os.path.dirname(cache) == str(user_cache / "sacred" / "file_stores")
+    assert sorted(os.listdir(cache)) == ["index.pickle", "metrics_6.npz"]
+    again = CountingStore(basedir)
+    assert again.count("metrics.loss.max == 50") == 1 and again.reads == []
 
-    def fail(*a, **k):
-        raise PermissionError("read-only")
 
-    monkeypatch.setattr(_jsonio, "write_atomic", fail)
-    monkeypatch.setattr(file_store, "_write_bytes_atomic", fail)
+def test_a_cache_directory_that_cannot_be_written_to(fresh_file_store, tmp_path, monkeypatch):
+    _, basedir = fresh_file_store
+    _write_big_metric(basedir, 6, 100_000)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    _read_everything(basedir)
+    _read_everything(basedir)
+    assert sorted(os.listdir(basedir)) == ["1", "2", "3", "4", "5", "6", "_resources", "_sources"]
+    assert blocker.read_text() == "x"
+    first = CountingStore(basedir)  # the index lives in memory only: each store builds its own
+    assert first.count("lr < 0.05") == 2 and len(first.reads) == 6
+    assert first.count("lr < 0.05") == 2 and len(first.reads) == 6
+
+
+def test_the_index_is_reused_by_another_process(fresh_file_store):
+    _, basedir = fresh_file_store
+    assert open_store(basedir).count() == 5
+    code = textwrap.dedent(
+        """
+        import sys
+        from sacred.observers.file_storage.store import FileStore
+
+        class Counting(FileStore):
+            reads = 0
+
+            def _read_entry(self, name, old=None):
+                Counting.reads += 1
+                return super()._read_entry(name, old)
+
+        store = Counting(sys.argv[1])
+        print([r["_id"] for r in store.find("lr < 0.05", sort="lr")], Counting.reads)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, basedir], capture_output=True, text=True, check=True
+    )
+    assert out.stdout == "[3, 2] 0\n"
+
+
+def test_a_folder_made_anew_at_the_same_path_is_read_anew(tmp_path):
+    """Its inode may well be the old one's (ext4 hands it out again at once), and so its
+    cache: the runs in it are new to the index all the same, also when everything happens
+    within one tick of the file system's clock (the same times and sizes, as if the
+    clock had not moved)."""
+    import shutil
+
+    from sacred.observers import FileStorageObserver
+
+    basedir = str(tmp_path / "runs")
+
+    def run(values, times=None):
+        obs = FileStorageObserver(basedir)
+        for value in values:
+            _observe(obs, {"value": value})
+        paths = [os.path.join(basedir, r, f) for r in ("1", "2", "3") for f in ("", *RUN_FILES)]
+        paths = [p for p in paths if os.path.exists(p)]
+        now = time.time_ns()
+        for path in paths:  # all changed in one tick, this one
+            os.utime(path, ns=(now, now) if times is None else times[path])
+        return {path: (os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns) for path in paths}
+
+    def values():
+        """The values, as the index has them (a query), and the runs read to answer."""
+        store = CountingStore(basedir)
+        found = [store.find_ids(f"config.value == {v}") for v in range(10)]
+        return [v for v in range(10) if found[v]], sorted(store.reads)
+
+    times = run([1, 2, 3])
+    assert values() == ([1, 2, 3], ["1", "2", "3"])
+    shutil.rmtree(basedir)
+    run([7, 8, 9], times)  # the same sizes, and the same times
+    assert values() == ([7, 8, 9], ["1", "2", "3"])
+    _settle()
+    assert values()[0] == [7, 8, 9]  # read again if the last index was saved in that tick
+    assert values() == ([7, 8, 9], [])  # and then no more
+    shutil.rmtree(basedir)
+    run([4, 5])  # made anew later: new times
+    assert values() == ([4, 5], ["1", "2"])
+
+
+def _observe(obs, config):
+    """One finished run of ``obs`` with ``config``."""
+    start = dt.datetime(2026, 11, 27, 10)
+    obs.started_event(
+        ex_info={"name": "anew", "base_dir": str(obs.basedir), "sources": [], "dependencies": []},
+        command="main",
+        host_info={},
+        start_time=start,
+        config=config,
+        meta_info={},
+        _id=None,
+    )
+    obs.completed_event(start + dt.timedelta(seconds=1), None)
+
+
+def test_caches_earlier_versions_left_in_the_folder_are_removed(fresh_file_store):
+    _, basedir = fresh_file_store
+    legacy = os.path.join(basedir, ".sacred_cache")
+    os.makedirs(legacy)
+    for name in ("index.pickle", "metrics_2.npz", "index.pickle.77.tmp"):
+        with open(os.path.join(legacy, name), "wb") as f:
+            f.write(b"old")
+    with open(os.path.join(basedir, ".sacred_index.json"), "w") as f:
+        f.write("{}")
+    assert open_store(basedir).count() == 5
+    assert sorted(os.listdir(basedir)) == ["1", "2", "3", "4", "5", "_resources", "_sources"]
+    # a file of someone else's in there stays, and so does the folder
+    os.makedirs(legacy)
+    for name in ("index.pickle", "notes.txt"):
+        with open(os.path.join(legacy, name), "w") as f:
+            f.write("mine")
+    os.remove(_index_file(basedir))  # the next store builds its index anew
+    assert open_store(basedir).count() == 5
+    assert os.listdir(legacy) == ["notes.txt"]
+
+
+def test_caches_of_folders_not_read_for_long_are_removed(fresh_file_store, user_cache):
+    _, basedir = fresh_file_store
+    root = user_cache / "sacred" / "file_stores"
+    old, recent = root / "1-2-gone", root / "1-3-recent"
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+        (folder / "index.pickle").write_bytes(b"x")
+    now = time.time()
+    os.utime(old, (now, now - (cache_dir.MAX_AGE_DAYS + 1) * 86400))
+    os.utime(recent, (now, now - (cache_dir.MAX_AGE_DAYS - 1) * 86400))
+    store = open_store(basedir)
+    assert store.count() == 5
+    own = os.path.basename(store.cache_folder)
+    assert sorted(os.listdir(root)) == sorted([".pruned", own, "1-3-recent"])
+    # looked at once a day at most: an old one is left until then
+    old.mkdir()
+    os.utime(old, (now, now - (cache_dir.MAX_AGE_DAYS + 1) * 86400))
+    assert open_store(basedir).count() == 5
+    assert old.exists()
+    os.utime(root / ".pruned", (now, now - 86400 - 60))
+    assert open_store(basedir).count() == 5
+    assert not old.exists()
+
+
+def test_metric_caches_are_capped_least_recently_read_first(tmp_path, monkeypatch):
+    basedir = str(tmp_path / "runs")
+    for run_id in (1, 2, 3):
+        _write_big_metric(basedir, run_id, 30_000)
     store = FileStore(basedir)
-    assert store.count("status == 'FAILED'") == 1
-    assert not os.path.exists(os.path.join(basedir, INDEX_NAME))
+    store.metrics(1)
+    size = os.path.getsize(_metric_cache(basedir, 1))
+    monkeypatch.setattr(cache_dir, "METRICS_CAP", 2 * size + size // 2)  # room for two
+    store.metrics(2)
+    now = time.time()
+    os.utime(_metric_cache(basedir, 1), (now, now - 20))
+    os.utime(_metric_cache(basedir, 2), (now, now - 10))
+    store.metrics(1)  # from its cache: now the most recently read
+    store.metrics(3)  # a third does not fit: the least recently read one goes
+    cached = sorted(n for n in os.listdir(store.cache_folder) if n.startswith("metrics_"))
+    assert cached == ["metrics_1.npz", "metrics_3.npz"]
+    values = store.metrics(2)["loss"]["values"]  # read from metrics.json again
+    assert len(values) == 30_000 and max(values) == 50.0
 
 
 def test_other_folders_and_half_written_runs_are_skipped(fresh_file_store):
@@ -364,7 +584,7 @@ def test_long_metric_is_downsampled_and_cached(tmp_path):
     assert small["timestamps"][1] == dt.datetime(2026, 11, 27, 10) + dt.timedelta(
         milliseconds=small["steps"][1]
     )
-    assert os.path.exists(os.path.join(basedir, CACHE_DIR, "metrics_1.npz"))
+    assert os.path.exists(_metric_cache(basedir, 1))
     again = FileStore(basedir).metrics(1, max_points=500)["loss"]
     assert again == small
     full = FileStore(basedir).metrics(1)["loss"]
@@ -411,6 +631,7 @@ def test_queued_run_sources(tmp_path):
 def test_quick_checks_within_the_refresh_interval(fresh_file_store):
     _, basedir = fresh_file_store
     _rewrite(os.path.join(basedir, "2", "run.json"), lambda r: r.update(status="RUNNING"))
+    _settle()
     FileStore(basedir).count()  # writes the index (in a sub-folder of its own)
     old = time.time() - 60
     os.utime(basedir, (old, old))  # an old base folder time can be trusted
@@ -515,7 +736,7 @@ def test_index_after_many_runs_are_removed(fresh_file_store):
     for name in ("1", "3", "4"):
         shutil.rmtree(os.path.join(basedir, name))
     assert tags(store.find(sort="-lr")) == ["e", "b"]  # the index is renumbered when saved
-    with open(os.path.join(basedir, INDEX_NAME), "rb") as f:
+    with open(_index_file(basedir), "rb") as f:
         assert sorted(pickle.load(f)["names"]) == ["2", "5"]
     later = CountingStore(basedir)
     assert tags(later.find("lr < 0.1", sort="lr")) == ["b", "e"] and later.reads == []
@@ -573,7 +794,7 @@ def test_long_metric_from_the_observers_sidecar_is_what_metrics_json_says(tmp_pa
         "summaries": store.metric_summaries(1),
         "count": store.count("metrics.loss.max == 101.2 and metrics.epoch.count == 60"),
     }
-    assert not os.path.exists(os.path.join(basedir, CACHE_DIR, "metrics_1.npz"))
+    assert not os.path.exists(_metric_cache(basedir, 1))
     os.rename(os.path.join(folder, ".sacred_metrics"), os.path.join(basedir, "hidden"))
     json_store = FileStore(basedir, refresh_interval=0)
     json_store.refresh(full=True)
