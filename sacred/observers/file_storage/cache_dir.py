@@ -9,7 +9,8 @@ of its real path (so a moved folder, or another folder on another device, never 
 cache). A folder made anew at the same path may get the same inode back (ext4 hands it out
 again at once) and so the same cache: the index is only ever a starting point, every run
 in it is checked against its folder's time and its files' times and sizes, and a run
-folder made anew has a new time.
+folder made anew has a new time (runs changed in the last clock tick before the index was
+saved are read again anyway, see ``FileStore``).
 
 The caches cannot grow without bound:
 

@@ -10,9 +10,8 @@ never the source of truth: a missing, stale, old-version or corrupt index is reb
 the run folders, and without a cache directory that can be written to, the index lives in
 memory only. The caches earlier versions kept in the folder (``.sacred_cache/``,
 ``.sacred_index.json``) are removed when the index is built anew, if the folder can be
-written to. It is
-kept column by column (see ``_run_index``): a query unpickles only the fields it names, a
-page only the records it shows. It is a pickle read by an unpickler that refuses every
+written to. The index is kept column by column (see ``_run_index``): a query unpickles
+only the fields it names, a page only the records it shows. It is a pickle read by an unpickler that refuses every
 class but ``datetime``, so a planted file cannot run code.
 
 Checking for changes costs one ``stat`` of the run folder for a finished run (writing any
@@ -25,6 +24,10 @@ that a new folder could have been created in the same clock tick. So a finished 
 another process changes (``update_meta`` from elsewhere) can look unchanged for up to that
 long; ``refresh_interval=0`` turns this off. Files rewritten in place by other tools
 (which does not change the folder's time) are only noticed by ``refresh(full=True)``.
+A run whose folder changed less than a tick of the file system's clock (``_TICK_NS``)
+before the index is saved is saved without its times, so that the next reader reads it
+again: a change in that same tick, or a folder made anew in it, could keep every time and
+size as they were.
 
 The class is put together from parts kept in their own modules: ``metrics`` (metric
 reading and caches), ``files`` (artifacts, sources, resources) and ``writes`` (``delete``,
