@@ -203,10 +203,11 @@ def sweep(
     except BaseException:
         for future in futures:
             future.cancel()
+        if own:  # runs in flight are interrupted (INTERRUPTED records) where the engine can
+            engine.close(cancel=True)
         raise
-    finally:
-        if own:
-            engine.close()
+    if own:
+        engine.close()
     _fill_from_store(results, store, sweep_id)
     return results
 

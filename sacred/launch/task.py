@@ -14,9 +14,11 @@ spec is plain data::
 It returns ``{"run_id", "status", "result", "pid", "host"}``. A run that fails returns
 status FAILED (the sweep goes on); a script that cannot be loaded raises ``ScriptError``.
 
-While the run runs in a process's main thread, SIGTERM interrupts it: the run ends
-INTERRUPTED, then the SIGTERM handler that was there before runs (Ray's exits its worker,
-the default one ends the process, submitit's logs the signal and the task returns).
+While the run runs in a process's main thread, SIGTERM (and SIGINT) interrupt it: the run
+ends INTERRUPTED, then the handler that was there before gets the signal (Ray's SIGTERM
+handler exits its worker, the default one ends the process, submitit's logs the signal and
+the task returns; Python's SIGINT handler raises KeyboardInterrupt). A second signal while
+the interrupted run is being recorded waits until it is recorded.
 """
 
 from __future__ import annotations
@@ -186,27 +188,33 @@ def run_task(spec: dict) -> dict:
     outcome = _outcome_observer()
     if threading.current_thread() is not threading.main_thread():
         return _run(spec, False, outcome)
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous == signal.SIG_IGN:
-        return _run(spec, False, outcome)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    handled = [sig for sig, handler in previous.items() if handler != signal.SIG_IGN]
     received = []
 
-    def on_sigterm(signum, frame):
+    def on_signal(signum, frame):
         received.append(signum)
-        raise _Terminated()
+        if len(received) == 1:  # later ones wait until the run is recorded (replayed below)
+            raise _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    for sig in handled:
+        signal.signal(sig, on_signal)
     try:
         return _run(spec, False, outcome)
-    except _Terminated:
-        pass  # the run was recorded INTERRUPTED; now the previous handler's turn
+    except KeyboardInterrupt:
+        if not received:
+            raise  # the run's own KeyboardInterrupt
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    if callable(previous):
-        previous(signal.SIGTERM, None)
-    elif previous in (signal.SIG_DFL, None):
-        os.kill(os.getpid(), signal.SIGTERM)
-    return _report(outcome, error="SIGTERM")
+        for sig in handled:
+            signal.signal(sig, previous[sig])
+    # the run was recorded INTERRUPTED: now the earlier handlers get the signals
+    for signum in dict.fromkeys(received):
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, None)  # Python's SIGINT handler raises KeyboardInterrupt
+        elif handler in (signal.SIG_DFL, None):
+            os.kill(os.getpid(), signum)
+    return _report(outcome, error=signal.Signals(received[0]).name)
 
 
 def queue_task(spec: dict):

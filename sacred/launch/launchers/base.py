@@ -73,10 +73,15 @@ class Launcher:
     ``n_jobs`` is how many tasks may run at once (``None``: the engine's own default).
     ``queues_only`` is True for the launcher that stores QUEUED runs instead of running
     them (its futures resolve to the queued run ids).
+
+    Subclasses implement ``submit`` (calling ``_track`` on each future), and may override
+    ``_interrupt`` (stop what runs, for ``close(cancel=True)``) and ``_release`` (free the
+    engine's resources).
     """
 
     name = "base"
     queues_only = False
+    grace = 30.0  # seconds that interrupted tasks get to record their runs at close(cancel=True)
 
     def __init__(self, n_jobs: Optional[int] = None, **options):
         if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs < 1):
@@ -84,6 +89,7 @@ class Launcher:
         self.n_jobs = n_jobs
         self.options = options
         self._closed = False
+        self._unfinished = set()
 
     def submit(self, fn: Callable, *args, **kwargs) -> cf.Future:
         """Run ``fn(*args, **kwargs)`` on the engine; a Future of its return value."""
@@ -93,9 +99,35 @@ class Launcher:
         """``[submit(fn, *args) for args in zip(*iterables)]`` (a list of Futures)."""
         return [self.submit(fn, *args) for args in zip(*iterables)]
 
-    def close(self) -> None:
-        """Release what the launcher started (pools, clusters); running tasks finish first."""
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the submitted tasks, then release what the launcher started.
+
+        ``cancel=True`` instead cancels the tasks not started yet and interrupts the running
+        ones where the engine can (their runs end INTERRUPTED), waiting at most ``grace``
+        seconds for them to record it.
+        """
+        if self._closed:
+            return
         self._closed = True
+        unfinished = [f for f in list(self._unfinished) if not f.done()]
+        if cancel:
+            for future in unfinished:
+                future.cancel()
+            self._interrupt(unfinished)
+        else:
+            cf.wait(unfinished)
+        self._release()
+
+    def _track(self, future: cf.Future) -> cf.Future:
+        self._unfinished.add(future)
+        future.add_done_callback(self._unfinished.discard)
+        return future
+
+    def _interrupt(self, unfinished: list) -> None:
+        """Stop the running tasks (after their futures were cancelled)."""
+
+    def _release(self) -> None:
+        """Free the engine's resources (pools, clusters, threads)."""
 
     def _check_open(self):
         if self._closed:
@@ -104,8 +136,8 @@ class Launcher:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        self.close(cancel=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
 
     def __repr__(self):
         return f"<{type(self).__name__} n_jobs={self.n_jobs}>"

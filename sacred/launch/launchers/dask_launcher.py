@@ -62,12 +62,11 @@ class DaskLauncher(Launcher):
                 future._settle(exception=done.exception())
 
         handle.add_done_callback(report)
-        return future
+        return self._track(future)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        super().close()
+    def _release(self) -> None:
+        # tasks running in a worker's thread cannot be interrupted: closing the cluster
+        # ends its worker processes (their runs stop sending heartbeats)
         if self._own_client:
             self.client.close()
         if self._cluster is not None:

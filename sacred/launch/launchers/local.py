@@ -5,8 +5,19 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import sys
 
 from sacred.launch.launchers.base import Launcher, LauncherError
+
+
+def _call(fn, args, kwargs):
+    """In a worker: ``fn(*args, **kwargs)``; a worker that Ctrl-C reached takes no more work
+    (a pool worker otherwise goes on with the next task while the sweep is stopping)."""
+    try:
+        return fn(*args, **kwargs)
+    except KeyboardInterrupt:
+        sys.stderr.flush()
+        os._exit(130)
 
 
 class LocalLauncher(Launcher):
@@ -42,9 +53,18 @@ class LocalLauncher(Launcher):
 
     def submit(self, fn, *args, **kwargs) -> cf.Future:
         self._check_open()
-        return self._pool.submit(fn, *args, **kwargs)
+        return self._track(self._pool.submit(_call, fn, args, kwargs))
 
-    def close(self) -> None:
-        if not self._closed:
-            super().close()
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    def _interrupt(self, unfinished) -> None:
+        # SIGTERM: a run in a worker ends INTERRUPTED (see sacred.launch.task), then the
+        # worker ends; the tasks already handed to the workers' queue never start
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(self.grace)
+
+    def _release(self) -> None:
+        self._pool.shutdown(wait=True)

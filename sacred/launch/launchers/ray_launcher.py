@@ -53,11 +53,14 @@ class RayLauncher(Launcher):
                 future._settle(done.result())
 
         ray_future.add_done_callback(report)
-        return future
+        return self._track(future)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        super().close()
+    def _interrupt(self, unfinished) -> None:
+        # cancel() sent KeyboardInterrupt to the running tasks: their runs end INTERRUPTED
+        refs = [f.handle for f in unfinished]
+        if refs:
+            self.ray.wait(refs, num_returns=len(refs), timeout=self.grace)
+
+    def _release(self) -> None:
         if self._own_ray:
             self.ray.shutdown()

@@ -59,7 +59,7 @@ class SubmititLauncher(Launcher):
         with self._lock:
             self._waiting.append(item)
         self._wake.set()
-        return future
+        return self._track(future)
 
     def _submit_waiting(self):
         with self._lock:
@@ -111,10 +111,8 @@ class SubmititLauncher(Launcher):
             self._wake.wait(self.poll)
             self._wake.clear()
 
-    def close(self) -> None:
-        """Waits for the submitted jobs (submitit jobs outlive nothing they are not asked to)."""
-        if self._closed:
-            return
-        super().close()
+    def _release(self) -> None:
+        # the poller stops once every submitted job is done (cancelled jobs included:
+        # job.cancel() interrupts them, their runs end INTERRUPTED)
         self._wake.set()
         self._thread.join()

@@ -243,3 +243,39 @@ def test_python_sweep_checks_before_launching(tmp_path):
     with pytest.raises(SweepError, match='^Command "nope" not found'):
         sweep(ex, [{}], store=str(tmp_path / "runs"), command="nope")
     assert not os.path.exists(tmp_path / "runs")
+
+
+def test_ctrl_c_interrupts_the_runs_in_flight_and_starts_no_more(tmp_path):
+    """Ctrl-C in the terminal (SIGINT to the process group): the two runs in flight end
+    INTERRUPTED, the waiting ones never start, and the command exits with 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    location = str(tmp_path / "runs")
+    argv = [sys.executable, "-m", "sacred.store.cli", "sweep", location, PROBE,
+            "--grid", "sleep=[60,60,60,60]", "-j", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "the runs never started"
+            if os.path.isdir(location):
+                running = [r for r in open_store(location).find() if r["status"] == "RUNNING"]
+                if len(running) == 2:
+                    break
+            time.sleep(0.1)
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 30
+    assert err.splitlines()[-1] == "sacred: sweep interrupted"
+    records = open_store(location).find()
+    assert [r["status"] for r in records] == ["INTERRUPTED", "INTERRUPTED"]
