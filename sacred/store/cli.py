@@ -114,11 +114,13 @@ def _build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--new-ids", action="store_true", help="give the copies new ids")
     copy.add_argument("--prefix", help="collection prefix of the source (MongoDB)")
     copy.add_argument("--dst-prefix", help="collection prefix of the destination (MongoDB)")
+    copy.add_argument("--progress", action="store_true", help="a progress bar, also in a pipe")
 
     sync = sub.add_parser(
         "sync",
         help="write journals of runs whose backend was unreachable into the store",
-        usage="sacred sync [-h] [--prefix PREFIX] JOURNAL [JOURNAL ...] [STORE | --store STORE]",
+        usage="sacred sync [-h] [--prefix PREFIX] [--progress] JOURNAL [JOURNAL ...] "
+        "[STORE | --store STORE]",
         description="Apply journals (kept in an observer's failure_dir while its backend was "
         "unreachable) to the store they were meant for, or to STORE (a URL of the same "
         "kind). A folder stands for the journals in it. Applying is idempotent.",
@@ -128,6 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--store", help="the store to write to (else a last URL argument, else the journal's own)"
     )
     sync.add_argument("--prefix", help="collection prefix (MongoDB stores)")
+    sync.add_argument("--progress", action="store_true", help="a progress bar, also in a pipe")
     for module in _verb_modules():
         module.add_parser(sub)
     return parser
@@ -475,12 +478,28 @@ def _read_all(opener, run_id, names, kind) -> dict:
 
 
 def _export(args, out) -> None:
+    from sacred.store.progress import progress_bar
+
     src = _open(args.source, args.prefix)
     dst = _open(args.destination, args.dst_prefix, create=True)
-    with warnings.catch_warnings():  # one line on stderr each, as they happen
-        warnings.simplefilter("always")
-        warnings.showwarning = _show_warning
-        copied = copy_runs(src, dst, args.query, args.new_ids, args.destination)
+    bar = progress_bar(lambda: len(src.find_ids(args.query)), "export", args.progress)
+
+    class Counted:  # the destination, counting the runs copied into it
+        def __getattr__(self, name):
+            return getattr(dst, name)
+
+        def import_run(self, *a, **kw):
+            new = dst.import_run(*a, **kw)
+            bar.update(1)
+            return new
+
+    try:
+        with warnings.catch_warnings():  # one line on stderr each, as they happen
+            warnings.simplefilter("always")
+            warnings.showwarning = _show_warning
+            copied = copy_runs(src, Counted(), args.query, args.new_ids, args.destination)
+    finally:
+        bar.close()
     for old, new in copied:
         out.write(f"run {old} -> {new}\n")
     out.write(f"Copied {len(copied)} run{'s' if len(copied) != 1 else ''}.\n")
@@ -497,14 +516,22 @@ def _sync(args, out) -> int:
     if not files:
         sys.stderr.write(f"sacred: error: no journal in {', '.join(paths)}\n")
         return 1
-    for path in files:
-        try:
-            result = journal.sync(path, store, **options)
-        except journal.JournalError as e:
-            sys.stderr.write(f"sacred: error: {e}\n")
-            failed += 1
-            continue
-        out.write(f"{result} ({path})\n")
+    from sacred.store.progress import progress_bar
+
+    bar = progress_bar(len(files), "sync", args.progress, unit="journal")
+    try:
+        for path in files:
+            try:
+                result = journal.sync(path, store, **options)
+            except journal.JournalError as e:
+                sys.stderr.write(f"sacred: error: {e}\n")
+                failed += 1
+                continue
+            finally:
+                bar.update(1)
+            out.write(f"{result} ({path})\n")
+    finally:
+        bar.close()
     if len(files) > 1:
         done = len(files) - failed
         out.write(f"Synced {done} of {len(files)} journals.\n")
