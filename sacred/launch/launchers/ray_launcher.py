@@ -34,6 +34,7 @@ class RayLauncher(Launcher):
             options.setdefault("log_to_driver", True)
             ray.init(address=address, num_cpus=n_jobs, **options)
         self._remotes = {}
+        self._in_engine = set()  # refs of tasks not ended in Ray (a cancelled one may still run)
 
     def submit(self, fn, *args, **kwargs) -> EngineFuture:
         self._check_open()
@@ -43,8 +44,10 @@ class RayLauncher(Launcher):
         ref = remote.remote(*args, **kwargs)
         future = EngineFuture(ref, canceller=lambda: self.ray.cancel(ref))
         ray_future = ref.future()
+        self._in_engine.add(ref)
 
         def report(done):
+            self._in_engine.discard(ref)
             if done.cancelled():
                 future.cancel()
             elif done.exception() is not None:
@@ -56,11 +59,13 @@ class RayLauncher(Launcher):
         return self._track(future)
 
     def _interrupt(self, unfinished) -> None:
-        # cancel() sent KeyboardInterrupt to the running tasks: their runs end INTERRUPTED
-        refs = [f.handle for f in unfinished]
-        if refs:
-            self.ray.wait(refs, num_returns=len(refs), timeout=self.grace)
+        # ray.cancel sends KeyboardInterrupt to the running tasks: their runs end INTERRUPTED
+        for ref in list(self._in_engine):
+            self.ray.cancel(ref)
 
     def _release(self) -> None:
+        refs = list(self._in_engine)  # cancelled tasks still recording their runs
+        if refs:
+            self.ray.wait(refs, num_returns=len(refs), timeout=self.grace)
         if self._own_ray:
             self.ray.shutdown()

@@ -7,6 +7,7 @@ import concurrent.futures as cf
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -80,3 +81,19 @@ def test_sigterm_to_a_ray_worker_ends_the_run_interrupted(ray_session, tmp_path)
     (record,) = open_store(location).find()
     assert record["status"] == "INTERRUPTED"
     assert str(record["_id"]) == str(entry["run_id"])
+
+
+def test_cancelling_a_running_ray_task_ends_the_run_interrupted(ray_session, tmp_path):
+    location = str(tmp_path / "runs")
+    pidfile = str(tmp_path / "pid")
+    launcher = get_launcher("ray")
+    future = launcher.submit(
+        run_task, make_spec(PROBE, location, {"pidfile": pidfile, "sleep": 60})
+    )
+    wait_for_file(pidfile)
+    assert future.cancel()  # ray.cancel: KeyboardInterrupt in the task
+    started = time.monotonic()
+    launcher.close()  # waits for the cancelled task to end in Ray (it records the run first)
+    assert time.monotonic() - started < launcher.grace
+    (record,) = open_store(location).find()
+    assert record["status"] == "INTERRUPTED"
