@@ -44,8 +44,16 @@ def is_transient(error) -> bool:
 
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(
+    if isinstance(
         error, (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+    ):
+        return True
+    # the driver's own errors (metric rows go through SQLite's raw connection): DB-API
+    # OperationalError/InterfaceError, e.g. "database is locked"
+    return any(
+        cls.__name__ in ("OperationalError", "InterfaceError")
+        and cls.__module__.split(".")[0] in ("sqlite3", "_sqlite3", "psycopg", "psycopg2")
+        for cls in type(error).__mro__
     )
 
 

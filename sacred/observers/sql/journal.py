@@ -59,18 +59,31 @@ class EventJournal:
             self._pending = pending
         journal = self._journal
         lines = []
-        if not journal.written and ops[0][0] != "started_event":
+        if not journal.written and ops[0][0] not in ("started_event", "continued_event"):
             # the database has the run: the journal starts with it all the same
             lines.append(
                 journal.line(
-                    "started_event", self._start_kwargs, seq=0, run=self.run_id, delivered=True
+                    "started_event",
+                    self._start_kwargs,
+                    seq=0,
+                    run=self.run_id,
+                    delivered=True,
+                    continued=self._continued or None,
                 )
             )
         for event, kwargs, seq in ops:
             copy = kwargs.get("stored_copy")
             kwargs = {k: v for k, v in kwargs.items() if k != "stored_copy"}
+            continued = event == "continued_event" or None  # applied as a continuation
             lines.append(
-                journal.line(event, kwargs, seq=seq, run=self.run_id, files={"filename": copy})
+                journal.line(
+                    "started_event" if continued else event,
+                    kwargs,
+                    seq=seq,
+                    run=self.run_id,
+                    files={"filename": copy},
+                    continued=continued,
+                )
             )
         try:
             path = journal.write(lines)
@@ -171,11 +184,19 @@ def _exists(session, runs, run_id) -> bool:
 
 
 def _start(observer, session, runs, e) -> bool:
-    """Find the journal's run (False) or create it (True)."""
+    """Find the journal's run (False) or create it (True); a start marked ``continued``
+    continues the run of its id (True)."""
     from sqlalchemy import select
 
     kwargs = dict(e.kwargs)
     candidate = e.run if e.run is not None else kwargs.get("_id")
+    if e.extra.get("continued") and candidate is not None:
+        # a run that continued a run of the database (sacred.continuation): that run
+        if e.extra.get("delivered") and _exists(session, runs, str(candidate)):
+            observer.run_id = str(candidate)
+            return False
+        observer._apply_continued_event(session, **dict(kwargs, _id=candidate))
+        return True
     if candidate is not None:
         found = session.execute(
             select(runs.c.run_id, runs.c.start_time).where(runs.c.run_id == str(candidate))

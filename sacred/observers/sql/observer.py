@@ -38,6 +38,7 @@ from operator import sub
 from sacred.observers.base import RunObserver
 from sacred.observers.journal import sync as _journal_sync
 from sacred.observers.sql import journal, output
+from sacred.observers.sql.continued import ContinuedRun
 from sacred.observers.sql.engine import create_engine, describe, is_transient
 from sacred.observers.sql.rows import insert_points, result_columns, sqlite_insert, storable_text
 from sacred.serializer import flatten
@@ -51,6 +52,7 @@ logger = logging.getLogger("sacred.observers.sql")
 
 _EPOCH = datetime.datetime(1970, 1, 1)
 _FINAL_EVENTS = ("completed_event", "interrupted_event", "failed_event")
+_START_EVENTS = ("started_event", "continued_event")
 
 
 def _epoch_seconds(stamps):
@@ -69,7 +71,7 @@ def _one_epoch_second(t):
     return None if t is None else float(t)
 
 
-class SqlObserver(journal.EventJournal, RunObserver):
+class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
     """Stores runs in a SQL database: ``SqlObserver("sqlite:///runs.db")``."""
 
     #: characters up to which ``run.captured_out`` is rewritten with the whole output while
@@ -140,6 +142,7 @@ class SqlObserver(journal.EventJournal, RunObserver):
         self._journal = None  # the run's journal (written when events cannot be)
         self._start_kwargs = None  # the arguments of started_event, for the journal
         self._next_seq = 1  # event numbers in the journal (the start is 0)
+        self._continued = False  # the run continues a run of the database (continued_event)
 
     @property
     def url(self) -> str:
@@ -236,8 +239,10 @@ class SqlObserver(journal.EventJournal, RunObserver):
                 Base.metadata.create_all(self.engine)
                 upgrade_schema(self.engine)  # a database of the original SqlObserver
                 return
-            except Exception:
-                if attempt == 5:
+            except Exception as e:
+                # a database that is away: no use waiting (SQLite says "already exists" of
+                # a table another process made meanwhile in an OperationalError too)
+                if attempt == 5 or (is_transient(e) and "already exists" not in str(e)):
                     raise
                 time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
 
@@ -416,7 +421,7 @@ class SqlObserver(journal.EventJournal, RunObserver):
         """Write the pending events in order; False if the database is unreachable."""
         while self._pending:
             event, kwargs, seq = self._pending[0]
-            if self.run_id is None and event != "started_event":
+            if self.run_id is None and event not in _START_EVENTS:
                 self._pending.pop(0)  # the start could not be written: only the journal can
                 self._spool([(event, kwargs, seq)])
                 continue
@@ -464,7 +469,7 @@ class SqlObserver(journal.EventJournal, RunObserver):
     def _write(self, ops):
         """Apply events ``(event, kwargs, seq)`` in one transaction, with their rows in
         ``journal_event``; a run that ends with nothing journaled has its rows removed."""
-        if any(op[0] == "started_event" for op in ops):
+        if any(op[0] in _START_EVENTS for op in ops):
             self._create_tables()  # the database may have been away since before the start
         session = self.session()
         try:

@@ -41,6 +41,7 @@ __all__ = (
     "OutputState",
     "fold_limit_of",
     "write_beat",
+    "stored_state",
     "fold",
     "forget_chunks",
     "read_outputs",
@@ -107,6 +108,28 @@ def write_beat(session, run_id, state: Optional[OutputState], text, fold_limit: 
         _add_chunk(session, run_id, seq, text[len(folded) :])
         seq += 1
     return {"captured_out": storable_text(folded)}, _state(text, len(folded), seq)
+
+
+def stored_state(session, run_id):
+    """``(state, text)`` of the output the database holds for a run (a continued run: its
+    next heartbeats carry this text first, and extend it)."""
+    import sqlalchemy as sa
+
+    from sacred.observers.sql.schema import OutputChunk, Run  # lazy: imports SQLAlchemy
+
+    conn = session.connection()
+    texts = read_outputs(conn, [run_id])
+    text = texts.get(run_id) or ""
+    run = Run.__table__.c
+    folded = conn.execute(
+        sa.select(sa.func.length(run.captured_out)).where(run.run_id == run_id)
+    ).scalar()
+    last = conn.execute(
+        sa.select(sa.func.max(OutputChunk.__table__.c.seq)).where(
+            OutputChunk.__table__.c.run_id == run_id
+        )
+    ).scalar()
+    return _state(text, min(folded or 0, len(text)), 0 if last is None else last + 1), text
 
 
 def fold(session, run_id, state: Optional[OutputState]):

@@ -17,8 +17,9 @@ the rows the rest selects, and a query the database rejects (e.g. a config holdi
 which is no valid JSON for it) is answered wholly in Python.
 
 The class is put together from parts kept in their own modules: ``store_metrics`` (metric
-reading, summaries and downsampling, with its caches) and ``store_writes`` (``delete``,
-``update_meta``, ``import_run``); this module holds the connection, the records, the queries
+reading, summaries and downsampling, with its caches), ``store_writes`` (``delete``,
+``update_meta``, ``import_run``) and ``store_claims`` (workers' ``claim``/``claims``, in the
+added table ``run_claim``); this module holds the connection, the records, the queries
 and the files (artifacts, sources, resources).
 """
 
@@ -37,6 +38,7 @@ from sacred.observers.sql import schema as b
 from sacred.observers.sql.engine import create_engine, describe
 from sacred.observers.sql.output import read_outputs
 from sacred.observers.sql.query import SqlTranslator, Untranslatable
+from sacred.observers.sql.store_claims import SqlStoreClaims
 from sacred.observers.sql.store_keys import (
     META_COLUMNS,
     TIME_COLUMNS,
@@ -61,7 +63,7 @@ from sacred.store.base import (
 __all__ = ("SqlStore",)
 
 
-class SqlStore(SqlStoreMetrics, SqlStoreWrites, RunStore):
+class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
     """Runs in a database written by the SqlObserver, from a SQLAlchemy URL (or Engine)."""
 
     scheme = "sql"

@@ -44,6 +44,7 @@ class SqlStoreWrites:
             if self._has_output_chunks():
                 conn.execute(t.output_chunk.delete().where(t.output_chunk.c.run_id == key))
             conn.execute(t.artifact.delete().where(t.artifact.c.run_id == key))
+            self._forget_claims(conn, key)
             rr = t.run_resources.c
             resource_ids = [
                 r[0] for r in conn.execute(sa.select(rr.resource_id).where(rr.run_id == key))

@@ -1,0 +1,136 @@
+"""The SqlObserver continuing a run the database already holds (``continued_event``): a
+QUEUED run a worker claimed, or a stopped run resumed (``sacred.continuation``).
+
+The row of ``run`` is updated in place, in one transaction: experiment (its sources saved),
+host, command, config, ``comment``/``priority`` and the other meta keys (``run.meta_json``:
+the Run merged the old meta into ``meta_info`` already), status RUNNING, ``heartbeat`` the
+new start, ``start_time`` kept if the run had one, ``stop_time`` and ``fail_trace`` cleared.
+The captured output, ``metric`` rows, artifacts, resources and info stay: the next heartbeats
+carry the whole output, old text first, so the observer starts from the output the database
+holds (``output.stored_state``: the doubling schedule of ``output_chunk`` goes on from
+there); new metric rows, artifacts and resource links are added after the old ones.
+
+Without such a row, this is a ``started_event`` with that id. A database that cannot be
+reached does not fail the run, as for a started run: the continuation is kept and retried
+with the next events, and goes to the run's journal if it never gets through (a
+``started_event`` line marked ``continued``, which ``sacred sync`` applies as a
+continuation of the existing run).
+
+SQLAlchemy, and ``schema`` which imports it, are imported inside the methods.
+"""
+
+import json
+import logging
+
+from sacred.observers.sql import output
+from sacred.observers.sql.engine import describe, is_transient
+from sacred.serializer import flatten
+
+__all__ = ("ContinuedRun", "meta_columns")
+
+logger = logging.getLogger("sacred.observers.sql")  # the observer's logger
+
+_OWN_COLUMNS = ("command", "comment", "priority")  # meta keys with a run column of their own
+
+
+def meta_columns(meta_info) -> dict:
+    """The run columns of a continued run's meta: ``comment``, ``priority`` and ``meta_json``
+    (every other key but ``command``, a JSON object; NULL when there is none)."""
+    meta = meta_info if isinstance(meta_info, dict) else {}
+    extra = {k: v for k, v in meta.items() if k not in _OWN_COLUMNS}
+    priority = meta.get("priority", 0)
+    if not isinstance(priority, (int, float)) or isinstance(priority, bool):
+        priority = 0
+    return {
+        "comment": meta.get("comment", ""),
+        "priority": priority,
+        "meta_json": json.dumps(flatten(extra), default=str) if extra else None,
+    }
+
+
+class ContinuedRun:
+    """The ``continued_event`` part of the SqlObserver (a mixin): uses its ``lock``,
+    ``engine``, ``session``, journal, ``_pending`` events and ``_write``."""
+
+    @property
+    def store_location(self):
+        """What ``sacred.store.open_store`` reads this observer's database from: its URL
+        (with the password), or a ``SqlStore`` on the same engine for an in-memory SQLite."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            from sacred.observers.sql.store import SqlStore  # lazy: imports SQLAlchemy
+
+            return SqlStore(self.engine)
+        return url.render_as_string(hide_password=False)
+
+    def continued_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        """Continue the run ``_id`` (see ``RunObserver.continued_event`` and the module)."""
+        start = {
+            "ex_info": ex_info,
+            "command": command,
+            "host_info": host_info,
+            "start_time": start_time,
+            "config": config,
+            "meta_info": meta_info,
+            "_id": _id,
+        }
+        with self.lock:
+            self._reset()
+            self.run_id = None
+            self._new_journal(_id)
+            self._start_kwargs = dict(start)
+            self._continued = True
+            try:
+                self._write([("continued_event", start, 0)])
+            except Exception as e:
+                if not is_transient(e):
+                    raise
+                logger.warning(
+                    "SqlObserver: the %s database at %s is unreachable (%s); the run goes on "
+                    "and its events are kept and retried",
+                    self.engine.url.get_backend_name(),
+                    self.url,
+                    describe(e),
+                )
+                self._outage = True
+                self._pending.append(("continued_event", start, 0))
+                return _id
+            return self._start_kwargs["_id"]
+
+    def _apply_continued_event(
+        self, session, ex_info, command, host_info, start_time, config, meta_info, _id
+    ):
+        """Continue the run ``_id`` in ``session`` (or start it, if there is none)."""
+        from sacred.observers.sql.schema import Experiment, Host, Run, _fit  # lazy
+
+        run = None
+        if _id is not None:
+            run = session.query(Run).filter_by(run_id=str(_id)).first()
+        if run is None:
+            return self._apply_started_event(
+                session, ex_info, command, host_info, start_time, config, meta_info, _id
+            )
+        with session.no_autoflush:
+            run.experiment = Experiment.get_or_create(ex_info, session)
+            run.host = Host.get_or_create(host_info, session)
+        run.command = _fit(command, Run.command)
+        run.config = json.dumps(flatten(config))
+        for column, value in meta_columns(meta_info).items():
+            setattr(run, column, value)
+        run.status = "RUNNING"
+        if run.start_time is None:
+            run.start_time = start_time
+        run.heartbeat = start_time
+        run.stop_time = None
+        run.fail_trace = None
+        session.flush()
+        self.run = run
+        self.run_id = run.run_id
+        state, text = output.stored_state(session, run.run_id)
+        self._output_next = (state,)
+        self._cout_next = text  # (the path without output_chunk)
+        if self._journal is not None and self._journal.path is None:
+            self._journal.prefix = f"sacred_sql_{run.run_id}_"
+        if self._start_kwargs is not None:
+            # a journal names the run's own start time: ``sacred sync`` finds the run by it
+            self._start_kwargs = dict(self._start_kwargs, start_time=run.start_time, _id=_id)
