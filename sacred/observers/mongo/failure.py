@@ -69,6 +69,7 @@ class FailureJournal:
 
     def __init__(self, location=None):
         self.start_kwargs = None
+        self.continued = False  # the run continues a stored run (continued_event)
         self.last_beat = None
         self._location = location
         self._journal = None
@@ -101,7 +102,15 @@ class FailureJournal:
         journal.run = run_id
         start = dict(self.start_kwargs, _id=run_id if inserted else self.start_kwargs["_id"])
         files = None if inserted else _keep_sources(journal, start["ex_info"])
-        lines = [journal.line("started_event", start, files=files, delivered=inserted or None)]
+        lines = [
+            journal.line(
+                "started_event",
+                start,
+                files=files,
+                delivered=inserted or None,
+                continued=self.continued or None,
+            )
+        ]
         for name, event_kwargs, copy in file_events:
             if copy is None:
                 try:

@@ -9,7 +9,8 @@ Sacredboard, scripts reading ``runs``, ``metrics`` and GridFS) never look at::
 
 Events up to ``seq`` are skipped. MongoDB has no transaction over several documents, so an
 event that was being applied when a sync stopped (``doing``) is checked before it is applied
-again: a run found under the claimed id with the journal's start time is the journal's run;
+again: a run found under the claimed id with the journal's start time is the journal's run
+(the start of a run that continued a stored run, marked ``continued``, continues that run);
 an artifact already listed with the same content is there; metric points are appended after
 the points the metric held before the event (the line's ``counts``, written by the observer
 that kept the journal, or ``doing.counts``): points beyond those are there already. So a
@@ -92,6 +93,21 @@ class MongoJournal:
     def _start(self, e, claimed) -> bool:
         """Find or create the run of the journal; True if it was created."""
         kwargs = dict(e.kwargs)
+        if e.extra.get("continued") and claimed is None:
+            # the run continued a stored run (sacred.continuation): that run, if it is there
+            candidate = e.run if e.run is not None else kwargs.get("_id")
+            doc = None if candidate is None else self.obs.runs.find_one({"_id": candidate})
+            if doc is not None:
+                if e.extra.get("delivered"):
+                    self._attach(kwargs, candidate)
+                    return False
+                copies = {
+                    k[len("source:") :]: v for k, v in e.files.items() if k.startswith("source:")
+                }
+                self.obs._continue(doc, dict(kwargs, _id=candidate), copies or None)
+                self.run_id = candidate
+                self.attached = True
+                return True
         if claimed is not None:
             candidate = claimed  # a sync that stopped had chosen this id
         elif e.extra.get("delivered") or e.run is not None:

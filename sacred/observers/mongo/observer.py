@@ -43,6 +43,7 @@ import time
 import warnings
 
 from sacred.observers.base import RunObserver
+from sacred.observers.mongo.continued import ContinuedRun
 from sacred.observers.mongo.document import RunDocument
 from sacred.observers.mongo.driver import (
     Collections,
@@ -71,7 +72,7 @@ _RESERVED = (
 )
 
 
-class MongoObserver(RunObserver):
+class MongoObserver(ContinuedRun, RunObserver):
     """Stores runs in MongoDB (see the module docstring for the layout)."""
 
     COLLECTION_NAME_BLACKLIST = set(_RESERVED)
@@ -229,6 +230,7 @@ class MongoObserver(RunObserver):
         self._source_copies = None
         self._last_file_event = None  # the last file stored for the queue (no repeats)
         self._inserted = entry is not None  # False while MongoDB has not got the run yet
+        self._continuing = False  # a continued run waiting for MongoDB (see continued)
 
     # ------------------------------------------------------------ events
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
@@ -492,7 +494,7 @@ class MongoObserver(RunObserver):
 
     def _sync(self, upsert=False):
         if not self._inserted:
-            self._insert_late()
+            self._continue_late() if self._continuing else self._insert_late()
         self._pending_files.store(self._store_resource, self._store_artifact)
         refs = len(self._metric_docs.refs)
         self._sync_metrics()

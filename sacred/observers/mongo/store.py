@@ -13,6 +13,8 @@ with a backtracking engine; running out of it is a QueryError.
 
 Records are whole: fields the observer moved to GridFS (``run["overflow"]``) are read back.
 
+Workers' ``claim``/``claims``: ``sacred.observers.mongo.store_claims``.
+
 ``import_run`` writes the observer's layout. MongoDB keeps times in milliseconds, so the
 sub-millisecond part of imported times is kept beside them (``_import.time_us`` in the run,
 ``timestamps_us`` in a metric document) and added back when reading: a run copied
@@ -36,6 +38,7 @@ from sacred.observers.mongo.files import mimetype_detector
 from sacred.observers.mongo.metrics import fit
 from sacred.observers.mongo.overflow import MOVABLE, TAIL, output_notice, read_run
 from sacred.observers.mongo.query import MongoTranslator, compare_filter
+from sacred.observers.mongo.store_claims import MongoStoreClaims
 from sacred.store import query as q
 from sacred.store.base import (
     RunNotFoundError,
@@ -122,7 +125,7 @@ def _is_database(obj) -> bool:
     return any(c.__name__ == "Database" for c in type(obj).__mro__)
 
 
-class MongoStore(RunStore):
+class MongoStore(MongoStoreClaims, RunStore):
     """Runs in MongoDB as the MongoObserver writes them.
 
     ``location`` is a ``mongodb://host[:port]/db`` URL (database ``sacred`` when the URL
@@ -438,6 +441,7 @@ class MongoStore(RunStore):
                 for f in self.fs.find({"filename": filename, "md5": md5}):
                     self.fs.delete(f._id)
         self.metrics_collection.delete_many({"run_id": run_id})
+        self._forget_claims(run_id)
         self.runs.delete_one({"_id": run_id})  # last: an interrupted delete can be redone
 
     def update_meta(self, run_id, updates: dict) -> dict:
