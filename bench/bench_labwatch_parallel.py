@@ -140,7 +140,10 @@ def throughput(n_trials):
         f"\nThroughput: LabAssistant.optimize, GP-BO, {n_trials} runs that sleep 0.2 s, folder "
         "store (the local launcher's time includes starting its processes)"
     )
-    print(f"{'launcher':>10} {'workers':>8} {'seconds':>8} {'runs/s':>7} {'speed-up':>9}")
+    print(
+        f"{'launcher':>10} {'workers':>8} {'seconds':>8} {'runs/s':>7} {'speed-up':>9} "
+        f"{'best cost':>10}"
+    )
     for launcher in ("threads", "local"):
         base = None
         for workers in (1, 2):
@@ -155,13 +158,13 @@ def throughput(n_trials):
                     check=True,
                     env=dict(os.environ, PYTHONPATH=os.getcwd()),
                 )
-            took, done, _ = out.stdout.split()
+            took, done, best = out.stdout.split()
             took = float(took)
             assert int(done) == n_trials, out.stdout
             base = base or took
             print(
                 f"{launcher:>10} {workers:>8} {took:8.2f} {n_trials / took:7.2f} "
-                f"{base / took:8.2f}x",
+                f"{base / took:8.2f}x {float(best):10.3f}",
                 flush=True,
             )
 

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from labwatch.backends import backend_for
 from sacred.store import open_store
 
 SCRIPT = textwrap.dedent(
@@ -150,3 +151,17 @@ def test_bad_arguments_are_clear_errors(tmp_path, kwargs, message):
     ex, a = make(tmp_path, str(tmp_path / "runs"))
     with pytest.raises(ValueError, match=message):
         a.optimize(**kwargs)
+
+
+def test_threads_write_to_the_assistants_mongomock_database(tmp_path):
+    mongomock = pytest.importorskip("mongomock")
+    ex, a = make(tmp_path, str(tmp_path / "unused"), sleep=0.05)
+    database = mongomock.MongoClient()["hpo"]
+    a.backend = backend_for(database)
+    trials = a.optimize(4, n_workers=2)
+    assert [t["status"] for t in trials] == ["COMPLETED"] * 4
+    runs = list(database["runs"].find({"status": "COMPLETED"}))
+    assert sorted(r["_id"] for r in runs) == sorted(t["run_id"] for t in trials)
+    assert len(a.history("space")) == 4
+    with pytest.raises(ValueError, match="A mongomock database lives in this process only"):
+        a.optimize(1, launcher="queue")
