@@ -78,3 +78,28 @@ def test_cli_sweep_through_submitit(tmp_path, capsys):
     assert re.search(r"^sweep [0-9a-f]{12}: 2 runs in [0-9.]+ s: 2 COMPLETED$", out, re.M), out
     records = check_sweep(location, [{"lr": 1}, {"lr": 2}])
     assert all("submitit_job_id" in r["result"]["engine"] for r in records.values())
+
+
+def test_sigterm_and_cancel_end_submitit_runs_interrupted(tmp_path):
+    """submitit's own SIGTERM handler only logs the signal: the run ends INTERRUPTED and the
+    job returns its entry. Cancelling a running job (SIGINT to the local executor's job,
+    scancel on Slurm) interrupts its run too."""
+    import signal
+
+    from tests.sacred.launch.test_launchers import wait_for_file
+
+    location = str(tmp_path / "runs")
+    with get_launcher("submitit", folder=tmp_path / "jobs", cluster="local") as launcher:
+        specs = [
+            make_spec(PROBE, location, {"pidfile": str(tmp_path / f"pid{i}"), "sleep": 60})
+            for i in range(2)
+        ]
+        terminated, cancelled = [launcher.submit(run_task, spec) for spec in specs]
+        os.kill(wait_for_file(tmp_path / "pid0"), signal.SIGTERM)
+        wait_for_file(tmp_path / "pid1")
+        out = terminated.result(timeout=60)
+        assert cancelled.cancel()
+    assert out["status"] == "INTERRUPTED" and out["error"] == "SIGTERM"
+    store = open_store(location)
+    assert store.get(out["run_id"])["status"] == "INTERRUPTED"
+    assert sorted(r["status"] for r in store.find()) == ["INTERRUPTED", "INTERRUPTED"]
