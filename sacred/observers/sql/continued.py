@@ -31,13 +31,16 @@ __all__ = ("ContinuedRun", "meta_columns")
 logger = logging.getLogger("sacred.observers.sql")  # the observer's logger
 
 _OWN_COLUMNS = ("command", "comment", "priority")  # meta keys with a run column of their own
+# meta keys the SqlObserver does not keep of a run (as SqlStore.import_run)
+_NOT_KEPT = ("options", "named_configs", "config_updates", "queue_time")
 
 
 def meta_columns(meta_info) -> dict:
     """The run columns of a continued run's meta: ``comment``, ``priority`` and ``meta_json``
-    (every other key but ``command``, a JSON object; NULL when there is none)."""
+    (the other keys, but ``command`` and those a started run does not keep either: a JSON
+    object; NULL when there is none)."""
     meta = meta_info if isinstance(meta_info, dict) else {}
-    extra = {k: v for k, v in meta.items() if k not in _OWN_COLUMNS}
+    extra = {k: v for k, v in meta.items() if k not in _OWN_COLUMNS + _NOT_KEPT}
     priority = meta.get("priority", 0)
     if not isinstance(priority, (int, float)) or isinstance(priority, bool):
         priority = 0

@@ -6,6 +6,9 @@ read them). Two additions, which leave the original tables usable as they were:
 * ``run.result_json`` (Text): the result of any type, as ``json.dumps(flatten(result))``.
   The original ``run.result`` column is a Float and keeps holding numeric results;
   it is NULL for other results.
+* ``experiment.mainfile`` and ``experiment.base_dir_full`` (Text): the experiment's main file
+  and its whole ``base_dir`` (``experiment.base_dir`` keeps the first 64 characters), read
+  by ``SqlStore`` (a worker runs a queued run's script from them).
 * ``run.meta_json`` (Text, NULL when empty): the keys of a run's ``meta`` that have no
   column of their own (not ``command``, ``comment``, ``priority``), as a JSON object.
   The observer never writes it; ``SqlStore.update_meta`` does (Sacredboard's tags and
@@ -275,6 +278,10 @@ class Experiment(Base):
     name = sa.Column(sa.String(32))
     md5sum = sa.Column(sa.String(32))
     base_dir = sa.Column(sa.String(64))
+    # added: the experiment's main file and its whole base_dir (the column above is cut to
+    # 64 characters), so that a worker finds the script of a queued run
+    mainfile = sa.Column(sa.Text)
+    base_dir_full = sa.Column(sa.Text)
     sources = relationship("Source", secondary=experiment_source_association, backref="experiments")
     repositories = relationship(
         "Repository", secondary=experiment_repository_association, backref="experiments"
@@ -289,6 +296,9 @@ class Experiment(Base):
         md5 = hashlib.md5(json.dumps(ex_info).encode("utf-8")).hexdigest()
         instance = session.query(cls).filter_by(name=name, md5sum=md5).first()
         if instance:
+            if instance.base_dir_full is None:  # made by an older version
+                instance.mainfile = ex_info.get("mainfile")
+                instance.base_dir_full = ex_info["base_dir"]
             return instance
         base_dir = ex_info["base_dir"]
         sources = {
@@ -308,6 +318,8 @@ class Experiment(Base):
             name=name,
             md5sum=md5,
             base_dir=_fit(base_dir, cls.base_dir),
+            mainfile=ex_info.get("mainfile"),
+            base_dir_full=base_dir,
             sources=list(sources.values()),
             repositories=list(repositories.values()),
             dependencies=list(dependencies.values()),
@@ -556,8 +568,8 @@ def unpack(typecode, blobs):
 def upgrade_schema(engine) -> None:
     """Bring a database made by the original SqlObserver up to this schema.
 
-    Only additive changes, so older readers keep working: the ``run.result_json`` and
-    ``run.meta_json`` columns, ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred 0.8.7
+    Only additive changes, so older readers keep working: the ``run.result_json``,
+    ``run.meta_json``, ``experiment.mainfile`` and ``experiment.base_dir_full`` columns, ``QUEUED`` in PostgreSQL's ``status_enum`` (Sacred 0.8.7
     lacked it), in PostgreSQL the index ``ix_metric_run_id_name_metric_id`` (built once,
     over the existing rows) and ``metric_chunk.first_step`` (lacking in the table's first
     version). Tables that are missing (``metric``, ``metric_chunk``, ``output_chunk``,
@@ -573,6 +585,13 @@ def upgrade_schema(engine) -> None:
         added += [
             f"ALTER TABLE run ADD COLUMN {c} TEXT"
             for c in ("result_json", "meta_json")
+            if c not in columns
+        ]
+    if inspector.has_table("experiment"):
+        columns = {c["name"] for c in inspector.get_columns("experiment")}
+        added += [
+            f"ALTER TABLE experiment ADD COLUMN {c} TEXT"
+            for c in ("mainfile", "base_dir_full")
             if c not in columns
         ]
     if inspector.has_table("metric_chunk"):

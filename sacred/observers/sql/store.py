@@ -139,6 +139,16 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
             self._meta_json = "meta_json" in columns
         return self._meta_json
 
+    def _has_mainfile(self) -> bool:
+        # added columns of the experiment table: asked again until they are there
+        if not getattr(self, "_mainfile", False):
+            try:
+                columns = {c["name"] for c in sa.inspect(self.engine).get_columns("experiment")}
+            except sa.exc.NoSuchTableError:
+                columns = ()
+            self._mainfile = "mainfile" in columns
+        return self._mainfile
+
     def _has_output_chunks(self) -> bool:
         # asked again until it is there (an observer of this version may add it any time)
         if not getattr(self, "_output_chunks", False):
@@ -177,6 +187,10 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
             ex.name.label("e_name"),
             ex.base_dir.label("e_base_dir"),
         ]
+        if self._has_mainfile():
+            cols += [ex.mainfile.label("e_mainfile"), ex.base_dir_full.label("e_base_dir_full")]
+        else:
+            cols += [sa.null().label("e_mainfile"), sa.null().label("e_base_dir_full")]
         return cols  # captured_out is read apart (see _records)
 
     def _select_stmt(self, full=False):
@@ -214,7 +228,9 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
             result = safe_restore(json.loads(r.result_json), "result")
         else:
             result = r.result
-        experiment = {"name": r.e_name, "base_dir": r.e_base_dir}
+        experiment = {"name": r.e_name, "base_dir": r.e_base_dir_full or r.e_base_dir}
+        if r.e_mainfile is not None:
+            experiment["mainfile"] = r.e_mainfile
         experiment = {k: v for k, v in experiment.items() if v is not None}
         experiment.update(experiments.get(r.experiment_id, {}))
         host = {

@@ -113,7 +113,7 @@ class SqlStoreWrites:
         """Write a run read from another store in the SqlObserver's tables; returns its id."""
         b.Base.metadata.create_all(self.engine)
         b.upgrade_schema(self.engine)  # a database of the original SqlObserver
-        self._result_json = self._meta_json = True
+        self._result_json = self._meta_json = self._mainfile = True
         self._has_tables = True
         self._metric_table = True
         self._output_chunks = True
@@ -233,6 +233,8 @@ class SqlStoreWrites:
             name=name,
             md5sum=md5,
             base_dir=b._fit(ex_info.get("base_dir"), b.Experiment.base_dir),
+            mainfile=ex_info.get("mainfile"),
+            base_dir_full=ex_info.get("base_dir"),
             sources=list(dict.fromkeys(stored_sources)),
             repositories=list(dict.fromkeys(repositories)),
             dependencies=list(dict.fromkeys(dependencies)),
