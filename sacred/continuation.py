@@ -22,7 +22,14 @@ from typing import Any, Optional
 
 from sacred.utils import SacredError
 
-__all__ = ("Continuation", "ContinuationError", "RESUMABLE", "segments_of", "output_marker")
+__all__ = (
+    "Continuation",
+    "ContinuationError",
+    "RESUMABLE",
+    "segments_of",
+    "close_segment",
+    "output_marker",
+)
 
 #: statuses a run can be resumed from without --force (and a RUNNING run whose heartbeat is old)
 RESUMABLE = ("FAILED", "INTERRUPTED", "TIMEOUT")
@@ -66,10 +73,37 @@ def segments_of(record: dict) -> list:
     segments = [dict(s) for s in stored if isinstance(s, dict)]
     if segments and segments[-1].get("stop") is None:
         last = segments[-1]
-        last["status"] = record.get("status")
-        if record.get("status") not in ("RUNNING", "QUEUED"):
+        status = record.get("status")
+        if status in ("RUNNING", "QUEUED"):
+            from sacred.store.base import RunStore
+
+            status = RunStore.live_state(record)
+            if status == "PROBABLY_DEAD":  # it died: it stopped with its last heartbeat
+                last["stop"] = _iso(record.get("heartbeat") or record.get("start_time"))
+        else:
             last["stop"] = _iso(record.get("stop_time"))
+        last["status"] = status
     return segments
+
+
+def close_segment(run) -> None:
+    """Write the end of a resumed run's last segment into ``meta.segments`` of the stores
+    of its observers (the end events carry no meta)."""
+    segments = run.meta_info.get("segments")
+    if not isinstance(segments, list) or not segments or run.stop_time is None:
+        return
+    segments[-1] = dict(segments[-1], stop=run.stop_time.isoformat(), status=run.status)
+    from sacred.store import open_store
+
+    for observer in run.observers:
+        location = getattr(observer, "store_location", None)
+        if location is None:
+            continue
+        try:
+            with open_store(location) as store:
+                store.update_meta(run._id, {"segments": segments})
+        except Exception as e:  # noqa: BLE001 (readers close it from the record anyway)
+            run.run_logger.debug("Could not close the segment in %r: %s", observer, e)
 
 
 class Continuation:
@@ -166,6 +200,9 @@ class Continuation:
         if self.kind == "resume":
             now = _utcnow()
             segments = segments_of(self.record)
+            if segments and segments[-1].get("stop") is None:  # forced: taken as dead
+                last = self.record.get("heartbeat") or self.record.get("start_time")
+                segments[-1].update(stop=_iso(last), status="PROBABLY_DEAD")
             trace = self.record.get("fail_trace")
             if segments and isinstance(trace, list) and trace:
                 segments[-1]["error"] = str(trace[-1]).strip()  # the exception line

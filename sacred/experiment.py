@@ -186,6 +186,14 @@ class Experiment(Ingredient):
         options = {**(options or {}), "--queue": True}
         return self.run(command_name, config_updates, named_configs, None, meta_info, options)._id
 
+    def sweep(self, updates_list, store, launcher="local", n_jobs=None, command=None, **kwargs):
+        """Run ``command`` once per config update of ``updates_list`` into ``store`` through a
+        launcher (local processes, submitit, dask, ray, or only queue them); see
+        ``sacred.launch.sweep``. Beyond the original Sacred."""
+        from sacred.launch.sweep import sweep
+
+        return sweep(self, updates_list, store, launcher, n_jobs, command, **kwargs)
+
     def _resume_store(self, run_id):
         """The store location of the first observer that can be read back (``store_location``)."""
         for observer in self.observers:

@@ -294,6 +294,10 @@ class Run:
         finally:
             self._warn_about_failed_observers()
             self._wait_for_observers()
+            if self.resumed and not self._start_failed:
+                from sacred.continuation import close_segment
+
+                close_segment(self)
 
         return self.result
 
@@ -388,8 +392,9 @@ class Run:
         for observer in self.observers:
             method = getattr(type(observer), "continued_event", None)
             if method is None or method is RunObserver.continued_event:
-                RunObserver.continued_event(observer, None, None, None, None, None, None, self._id)
-                raise CannotContinueError(f"{observer!r} cannot continue run {self._id!r}")
+                self._start_failed = True
+                self.observers = []  # none of them holds anything of this start
+                raise CannotContinueError.of(observer, self._id)
 
     def _command(self):
         return join_paths(self.main_function.prefix, self.main_function.signature.name)

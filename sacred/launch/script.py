@@ -37,8 +37,6 @@ def load_experiment(script: str, name: Optional[str] = None, prefer: Optional[st
     ``sys.path`` for its own imports. With several experiments in it, ``name`` picks one
     (``prefer`` picks one only if there are several: a recorded name, which may differ).
     """
-    from sacred.experiment import Experiment  # lazy: keeps `import sacred.launch` light
-
     path = os.path.abspath(os.fspath(script))
     try:
         key = (path, os.stat(path).st_mtime_ns, name)
@@ -58,7 +56,11 @@ def load_experiment(script: str, name: Optional[str] = None, prefer: Optional[st
             raise ScriptError(
                 f"The script {script} failed while loading: {type(e).__name__}: {e}"
             ) from e
-        found = {v.path: v for v in namespace.values() if isinstance(v, Experiment)}
+        # the class as the script imported it (importing sacred.experiment here would make
+        # an import cycle: experiment -> launch.sweep -> launch.task -> launch.script)
+        module = sys.modules.get("sacred.experiment")
+        experiment_class = module.Experiment if module is not None else ()
+        found = {v.path: v for v in namespace.values() if isinstance(v, experiment_class)}
         if name is None and len(found) > 1 and prefer in found:
             name = prefer
         if name is not None:

@@ -13,6 +13,13 @@ class CannotContinueError(SacredError):
     def __init__(self, message):
         super().__init__(message, print_traceback=False)
 
+    @classmethod
+    def of(cls, observer, _id) -> "CannotContinueError":
+        return cls(
+            f"The observer {type(observer).__name__} cannot continue the existing run {_id!r} "
+            "(it has no continued_event): remove it, or run a new run instead"
+        )
+
 
 class RunObserver:
     """Base class of all observers: every event is a no-op, subclasses override what they need.
@@ -41,10 +48,7 @@ class RunObserver:
         Observers that cannot do this raise ``CannotContinueError`` (the default), so that a
         run never silently starts a second record.
         """
-        raise CannotContinueError(
-            f"The observer {type(self).__name__} cannot continue the existing run {_id!r} "
-            "(it has no continued_event): remove it, or run a new run instead"
-        )
+        raise CannotContinueError.of(self, _id)
 
     def heartbeat_event(self, info, captured_out, beat_time, result):
         pass
