@@ -237,6 +237,8 @@ def open_observer(location: Any, **options):
         return cls(path, **options)
     if scheme in ("s3", "gs"):
         bucket, _, basedir = text.split("://", 1)[1].partition("/")
+        if scheme == "s3" and "region" not in options:  # the S3Observer insists on one
+            options["region"] = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         return cls(bucket, basedir.strip("/"), **options)
     if hasattr(cls, "for_journal") and scheme.startswith("mongodb"):
         return cls.for_journal(location, **options)
