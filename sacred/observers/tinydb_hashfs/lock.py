@@ -53,11 +53,17 @@ class FolderLock:
 
     def __init__(self, path):
         self.path = path
+        self._reset()
+
+    def _reset(self):
+        self._pid = os.getpid()
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd = None
 
     def __enter__(self):
+        if self._pid != os.getpid():  # a forked child: its parent's holders are not here
+            self._reset()
         self._thread_lock.acquire()
         try:
             if self._depth == 0:

@@ -222,6 +222,53 @@ def test_a_store_back_during_the_continued_run_gets_all_of_it(kind, tmp_path):
     assert not list((tmp_path / "journals").glob("*.jsonl"))  # removed once all is uploaded
 
 
+def test_continuing_a_run_that_is_not_there_starts_one_with_that_id(kind, tmp_path):
+    make_observer, open_ = STORE_KINDS[kind]
+    source = tmp_path / "demo.py"
+    source.write_text("print('demo')\n")
+    ex_info = {
+        "name": "demo",
+        "base_dir": str(tmp_path),
+        "sources": [("demo.py", "x")],
+        "dependencies": [],
+        "repositories": [],
+        "mainfile": "demo.py",
+    }
+    start = datetime.datetime(2026, 12, 7, 9, 0, 0, 250000)
+    observer = make_observer(tmp_path)
+    assert observer.continued_event(ex_info, "main", {}, start, {"seed": 1}, {}, 7) == 7
+    observer.completed_event(start, 3)
+    record = open_(tmp_path).get(7)
+    assert (record["status"], record["result"], record["start_time"]) == ("COMPLETED", 3, start)
+
+
+def test_store_location_reads_what_the_observer_wrote(monkeypatch):
+    from sacred.observers import S3Observer
+
+    for name, value in AWS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", service_url("SACRED_TEST_S3_URL"))
+    bucket = f"sacred-where-{uuid.uuid4().hex[:12]}"
+    observer = S3Observer(bucket, "deep/runs")  # the endpoint of the environment: a location
+    assert observer.store_location == f"s3://{bucket}/deep/runs"
+    observer.queued_event({**_NO_SOURCES}, "main", {}, None, {"a": 1}, {}, None)
+    from sacred.store import open_store
+
+    assert open_store(observer.store_location).get(1)["status"] == "QUEUED"
+    explicit = S3Observer(bucket, "deep/runs", endpoint_url=service_url("SACRED_TEST_S3_URL"))
+    assert explicit.store_location.get(1)["config"] == {"a": 1}  # a store on its client
+
+
+_NO_SOURCES = {
+    "name": "demo",
+    "base_dir": "/",
+    "sources": [],
+    "dependencies": [],
+    "repositories": [],
+    "mainfile": None,
+}
+
+
 # ---------------------------------------------------------------- claims raced by processes
 @pytest.fixture(scope="module")
 def fake_gcs():
