@@ -16,6 +16,8 @@ The caches cannot grow without bound:
 
 * the cache of a folder that was not read for ``MAX_AGE_DAYS`` days is removed (checked at
   most once a day, when a store opens its cache; opening marks the cache as used);
+* the caches of earlier folders at the same real path (other inodes: folders since removed
+  or moved away) are removed when a new folder there gets its cache;
 * the numpy copies of long metrics of one folder take at most ``METRICS_CAP`` bytes: when a
   new one is written, the least recently read ones are removed until they fit.
 
@@ -87,20 +89,38 @@ def store_cache_dir(basedir):
 
 
 def open_store_cache(basedir):
-    """``store_cache_dir(basedir)``, marked as used; caches not used for long are removed."""
+    """``store_cache_dir(basedir)``, marked as used; caches not used for long, and those of
+    folders that were at the same path before (a folder made anew), are removed."""
     folder = store_cache_dir(basedir)
     if folder is not None:
-        mark_used(folder)
+        if not mark_used(folder):  # new: the caches of earlier folders there are stale
+            _remove_same_path(folder)
         _prune(os.path.dirname(folder), keep=folder)
     return folder
 
 
-def mark_used(path) -> None:
-    """Set the time of ``path`` (a cache folder or file) to now, if it is there."""
+def mark_used(path) -> bool:
+    """Set the time of ``path`` (a cache folder or file) to now; False if it is not there."""
     try:
         os.utime(path)
     except OSError:
-        pass
+        return False
+    return True
+
+
+def _remove_same_path(folder) -> None:
+    """Remove the caches of other folders (other inodes) with the real path of ``folder``'s."""
+    import shutil
+
+    root, name = os.path.split(folder)
+    suffix = name[name.rindex("-") :]
+    try:
+        with os.scandir(root) as entries:
+            stale = [e.path for e in entries if e.name.endswith(suffix) and e.name != name]
+    except OSError:
+        return
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _prune(root, keep, now=None) -> None:

@@ -238,3 +238,19 @@ def test_metric_caches_are_capped_least_recently_read_first(tmp_path, monkeypatc
     assert cached == ["metrics_1.npz", "metrics_3.npz"]
     values = store.metrics(2)["loss"]["values"]  # read from metrics.json again
     assert len(values) == 30_000 and max(values) == 50.0
+
+
+def test_caches_of_earlier_folders_at_the_same_path_are_removed(tmp_path, user_cache):
+    """A folder made anew at a path (with another inode) gets a cache of its own; those of
+    the folders that were there before go."""
+    basedir = tmp_path / "runs"
+    basedir.mkdir()
+    own = cache_dir.store_cache_dir(str(basedir))
+    root, name = os.path.split(own)
+    digest = name.rsplit("-", 1)[1]
+    before = os.path.join(root, f"1-2-{digest}")  # an earlier folder there (its inode was 2)
+    other = os.path.join(root, "1-2-0123456789abcdef")  # another path's
+    for folder in (before, other):
+        os.makedirs(folder)
+    assert open_store(str(basedir)).count() == 0
+    assert sorted(os.listdir(root)) == sorted([".pruned", name, "1-2-0123456789abcdef"])
