@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from _synthetic import EXPERIMENT, HOST, outline  # noqa: E402
 
 from sacred.observers import _jsonio  # noqa: E402
+from sacred.observers.file_storage.cache_dir import store_cache_dir  # noqa: E402
 from sacred.observers.file_storage.store import FileStore  # noqa: E402
 
 QUERY = "config.optimizer.name == 'adam' and lr < 0.05 and status == 'COMPLETED'"
@@ -119,9 +120,10 @@ def cold_read(basedir, run_id) -> float:
     """Seconds to read one long metric in a new process (numpy cache removed first)."""
     import subprocess
 
-    for name in os.listdir(os.path.join(basedir, ".sacred_cache")):
+    cache = store_cache_dir(basedir)  # in the user's cache directory
+    for name in os.listdir(cache):
         if name.startswith("metrics_"):
-            os.remove(os.path.join(basedir, ".sacred_cache", name))
+            os.remove(os.path.join(cache, name))
     code = (
         "import sys, time; sys.path.insert(0, sys.argv[1]);"
         "from sacred.observers.file_storage.store import FileStore;"
@@ -212,8 +214,13 @@ def main():
             f"metric of {args.points} points -> 2000 points, metrics.json parsed before "
             f"(numpy cache): median {statistics.median(times) * 1000:.1f} ms"
         )
+        others = sorted(n for n in os.listdir(basedir) if not n.isdigit())
+        print(f"base folder: the run folders and {others} (the sidecar the bench hid)")
     finally:
         if not args.dir:
+            cache = store_cache_dir(basedir)
+            if cache is not None:
+                shutil.rmtree(cache, ignore_errors=True)
             shutil.rmtree(basedir, ignore_errors=True)
 
 
