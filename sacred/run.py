@@ -193,9 +193,13 @@ class Run:
                 with open(filename, "wb") as f:
                     f.write(path_or_bytes)
                 self._emit_artifact_added(name, filename, {"checkpoint": True}, None)
-            return
-        filename = os.path.abspath(os.fspath(path_or_bytes))
-        self._emit_artifact_added(name, filename, {"checkpoint": True}, None)
+        else:
+            filename = os.path.abspath(os.fspath(path_or_bytes))
+            self._emit_artifact_added(name, filename, {"checkpoint": True}, None)
+        if self._beat_pending:
+            # a heartbeat now: the metrics and output up to the checkpoint are stored with it,
+            # so a run resumed from it finds them (not only what the last periodic beat sent)
+            self._periodic_heartbeat()
 
     def open_checkpoint(self, name="checkpoint"):
         """The newest checkpoint saved as ``name`` by this run (or before it was resumed), as
