@@ -302,7 +302,8 @@ class FileStorageObserver(RunObserver):
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         with self._lock:
             self.save_file(filename, name)
-            if name not in self.run_entry["artifacts"]:  # the same name again replaces it
+            # listed once per add, as the original does, except a checkpoint: it replaces
+            if not (_is_checkpoint(metadata) and name in self.run_entry["artifacts"]):
                 self.run_entry["artifacts"].append(name)
             self.save_run_entry()
 
@@ -532,3 +533,8 @@ def _encode_values(values, kinds=None):
     if not _jsonio.is_plain(values):
         values = flatten(list(values))
     return _jsonio.encode_items(values, 3).encode("ascii")
+
+
+def _is_checkpoint(metadata) -> bool:
+    """An artifact saved by ``Run.save_checkpoint``: it replaces the one of its name."""
+    return isinstance(metadata, dict) and metadata.get("checkpoint") is True
