@@ -45,7 +45,6 @@ FIRST_WINS = {
     "sqlite": _first_wins("SQL"),
     "sqlite_queued": _first_wins("SQL"),
     "postgresql": _first_wins("SQL"),
-    "tinydb": _first_wins("TinyDB"),
 }
 
 

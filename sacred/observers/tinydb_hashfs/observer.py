@@ -15,6 +15,7 @@ import warnings
 
 from sacred.__about__ import __version__
 from sacred.observers.base import RunObserver
+from sacred.observers.checkpoints import is_checkpoint
 
 __all__ = ("TinyDbObserver", "load_bases")
 
@@ -102,11 +103,35 @@ class TinyDbObserver(RunObserver):
         if isinstance(stored, dict) and isinstance(own, dict):
             doc["meta"] = {**{k: v for k, v in stored.items() if k not in own}, **own}
 
-    def _store_file(self, filename):
-        """Put ``filename`` into the HashFS (unless there); return (id, open handle)."""
-        address = self.fs.put(filename)
+    def _store_file(self, filename, address=None):
+        """Put ``filename`` into the HashFS (unless there); return (id, open handle).
+
+        Called under the folder's lock, in the hold of the save that refers to the file: a
+        replaced checkpoint's file is removed under that lock when no entry refers to it
+        (``_forget_file``). ``address``: where the file was put before the lock was taken
+        (a large file takes a while); put again if it has gone since."""
+        if address is None or not os.path.isfile(address.abspath):
+            address = self.fs.put(filename)
         handle = load_bases().BufferedReaderWrapper(open(address.abspath, "rb"))
         return address.id, handle
+
+    def _forget_file(self, file_id):
+        """Remove the HashFS file ``file_id`` unless an entry of the folder refers to it (the
+        HashFS holds each content once, for every run). Called under the folder's lock."""
+        folder = self.root or _folder_of(self.db)
+        if folder is None or not isinstance(file_id, str):
+            return  # entries it cannot read: the file stays
+        try:
+            with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as f:
+                if file_id in f.read():  # an entry's file id, or a file handle's tag
+                    return
+        except OSError:
+            return
+        path = self.fs.realpath(file_id)
+        hashfs = os.path.join(os.path.abspath(self.fs.root), "")
+        if path and os.path.abspath(path).startswith(hashfs):
+            with contextlib.suppress(OSError):
+                os.remove(path)  # its empty folders stay (a put may be making them)
 
     def save_sources(self, ex_info):
         base_dir = ex_info["base_dir"]
@@ -127,6 +152,10 @@ class TinyDbObserver(RunObserver):
         experiment (sources saved), command, host, config and meta; no start time."""
         if self.overwrite is not None:
             raise RuntimeError("Can't overwrite with QUEUED run.")
+        with self._lock:
+            return self._queue(ex_info, command, host_info, config, meta_info, _id)
+
+    def _queue(self, ex_info, command, host_info, config, meta_info, _id):
         self.db_run_id = None
         self.metric_entries = {}
         experiment = dict(ex_info)
@@ -262,17 +291,36 @@ class TinyDbObserver(RunObserver):
         self.save()
 
     def resource_event(self, filename):
-        file_id, handle = self._store_file(filename)
-        if [filename, file_id] not in [r[:2] for r in self.run_entry["resources"]]:
-            self.run_entry["resources"].append([filename, file_id, handle])
-            self.save()
-        else:
-            handle.close()
+        address = self.fs.put(filename)
+        with self._lock:
+            file_id, handle = self._store_file(filename, address)
+            if [filename, file_id] not in [r[:2] for r in self.run_entry["resources"]]:
+                self.run_entry["resources"].append([filename, file_id, handle])
+                self.save()
+            else:
+                handle.close()
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
-        file_id, handle = self._store_file(filename)
-        self.run_entry["artifacts"].append([name, filename, file_id, handle])
-        self.save()
+        """Add the artifact to the entry; a checkpoint whose name the entry lists already
+        replaces the last artifact of that name, and its old file is removed unless an
+        entry still refers to it."""
+        address = self.fs.put(filename)
+        with self._lock:
+            file_id, handle = self._store_file(filename, address)
+            artifacts = self.run_entry["artifacts"]
+            entry = [name, filename, file_id, handle]
+            names = [a[0] for a in artifacts]
+            if is_checkpoint(metadata) and name in names:
+                index = len(names) - 1 - names[::-1].index(name)
+                old, artifacts[index] = artifacts[index], entry
+                self.save()
+                if len(old) > 3 and hasattr(old[3], "close"):
+                    old[3].close()
+                if old[2] != file_id:
+                    self._forget_file(old[2])
+            else:
+                artifacts.append(entry)
+                self.save()
 
     def log_metrics(self, metrics_by_name, info):
         """Append the new points to one entry per metric in the table ``metrics``:

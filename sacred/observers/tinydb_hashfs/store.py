@@ -264,7 +264,8 @@ class TinyDbStore(RunStore):
         return open(self._path(file_id, what), "rb")
 
     def open_artifact(self, run_id, name):
-        for entry in self._find(run_id)[1]["artifacts"]:
+        """The artifact ``name``; of a name listed more than once, the last one added."""
+        for entry in reversed(self._find(run_id)[1]["artifacts"]):
             if entry.get("name") == name:
                 return self._open(entry.get("file_id"), f"artifact {name!r}")
         raise RunNotFoundError(f"Run {run_id!r} has no artifact {name!r}")
@@ -388,19 +389,23 @@ class TinyDbStore(RunStore):
                     del entries[doc_id_]
             return runs
 
-        runs = self._rewrite(remove)
-        used = set()
-        for entry in runs.values():
-            used |= _file_ids(_record(_decode(entry)))
-        for file_id in _file_ids(record) - used:
-            try:
-                path = self._path(file_id, f"file {file_id!r} of run {run_id!r}")
-            except OutsideStoreError as e:  # never removed: not the store's
-                warnings.warn(f"{e}; left alone", stacklevel=2)
-                continue
-            except RunNotFoundError:  # gone already
-                continue
-            self.fs.delete(path)
+        from sacred.observers.tinydb_hashfs.lock import folder_lock
+
+        # under the lock: an observer saves an entry that refers to a file under it too
+        with folder_lock(self.root):
+            runs = self._rewrite(remove)
+            used = set()
+            for entry in runs.values():
+                used |= _file_ids(_record(_decode(entry)))
+            for file_id in _file_ids(record) - used:
+                try:
+                    path = self._path(file_id, f"file {file_id!r} of run {run_id!r}")
+                except OutsideStoreError as e:  # never removed: not the store's
+                    warnings.warn(f"{e}; left alone", stacklevel=2)
+                    continue
+                except RunNotFoundError:  # gone already
+                    continue
+                self.fs.delete(path)
         self._tables = None
 
 
