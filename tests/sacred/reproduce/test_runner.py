@@ -108,10 +108,16 @@ def _two_scripts(project):
 def test_a_record_without_main_file_needs_script_when_several_sources_create_experiments(
     project, tmp_path, monkeypatch
 ):
-    pytest.importorskip("sqlalchemy")
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    import json
+
+    url = str(tmp_path / "runs")
     _two_scripts(project)
     original = run_script(project / "exp.py", url)
+    # a record without its main file (as SQL records written before mainfile was stored)
+    run_json = tmp_path / "runs" / str(original._id) / "run.json"
+    record = json.loads(run_json.read_text())
+    del record["experiment"]["mainfile"]
+    run_json.write_text(json.dumps(record))
     monkeypatch.chdir(tmp_path)
 
     with pytest.raises(SourceError) as e:
