@@ -4,9 +4,10 @@ TinyDB has no lock: each change reads the whole ``metadata.json``, changes it an
 back, so two writers at once lose each other's changes, and a table object guesses its next
 document id from what it read before. Every writer of this package (``TinyDbObserver``,
 ``TinyDbStore.update_meta``/``claim``/``delete``) holds this lock around each
-read-change-write: an OS lock on the file ``metadata.json.lock`` beside the database
-(``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows, which is untested), plus a thread
-lock, since one process may hold several observers of one folder. The lock is re-entrant
+read-change-write: an OS lock (``fcntl.flock``, advisory, on ``metadata.json`` itself, which
+TinyDB rewrites in place, so the folder holds only what the original puts there; on Windows,
+untested, ``msvcrt.locking`` on a file ``metadata.json.lock`` beside it, since Windows locks
+are mandatory), plus a thread lock, since one process may hold several observers of one folder. The lock is re-entrant
 within a thread. Tools that do not take it (the original Sacred's observer, TinyDB itself)
 are not kept out: TinyDB stays a store for one machine and a few writers.
 
@@ -20,7 +21,7 @@ import threading
 
 __all__ = ("folder_lock", "LOCK_NAME")
 
-LOCK_NAME = "metadata.json.lock"
+LOCK_NAME = "metadata.json.lock" if os.name == "nt" else "metadata.json"
 
 if os.name == "nt":  # pragma: no cover (Windows)
     import msvcrt
