@@ -7,9 +7,27 @@ SQL row). A plain ``add_artifact`` with a repeated name keeps the original's beh
 name is listed once per call, and readers open the last one added.
 """
 
-__all__ = ("is_checkpoint",)
+import os
+import shutil
+
+__all__ = ("is_checkpoint", "replace_copy")
 
 
 def is_checkpoint(metadata) -> bool:
     """Whether an artifact event's ``metadata`` marks a checkpoint (``{"checkpoint": True}``)."""
     return isinstance(metadata, dict) and metadata.get("checkpoint") is True
+
+
+def replace_copy(copy, filename) -> str:
+    """Give the journal's kept ``copy`` of a replaced checkpoint the content of ``filename``
+    (the checkpoint replacing it), atomically; returns ``copy``. The copy keeps its name:
+    a journal names its copies by their count, and one of a run's checkpoints is kept at
+    a time."""
+    tmp = f"{copy}.tmp{os.getpid()}"
+    try:
+        shutil.copyfile(filename, tmp)
+        os.replace(tmp, copy)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return copy

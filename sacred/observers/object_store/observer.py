@@ -17,6 +17,7 @@ import time
 from sacred.dependencies import get_digest as _md5
 from sacred.observers import journal as _journal
 from sacred.observers.base import RunObserver
+from sacred.observers.checkpoints import is_checkpoint, replace_copy
 from sacred.observers.object_store.continued import ContinuedRuns
 from sacred.observers.object_store.layout import RUN_FILES as _RUN_FILES
 from sacred.observers.object_store.layout import iso as _iso
@@ -328,17 +329,19 @@ class ObjectStoreObserver(ContinuedRuns, RunObserver):
                 f"The list of blacklisted files is: {list(_RUN_FILES)}"
             )
         kwargs = dict(name=name, filename=filename, metadata=metadata, content_type=content_type)
-        self._artifacts.append([kwargs, None, self._seq() if seq is None else seq])
-        self.run_entry["artifacts"].append(name)
+        record = [kwargs, source, self._seq() if seq is None else seq]
+        if is_checkpoint(metadata) and name in self.run_entry["artifacts"]:
+            # replaces the object of its name, and the event of the artifact it replaces
+            old = [r for r in self._artifacts if r[0]["name"] == name][-1:]
+            self._artifacts = [r for r in self._artifacts if not (old and r is old[0])]
+            if old and old[0][1] and not source and self._journaling:
+                record[1] = replace_copy(old[0][1], filename)  # the journal's copy
+        else:
+            self.run_entry["artifacts"].append(name)
+        self._artifacts.append(record)
         if self._claimed:
-            self._pending[s3_join(self.dir, name)] = (
-                "file",
-                source or filename,
-                content_type,
-                self._artifacts[-1],
-            )
-        elif source:
-            self._artifacts[-1][1] = source
+            path = record[1] or filename
+            self._pending[s3_join(self.dir, name)] = ("file", path, content_type, record)
         self._mark("run.json")
         if flush:
             self._flush()
