@@ -120,15 +120,16 @@ def sacred_start(store, tmp, n):
 
 
 def sacred_scalars(store, tmp, n):
-    def main(_run):
+    def main(_run, points):
         log = _run.log_scalar
-        for i in range(n):
+        for i in range(points):
             log("loss", 1.0 / (i + 1), i)
 
     observer, _ = _sacred_observer(store, tmp)
-    ex = _sacred_experiment(observer, main)
+    ex = _sacred_experiment(observer, main, {"points": 0})
+    ex.run()  # the first run creates the folder or the tables (as MLflow's are, untimed)
     start = time.perf_counter()
-    ex.run()
+    ex.run(config_updates={"points": n})
     return time.perf_counter() - start
 
 
@@ -159,7 +160,8 @@ def sacred_list(store, tmp, n):
 # ---------------------------------------------------------------------------- MLflow
 def _mlflow(store, tmp):
     mlflow = _need("mlflow")
-    if store == "file":
+    if store == "file":  # in maintenance mode since MLflow 3, allowed on request
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
         mlflow.set_tracking_uri("file://" + os.path.join(tmp, "mlruns"))
     else:
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
@@ -314,14 +316,17 @@ def aim_scalars(store, tmp, n):
 
 
 def trackio_scalars(store, tmp, n):
+    import contextlib
+
     trackio = _need("trackio")
     os.environ["TRACKIO_DIR"] = tmp
-    start = time.perf_counter()
-    trackio.init(project="bench")
-    for i in range(n):
-        trackio.log({"loss": 1.0 / (i + 1)}, step=i)
-    trackio.finish()
-    return time.perf_counter() - start
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # its banner
+        start = time.perf_counter()
+        trackio.init(project="bench")
+        for i in range(n):
+            trackio.log({"loss": 1.0 / (i + 1)}, step=i)
+        trackio.finish()
+        return time.perf_counter() - start
 
 
 # ---------------------------------------------------------------------------- the table
