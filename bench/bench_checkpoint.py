@@ -45,6 +45,7 @@ def _locations(tmp, kinds):
 
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the S3Observer needs one
         os.environ["AWS_ENDPOINT_URL"] = os.environ["SACRED_TEST_S3_URL"]
         bucket = f"bench-{uuid.uuid4().hex[:12]}"
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
