@@ -151,6 +151,10 @@ class Worker:
         record = self.store.get(run_id)
         if record.get("status") not in ("QUEUED", "RUNNING"):
             return None  # finished meanwhile (a late heartbeat of a slow worker)
+        if record.get("status") == "RUNNING" and not self._lapsed(
+            record.get("heartbeat") or record.get("start_time")
+        ):
+            return None  # its worker is beating again: it keeps the run (our claim stays unused)
         if attempt > 1:
             self.say(
                 f"Run {run_id}: the lease of {claims[-1]['worker']} ran out; attempt {attempt}"
