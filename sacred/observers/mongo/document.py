@@ -9,7 +9,12 @@ one by one, so keys others added (``MongoStore.update_meta``) are never overwrit
 
 import sys
 
-from sacred.observers.mongo.driver import force_bson_encodeable, too_large, utf8
+from sacred.observers.mongo.driver import (
+    force_bson_encodeable,
+    ignore_errors,
+    too_large,
+    utf8,
+)
 from sacred.observers.mongo.overflow import MOVABLE
 from sacred.serializer import flatten
 
@@ -41,6 +46,7 @@ class RunDocument:
         self.output_bytes = 0
         self.needs_full_save = False  # after an error: every field is written again
         self.pipeline_ok = True  # False once the server refused an update pipeline
+        self.replaced = []  # GridFS files of replaced artifacts: deleted after the next write
 
     # ------------------------------------------------------------ changes
     def set(self, field, value):
@@ -70,8 +76,14 @@ class RunDocument:
             self.entry["resources"].append(resource)
             self.dirty.add("resources")
 
-    def add_artifact(self, artifact):
-        """``artifact`` is ``{"name", "file_id"}``."""
+    def add_artifact(self, artifact, replace=False):
+        """``artifact`` is ``{"name", "file_id"}``. ``replace`` (a checkpoint): the artifacts
+        of its name leave the list, and their files are deleted once the list is written."""
+        if replace:
+            artifacts = self.entry["artifacts"]
+            old = [a for a in artifacts if a.get("name") == artifact["name"]]
+            self.entry["artifacts"] = [a for a in artifacts if a not in old]
+            self.replaced += [a["file_id"] for a in old if a.get("file_id") is not None]
         self.entry["artifacts"].append(artifact)
         self.dirty.add("artifacts")
 
@@ -133,6 +145,9 @@ class RunDocument:
         self.dirty.clear()
         self.needs_full_save = False
         self.output_synced = cout
+        for file_id in self.replaced:  # no longer listed in the stored document
+            ignore_errors(self.where.fs.delete, file_id)
+        self.replaced = []
 
     def _update(self, sets, append, upsert):
         import pymongo.errors

@@ -43,6 +43,7 @@ import time
 import warnings
 
 from sacred.observers.base import RunObserver
+from sacred.observers.checkpoints import is_checkpoint
 from sacred.observers.mongo.continued import ContinuedRun
 from sacred.observers.mongo.document import RunDocument
 from sacred.observers.mongo.driver import (
@@ -444,7 +445,8 @@ class MongoObserver(ContinuedRun, RunObserver):
     def _store_artifact(self, name, filename, metadata, content_type):
         run_id = self.run_entry["_id"]
         artifact = self._files.store_artifact(run_id, name, filename, metadata, content_type)
-        self._document.add_artifact(artifact)
+        # a checkpoint (Run.save_checkpoint) replaces the artifact of its name
+        self._document.add_artifact(artifact, replace=is_checkpoint(metadata))
 
     def insert(self):
         """Insert ``run_entry``, choosing the next free integer id if it has none."""

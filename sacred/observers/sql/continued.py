@@ -104,36 +104,54 @@ class ContinuedRun:
         self, session, ex_info, command, host_info, start_time, config, meta_info, _id
     ):
         """Continue the run ``_id`` in ``session`` (or start it, if there is none)."""
+        import sqlalchemy as sa
+
         from sacred.observers.sql.schema import Experiment, Host, Run, _fit  # lazy
 
-        run = None
-        if _id is not None:
-            run = session.query(Run).filter_by(run_id=str(_id)).first()
-        if run is None:
+        key = None if _id is None else str(_id)
+        stored = None if key is None else output.stored_state(session, key)
+        if stored is None:
             return self._apply_started_event(
                 session, ex_info, command, host_info, start_time, config, meta_info, _id
             )
         with session.no_autoflush:
-            run.experiment = Experiment.get_or_create(ex_info, session)
-            run.host = Host.get_or_create(host_info, session)
-        run.command = _fit(command, Run.command)
-        run.config = json.dumps(flatten(config))
-        for column, value in meta_columns(meta_info).items():
-            setattr(run, column, value)
-        run.status = "RUNNING"
-        if run.start_time is None:
-            run.start_time = start_time
-        run.heartbeat = start_time
-        run.stop_time = None
-        run.fail_trace = None
-        session.flush()
-        self.run = run
-        self.run_id = run.run_id
-        state, text = output.stored_state(session, run.run_id)
+            experiment = Experiment.get_or_create(ex_info, session)
+            host = Host.get_or_create(host_info, session)
+        if experiment.experiment_id is None or host.host_id is None:
+            session.add_all([experiment, host])
+            session.flush()
+        run = Run.__table__
+        update = (
+            run.update()
+            .where(run.c.run_id == key)
+            .values(
+                experiment_id=experiment.experiment_id,
+                host_id=host.host_id,
+                command=_fit(command, Run.command),
+                config=json.dumps(flatten(config)),
+                status="RUNNING",
+                start_time=sa.func.coalesce(run.c.start_time, start_time),
+                heartbeat=start_time,
+                stop_time=None,
+                fail_trace=None,
+                **meta_columns(meta_info),
+            )
+        )
+        connection = session.connection()
+        if connection.dialect.update_returning:
+            first_start = connection.execute(update.returning(run.c.start_time)).scalar()
+        else:
+            connection.execute(update)
+            first_start = connection.execute(
+                sa.select(run.c.start_time).where(run.c.run_id == key)
+            ).scalar()
+        self.run = None
+        self.run_id = key
+        state, text = stored
         self._output_next = (state,)
         self._cout_next = text  # (the path without output_chunk)
         if self._journal is not None and self._journal.path is None:
-            self._journal.prefix = f"sacred_sql_{run.run_id}_"
+            self._journal.prefix = f"sacred_sql_{key}_"
         if self._start_kwargs is not None:
             # a journal names the run's own start time: ``sacred sync`` finds the run by it
-            self._start_kwargs = dict(self._start_kwargs, start_time=run.start_time, _id=_id)
+            self._start_kwargs = dict(self._start_kwargs, start_time=first_start, _id=_id)

@@ -5,8 +5,10 @@ SQLAlchemy is imported by these functions, not by this module: the observer impo
 """
 
 import importlib.util
+import os
+import threading
 
-__all__ = ("import_sqlalchemy", "create_engine", "is_transient", "describe")
+__all__ = ("import_sqlalchemy", "create_engine", "shared_engine", "is_transient", "describe")
 
 
 def import_sqlalchemy():
@@ -36,6 +38,43 @@ def create_engine(url, echo=False):
         # one in-memory database shared by the main and the heartbeat thread
         kwargs = {"poolclass": sa.pool.StaticPool, "connect_args": {"check_same_thread": False}}
     return sa.create_engine(url, echo=echo, **kwargs)
+
+
+_SHARED = {}  # (process id, URL, echo) -> engine
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine(url, echo=False):
+    """The engine of ``url`` that the SqlObservers of this process share: a new observer
+    for each run (``sacred worker``, sweeps, ``open_observer``) reuses its connections
+    instead of connecting anew (20-30 ms a run to PostgreSQL). An in-memory SQLite database
+    is never shared (each observer has its own). After a fork, the child makes its own."""
+    sa = import_sqlalchemy()
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        return create_engine(parsed, echo)
+    key = (os.getpid(), parsed.render_as_string(hide_password=False), bool(echo))
+    with _SHARED_LOCK:
+        engine = _SHARED.get(key)
+        if engine is None:
+            engine = _SHARED[key] = create_engine(parsed, echo)
+    return engine
+
+
+_INHERITED = []  # in a forked child: the parent's engines, never used nor closed here
+
+
+def _forget_shared_engines():
+    """In a forked child: the parent's engines are left alone (closing, or collecting,
+    their connections would end the parent's sessions); the child makes its own."""
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+    _INHERITED.extend(_SHARED.values())
+    _SHARED.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_shared_engines)
 
 
 def is_transient(error) -> bool:

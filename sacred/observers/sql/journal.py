@@ -17,6 +17,7 @@ A run that ended with nothing journaled has its rows deleted with its last event
 import logging
 
 from sacred.observers import journal as _journal
+from sacred.observers.checkpoints import is_checkpoint
 
 __all__ = ("EventJournal", "apply", "replay")
 
@@ -215,10 +216,12 @@ def _arguments(e, epoch_seconds) -> dict:
     writers, e.g. a QueueObserver's, carry every argument of the observer event)."""
     kwargs = dict(e.kwargs)
     if e.event == "artifact_event":
+        checkpoint = is_checkpoint(kwargs.get("metadata"))
         return {
             "name": kwargs["name"],
             "filename": kwargs["filename"],
             "stored_copy": e.files.get("filename"),
+            "replace": bool(kwargs.get("replace")) or checkpoint,
         }
     if e.event == "resource_event":
         return {"filename": kwargs["filename"], "stored_copy": e.files.get("filename")}

@@ -24,7 +24,6 @@ SQLAlchemy is imported when an observer is built, never by ``import sacred`` nor
 it, are imported inside the methods that use them.
 """
 
-import datetime
 import itertools
 import json
 import logging
@@ -33,14 +32,20 @@ import random
 import threading
 import time
 import warnings
-from operator import sub
 
 from sacred.observers.base import RunObserver
+from sacred.observers.checkpoints import is_checkpoint
 from sacred.observers.journal import sync as _journal_sync
-from sacred.observers.sql import journal, output
+from sacred.observers.sql import journal, output, tables
 from sacred.observers.sql.continued import ContinuedRun
-from sacred.observers.sql.engine import create_engine, describe, is_transient
-from sacred.observers.sql.rows import insert_points, result_columns, sqlite_insert, storable_text
+from sacred.observers.sql.engine import describe, is_transient, shared_engine
+from sacred.observers.sql.rows import (
+    epoch_seconds,
+    insert_points,
+    result_columns,
+    sqlite_insert,
+    storable_text,
+)
 from sacred.serializer import flatten
 from sacred.utils import ObserverError
 
@@ -50,25 +55,8 @@ DEFAULT_SQL_PRIORITY = 40
 
 logger = logging.getLogger("sacred.observers.sql")
 
-_EPOCH = datetime.datetime(1970, 1, 1)
 _FINAL_EVENTS = ("completed_event", "interrupted_event", "failed_event")
 _START_EVENTS = ("started_event", "continued_event")
-
-
-def _epoch_seconds(stamps):
-    """Timestamps (naive UTC datetimes, aware datetimes or numbers) as float epoch seconds."""
-    try:
-        return list(
-            map(datetime.timedelta.total_seconds, map(sub, stamps, itertools.repeat(_EPOCH)))
-        )
-    except TypeError:
-        return [_one_epoch_second(t) for t in stamps]
-
-
-def _one_epoch_second(t):
-    if isinstance(t, datetime.datetime):
-        return t.timestamp() if t.tzinfo is not None else (t - _EPOCH).total_seconds()
-    return None if t is None else float(t)
 
 
 class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
@@ -100,7 +88,8 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
         retry_timeout=10.0,
         retry_interval=0.5,
     ):
-        engine = create_engine(url, echo)  # first: says how to install SQLAlchemy if missing
+        # first: says how to install SQLAlchemy if missing; one engine per URL and process
+        engine = shared_engine(url, echo)
         from sqlalchemy.orm import scoped_session, sessionmaker
 
         session = scoped_session(sessionmaker(bind=engine))
@@ -190,17 +179,18 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             self._new_journal(_id)
             kw = {} if start is None else {"start_time": start["start_time"]}
             try:
-                self._create_tables()
-                self.run, new_id = self._insert_run(
-                    ex_info,
-                    command,
-                    host_info,
-                    config,
-                    meta_info,
-                    _id,
-                    status,
-                    journal_row=None if start is None else (self._journal.id, 0),
-                    **kw,
+                self.run, new_id = self._on_tables(
+                    lambda: self._insert_run(
+                        ex_info,
+                        command,
+                        host_info,
+                        config,
+                        meta_info,
+                        _id,
+                        status,
+                        journal_row=None if start is None else (self._journal.id, 0),
+                        **kw,
+                    )
                 )
             except Exception as e:
                 if not is_transient(e):
@@ -222,29 +212,20 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 self._start_kwargs = start
                 self._pending.append(("started_event", start, 0))
                 return _id
-            self.run_id = self.run.run_id
+            # (not self.run.run_id: reading it after the commit would open a transaction
+            # that holds a connection of the shared engine until the next event)
+            self.run_id = str(new_id)
             if self._journal.path is None:
                 self._journal.prefix = f"sacred_sql_{new_id}_"  # its name has the run's id
             if start is not None:
                 self._start_kwargs = dict(start, _id=new_id)
             return new_id
 
-    def _create_tables(self):
-        from sacred.observers.sql.schema import Base, upgrade_schema  # lazy: imports SQLAlchemy
+    def _on_tables(self, write):
+        return tables.with_tables(self.engine, write)
 
-        # Processes starting at once on an empty PostgreSQL database race to create the
-        # tables and the enum type; the loser retries and then finds them.
-        for attempt in range(6):
-            try:
-                Base.metadata.create_all(self.engine)
-                upgrade_schema(self.engine)  # a database of the original SqlObserver
-                return
-            except Exception as e:
-                # a database that is away: no use waiting (SQLite says "already exists" of
-                # a table another process made meanwhile in an OperationalError too)
-                if attempt == 5 or (is_transient(e) and "already exists" not in str(e)):
-                    raise
-                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+    def _create_tables(self) -> bool:
+        return tables.ensure_tables(self.engine)
 
     def _insert_run(
         self, ex_info, command, host_info, config, meta_info, _id, status, journal_row=None, **kw
@@ -368,7 +349,7 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             name: {
                 "steps": series["steps"],
                 "values": series["values"],
-                "timestamps": _epoch_seconds(series["timestamps"]),
+                "timestamps": epoch_seconds(series["timestamps"]),
             }
             for name, series in metrics_by_name.items()
         }
@@ -378,7 +359,10 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
         self._submit("resource_event", {"filename": filename})
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
-        self._submit("artifact_event", {"name": name, "filename": filename})
+        kwargs = {"name": name, "filename": filename}
+        if is_checkpoint(metadata):
+            kwargs["replace"] = True  # Run.save_checkpoint: it replaces the one of its name
+        self._submit("artifact_event", kwargs)
 
     def completed_event(self, stop_time, result):
         self._submit("completed_event", {"stop_time": stop_time, "result": result})
@@ -410,6 +394,11 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 return  # no run started (or only queued)
             if event == "heartbeat_event":  # a heartbeat replaces an unwritten older one
                 self._pending = [op for op in self._pending if op[0] != event]
+            elif kwargs.get("replace"):  # so does a checkpoint, of its name
+                older = [op for op in self._pending if _same_checkpoint(op, kwargs)]
+                for op in older:
+                    self._forget_copy(op[1])
+                self._pending = [op for op in self._pending if op not in older]
             self._pending.append((event, kwargs, self._next_seq))
             self._next_seq += 1
             if self._flush() and event not in _FINAL_EVENTS:
@@ -470,7 +459,11 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
         """Apply events ``(event, kwargs, seq)`` in one transaction, with their rows in
         ``journal_event``; a run that ends with nothing journaled has its rows removed."""
         if any(op[0] in _START_EVENTS for op in ops):
-            self._create_tables()  # the database may have been away since before the start
+            # the database may have been away since before the start
+            return self._on_tables(lambda: self._write_ops(ops))
+        return self._write_ops(ops)
+
+    def _write_ops(self, ops):
         session = self.session()
         try:
             for event, kwargs, seq in ops:
@@ -569,9 +562,16 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 assoc.insert().values(run_id=self.run_id, resource_id=resource.resource_id)
             )
 
-    def _apply_artifact_event(self, session, name, filename, stored_copy=None):
-        from sacred.observers.sql.schema import Artifact  # lazy: imports SQLAlchemy
+    def _apply_artifact_event(self, session, name, filename, stored_copy=None, replace=False):
+        from sacred.observers.sql.schema import Artifact, _fit  # lazy: imports SQLAlchemy
 
+        if replace:  # a checkpoint: the artifact of its name is replaced
+            table = Artifact.__table__
+            session.execute(
+                table.delete().where(
+                    table.c.run_id == self.run_id, table.c.filename == _fit(name, Artifact.filename)
+                )
+            )
         artifact = Artifact.create(name, stored_copy or filename)
         artifact.run_id = self.run_id
         session.add(artifact)
@@ -606,7 +606,7 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
     def apply_journal(self, events):
         """Apply journal events to this database, each once (see ``sql.journal``);
         returns ``(run id, applied, already there)``."""
-        return journal.apply(self, events, _epoch_seconds)
+        return journal.apply(self, events, epoch_seconds)
 
     # ------------------------------------------------------------ reading
     def query(self, _id):
@@ -660,6 +660,13 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             series["values"].append(value)
             series["timestamps"].append(timestamp)
         return metrics
+
+
+def _same_checkpoint(op, kwargs) -> bool:
+    event, pending, _seq = op
+    return (
+        event == "artifact_event" and pending.get("replace") and pending["name"] == kwargs["name"]
+    )
 
 
 def replay_failed_events(path, url=None, *, engine=None, session=None):

@@ -97,7 +97,8 @@ def write_beat(session, run_id, state: Optional[OutputState], text, fold_limit: 
         if n == state.length:
             return {}, state
         if n <= fold_limit and n >= 2 * state.folded:
-            forget_chunks(session, run_id)
+            if state.seq:  # (none were added since the last rewrite: nothing to delete)
+                forget_chunks(session, run_id)
             return {"captured_out": storable_text(text)}, _state(text, n, 0)
         _add_chunk(session, run_id, state.seq, text[state.length :])
         return {}, _state(text, state.folded, state.seq + 1)
@@ -112,24 +113,19 @@ def write_beat(session, run_id, state: Optional[OutputState], text, fold_limit: 
 
 def stored_state(session, run_id):
     """``(state, text)`` of the output the database holds for a run (a continued run: its
-    next heartbeats carry this text first, and extend it)."""
-    import sqlalchemy as sa
-
-    from sacred.observers.sql.schema import OutputChunk, Run  # lazy: imports SQLAlchemy
-
-    conn = session.connection()
-    texts = read_outputs(conn, [run_id])
-    text = texts.get(run_id) or ""
-    run = Run.__table__.c
-    folded = conn.execute(
-        sa.select(sa.func.length(run.captured_out)).where(run.run_id == run_id)
-    ).scalar()
-    last = conn.execute(
-        sa.select(sa.func.max(OutputChunk.__table__.c.seq)).where(
-            OutputChunk.__table__.c.run_id == run_id
-        )
-    ).scalar()
-    return _state(text, min(folded or 0, len(text)), 0 if last is None else last + 1), text
+    next heartbeats carry this text first, and extend it), or None if there is no such run.
+    One statement, as ``read_outputs``."""
+    folded, texts, last = None, [], None
+    for seq, text in _output_rows(session.connection(), [run_id]):
+        if seq == -1:
+            folded = len(text or "")
+        else:
+            last = seq
+        texts.append(text or "")
+    if folded is None:
+        return None
+    text = "".join(texts)
+    return _state(text, folded, 0 if last is None else last + 1), text
 
 
 def fold(session, run_id, state: Optional[OutputState]):
@@ -169,24 +165,9 @@ def read_outputs(conn, run_ids, chunks: bool = True) -> dict:
     followed by the run's chunks, None when the column is NULL and there are none. One
     statement per 500 runs (a ``UNION ALL``): a consistent snapshot. ``chunks=False`` for a
     database without the ``output_chunk`` table."""
-    import sqlalchemy as sa
-
-    from sacred.observers.sql.schema import OutputChunk, Run  # lazy: as above
-
-    run, ch = Run.__table__.c, OutputChunk.__table__.c
     parts = {}
     for batch in in_batches(run_ids):
-        head = sa.select(
-            run.run_id, sa.literal_column("-1").label("seq"), run.captured_out.label("text")
-        ).where(run.run_id.in_(batch))
-        if chunks:
-            both = sa.union_all(
-                head, sa.select(ch.run_id, ch.seq, ch.text).where(ch.run_id.in_(batch))
-            ).subquery()
-            stmt = sa.select(both.c.run_id, both.c.seq, both.c.text).order_by(both.c.seq)
-        else:
-            stmt = head
-        for run_id, seq, text in conn.execute(stmt):
+        for run_id, seq, text in conn.execute(_outputs_statement(batch, chunks)):
             if seq == -1:
                 parts[run_id] = [text]
             elif run_id in parts:  # (chunks of a run deleted meanwhile are dropped)
@@ -195,6 +176,30 @@ def read_outputs(conn, run_ids, chunks: bool = True) -> dict:
         run_id: None if texts == [None] else "".join(t or "" for t in texts)
         for run_id, texts in parts.items()
     }
+
+
+def _outputs_statement(run_ids, chunks=True):
+    """``(run_id, seq, text)`` rows of the runs: ``run.captured_out`` as seq -1, then the
+    chunks in the order of ``seq``."""
+    import sqlalchemy as sa
+
+    from sacred.observers.sql.schema import OutputChunk, Run  # lazy: imports SQLAlchemy
+
+    run, ch = Run.__table__.c, OutputChunk.__table__.c
+    head = sa.select(
+        run.run_id, sa.literal_column("-1").label("seq"), run.captured_out.label("text")
+    ).where(run.run_id.in_(run_ids))
+    if not chunks:
+        return head
+    both = sa.union_all(
+        head, sa.select(ch.run_id, ch.seq, ch.text).where(ch.run_id.in_(run_ids))
+    ).subquery()
+    return sa.select(both.c.run_id, both.c.seq, both.c.text).order_by(both.c.seq)
+
+
+def _output_rows(conn, run_ids):
+    """``(seq, text)`` of the runs' output rows (see ``_outputs_statement``)."""
+    return [(seq, text) for _, seq, text in conn.execute(_outputs_statement(run_ids))]
 
 
 def output_expression(dialect: str, run, chunk=None):

@@ -11,13 +11,17 @@ them: the observer imports this module, and ``from sacred.observers import SqlOb
 must not import SQLAlchemy.
 """
 
+import datetime
+import itertools
 import json
 import numbers
+from operator import sub
 
 from sacred.observers.sql.engine import create_engine, import_sqlalchemy
 from sacred.serializer import flatten
 
 __all__ = (
+    "epoch_seconds",
     "result_columns",
     "storable_text",
     "sqlite_insert",
@@ -26,6 +30,23 @@ __all__ = (
 )
 
 _SQLITE_ROWS_PER_INSERT = 300  # 3 parameters a row + 2 stays below SQLite's old 999 limit
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def epoch_seconds(stamps):
+    """Timestamps (naive UTC datetimes, aware datetimes or numbers) as float epoch seconds."""
+    try:
+        return list(
+            map(datetime.timedelta.total_seconds, map(sub, stamps, itertools.repeat(_EPOCH)))
+        )
+    except TypeError:
+        return [_one_epoch_second(t) for t in stamps]
+
+
+def _one_epoch_second(t):
+    if isinstance(t, datetime.datetime):
+        return t.timestamp() if t.tzinfo is not None else (t - _EPOCH).total_seconds()
+    return None if t is None else float(t)
 
 
 def result_columns(result):

@@ -565,6 +565,23 @@ def unpack(typecode, blobs):
     return out
 
 
+def schema_is_current(engine) -> bool:
+    """Whether the database has every table and column of ``Base`` already: one statement
+    that names them all and reads no row. A database with the newest columns went through
+    ``create_all`` and ``upgrade_schema`` of this version, so they have nothing to do (the
+    SqlObserver asks this at every start instead of reflecting the schema)."""
+    quote = engine.dialect.identifier_preparer.quote
+    tables = Base.metadata.sorted_tables
+    columns = ", ".join(f"{quote(t.name)}.{quote(c.name)}" for t in tables for c in t.columns)
+    names = ", ".join(quote(t.name) for t in tables)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"SELECT {columns} FROM {names} WHERE 1 = 0")).all()
+    except sa.exc.DBAPIError:
+        return False  # a table or column is missing (or the database is away)
+    return True
+
+
 def upgrade_schema(engine) -> None:
     """Bring a database made by the original SqlObserver up to this schema.
 

@@ -40,6 +40,7 @@ from sacred.observers.sql.output import read_outputs
 from sacred.observers.sql.query import SqlTranslator, Untranslatable
 from sacred.observers.sql.store_claims import SqlStoreClaims
 from sacred.observers.sql.store_keys import (
+    _SESSION_TIMEOUT,
     META_COLUMNS,
     TIME_COLUMNS,
     in_batches,
@@ -71,6 +72,9 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
     query_timeout: Optional[float] = None
 
     def __init__(self, location, echo: bool = False):
+        # an engine of its own: its PostgreSQL connections keep the query timeout in their
+        # session (see _query_connection); a given engine gets it per transaction
+        self._own_engine = not isinstance(location, sa.engine.Engine)
         if isinstance(location, sa.engine.Engine):
             self.engine = location
         else:
@@ -118,6 +122,20 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._query_engine is not None:
+            self._query_engine.dispose()
+
+    _query_engine = None
+
+    def _query_pool(self):
+        """The engine of ``_query_connection``: on PostgreSQL, when the store made its engine
+        itself, a second one on the same URL whose connections keep the query timeout in
+        their session (``store.engine``'s connections keep the server's default)."""
+        if not (self._own_engine and self.dialect == "postgresql"):
+            return self.engine
+        if self._query_engine is None:
+            self._query_engine = create_engine(self.engine.url)
+        return self._query_engine
 
     def _tables_exist(self) -> bool:
         if not self._has_tables:  # re-checked until an observer has created them
@@ -328,7 +346,7 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
 
     def get(self, run_id) -> dict:
         if self._tables_exist():
-            with self.engine.connect() as conn:
+            with self._read_connection() as conn:
                 stmt = self._select_stmt(full=True).where(self.t.run.c.run_id == run_key(run_id))
                 records = self._records(conn, stmt, full=True)
             if records:
@@ -347,15 +365,32 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
         return key
 
     # ------------------------------------------------------------------ querying
+    def _read_connection(self, engine=None):
+        """A connection for reads: on PostgreSQL, with a connection of the store's own engine,
+        each statement is its own transaction (no BEGIN and ROLLBACK to wait for)."""
+        conn = (engine or self.engine).connect()
+        if self._own_engine and self.dialect == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
+
     @contextlib.contextmanager
     def _query_connection(self):
         """A connection to run a query on. PostgreSQL matches regular expressions itself, so
-        there each statement is stopped after ``query_timeout`` seconds (``SET LOCAL``: for
-        this transaction only), and being stopped is a QueryError, not a Python fallback."""
+        there each statement is stopped after ``query_timeout`` seconds, and being stopped is
+        a QueryError, not a Python fallback. When the store made its engine, the connections
+        of its query engine (``_query_pool``) keep the limit in their session (``SET
+        statement_timeout``, sent again only when the limit changes) and run each statement
+        as its own transaction: a query is one round trip. With an engine given by the
+        caller, the limit is set for the query's transaction only (``SET LOCAL``)."""
         limit = self.query_timeout if self.query_timeout is not None else q.QUERY_TIMEOUT
-        with self.engine.connect() as conn:
-            if self.dialect == "postgresql" and limit:
-                ms = max(1, int(limit * 1000))
+        ms = max(1, int(limit * 1000)) if limit else 0
+        with self._read_connection(self._query_pool()) as conn:
+            if self.dialect == "postgresql" and self._own_engine:
+                info = conn.connection.info
+                if info.get(_SESSION_TIMEOUT) != ms:
+                    conn.execute(sa.text(f"SET statement_timeout = {ms}"))
+                    info[_SESSION_TIMEOUT] = ms
+            elif self.dialect == "postgresql" and ms:
                 conn.execute(sa.text(f"SET LOCAL statement_timeout = {ms}"))
             try:
                 yield conn

@@ -22,6 +22,7 @@ import time
 import sqlalchemy as sa
 
 from sacred.observers.sql.store_keys import run_key
+from sacred.store.base import RunNotFoundError
 
 __all__ = ("SqlStoreClaims", "run_claim")
 
@@ -47,7 +48,7 @@ def _utcnow():
 
 class SqlStoreClaims:
     """The ``claim``/``claims`` methods of ``SqlStore``: they use its ``engine``, tables
-    ``t``, ``_query_connection`` (the query timeout) and ``_require_run``."""
+    ``t``, ``url``, ``_tables_exist`` and ``_query_connection`` (the query timeout)."""
 
     _claim_table = False  # True once the table is known to be there
 
@@ -74,14 +75,32 @@ class SqlStoreClaims:
         all the callers asking for the same run and attempt (see the module's docstring)."""
         if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
             raise ValueError(f"attempt must be an integer >= 1, not {attempt!r}")
+        if not self._tables_exist():
+            raise RunNotFoundError(f"There is no run {run_id!r} in {self.url}")
         self._make_claim_table()
-        row = {"run_id": run_key(run_id), "attempt": attempt, "worker": str(worker)[:256]}
+        key = run_key(run_id)
+        run = self.t.run.c
         for tries in range(_LOCKED_RETRIES):
+            # one statement: the claim, if there is such a run
+            values = sa.select(
+                sa.literal(key, sa.String),
+                sa.literal(attempt, sa.Integer),
+                sa.literal(str(worker)[:256], sa.String),
+                sa.literal(_utcnow(), sa.DateTime),
+            ).where(sa.exists().where(run.run_id == key))
+            insert = run_claim.insert().from_select(["run_id", "attempt", "worker", "at"], values)
+            returning = self.engine.dialect.insert_returning
+            if returning:  # (psycopg 3 gives the rowcount -1 for this statement)
+                insert = insert.returning(run_claim.c.attempt)
             try:
                 with self._query_connection() as conn:
-                    self._require_run(conn, run_id)  # RunNotFoundError
-                    conn.execute(run_claim.insert().values(at=_utcnow(), **row))
+                    result = conn.execute(insert)
+                    inserted = len(result.all()) if returning else result.rowcount
+                    if inserted < 0:  # unknown: is there such a run?
+                        inserted = self._run_exists(conn, key)
                     conn.commit()
+                if not inserted:
+                    raise RunNotFoundError(f"There is no run {run_id!r} in {self.url}")
                 return True
             except sa.exc.IntegrityError:
                 return False  # another worker has it
@@ -91,6 +110,10 @@ class SqlStoreClaims:
                     raise
                 time.sleep(random.uniform(0.01, 0.05))
         return False  # (not reached)
+
+    def _run_exists(self, conn, key) -> bool:
+        run = self.t.run.c
+        return conn.execute(sa.select(run.run_id).where(run.run_id == key)).first() is not None
 
     def claims(self, run_id) -> list:
         """``[{"attempt", "worker", "at"}, ...]`` of the run, in the order of ``attempt``."""

@@ -4,7 +4,14 @@ ids sent to the database in batches."""
 
 import datetime as _dt
 
-__all__ = ("EPOCH", "TIME_COLUMNS", "META_COLUMNS", "public_id", "run_key", "in_batches")
+__all__ = (
+    "EPOCH",
+    "TIME_COLUMNS",
+    "META_COLUMNS",
+    "public_id",
+    "run_key",
+    "in_batches",
+)
 
 EPOCH = _dt.datetime(1970, 1, 1)
 TIME_COLUMNS = ("start_time", "heartbeat", "stop_time", "queue_time")
@@ -27,3 +34,8 @@ def in_batches(seq, size=_BATCH):
     seq = list(seq)
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
+
+
+# the statement_timeout (ms) that a PostgreSQL connection of a store's query engine has in
+# its session, in the connection's info (see SqlStore._query_connection)
+_SESSION_TIMEOUT = "sacred_statement_timeout"

@@ -413,3 +413,23 @@ def test_threads_racing_for_the_same_runs_claim_each_once(client):
     for worker, runs in won.items():
         for run_id in runs:
             assert [c["worker"] for c in store.claims(run_id)] == [worker]
+
+
+def test_a_checkpoint_replaces_its_gridfs_file():
+    client = mongomock.MongoClient()
+    ex = Experiment("checkpointed")
+    ex.observers.append(_observer(client))
+
+    @ex.main
+    def main(_run):
+        for epoch in range(3):
+            _run.save_checkpoint(str(epoch).encode())
+        _run.save_checkpoint(b"other", name="other")
+
+    ex.run(options={"--capture": "sys"})
+    store = _store(client)
+    assert sorted(store.artifacts(1)) == ["checkpoint", "other"]
+    assert store.open_artifact(1, "checkpoint").read() == b"2"
+    files = sorted(f["filename"] for f in client.cont["fs.files"].find())  # (and sources)
+    artifacts = [f for f in files if f.startswith("artifact://")]
+    assert artifacts == ["artifact://runs/1/checkpoint", "artifact://runs/1/other"]

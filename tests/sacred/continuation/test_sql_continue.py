@@ -462,3 +462,30 @@ def test_a_new_table_is_made_once_by_racing_processes(tmp_path):
     assert [p.returncode for p in procs] == [0] * 3, [e[-2000:] for _, e in outputs]
     taken = sorted(i for out, _ in outputs for i in json.loads(out))
     assert taken == sorted(ids)
+
+
+# ---------------------------------------------------------------- checkpoints
+def test_checkpoints_saved_while_the_database_is_away_leave_the_newest(tmp_path):
+    path = tmp_path / "runs.db"
+    url = f"sqlite:///{path}?timeout=0.05"
+    observer = SqlObserver(url, failure_dir=str(tmp_path / "journal"), retry_timeout=5)
+    ex = Experiment("checkpointed", base_dir=str(tmp_path))
+    ex.observers.append(observer)
+    kept = {}
+
+    @ex.main
+    def main(_run):
+        _run.save_checkpoint(b"0")
+        lock = _locked(str(path))
+        for epoch in (1, 2, 3):
+            _run.save_checkpoint(str(epoch).encode())
+        kept["pending"] = [op[1]["name"] for op in observer._pending if op[0] == "artifact_event"]
+        lock.rollback()
+        return 3
+
+    assert ex.run(options={"--capture": "sys"}).status == "COMPLETED"
+    assert kept["pending"] == ["checkpoint"]  # the unwritten older ones were dropped
+    store = open_store(f"sqlite:///{path}")
+    assert store.artifacts(1) == ["checkpoint"]
+    assert store.open_artifact(1, "checkpoint").read() == b"3"
+    assert raw(f"sqlite:///{path}", "SELECT count(*) FROM artifact") == [(1,)]

@@ -1,0 +1,216 @@
+"""Queue workers: the overhead of queue -> claim -> run -> record for a trivial run, with 1
+and 2 workers, on a folder, SQLite and PostgreSQL; and 2 workers against 1 for runs that sleep
+0.2 s. Optuna's trials/s on the same database, for an empty objective, as a peer reference.
+
+    .venv/bin/python bench/bench_worker.py [--runs 40] [--sleep-runs 10] [--profile]
+
+PostgreSQL is used when SACRED_TEST_POSTGRES_URL is set (``source /tmp/svc_lead.env``): a
+fresh database per measurement. Workers are forked processes that import everything first
+and start together; "run" is the time from their start to the last run recorded, per run
+(``sacred.launch.worker.Worker``: find the QUEUED runs, claim one, load the script, run it
+into the store, record it COMPLETED). "queue" is ``sacred queue``'s cost per run, measured
+apart. ``--profile`` prints where a worker spends its time on PostgreSQL (cProfile, one
+worker in this process).
+"""
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sacred.launch.queue_cli import queue_run  # noqa: E402
+from sacred.launch.worker import Worker  # noqa: E402
+from sacred.store import open_store  # noqa: E402
+
+SCRIPT = """
+import time
+from sacred import Experiment
+
+ex = Experiment("trivial")
+
+
+@ex.config
+def cfg():
+    a = 0
+    sleep = 0.0
+
+
+@ex.main
+def main(a, sleep):
+    if sleep:
+        time.sleep(sleep)
+    return a * 2
+"""
+
+
+# ---------------------------------------------------------------- stores
+class Stores:
+    def __init__(self, folder):
+        self.folder = folder
+        self.server = os.environ.get("SACRED_TEST_POSTGRES_URL")
+        self.databases = []
+
+    def kinds(self):
+        return ["folder", "sqlite"] + (["postgresql"] if self.server else [])
+
+    def fresh(self, kind):
+        name = f"b{uuid.uuid4().hex[:10]}"
+        if kind == "folder":
+            return os.path.join(self.folder, name)
+        if kind == "sqlite":
+            return f"sqlite:///{os.path.join(self.folder, name + '.db')}"
+        import psycopg
+        import sqlalchemy as sa
+
+        with psycopg.connect(self.server, autocommit=True) as con:
+            con.execute(f'CREATE DATABASE "{name}"')
+        self.databases.append(name)
+        url = sa.engine.make_url(self.server).set(database=name)
+        return url.render_as_string(hide_password=False)
+
+    def drop(self):
+        if not self.databases:
+            return
+        import psycopg
+
+        with psycopg.connect(self.server, autocommit=True) as con:
+            for name in self.databases:
+                con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------- measuring
+def queue(location, script, n, sleep=0.0):
+    """Queue ``n`` runs; returns seconds per run."""
+    start = time.perf_counter()
+    for a in range(n):
+        queue_run(script, location, updates={"a": a, "sleep": sleep})
+    return (time.perf_counter() - start) / n
+
+
+def _worker(location, go, results):
+    worker = Worker(location, idle_exit=0.3, poll=0.05, say=lambda text: None)
+    worker.store.find_ids(limit=1)  # connected and imported before the start
+    go.wait()
+    worker.serve()
+    results.put((os.getpid(), len(worker.finished), time.time()))
+
+
+def run_workers(location, n_workers, n_runs):
+    """Run the queue with ``n_workers`` forked workers; returns (seconds, runs done)."""
+    ctx = multiprocessing.get_context("fork")
+    go, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(location, go, results)) for _ in range(n_workers)]
+    for p in procs:
+        p.start()
+    time.sleep(1.0)  # all imported and connected
+    start = time.time()
+    go.set()
+    done = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    # each worker waited idle_exit after its last run: the end is the last record's stop
+    store = open_store(location)
+    records = store.find("status == 'COMPLETED'")
+    end = _utc_to_epoch(max(r["stop_time"] for r in records)) if records else time.time()
+    assert sum(d[1] for d in done) == n_runs == len(records), (done, len(records))
+    return end - start, len(records)
+
+
+def _utc_to_epoch(naive_utc):
+    import datetime as dt
+
+    return naive_utc.replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def optuna_reference(location, n):
+    """Optuna's trials/s for an empty objective on the SQL database ``location``."""
+    try:
+        import optuna
+    except ImportError:
+        return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=location, study_name="bench")
+    start = time.perf_counter()
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=n)
+    return n / (time.perf_counter() - start)
+
+
+def profile_one_worker(location, script, n):
+    import cProfile
+    import pstats
+
+    queue(location, script, n)
+    worker = Worker(location, idle_exit=0.0, poll=0.05, say=lambda text: None)
+    worker.store.find_ids(limit=1)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    worker.serve()
+    profiler.disable()
+    elapsed = time.perf_counter() - start
+    print(f"\nprofile: 1 worker, {n} runs on PostgreSQL: {1000 * elapsed / n:.1f} ms per run")
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats.print_stats(45)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--sleep-runs", type=int, default=10)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    folder = tempfile.mkdtemp(prefix="bench_worker_")
+    script = os.path.join(folder, "exp.py")
+    with open(script, "w") as f:
+        f.write(SCRIPT)
+    stores = Stores(folder)
+    try:
+        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(f"trivial runs ({args.runs} per measurement)")
+        print(f"{'store':<11} {'queue ms/run':>12} {'workers':>8} {'runs/s':>8} {'ms/run':>8}")
+        for kind in stores.kinds():
+            for n_workers in (1, 2):
+                location = stores.fresh(kind)
+                per_queue = queue(location, script, args.runs)
+                elapsed, n = run_workers(location, n_workers, args.runs)
+                print(
+                    f"{kind:<11} {1000 * per_queue:>12.1f} {n_workers:>8} {n / elapsed:>8.1f} "
+                    f"{1000 * elapsed / n:>8.1f}"
+                )
+        print(f"\nruns sleeping 0.2 s ({args.sleep_runs} per measurement): 2 workers vs 1")
+        for kind in stores.kinds():
+            rates = []
+            for n_workers in (1, 2):
+                location = stores.fresh(kind)
+                queue(location, script, args.sleep_runs, sleep=0.2)
+                elapsed, n = run_workers(location, n_workers, args.sleep_runs)
+                rates.append(n / elapsed)
+            print(
+                f"{kind:<11} 1 worker {rates[0]:.2f} runs/s, 2 workers {rates[1]:.2f} runs/s: "
+                f"x{rates[1] / rates[0]:.2f}"
+            )
+        print("\npeer reference: Optuna, empty objective, same database kind")
+        for kind in stores.kinds():
+            if kind == "folder":
+                continue
+            rate = optuna_reference(stores.fresh(kind), args.runs)
+            if rate is None:
+                print("optuna is not installed")
+                break
+            print(f"{kind:<11} {rate:.1f} trials/s ({1000 / rate:.1f} ms per trial)")
+        if args.profile and stores.server:
+            profile_one_worker(stores.fresh("postgresql"), script, args.runs)
+    finally:
+        stores.drop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
