@@ -27,22 +27,40 @@ def _location_text(store: Any) -> str:
     from sacred.store.base import RunStore
 
     if isinstance(store, RunStore):
-        location = getattr(store, "location", None)
-        if location is None:
-            raise ParentError(
-                f"Cannot record where the parent run is: {type(store).__name__} has no "
-                "location; pass the store's location (a path or URL) instead"
-            )
-        store = location
+        return _store_text(store)
     if isinstance(store, (str, os.PathLike)):
         text = os.fspath(store)
         if "://" not in text:
             return os.path.abspath(text)  # a folder: the child may run elsewhere
         return _without_password(text)
+    if any(c.__module__.split(".")[0] in ("pymongo", "mongomock") for c in type(store).__mro__):
+        return _client_text(store)
     raise ParentError(
         f"A parent run is named by (store location, run id); {type(store).__name__} is no "
-        "store location (give a path or URL)"
+        "store location (give a path, a URL or a RunStore)"
     )
+
+
+def _store_text(store) -> str:
+    """The location a RunStore reads, as text (what another process would open)."""
+    location = getattr(store, "location", None)
+    if isinstance(location, str):
+        return _without_password(location)
+    engine = getattr(store, "engine", None)
+    if engine is not None:  # SQL
+        return engine.url.render_as_string(hide_password=True).replace(":***@", "@")
+    for attribute, scheme in (("root", "tinydb://"), ("basedir", "")):
+        path = getattr(store, attribute, None)
+        if isinstance(path, str):
+            return scheme + os.path.abspath(path)
+    where = getattr(store, "_where", None)  # MongoDB: its URL, or a database of a client
+    return _without_password(where) if isinstance(where, str) else type(store).__name__
+
+
+def _client_text(client) -> str:
+    """A pymongo/mongomock client or database, described (it has no URL of its own)."""
+    name = getattr(client, "name", None)
+    return f"database {name!r} of a MongoDB client" if name else "a MongoDB client"
 
 
 def _without_password(url: str) -> str:
@@ -65,8 +83,8 @@ def parent_meta(parent) -> dict:
         raise ParentError(f"parent must be (store location, run id), not {parent!r}")
     store, run_id = parent
     location = _location_text(store)
-    with open_store(location) as reader:
-        record = reader.get(run_id)  # RunNotFoundError: one line
+    reader = open_store(store)  # what the caller gave: a RunStore stays as it is
+    record = reader.get(run_id)  # RunNotFoundError: one line
     return {"store": location, "id": record["_id"]}
 
 
