@@ -489,3 +489,59 @@ def test_checkpoints_saved_while_the_database_is_away_leave_the_newest(tmp_path)
     assert store.artifacts(1) == ["checkpoint"]
     assert store.open_artifact(1, "checkpoint").read() == b"3"
     assert raw(f"sqlite:///{path}", "SELECT count(*) FROM artifact") == [(1,)]
+
+
+# ---------------------------------------------------------------- observers of one process
+def test_many_observers_share_an_engine_without_holding_its_connections(db_url):
+    """A process making an observer per run (workers, sweeps): one engine per URL, whose
+    pool (5 + 10 connections) is not used up by 30 observers kept alive."""
+    observers = []
+    for _ in range(30):
+        ex = Experiment("many")
+        observers.append(SqlObserver(db_url))
+        ex.observers.append(observers[-1])
+        ex.main(lambda: 1)
+        ex.run(options={"--queue": True})
+        ex.run()
+    assert len({id(o.engine) for o in observers}) == 1
+    assert observers[0].engine.pool.checkedout() == 0
+    assert open_store(db_url).count() == 60
+
+
+FORKED = textwrap.dedent(
+    """
+    import os, sys
+    from sacred import Experiment
+    from sacred.observers import SqlObserver
+
+    def one_run(tag):
+        ex = Experiment("forked")
+        ex.observers.append(SqlObserver(sys.argv[1]))
+        ex.main(lambda: tag)
+        return ex.run(options={"--capture": "no"})._id
+
+    parent = SqlObserver(sys.argv[1]).engine
+    one_run(1)  # the parent's engine holds a pooled connection now
+    pid = os.fork()
+    if pid == 0:
+        child = SqlObserver(sys.argv[1]).engine
+        code = 0 if child is not parent and one_run(2) else 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    one_run(3)  # the parent's connection still works
+    print("ok")
+    """
+)
+
+
+def test_a_forked_child_makes_its_own_engine(pg_url, tmp_path):
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED)
+    done = subprocess.run(
+        [sys.executable, str(script), pg_url], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+    store = open_store(pg_url)
+    assert sorted(r["result"] for r in store.find()) == [1, 2, 3]
+    store.close()
