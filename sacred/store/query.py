@@ -11,7 +11,11 @@ Sacredboard's JSON filter tree ``{"type": "and"|"or", "filters": [...]}`` with t
 clauses ``{"field", "operator", "value"}`` is accepted too (a leading dot in a field means a
 path from the root of the run record; otherwise the shorthand rule below applies).
 
-A field path is names joined by dots: no empty part (``a..b``, ``a.``) and no ``$``
+A field path is names joined by dots. In a text query the first name starts as a Python
+identifier does (``str.isidentifier``: a letter, Unicode ones too, or ``_``, as in
+``größe < 3`` or ``config.ключ.値 == "x"``); the names go on with letters, digits,
+combining marks, ``_`` and ``-``, and a later name may start with a digit (``layers.0``).
+No path has an empty part (``a..b``, ``a.``) or a ``$``
 anywhere, so the operators of a database query only ever come from the translators
 (``sacred.observers.mongo.query``), never from a field name. ``Field`` itself checks this.
 
@@ -109,7 +113,6 @@ _TOKEN_RE = re.compile(
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<op>==|!=|<=|>=|=~|<|>|=)
   | (?P<punct>[()\[\],])
-  | (?P<name>\.?[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*)
     """,
     re.VERBOSE,
 )
@@ -141,19 +144,55 @@ def _unescape(body: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body, flags=re.S)
 
 
+def _name_start(char: str) -> bool:
+    """Whether a field name may start with ``char``: a letter or ``_`` as in a Python
+    identifier (``str.isidentifier``: Unicode letters too), or ``$`` (refused later, by the
+    one check of field paths, with its own message)."""
+    return char == "$" or char.isidentifier()
+
+
+def _name_part(char: str) -> bool:
+    """Whether ``char`` continues a part of a field name: what continues a Python identifier
+    (letters, digits, combining marks, ``_``), any other Unicode letter or digit (``\\w``),
+    ``-`` or ``$``."""
+    return char in "$-" or char.isalnum() or ("_" + char).isidentifier()
+
+
+def _name_end(text: str, pos: int) -> int:
+    """The end of the field name at ``pos`` (``pos`` when there is none): ``.``-joined
+    parts, an optional leading ``.``; the first part starts as an identifier does, later
+    ones may start with a digit (``layers.0``) or ``-``."""
+    i, n = pos, len(text)
+    if i < n and text[i] == ".":
+        i += 1
+    if i >= n or not _name_start(text[i]):
+        return pos
+    i += 1
+    while True:
+        while i < n and _name_part(text[i]):
+            i += 1
+        if i + 1 < n and text[i] == "." and _name_part(text[i + 1]):
+            i += 1
+            continue
+        return i
+
+
 def _tokenize(text: str) -> list:
     tokens = []
     pos = 0
     while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            if text[pos] in "\"'":
-                raise QueryError("unterminated string", text, pos)
-            raise QueryError(f"unexpected character {text[pos]!r}", text, pos)
-        kind = m.lastgroup
-        raw = m.group()
+        end = _name_end(text, pos)
+        if end > pos:
+            kind, raw = "name", text[pos:end]
+        else:
+            m = _TOKEN_RE.match(text, pos)
+            if m is None:
+                if text[pos] in "\"'":
+                    raise QueryError("unterminated string", text, pos)
+                raise QueryError(f"unexpected character {text[pos]!r}", text, pos)
+            kind, raw, end = m.lastgroup, m.group(), m.end()
         if kind == "ws":
-            pos = m.end()
+            pos = end
             continue
         if kind == "name":
             kw = raw.lower()
@@ -173,7 +212,7 @@ def _tokenize(text: str) -> list:
         else:
             value = raw
         tokens.append(_Token(kind, value, pos, raw))
-        pos = m.end()
+        pos = end
     tokens.append(_Token("eof", None, len(text), ""))
     return tokens
 
@@ -586,7 +625,7 @@ def parse_sort(sort) -> list:
         item = item.strip()
         descending = item.startswith("-")
         name = item.lstrip("+-").strip()
-        if not name or not re.fullmatch(r"\.?[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*", name):
+        if not name or _name_end(name, 0) != len(name):
             raise QueryError(f"invalid sort field {item!r}")
         result.append((parse_field(name), descending))
     return result
