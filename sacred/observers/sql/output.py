@@ -167,7 +167,7 @@ def read_outputs(conn, run_ids, chunks: bool = True) -> dict:
     database without the ``output_chunk`` table."""
     parts = {}
     for batch in in_batches(run_ids):
-        for run_id, seq, text in conn.execute(_outputs_statement(batch, chunks)):
+        for run_id, seq, text in conn.execute(_outputs_statement(chunks), {"run_ids": batch}):
             if seq == -1:
                 parts[run_id] = [text]
             elif run_id in parts:  # (chunks of a run deleted meanwhile are dropped)
@@ -178,28 +178,37 @@ def read_outputs(conn, run_ids, chunks: bool = True) -> dict:
     }
 
 
-def _outputs_statement(run_ids, chunks=True):
-    """``(run_id, seq, text)`` rows of the runs: ``run.captured_out`` as seq -1, then the
-    chunks in the order of ``seq``."""
+_STATEMENTS = {}  # chunks (bool) -> the statement of _outputs_statement
+
+
+def _outputs_statement(chunks=True):
+    """``(run_id, seq, text)`` rows of the runs in the expanding parameter ``run_ids``:
+    ``run.captured_out`` as seq -1, then the chunks in the order of ``seq`` (built once)."""
+    stmt = _STATEMENTS.get(chunks)
+    if stmt is not None:
+        return stmt
     import sqlalchemy as sa
 
     from sacred.observers.sql.schema import OutputChunk, Run  # lazy: imports SQLAlchemy
 
     run, ch = Run.__table__.c, OutputChunk.__table__.c
+    ids = sa.bindparam("run_ids", expanding=True)
     head = sa.select(
         run.run_id, sa.literal_column("-1").label("seq"), run.captured_out.label("text")
-    ).where(run.run_id.in_(run_ids))
-    if not chunks:
-        return head
-    both = sa.union_all(
-        head, sa.select(ch.run_id, ch.seq, ch.text).where(ch.run_id.in_(run_ids))
-    ).subquery()
-    return sa.select(both.c.run_id, both.c.seq, both.c.text).order_by(both.c.seq)
+    ).where(run.run_id.in_(ids))
+    if chunks:
+        both = sa.union_all(head, sa.select(ch.run_id, ch.seq, ch.text).where(ch.run_id.in_(ids)))
+        both = both.subquery()
+        stmt = sa.select(both.c.run_id, both.c.seq, both.c.text).order_by(both.c.seq)
+    else:
+        stmt = head
+    return _STATEMENTS.setdefault(chunks, stmt)
 
 
 def _output_rows(conn, run_ids):
     """``(seq, text)`` of the runs' output rows (see ``_outputs_statement``)."""
-    return [(seq, text) for _, seq, text in conn.execute(_outputs_statement(run_ids))]
+    rows = conn.execute(_outputs_statement(), {"run_ids": list(run_ids)})
+    return [(seq, text) for _, seq, text in rows]
 
 
 def output_expression(dialect: str, run, chunk=None):
