@@ -433,3 +433,52 @@ def test_a_checkpoint_replaces_its_gridfs_file():
     files = sorted(f["filename"] for f in client.cont["fs.files"].find())  # (and sources)
     artifacts = [f for f in files if f.startswith("artifact://")]
     assert artifacts == ["artifact://runs/1/checkpoint", "artifact://runs/1/other"]
+
+
+WORKER_SCRIPT = """
+from sacred import Experiment
+
+ex = Experiment("trivial")
+
+
+@ex.config
+def cfg():
+    a = 0
+
+
+@ex.main
+def main(a, _run):
+    _run.log_scalar("a", a)
+    return a * 2
+"""
+
+
+def test_two_workers_run_the_queue_of_a_mongo_store(tmp_path):
+    from sacred.launch.queue_cli import queue_run
+    from sacred.launch.worker import Worker
+
+    script = tmp_path / "exp.py"
+    script.write_text(WORKER_SCRIPT)
+    client = mongomock.MongoClient()
+    queued = [queue_run(str(script), client, updates={"a": a}) for a in range(10)]
+    workers = []
+    for k in range(2):  # a copy of the script each: threads of one process must not share
+        own = tmp_path / f"exp{k}.py"  # an Experiment (load_experiment keeps one per file)
+        own.write_text(WORKER_SCRIPT)
+        workers.append(
+            Worker(client, script=str(own), idle_exit=0.3, poll=0.02, name=f"w{k}", say=print)
+        )
+    threads = [threading.Thread(target=w.serve) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    ran = sorted(run_id for w in workers for run_id, _ in w.finished)
+    assert ran == queued  # each once
+    store = open_store(client)
+    for record in store.find():
+        (claim,) = record["meta"]["claims"]
+        assert [c["worker"] for c in store.claims(record["_id"])] == [claim["worker"]]
+        assert record["status"] == "COMPLETED"
+        assert record["result"] == 2 * record["config"]["a"]
+        assert store.metrics(record["_id"])["a"]["values"] == [record["config"]["a"]]
