@@ -31,24 +31,7 @@ def _read(store, run_id, name="model.txt"):
         return f.read()
 
 
-def _first_wins(backend):
-    return (
-        f"bug: the {backend} observer keeps both files but its store's open_artifact(run, name) "
-        "reads the first one added; the folder, S3 and GCS observers overwrite the file, so "
-        "there the last one wins"
-    )
-
-
-FIRST_WINS = {
-    "mongomock": _first_wins("Mongo"),
-    "mongomock_queued": _first_wins("Mongo"),
-    "sqlite": _first_wins("SQL"),
-    "sqlite_queued": _first_wins("SQL"),
-    "postgresql": _first_wins("SQL"),
-}
-
-
-@pytest.mark.parametrize("kind", kinds(**FIRST_WINS))
+@pytest.mark.parametrize("kind", kinds())
 def test_an_artifact_added_twice_in_one_run(backend, tmp_path):
     """Like a checkpoint saved under one name after each epoch: the run lists the name once
     per add (as the original observers do) and reading it gives the last one."""

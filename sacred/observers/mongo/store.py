@@ -386,8 +386,9 @@ class MongoStore(MongoStoreClaims, RunStore):
         return [a["name"] for a in doc.get("artifacts") or []]
 
     def open_artifact(self, run_id, name):
+        """The artifact ``name``; of a name listed more than once, the last one added."""
         doc = self._find_doc(run_id, {"artifacts": 1})
-        for entry in doc.get("artifacts") or []:
+        for entry in reversed(doc.get("artifacts") or []):
             if entry.get("name") == name:
                 return self.fs.get(entry["file_id"])
         raise RunNotFoundError(f"Run {run_id!r} has no artifact {name!r}")

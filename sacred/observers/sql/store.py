@@ -514,13 +514,14 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
         return [r[0] for r in rows]
 
     def open_artifact(self, run_id, name):
+        """The artifact ``name``; of a name listed more than once, the last one added."""
         a = self.t.artifact.c
         with self.engine.connect() as conn:
             key = self._require_run(conn, run_id)
             row = conn.execute(
                 sa.select(a.content)
                 .where(a.run_id == key, a.filename == name)
-                .order_by(a.artifact_id)
+                .order_by(a.artifact_id.desc())
                 .limit(1)
             ).first()
         if row is None:
