@@ -21,7 +21,9 @@ Translated (the same answers as ``sacred.store.query.matches``):
   connection as an RE2 search (``query.regex_searcher``: linear time).
 
 Left to Python: comparisons with lists or objects, ordering and regex on ``_id``, JSON
-paths with a numeric part on SQLite (``layers.0``: a list index or a key), the bare roots
+paths with a numeric part on SQLite (``layers.0``: a list index or a key) or a name that
+holds ``"``, a backslash or a control character (JSON filter trees may name such keys),
+the bare roots
 ``config``/``info``, and every other field (``meta``, ``host.os``, ``experiment.sources``,
 ``fail_trace``, ``resources``, ...). Every expression built here is NULL-free (true or
 false, never SQL NULL), so ``not`` is plain ``NOT``.
@@ -30,6 +32,7 @@ false, never SQL NULL), so ``not`` is plain ``NOT``.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import re
 
@@ -213,9 +216,18 @@ class SqlTranslator(q.Visitor):
                     raise Untranslatable(part)
             elif part.isdigit():  # a list index or a key: unknown before reading the value
                 raise Untranslatable(part)
+            elif _UNQUOTABLE.search(part):  # no way to write it in a quoted path label
+                raise Untranslatable(part)
 
-    def _json_path(self, path) -> str:
-        return "$" + "".join(f'."{p}"' for p in path)
+    def _json_paths(self, path) -> list:
+        """SQLite's paths to the value at ``path``, for each way the JSON text may write
+        the keys. SQLite (before 3.45) compares a path's quoted label with the key as it is
+        written in the text, escapes and all: the SqlObserver writes ``"gr\\u00f6\\u00dfe"``
+        (``json.dumps``), another writer ``"größe"``. Both are tried, the escaped form
+        first; the same path when every name is ASCII."""
+        escaped = "$" + "".join(f'."{json.dumps(p)[1:-1]}"' for p in path)
+        raw = "$" + "".join(f'."{p}"' for p in path)
+        return [escaped] if escaped == raw else [escaped, raw]
 
     def _json_type(self, doc, path):
         """The JSON type of the value at ``path`` ('' when missing; never NULL)."""
@@ -223,7 +235,8 @@ class SqlTranslator(q.Visitor):
         if self.pg:
             value = sa.func.jsonb_extract_path(doc, *[sa.literal(p) for p in path]) if path else doc
             return sa.func.coalesce(sa.func.jsonb_typeof(value), "")
-        return sa.func.coalesce(sa.func.json_type(doc, self._json_path(path)), "")
+        types = [sa.func.json_type(doc, p) for p in self._json_paths(path)]
+        return sa.func.coalesce(*types, "")
 
     def _json_text(self, doc, path):
         """The value at ``path``: SQLite's SQL value, PostgreSQL's text form."""
@@ -231,7 +244,14 @@ class SqlTranslator(q.Visitor):
             if not path:  # the whole document (``result``) as text
                 return sa.func.jsonb_build_array(doc).op("->>")(0)
             return sa.func.jsonb_extract_path_text(doc, *[sa.literal(p) for p in path])
-        return sa.func.json_extract(doc, self._json_path(path))
+        paths = self._json_paths(path)
+        if len(paths) == 1:
+            return sa.func.json_extract(doc, paths[0])
+        escaped, raw = paths
+        return sa.case(
+            (sa.func.json_type(doc, escaped).isnot(None), sa.func.json_extract(doc, escaped)),
+            else_=sa.func.json_extract(doc, raw),
+        )
 
     def _json_compare(self, doc, path, op, value):
         kind = _kind(value)
@@ -374,6 +394,11 @@ class SqlTranslator(q.Visitor):
             text,
         ]
 
+
+# what a quoted label of an SQLite JSON path cannot hold: it ends at the next '"', and a
+# backslash (an escape from SQLite 3.45 on) or a control character (escaped in the JSON
+# text) would not compare with the key as written
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f]')
 
 # escapes that mean the same in RE2 (query.regex_searcher) and PostgreSQL's regular
 # expressions
