@@ -9,6 +9,9 @@ from any process or machine, MongoDB stores exactly one (the unique ``_id``); th
 a DuplicateKeyError and lose. The original's tools never look at this collection; ``delete``
 removes a run's claims with it. ``at`` is a naive UTC datetime (to the millisecond).
 
+A mongomock store (tests) takes a lock of the process around the insert: mongomock checks
+the key and stores the document in two steps, which threads could interleave.
+
 Every operation is bounded by the store's ``query_timeout`` (``pymongo.timeout``, and
 ``maxTimeMS`` for the reads).
 """
@@ -17,8 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import threading
 
 __all__ = ("MongoStoreClaims", "claims_collection")
+
+
+_MOCK_LOCK = threading.Lock()  # claims on mongomock stores (see MongoStoreClaims.claim)
 
 
 def claims_collection(runs):
@@ -68,10 +75,15 @@ class MongoStoreClaims:
                 "worker": str(worker),
                 "at": _utcnow(),
             }
-            try:
-                self.claims_collection.insert_one(doc)
-            except pymongo.errors.DuplicateKeyError:
-                return False  # another worker has it
+            collection = self.claims_collection
+            # mongomock checks a key and then stores the document: not one step for threads.
+            # Its databases live in this process, so a lock of the process makes it one.
+            mock = type(collection).__module__.startswith("mongomock")
+            with _MOCK_LOCK if mock else contextlib.nullcontext():
+                try:
+                    collection.insert_one(doc)
+                except pymongo.errors.DuplicateKeyError:
+                    return False  # another worker has it
         return True
 
     def claims(self, run_id) -> list:

@@ -453,7 +453,9 @@ def main(a, _run):
 """
 
 
-def test_two_workers_run_the_queue_of_a_mongo_store(tmp_path):
+def test_workers_run_the_queue_of_a_mongo_store(tmp_path):
+    """One worker stops after 4 runs, the next one runs the rest: each run once. (Workers
+    are processes: runs in threads of one process would share the fd capture.)"""
     from sacred.launch.queue_cli import queue_run
     from sacred.launch.worker import Worker
 
@@ -461,23 +463,16 @@ def test_two_workers_run_the_queue_of_a_mongo_store(tmp_path):
     script.write_text(WORKER_SCRIPT)
     client = mongomock.MongoClient()
     queued = [queue_run(str(script), client, updates={"a": a}) for a in range(10)]
-    workers = []
-    for k in range(2):  # a copy of the script each: threads of one process must not share
-        own = tmp_path / f"exp{k}.py"  # an Experiment (load_experiment keeps one per file)
-        own.write_text(WORKER_SCRIPT)
-        workers.append(
-            Worker(client, script=str(own), idle_exit=0.3, poll=0.02, name=f"w{k}", say=print)
-        )
-    threads = [threading.Thread(target=w.serve) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    ran = sorted(run_id for w in workers for run_id, _ in w.finished)
-    assert ran == queued  # each once
+    first = Worker(client, max_runs=4, poll=0.02, name="w1", say=lambda text: None)
+    second = Worker(client, idle_exit=0.2, poll=0.02, name="w2", say=lambda text: None)
+    assert [status for _, status in first.serve()] == ["COMPLETED"] * 4
+    assert [status for _, status in second.serve()] == ["COMPLETED"] * 6
+    ran = [run_id for w in (first, second) for run_id, _ in w.finished]
+    assert sorted(ran) == queued  # each once
     store = open_store(client)
     for record in store.find():
         (claim,) = record["meta"]["claims"]
+        assert claim["worker"] == ("w1" if record["_id"] in ran[:4] else "w2")
         assert [c["worker"] for c in store.claims(record["_id"])] == [claim["worker"]]
         assert record["status"] == "COMPLETED"
         assert record["result"] == 2 * record["config"]["a"]
