@@ -6,6 +6,7 @@ stored, and the content type of artifacts (``mimetype_detector``, public through
 import os
 
 from sacred.dependencies import get_digest
+from sacred.observers.checkpoints import is_checkpoint, replace_copy
 from sacred.observers.mongo.driver import ignore_errors
 
 _MIME_TYPES_FILE = os.path.join(
@@ -112,6 +113,21 @@ class PendingFiles:
 
     def add_artifact(self, name, filename, metadata, content_type, copy):
         self.items.append(("artifact", (name, filename, metadata, content_type, copy)))
+
+    def add_checkpoint(self, name, filename, metadata, content_type, spool):
+        """A checkpoint: it replaces a checkpoint of its name that is still waiting (only the
+        newest is stored), taking over that one's copy with the new content; else it gets
+        ``spool(filename)`` (a copy, or None)."""
+        copy = None
+        for i in range(len(self.items) - 1, -1, -1):
+            kind, args = self.items[i]
+            if kind == "artifact" and args[0] == name and is_checkpoint(args[2]):
+                del self.items[i]
+                copy = replace_copy(args[-1], filename) if args[-1] else None
+                break
+        if copy is None:
+            copy = spool(filename)
+        self.add_artifact(name, filename, metadata, content_type, copy)
 
     def keep_copies(self, make_copy):
         """Give every file without a copy one (``make_copy(path)``), if it can be made."""

@@ -424,7 +424,10 @@ class MongoObserver(ContinuedRun, RunObserver):
                     self._last_file_event = ("artifact", args)
                 self.save()
                 return
-            self._pending_files.add_artifact(*args, self._spool(filename))
+            if is_checkpoint(metadata):  # replaces a waiting one of its name
+                self._pending_files.add_checkpoint(*args, self._spool)
+            else:
+                self._pending_files.add_artifact(*args, self._spool(filename))
             self.save()
 
     def log_metrics(self, metrics_by_name, info):
