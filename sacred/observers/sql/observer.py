@@ -34,7 +34,7 @@ import time
 import warnings
 
 from sacred.observers.base import RunObserver
-from sacred.observers.checkpoints import is_checkpoint
+from sacred.observers.checkpoints import is_checkpoint, replace_copy
 from sacred.observers.journal import sync as _journal_sync
 from sacred.observers.sql import journal, output, tables
 from sacred.observers.sql.continued import ContinuedRun
@@ -396,8 +396,9 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 self._pending = [op for op in self._pending if op[0] != event]
             elif kwargs.get("replace"):  # so does a checkpoint, of its name
                 older = [op for op in self._pending if _same_checkpoint(op, kwargs)]
-                for op in older:
-                    self._forget_copy(op[1])
+                copies = [op[1]["stored_copy"] for op in older if op[1].get("stored_copy")]
+                if copies:  # the newest takes over the kept copy (a journal counts its copies)
+                    kwargs["stored_copy"] = replace_copy(copies[-1], kwargs["filename"])
                 self._pending = [op for op in self._pending if op not in older]
             self._pending.append((event, kwargs, self._next_seq))
             self._next_seq += 1
