@@ -9,8 +9,8 @@ fresh database per measurement. Workers are forked processes that import everyth
 and start together; "run" is the time from their start to the last run recorded, per run
 (``sacred.launch.worker.Worker``: find the QUEUED runs, claim one, load the script, run it
 into the store, record it COMPLETED). "queue" is ``sacred queue``'s cost per run, measured
-apart. ``--profile`` prints where a worker spends its time on PostgreSQL (cProfile, one
-worker in this process).
+apart. ``--profile`` prints where a worker spends its time on SQLite and PostgreSQL (one
+worker in this process, after a warm-up: the time in each part and the statements sent).
 """
 
 import argparse
@@ -142,21 +142,64 @@ def optuna_reference(location, n):
 
 
 def profile_one_worker(location, script, n):
-    import cProfile
-    import pstats
+    """Where one worker's time goes on ``location``: wall and CPU time per run, the
+    statements sent per run, and the time spent in each part (worker, store, observer)."""
+    import collections
+    import functools
 
+    import sqlalchemy as sa
+
+    from sacred.launch import worker as worker_module
+    from sacred.observers.sql.observer import SqlObserver
+    from sacred.observers.sql.store import SqlStore
+
+    spent = collections.defaultdict(float)
+
+    def timed(owner, name, label):
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - start
+
+        setattr(owner, name, wrapper)
+        return original
+
+    parts = [(worker_module.Worker, n, f"worker.{n}") for n in ("claim_next", "execute")]
+    parts += [(SqlStore, n, f"store.{n}") for n in ("find_ids", "summaries", "claims", "claim")]
+    parts += [(SqlStore, "get", "store.get")]
+    parts += [
+        (SqlObserver, n, f"observer.{n}")
+        for n in ("continued_event", "heartbeat_event", "completed_event")
+    ]
+    statements = [0]
+
+    def count(*args):
+        statements[0] += 1
+
+    queue(location, script, 3)  # warm up: connections, caches, imports
+    Worker(location, idle_exit=0.0, poll=0.05, say=lambda text: None).serve()
     queue(location, script, n)
+    originals = [(owner, name, timed(owner, name, label)) for owner, name, label in parts]
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
     worker = Worker(location, idle_exit=0.0, poll=0.05, say=lambda text: None)
-    worker.store.find_ids(limit=1)
-    profiler = cProfile.Profile()
-    start = time.perf_counter()
-    profiler.enable()
+    start, cpu = time.perf_counter(), time.process_time()
     worker.serve()
-    profiler.disable()
-    elapsed = time.perf_counter() - start
-    print(f"\nprofile: 1 worker, {n} runs on PostgreSQL: {1000 * elapsed / n:.1f} ms per run")
-    stats = pstats.Stats(profiler).sort_stats("cumulative")
-    stats.print_stats(45)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    for owner, name, original in originals:
+        setattr(owner, name, original)
+    print(
+        f"\nprofile: 1 worker in this process, {n} runs on {location.split('://')[0]}: "
+        f"{1000 * elapsed / n:.1f} ms per run ({1000 * cpu / n:.1f} ms CPU of this process), "
+        f"{statements[0] / n:.1f} SQL statements per run"
+    )
+    for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {label:<28} {1000 * seconds / n:7.1f} ms per run")
 
 
 def main():
@@ -205,8 +248,10 @@ def main():
                 print("optuna is not installed")
                 break
             print(f"{kind:<11} {rate:.1f} trials/s ({1000 / rate:.1f} ms per trial)")
-        if args.profile and stores.server:
-            profile_one_worker(stores.fresh("postgresql"), script, args.runs)
+        if args.profile:
+            for kind in stores.kinds():
+                if kind != "folder":
+                    profile_one_worker(stores.fresh(kind), script, args.runs)
     finally:
         stores.drop()
         shutil.rmtree(folder, ignore_errors=True)
