@@ -42,6 +42,7 @@ from sacred.observers.sql.engine import describe, is_transient, shared_engine
 from sacred.observers.sql.rows import (
     epoch_seconds,
     insert_points,
+    replace_artifact,
     result_columns,
     sqlite_insert,
     storable_text,
@@ -564,15 +565,11 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             )
 
     def _apply_artifact_event(self, session, name, filename, stored_copy=None, replace=False):
-        from sacred.observers.sql.schema import Artifact, _fit  # lazy: imports SQLAlchemy
+        from sacred.observers.sql.schema import Artifact  # lazy: imports SQLAlchemy
 
-        if replace:  # a checkpoint: the artifact of its name is replaced
-            table = Artifact.__table__
-            session.execute(
-                table.delete().where(
-                    table.c.run_id == self.run_id, table.c.filename == _fit(name, Artifact.filename)
-                )
-            )
+        # a checkpoint replaces the last artifact of its name, if there is one
+        if replace and replace_artifact(session, self.run_id, name, stored_copy or filename):
+            return
         artifact = Artifact.create(name, stored_copy or filename)
         artifact.run_id = self.run_id
         session.add(artifact)

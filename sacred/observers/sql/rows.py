@@ -4,7 +4,8 @@
   ``result_json``) and ``storable_text`` (PostgreSQL text cannot hold NUL characters);
 * the ``metric`` rows of a batch of points with their packed ``metric_chunk`` row
   (``sqlite_insert`` on SQLite's own connection, ``insert_points`` on any database), and
-  ``backfill_metric_chunks`` for databases written before that table.
+  ``backfill_metric_chunks`` for databases written before that table;
+* ``replace_artifact``: a checkpoint's content in the ``artifact`` row of its name.
 
 SQLAlchemy, and ``schema`` which imports it, are imported inside the functions that need
 them: the observer imports this module, and ``from sacred.observers import SqlObserver``
@@ -27,6 +28,7 @@ __all__ = (
     "sqlite_insert",
     "insert_points",
     "backfill_metric_chunks",
+    "replace_artifact",
 )
 
 _SQLITE_ROWS_PER_INSERT = 300  # 3 parameters a row + 2 stays below SQLite's old 999 limit
@@ -212,3 +214,26 @@ def backfill_metric_chunks(url=None, *, engine=None, batch=100_000) -> int:
     finally:
         if own:
             engine.dispose()
+
+
+def replace_artifact(session, run_id, name, path) -> bool:
+    """Put the content of ``path`` into the last ``artifact`` row of the run named ``name``
+    (a checkpoint replacing the one saved before); False if the run has no such row. The
+    row is updated in place: on SQLite that costs a third of a DELETE and an INSERT of a
+    large row (the rollback journal copies the freed pages)."""
+    from sacred.observers.sql.schema import Artifact, _fit
+
+    table = Artifact.__table__
+    last = session.execute(
+        table.select()
+        .with_only_columns(table.c.artifact_id)
+        .where(table.c.run_id == run_id, table.c.filename == _fit(name, Artifact.filename))
+        .order_by(table.c.artifact_id.desc())
+        .limit(1)
+    ).scalar()
+    if last is None:
+        return False
+    with open(path, "rb") as f:
+        content = f.read()
+    session.execute(table.update().where(table.c.artifact_id == last).values(content=content))
+    return True

@@ -47,16 +47,22 @@ def test_a_checkpoint_replaces_the_row_of_its_name_and_a_plain_artifact_does_not
     def body(_run):
         for epoch in range(3):
             _run.save_checkpoint(f"epoch {epoch}".encode())
-        for text in (b"one", b"two"):
-            path.write_bytes(text)
-            _run.add_artifact(str(path), "model.txt")
+            if epoch == 0:
+                for text in (b"one", b"two"):
+                    path.write_bytes(text)
+                    _run.add_artifact(str(path), "model.txt")
+        _run.save_checkpoint(b"three", name="model.txt")  # the last of its name
 
     run_id = _run(SqlObserver(url), body)._id
     store = open_store(url)
     assert store.artifacts(run_id) == ["checkpoint", "model.txt", "model.txt"]
     assert store.open_artifact(run_id, "checkpoint").read() == b"epoch 2"
-    assert store.open_artifact(run_id, "model.txt").read() == b"two"
-    assert _rows(url) == [("checkpoint", b"epoch 2"), ("model.txt", b"one"), ("model.txt", b"two")]
+    assert store.open_artifact(run_id, "model.txt").read() == b"three"
+    assert _rows(url) == [
+        ("checkpoint", b"epoch 2"),
+        ("model.txt", b"one"),
+        ("model.txt", b"three"),
+    ]
 
 
 def test_checkpoints_of_two_names_saved_while_the_database_is_away(tmp_path):
