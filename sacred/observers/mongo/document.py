@@ -77,14 +77,19 @@ class RunDocument:
             self.dirty.add("resources")
 
     def add_artifact(self, artifact, replace=False):
-        """``artifact`` is ``{"name", "file_id"}``. ``replace`` (a checkpoint): the artifacts
-        of its name leave the list, and their files are deleted once the list is written."""
-        if replace:
-            artifacts = self.entry["artifacts"]
-            old = [a for a in artifacts if a.get("name") == artifact["name"]]
-            self.entry["artifacts"] = [a for a in artifacts if a not in old]
-            self.replaced += [a["file_id"] for a in old if a.get("file_id") is not None]
-        self.entry["artifacts"].append(artifact)
+        """``artifact`` is ``{"name", "file_id"}``. ``replace`` (a checkpoint): it takes the
+        place of the last artifact of its name, whose file is deleted once the list is
+        written (earlier ones of the name, added by ``add_artifact``, stay)."""
+        artifacts = self.entry["artifacts"]
+        names = [a.get("name") for a in artifacts]
+        if replace and artifact["name"] in names:
+            index = len(names) - 1 - names[::-1].index(artifact["name"])
+            old = artifacts[index].get("file_id")
+            if old is not None and old != artifact.get("file_id"):
+                self.replaced.append(old)
+            artifacts[index] = artifact
+        else:
+            artifacts.append(artifact)
         self.dirty.add("artifacts")
 
     def unsynced(self):

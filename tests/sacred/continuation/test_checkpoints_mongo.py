@@ -116,3 +116,29 @@ def test_a_checkpoint_replaces_the_one_of_a_resumed_run():
 
     _run(MongoObserver(client=client, db_name="cont"), second, resume=1)
     _check(client, 1, b"segment 2")
+
+
+def test_a_checkpoint_takes_the_place_of_the_last_artifact_of_its_name(tmp_path):
+    client = mongomock.MongoClient()
+    path = tmp_path / "model.txt"
+
+    def body(_run):
+        _run.save_checkpoint(b"epoch 0")
+        for text in (b"one", b"two"):
+            path.write_bytes(text)
+            _run.add_artifact(str(path), "model.txt")
+        _run.save_checkpoint(b"epoch 1")
+        _run.save_checkpoint(b"three", name="model.txt")
+
+    run_id = _run(MongoObserver(client=client, db_name="cont"), body)._id
+    store = open_store(client, db_name="cont")
+    assert store.artifacts(run_id) == ["checkpoint", "model.txt", "model.txt"]
+    assert store.open_artifact(run_id, "model.txt").read() == b"three"
+    import gridfs
+
+    fs = gridfs.GridFS(client["cont"])
+    stored = sorted(
+        fs.get(f["_id"]).read()
+        for f in client["cont"]["fs.files"].find({"filename": {"$regex": "^artifact://"}})
+    )
+    assert stored == [b"epoch 1", b"one", b"three"]
