@@ -25,19 +25,17 @@ from typing import Optional
 
 from sacred.observers import journal
 from sacred.store import (
-    OutsideStoreError,
     QueryError,
-    RunNotFoundError,
     StoreError,
     open_store,
-    scheme_of,
 )
 from sacred.store.base import flatten_record
+from sacred.store.export import copy_runs, open_destination
 from sacred.store.query import MISSING, Exists, any_field, get_value, parse_field
 from sacred.store.query import parse as parse_query
 from sacred.utils import SacredError
 
-__all__ = ("main",)
+__all__ = ("main", "copy_runs")
 
 # verbs kept in their own modules: each defines add_parser(subparsers) and run(args, out) -> int
 _VERB_MODULES = (
@@ -143,25 +141,10 @@ def _verb_modules():
 
 
 # ---------------------------------------------------------------------------- helpers
-def _open(location, prefix=None, create=False):
+def _open(location, prefix=None):
 
     kwargs = {"prefix": prefix} if prefix else {}
-    if create and "://" not in location and not os.path.exists(location):
-        os.makedirs(location)
-    if create and scheme_of(location) == "sqlite":
-        _create_sqlite_file(location)
     return open_store(location, **kwargs)
-
-
-def _create_sqlite_file(url: str) -> None:
-    """An export into a new SQLite file creates it (an empty file is an empty database)."""
-    path = url.split(":///", 1)[1] if ":///" in url else ""
-    if not path or path == ":memory:" or os.path.exists(path):
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise StoreError(f"Cannot create the SQLite database {path!r}: no folder {folder!r}.")
-    open(path, "ab").close()
 
 
 def _json_default(obj):
@@ -406,82 +389,11 @@ def _runs_export(args, out) -> None:
             target.close()
 
 
-def copy_runs(src, dst, query=None, new_ids=False, dst_name=None) -> list:
-    """Copy the matching runs of store ``src`` into ``dst``; returns ``[(old_id, new_id)]``.
-
-    All or nothing: ids that ``dst`` already holds are refused before anything is written
-    (unless ``new_ids``), and if a copy fails midway the runs copied so far are deleted
-    from ``dst`` again before the error is raised.
-
-    A file the source refuses to read (one a run lists outside the source store's folders,
-    see ``FileStore``) is not copied, with a warning; one whose stored copy is gone is
-    left out. The records keep their references to both.
-    """
-    run_ids = src.find_ids(query)
-    if not new_ids:
-        existing = {str(i) for i in dst.find_ids()}
-        taken = [i for i in run_ids if str(i) in existing]
-        if taken:
-            shown = ", ".join(str(i) for i in taken[:10]) + (", ..." if len(taken) > 10 else "")
-            which = f"Run {shown} is" if len(taken) == 1 else f"Runs {shown} are"
-            raise StoreError(
-                f"{which} already in {dst_name or 'the destination'}; nothing was copied. "
-                "Copy under new ids with --new-ids (new_ids=True)."
-            )
-    copied = []
-    try:
-        for run_id in run_ids:
-            record = src.get(run_id)
-            artifacts = _read_all(src.open_artifact, run_id, src.artifacts(run_id), "artifact")
-            sources = _read_all(src.open_source, run_id, src.sources(run_id), "source")
-            resources = _read_all(src.open_resource, run_id, src.resources(run_id), "resource")
-            new = dst.import_run(
-                record,
-                metrics=src.metrics(run_id),
-                artifacts=artifacts,
-                sources=sources,
-                resources=resources,
-                new_id=new_ids,
-            )
-            copied.append((run_id, new))
-    except BaseException:
-        _undo(dst, copied)
-        raise
-    return copied
-
-
-def _undo(dst, copied) -> None:
-    """Delete the runs an interrupted export copied, newest first."""
-    for old, new in reversed(copied):
-        try:
-            dst.delete(new)
-        except Exception as e:  # keep undoing the others; say which one stays
-            warnings.warn(
-                f"run {old} was copied as {new} and could not be removed: {e}", stacklevel=3
-            )
-
-
-def _read_all(opener, run_id, names, kind) -> dict:
-
-    contents = {}
-    for name in names:
-        try:
-            with opener(run_id, name) as f:
-                contents[name] = f.read()
-        except OutsideStoreError as e:  # the message names the run and the file
-            warnings.warn(f"{e}; not copied", stacklevel=3)
-        except RunNotFoundError as e:  # listed, yet not there
-            warnings.warn(f"run {run_id}: {kind} {name!r} is not copied: {e}", stacklevel=3)
-        except OSError:  # the stored copy is gone: the record keeps its reference
-            continue
-    return contents
-
-
 def _export(args, out) -> None:
     from sacred.store.progress import progress_bar
 
     src = _open(args.source, args.prefix)
-    dst = _open(args.destination, args.dst_prefix, create=True)
+    dst = open_destination(args.destination, args.dst_prefix)
     bar = progress_bar(lambda: len(src.find_ids(args.query)), "export", args.progress)
 
     class Counted:  # the destination, counting the runs copied into it
@@ -497,7 +409,9 @@ def _export(args, out) -> None:
         with warnings.catch_warnings():  # one line on stderr each, as they happen
             warnings.simplefilter("always")
             warnings.showwarning = _show_warning
-            copied = copy_runs(src, Counted(), args.query, args.new_ids, args.destination)
+            copied = copy_runs(
+                src, Counted(), args.query, args.new_ids, args.destination, args.source
+            )
     finally:
         bar.close()
     for old, new in copied:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import json
 import os
+import re
 from typing import Any, Optional
 
 from sacred.store.base import StoreError
@@ -112,8 +114,11 @@ def scheme_of(location: Any) -> str:
     """The scheme of a store location: ``"file"``, ``"sqlite"``, ``"mongodb"``, ...
 
     A URL gives its scheme (``postgresql+psycopg`` is ``postgresql``); a pymongo or
-    mongomock object is ``mongodb``; a folder holding ``metadata.json`` and ``hashfs/`` is
-    ``tinydb``; any other path is ``file``.
+    mongomock object is ``mongodb``; a folder holding ``metadata.json`` is ``tinydb`` if
+    it has ``hashfs/`` too or the file holds TinyDB's tables (see ``_not_tinydb``: an
+    empty file, ``{}`` or an object with ``"runs"``); a folder whose ``metadata.json`` is
+    something else is a one-line StoreError, unless it holds a FileStorageObserver's runs;
+    any other path is ``file``.
     """
     if not isinstance(location, (str, os.PathLike)):
         # a client or database of pymongo or mongomock (or a subclass of one)
@@ -132,11 +137,66 @@ def scheme_of(location: Any) -> str:
         if "+" in scheme and scheme != "mongodb+srv":  # e.g. postgresql+psycopg
             scheme = scheme.split("+", 1)[0]
         return scheme
-    if os.path.isfile(os.path.join(text, "metadata.json")) and os.path.isdir(
-        os.path.join(text, "hashfs")
-    ):
+    metadata = os.path.join(text, "metadata.json")
+    if not os.path.isfile(metadata) or os.path.isdir(os.path.join(text, "hashfs")):
+        return "tinydb" if os.path.isfile(metadata) else "file"
+    why = _not_tinydb(metadata)
+    if why is None:
         return "tinydb"
-    return "file"
+    if looks_like_file_storage(text):
+        return "file"
+    raise StoreError(
+        f"{text!r} is neither a TinyDB folder nor a FileStorageObserver folder: "
+        f"its metadata.json is {why}"
+    )
+
+
+#: how much of a metadata.json is read to tell a TinyDB folder (see _not_tinydb)
+_PREFIX = 64 * 1024
+_RUNS_FIRST = re.compile(rb'\A\s*\{\s*"runs"\s*:\s*\{')
+_NO_TABLES = 'a JSON object without TinyDB\'s "runs" table'
+
+
+def _not_tinydb(path) -> Optional[str]:
+    """None if the file ``path`` holds TinyDB's layout, else what it is instead.
+
+    TinyDB's layout: empty (TinyDB makes the file empty, and writes it with the first
+    entry), ``{}``, or an object with the table ``"runs"`` (an object), which comes first in
+    what the TinyDbObserver writes; then only the start of the file is read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_PREFIX)
+            if not head.strip() or _RUNS_FIRST.match(head):
+                return None
+            if not head.lstrip().startswith(b"{"):
+                return (
+                    "not a JSON object" if head.lstrip()[:1] in b'["0123456789-tfn' else "not JSON"
+                )
+            data = json.loads(head + f.read())
+    except OSError as e:
+        return f"not readable ({e.strerror})"
+    except (ValueError, RecursionError):
+        return "not JSON"
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if data and not isinstance(data.get("runs"), dict):
+        return _NO_TABLES
+    return None
+
+
+def looks_like_file_storage(folder) -> bool:
+    """Whether ``folder`` holds what a FileStorageObserver writes: ``_sources/`` or a run
+    folder (``1/run.json``)."""
+    if os.path.isdir(os.path.join(folder, "_sources")):
+        return True
+    try:
+        with os.scandir(folder) as entries:
+            return any(
+                e.name.isdigit() and os.path.isfile(os.path.join(e.path, "run.json"))
+                for e in entries
+            )
+    except OSError:
+        return False
 
 
 def backend_of(location: Any, field: str = "store") -> Backend:

@@ -9,6 +9,7 @@ import pytest
 
 from sacred import Experiment
 from sacred.store.cli import copy_runs
+from sacred.store.export import describe
 from tests.conformance.backends import BASE, KINDS, Backend, ids
 
 DESTINATIONS = sorted(set(BASE.values()))
@@ -141,9 +142,12 @@ def snapshot(store):
     return runs
 
 
-def differences(got, want, copied):
+def differences(got, want, copied, origin, carried=False):
     """What differs, field by field, between the runs ``want`` and their copies ``got``
-    (``copied``: the (old id, new id) pairs of copy_runs)."""
+    (``copied``: the (old id, new id) pairs of copy_runs from the store ``origin``).
+
+    A copy under another id says where it came from (``meta.exported_from``); with
+    ``carried``, a copy may also hold the ``exported_from`` of an earlier export."""
     found = []
     assert ids(old for old, _ in copied) == ids(want)
     for old, new in copied:
@@ -151,6 +155,14 @@ def differences(got, want, copied):
         if theirs is None:
             found.append(f"run {old}: no copy {new}")
             continue
+        meta = dict(theirs["meta"] or {}) if isinstance(theirs["meta"], dict) else None
+        source = meta.pop("exported_from", None) if meta is not None else None
+        if str(new) != str(old):
+            if source != {"store": describe(origin), "id": old}:
+                found.append(f"run {old} copied as {new}: exported_from is {source!r}")
+            theirs = {**theirs, "meta": meta}
+        elif carried:
+            theirs = {**theirs, "meta": meta}
         for field in ours:
             if theirs[field] != ours[field]:
                 found.append(f"run {old} {field}: {theirs[field]!r} != {ours[field]!r}")
@@ -172,8 +184,8 @@ def test_export_and_back(src, dst, source, tmp_path, monkeypatch):
         copied = _copy(original, there)
     assert len(want) == 2
     with there.store() as copy:
-        assert differences(snapshot(copy), want, copied) == []
+        assert differences(snapshot(copy), want, copied, original) == []
         returned = _copy(copy, back)
         want_back = {str(new): want[str(old)] for old, new in copied}
     with back.store() as store:
-        assert differences(snapshot(store), want_back, returned) == []
+        assert differences(snapshot(store), want_back, returned, copy, carried=True) == []

@@ -12,6 +12,8 @@ Records are shaped like the MongoObserver's documents: ``experiment.sources`` is
 ``[{"name", "file_id"}]``. Metrics come from the table ``metrics`` (one entry per run and
 metric, ``{run_id, name, steps, values, timestamps}``).
 
+``import_run`` (``sacred export`` into the folder) is in ``store_writes``.
+
 Workers' claims (``claim``, ``claims``) are entries of the table ``claims``
 (``{run_id, attempt, worker, at}``), added under the folder's lock (see ``lock``): of all
 callers asking for the same run and attempt on this machine, exactly one adds it.
@@ -30,6 +32,7 @@ from typing import Optional
 
 from sacred.observers import _jsonio
 from sacred.observers.file_storage.paths import resolve_inside
+from sacred.observers.tinydb_hashfs.store_writes import TinyDbWrites
 from sacred.store import query as q
 from sacred.store.base import (
     OutsideStoreError,
@@ -109,7 +112,7 @@ def _file_ids(record: dict) -> set:
     return {i for i in ids if isinstance(i, str)}
 
 
-class TinyDbStore(RunStore):
+class TinyDbStore(TinyDbWrites, RunStore):
     """Runs in a TinyDbObserver folder (a path, or ``tinydb://path``)."""
 
     scheme = "tinydb"
