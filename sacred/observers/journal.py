@@ -171,9 +171,17 @@ class Journal:
         folder = self.files_dir
         os.makedirs(folder, exist_ok=True)
         base = os.path.basename(os.fspath(filename)) or "file"
-        copy = os.path.join(folder, f"{len(os.listdir(folder))}_{base}")
-        shutil.copyfile(filename, copy)
-        return copy
+        # a number never used before in this folder: counting its files would give a
+        # removed copy's number again, and overwrite a copy that is still needed
+        number = 1 + max((_copy_number(name) for name in os.listdir(folder)), default=-1)
+        while True:
+            copy = os.path.join(folder, f"{number}_{base}")
+            try:
+                with open(filename, "rb") as src, open(copy, "xb") as dst:
+                    shutil.copyfileobj(src, dst)
+                return copy
+            except FileExistsError:  # another writer took this number meanwhile
+                number += 1
 
     def forget(self, copy) -> None:
         """Remove a copy made by ``keep`` that is no longer needed (the store got the file)."""
@@ -521,3 +529,9 @@ def _as_datetime(value):
         except ValueError:
             return None
     return None
+
+
+def _copy_number(name: str) -> int:
+    """The number a kept copy's name starts with (-1 for other names)."""
+    head = name.partition("_")[0]
+    return int(head) if head.isdigit() else -1

@@ -734,3 +734,18 @@ def test_sql_sync_of_a_planted_py_reduce_payload_creates_no_file(tmp_path):
     store, record, _, _ = sql_state(url, 1)
     assert record["config"]["lr"] == 0.1 and record["status"] == "COMPLETED"
     assert not marker.exists()
+
+
+def test_kept_copies_never_reuse_the_name_of_a_forgotten_one(tmp_path):
+    from sacred.observers.journal import Journal
+
+    for name, text in (("a/x", "A"), ("b/y", "B"), ("c/y", "C")):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    journal = Journal(str(tmp_path / "failures"), prefix="run")
+    first = journal.keep(tmp_path / "a/x")
+    second = journal.keep(tmp_path / "b/y")
+    journal.forget(first)
+    third = journal.keep(tmp_path / "c/y")
+    assert third != second
+    assert open(second).read() == "B" and open(third).read() == "C"
