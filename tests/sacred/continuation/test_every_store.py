@@ -110,3 +110,38 @@ def test_a_claimed_queued_run_runs_under_its_id(kind, tmp_path):
     assert store.metrics(qid)["loss"]["steps"] == [0, 1, 2, 3]
     assert "starting at 0" in record["captured_out"]
     assert "resumed" not in record["captured_out"]
+
+
+def test_a_checkpoint_replaces_the_last_and_a_resumed_run_reads_the_newest(kind, tmp_path):
+    make_observer, open_ = STORE_KINDS[kind]
+    state = {}
+
+    def experiment():
+        ex = Experiment("checkpointed", base_dir=str(tmp_path))
+        ex.observers.append(make_observer(tmp_path))
+
+        @ex.main
+        def main(_run):
+            checkpoint = _run.open_checkpoint()
+            start = int(checkpoint.read()) + 1 if checkpoint is not None else 0
+            state.setdefault("starts", []).append(start)
+            for epoch in range(start, 5):
+                if epoch == 3 and not state.get("fixed"):
+                    raise RuntimeError("preempted")
+                _run.save_checkpoint(str(epoch).encode())
+            return start
+
+        return ex
+
+    with pytest.raises(RuntimeError):
+        experiment().run(options={"--capture": "sys"})
+    store = open_(tmp_path)
+    (run_id,) = store.find_ids()
+    assert store.artifacts(run_id) == ["checkpoint"]
+    assert store.open_artifact(run_id, "checkpoint").read() == b"2"
+    state["fixed"] = True
+    assert experiment().run(resume=run_id, options={"--capture": "sys"}).result == 3
+    assert state["starts"] == [0, 3]
+    store = open_(tmp_path)
+    assert store.artifacts(run_id) == ["checkpoint"]
+    assert store.open_artifact(run_id, "checkpoint").read() == b"4"
