@@ -22,16 +22,9 @@ SQL_DROPS_META = (
     "original's; update_meta adds meta_json), so import_run drops meta.options, "
     "meta.config_updates and meta.named_configs (the SqlObserver does not store them either)"
 )
-TINYDB_ID_TOO_LONG = (
-    "bug: a TinyDB run id (32 hex digits) does not fit PostgreSQL's run.run_id VARCHAR(24): "
-    "copy_runs fails with psycopg's StringDataRightTruncation traceback instead of giving "
-    "the copy a new id or refusing with a one-line message (SQLite does not check lengths)"
-)
 
 
 def _reason(src, dst):
-    if src == "tinydb" and dst == "postgresql":
-        return TINYDB_ID_TOO_LONG
     if dst in SQL and BASE[src] not in SQL:
         return SQL_DROPS_META
     return None

@@ -22,6 +22,9 @@ from sacred.store.base import StoreError, merge_meta
 
 __all__ = ("SqlStoreWrites",)
 
+#: how many characters ``run.run_id`` holds (VARCHAR(24) in the original's schema)
+_RUN_ID_LENGTH = b.Run.__table__.c.run_id.type.length
+
 
 class SqlStoreWrites:
     """The writing methods of ``SqlStore``: they use its ``engine``, ``dialect``, tables
@@ -110,7 +113,13 @@ class SqlStoreWrites:
     def import_run(
         self, record, metrics=None, artifacts=None, sources=None, resources=None, new_id=False
     ):
-        """Write a run read from another store in the SqlObserver's tables; returns its id."""
+        """Write a run read from another store in the SqlObserver's tables; returns its id.
+
+        The run keeps its id, unless ``new_id`` or its id does not fit ``run.run_id``
+        (24 characters, as in the original's schema: a TinyDB id has 32), on every
+        database alike (SQLite would store it): then the run is numbered as the
+        SqlObserver numbers runs (``sacred export`` records the old id in the copy's
+        ``meta.exported_from``)."""
         b.Base.metadata.create_all(self.engine)
         b.upgrade_schema(self.engine)  # a database of the original SqlObserver
         self._result_json = self._meta_json = self._mainfile = True
@@ -119,7 +128,7 @@ class SqlStoreWrites:
         self._output_chunks = True
         wanted = record.get("_id")
         with Session(self.engine) as session:
-            if new_id or wanted is None:
+            if new_id or wanted is None or len(run_key(wanted)) > _RUN_ID_LENGTH:
                 run_id = str(b.next_run_id(session))
             else:
                 run_id = run_key(wanted)
