@@ -10,7 +10,7 @@ import time
 import traceback as tb
 
 from sacred.settings import SETTINGS
-from sacred.utils import SacredInterrupt, join_paths
+from sacred.utils import SacredInterrupt, join_paths, leave_signals_to_main_thread
 
 __all__ = ("Run",)
 
@@ -70,6 +70,7 @@ class _HeartbeatScheduler:
                 self._cond.wait(delay)
 
     def _loop(self):
+        leave_signals_to_main_thread()
         while True:
             run = self._next_due_run()
             run._periodic_heartbeat()

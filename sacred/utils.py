@@ -292,6 +292,21 @@ class CommandLineError(SacredError, ValueError):
 
 
 # -------------------------------------------------------- traceback filtering
+def leave_signals_to_main_thread():
+    """Block SIGINT and SIGTERM in the calling background thread.
+
+    The kernel hands a process signal to any thread that does not block it. One that lands
+    in a background thread does not interrupt a blocking call of the main thread (a long
+    ``time.sleep`` in the user's code), so Python's handler, which runs in the main thread,
+    would wait for that call to end: a Ctrl-C or a scheduler's SIGTERM would be missed for
+    minutes. Sacred's own threads (heartbeats, output capture, queue delivery) call this.
+    """
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _is_sacred_frame(frame):
     return frame.f_globals.get("__name__", "").split(".")[0] == "sacred"
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 from sacred.capture.record import CapturedStdout, flush
 from sacred.capture.streams import _tee_text_stream, _write_all
+from sacred.utils import leave_signals_to_main_thread
 
 # the most read from a pipe at once (also the pipe size we ask for)
 _READ_SIZE = 1 << 20
@@ -189,6 +190,7 @@ class _FdTee:
                 self.out.write(text)
 
     def _run(self):
+        leave_signals_to_main_thread()
         open_ends = list(self.targets)
         last_batch = 0.0
         while open_ends:

@@ -5,6 +5,8 @@ import sys
 import threading
 import weakref
 
+from sacred.utils import leave_signals_to_main_thread
+
 # writers that append to the list themselves: a thread joins it this often, when at
 # least this many writes wait (bounds the memory that small writes take in the list)
 _COMPACT_INTERVAL = 0.1
@@ -173,6 +175,7 @@ class CapturedStdout:
             thread.start()
 
     def _compact_until(self, stop, interval):
+        leave_signals_to_main_thread()
         parts = self._parts
         while not stop.wait(interval):
             if len(parts) >= _COMPACT_MIN:

@@ -33,6 +33,7 @@ from collections import namedtuple
 
 from sacred.observers import journal as _journal
 from sacred.observers.base import RunObserver
+from sacred.utils import leave_signals_to_main_thread
 
 __all__ = (
     "QueueObserver",
@@ -280,6 +281,7 @@ class QueueObserver(RunObserver):
                 q.unfinished_tasks -= dropped
 
     def _run(self):
+        leave_signals_to_main_thread()
         while True:
             self._wake.wait(self._interval)
             self._wake.clear()
