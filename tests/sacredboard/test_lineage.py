@@ -143,26 +143,13 @@ def client(lineage_store):
     return create_app(lineage_store[0]).test_client()
 
 
-#: the SqlObserver keeps only the meta keys it has columns for: ex.run(parent=...) records
-#: no meta.parent in SQL databases (sacred rerun adds meta.rerun_of with update_meta)
-SQL_DROPS_PARENT = pytest.mark.xfail(
-    strict=True, reason="the SqlObserver does not record meta.parent (sacred/observers/sql)"
-)
-
-
-@pytest.fixture
-def needs_parent(request, lineage_store):
-    if lineage_store[0].startswith("sqlite"):
-        request.applymarker(SQL_DROPS_PARENT)
-
-
 def lineage_of(client, run_id):
     resp = client.get(f"/api/run/{run_id}/lineage")
     assert resp.status_code == 200
     return resp.get_json()
 
 
-def test_children_reruns_and_the_rerun_line_of_a_parent(client, lineage_store, needs_parent):
+def test_children_reruns_and_the_rerun_line_of_a_parent(client, lineage_store):
     location, _ = lineage_store
     d = lineage_of(client, 1)
     assert [c["id"] for c in d["children"]] == ["2", "3"]  # not 4: its parent is elsewhere
@@ -174,9 +161,7 @@ def test_children_reruns_and_the_rerun_line_of_a_parent(client, lineage_store, n
     assert d["children_more"] is False
 
 
-def test_a_child_links_its_parent_in_the_same_store_and_names_one_elsewhere(
-    client, lineage_store, needs_parent
-):
+def test_a_child_links_its_parent_in_the_same_store_and_names_one_elsewhere(client, lineage_store):
     parent = lineage_of(client, 2)["parent"]
     assert parent["id"] == "1" and parent["same_store"] and parent["found"]
     assert parent["experiment_name"] == "train" and parent["status"] == "COMPLETED"
@@ -198,7 +183,7 @@ def test_rerun_and_resume_history(client):
     assert "crashed on purpose" in segments[0]["error"]
 
 
-def test_children_are_bounded(client, monkeypatch, needs_parent):
+def test_children_are_bounded(client, monkeypatch):
     monkeypatch.setattr(lineage, "MAX_RELATED", 1)
     d = lineage_of(client, 1)
     assert [c["id"] for c in d["children"]] == ["2"] and d["children_more"] is True

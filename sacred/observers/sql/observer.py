@@ -37,7 +37,7 @@ from sacred.observers.base import RunObserver
 from sacred.observers.checkpoints import is_checkpoint, replace_copy
 from sacred.observers.journal import sync as _journal_sync
 from sacred.observers.sql import journal, output, tables
-from sacred.observers.sql.continued import ContinuedRun
+from sacred.observers.sql.continued import ContinuedRun, meta_columns
 from sacred.observers.sql.engine import describe, is_transient, shared_engine
 from sacred.observers.sql.rows import (
     epoch_seconds,
@@ -284,6 +284,8 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             command=_fit(command, Run.command),
             priority=meta_info.get("priority", 0),
             comment=meta_info.get("comment", ""),
+            # the other meta keys (meta.parent, meta.sweep, ...), as a continued run keeps them
+            meta_json=meta_columns(meta_info)["meta_json"],
             experiment=experiment,
             host=host,
             status=status,

@@ -86,7 +86,8 @@ class SqlStoreWrites:
         ``comment`` and ``priority`` (a number) go to their columns of the original
         schema; every other key to the added column ``run.meta_json``, which is made
         here if the database lacks it. ``command`` is the run's command and cannot be
-        changed. The SqlObserver never writes ``meta_json``, so a running run keeps it.
+        changed. The SqlObserver writes ``meta_json`` only when a run starts (or is
+        queued or continued), so a running run keeps what is set here.
         """
         if "command" in updates:
             raise StoreError("meta.command is the command of the run; it cannot be changed")
