@@ -8,8 +8,10 @@
    when its evaluation ends and is then asked for the next point, exactly the order of
    events of an asynchronous search, without the runs' own cost.
 2. throughput: ``LabAssistant.optimize`` on a folder store with runs that sleep 0.2 s,
-   1 and 2 workers, in threads (``launcher=None``) and processes (``launcher="local"``):
-   runs/s and the speed-up of 2 workers over 1 (target: about 2x).
+   1 and 2 workers, in threads (``launcher=None``) and processes (``launcher="local"``,
+   its processes started beforehand): runs/s and the speed-up of 2 workers over 1
+   (target: about 2x), and the best cost found (one search, no fixed seed); with GP-BO
+   (a suggestion costs about 0.07 s of the driver's time) and random search (nothing).
 
     python bench/bench_labwatch_parallel.py                   # both parts
     python bench/bench_labwatch_parallel.py quality --only BayesianOptimization,TPE
@@ -100,10 +102,10 @@ SCRIPT = textwrap.dedent(
     from sacred import Experiment
     from labwatch import LabAssistant
     from labwatch.hyperparameters import UniformFloat
-    from labwatch.optimizers import BayesianOptimization
+    from labwatch.optimizers import {optimizer}
 
     ex = Experiment("bench_parallel")
-    a = LabAssistant(ex, store={store!r}, optimizer=BayesianOptimization)
+    a = LabAssistant(ex, store={store!r}, optimizer={optimizer})
 
     @ex.config
     def cfg():
@@ -123,22 +125,32 @@ SCRIPT = textwrap.dedent(
     if __name__ == "__main__":
         import logging
         logging.getLogger().setLevel(logging.WARNING)
-        launcher = None if sys.argv[1] == "threads" else sys.argv[1]
+        launcher = None
         n_trials, n_workers = int(sys.argv[2]), int(sys.argv[3])
+        if sys.argv[1] != "threads":
+            from sacred.launch.launchers import get_launcher
+
+            launcher = get_launcher(sys.argv[1], n_jobs=n_workers)
+            # start the pool's processes and their imports before the clock starts
+            warm = "import time, numpy, scipy, sacred, labwatch.optimizers; time.sleep(0.5)"
+            for f in [launcher.submit(exec, warm) for _ in range(n_workers)]:
+                f.result()
         a.get_suggestion("space")  # imports (numpy, scipy) before the clock starts
         start = time.perf_counter()
         trials = a.optimize(n_trials, launcher=launcher, n_workers=n_workers)
         took = time.perf_counter() - start
         done = sum(t["status"] == "COMPLETED" for t in trials)
         print(took, done, a.get_current_best()[1])
+        if launcher is not None:
+            launcher.close()
     """
 )
 
 
-def throughput(n_trials):
+def throughput(n_trials, optimizer):
     print(
-        f"\nThroughput: LabAssistant.optimize, GP-BO, {n_trials} runs that sleep 0.2 s, folder "
-        "store (the local launcher's time includes starting its processes)"
+        f"\nThroughput: LabAssistant.optimize, {optimizer}, {n_trials} runs that sleep 0.2 s, folder "
+        "store (the local launcher's processes started and their imports done beforehand)"
     )
     print(
         f"{'launcher':>10} {'workers':>8} {'seconds':>8} {'runs/s':>7} {'speed-up':>9} "
@@ -150,7 +162,7 @@ def throughput(n_trials):
             with tempfile.TemporaryDirectory() as tmp:
                 script = os.path.join(tmp, "bench_parallel.py")
                 with open(script, "w") as f:
-                    f.write(SCRIPT.format(store=os.path.join(tmp, "runs")))
+                    f.write(SCRIPT.format(store=os.path.join(tmp, "runs"), optimizer=optimizer))
                 out = subprocess.run(
                     [sys.executable, script, launcher, str(n_trials), str(workers)],
                     capture_output=True,
@@ -184,7 +196,8 @@ def main(argv=None):
         if part == "quality":
             quality(names, args.seeds, args.evaluations, args.processes)
         elif part == "throughput":
-            throughput(args.trials)
+            for optimizer in ("BayesianOptimization", "RandomSearch"):
+                throughput(args.trials, optimizer)
         else:
             parser.error(f"unknown part {part!r}")
 

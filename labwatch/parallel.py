@@ -230,11 +230,12 @@ def optimize(
                 in_flight.pop(value_key(values), None)
                 trials.append(_outcome(future, values))
     finally:
-        for future, values in futures.items():
+        for future, values in futures.items():  # left after an error or Ctrl-C
             future.cancel()
             in_flight.pop(value_key(values), None)
         if isinstance(owned, cf.ThreadPoolExecutor):
-            owned.shutdown(wait=True)
+            # a thread cannot be interrupted: after an error, do not wait for its run
+            owned.shutdown(wait=not futures, cancel_futures=True)
         elif owned is not None:
             owned.close()
     assistant.update_optimizer(space)
