@@ -395,14 +395,15 @@ class LabAssistant:
     ) -> list:
         """Run ``n_trials`` suggested configurations, up to ``n_workers`` at once.
 
-        ``launcher``: None runs them in threads of this process (no output capture; a run
-        should use its ``_run``, since ``ex.info``/``ex.log_scalar`` name the experiment's
-        latest run); a launcher name (``"local"``, ``"submitit"``, ``"dask"``, ``"ray"``,
-        ``"queue"``) or a ``sacred.launch.launchers`` Launcher runs the experiment's script
-        there (``n_workers`` defaults to the launcher's ``n_jobs``). Whenever a run ends, the
-        optimizer learns its result and the next suggestion is submitted; configurations
-        still running are pending for it (see ``pending``). ``options`` are command-line
-        options of the runs (launchers only, e.g. ``{"--capture": "sys"}``).
+        ``launcher``: None runs them in threads of this process, without output capture
+        (with several workers, each thread runs its own copy of the experiment, imported
+        from its script); a launcher name (``"local"``, ``"submitit"``, ``"dask"``,
+        ``"ray"``, ``"queue"``) or a ``sacred.launch.launchers`` Launcher runs the
+        experiment's script there (``n_workers`` defaults to the launcher's ``n_jobs``).
+        Whenever a run ends, the optimizer learns its result and the next suggestion is
+        submitted; configurations still running are pending for it (see ``pending``).
+        ``options`` are command-line options of the runs (e.g. ``{"--capture": "sys"}``
+        with a launcher; threads always run with ``--capture=no``).
 
         Returns one dict per run in the order they ended: ``values``, ``run_id``, ``status``
         (COMPLETED, FAILED...; QUEUED with the queue launcher), ``result`` (and ``error``).
