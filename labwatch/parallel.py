@@ -31,6 +31,7 @@ __all__ = ("pending_in_store", "optimize", "value_key")
 
 logger = logging.getLogger("labwatch")
 
+_PENDING_FIELDS = ("config", "info", "meta", "heartbeat", "start_time")
 _LOAD_LOCK = threading.Lock()  # imports of a script (sys.path, module state) one at a time
 
 
@@ -66,11 +67,10 @@ def pending_in_store(store, space, experiment_name: str, timeout: Optional[float
     query = f"status in ['QUEUED', 'RUNNING'] and experiment.name == {json.dumps(experiment_name)}"
     now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     found = []
-    for run_id in store.find_ids(query, sort="_id"):
-        try:
-            record = store.get(run_id)
-        except Exception:  # noqa: BLE001 (claimed or deleted meanwhile)
-            continue
+    # one read of every matching run (not one per run: a queue may hold many)
+    records = store.summaries(query, sort="_id", fields=_PENDING_FIELDS)
+    for record in records:
+        run_id = record.get("_id")
         status = record.get("status")
         if status not in ("QUEUED", "RUNNING"):
             continue
