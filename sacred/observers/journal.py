@@ -476,7 +476,8 @@ def apply_through(observer, events):
     ``(run id, applied, 0)``. This knows nothing of event identity: an observer that records
     none (one without ``apply_journal``) gets every event again when synced twice.
 
-    A ``started_event`` marked ``delivered`` goes to ``observer.attach_event`` if it has one.
+    A ``started_event`` marked ``delivered`` goes to ``observer.attach_event`` if it has one;
+    one marked ``continued`` (the run continued an existing record) to ``continued_event``.
     """
     run = events[0].run
     count = 0
@@ -487,6 +488,8 @@ def apply_through(observer, events):
         if e.event == "started_event":
             if e.extra.get("delivered") and hasattr(observer, "attach_event"):
                 returned = observer.attach_event(**kwargs)
+            elif e.extra.get("continued"):  # the run continued a record: never a new one
+                returned = observer.continued_event(**kwargs)
             else:
                 returned = observer.started_event(**kwargs)
             run = returned if returned is not None else kwargs.get("_id", run)

@@ -160,6 +160,7 @@ class QueueObserver(RunObserver):
         self._abandon = threading.Event()
         self._finished = False
         self.failure_file = None  # the journal of undelivered events, if any
+        self._continued = False  # the run continues an existing record (continued_event)
 
     # ------------------------------------------------------------ events
     def queued_event(self, *args, **kwargs):
@@ -182,6 +183,7 @@ class QueueObserver(RunObserver):
         start_kwargs = _event_kwargs(WrappedEvent("continued_event", args, kwargs))
         _id = self._covered_observer.continued_event(**start_kwargs)
         self._reset(start_kwargs)
+        self._continued = True
         self._journal.next_seq()
         self._start_delivered = True
         self._start_kwargs["_id"] = _id
@@ -196,6 +198,7 @@ class QueueObserver(RunObserver):
 
     def started_event(self, *args, **kwargs):
         self._reset(_event_kwargs(WrappedEvent("started_event", args, kwargs)))
+        self._continued = False
         seq = self._journal.next_seq()
         try:
             _id = self._covered_observer.started_event(*args, **kwargs)
@@ -382,7 +385,10 @@ class QueueObserver(RunObserver):
         journal = self._journal
         lines = []
         if not pending or pending[0][1].name != "started_event":
-            lines.append(journal.line("started_event", self._start_kwargs, seq=0, delivered=True))
+            extra = {"continued": True} if self._continued else {}
+            lines.append(
+                journal.line("started_event", self._start_kwargs, seq=0, delivered=True, **extra)
+            )
         counts = None
         count_of = getattr(self._covered_observer, "journal_counts", None)
         if callable(count_of):

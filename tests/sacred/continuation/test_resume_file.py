@@ -151,3 +151,43 @@ def test_checkpoints_replace_each_other_and_a_resumed_run_reads_the_newest(tmp_p
     assert state["starts"] == [0, 3]
     assert store.artifacts(1) == ["checkpoint", "model"]
     assert store.open_artifact(1, "checkpoint").read() == b"4"
+
+
+def test_a_continued_run_journaled_by_a_queue_observer_syncs_into_its_own_record(tmp_path):
+    from sacred.observers import QueueObserver, journal
+
+    class Flaky(FileStorageObserver):
+        """Takes the continued start, then fails every later event (the disk went away)."""
+
+        def heartbeat_event(self, *args, **kwargs):
+            raise OSError("disk gone")
+
+        def completed_event(self, *args, **kwargs):
+            raise OSError("disk gone")
+
+        def log_metrics(self, *args, **kwargs):
+            raise OSError("disk gone")
+
+    state = {}
+    ex = _experiment(tmp_path, state)
+    with pytest.raises(RuntimeError):
+        ex.run(options={"--capture": "sys"})
+    state["fixed"] = True
+    queued = QueueObserver(
+        Flaky(str(tmp_path / "runs")),
+        interval=0.01,
+        retry_interval=0.01,
+        join_timeout=0.3,
+        failure_dir=str(tmp_path / "failures"),
+    )
+    ex.observers[:] = [queued]
+    ex.run(resume=1, options={"--capture": "sys"})
+    assert queued.failure_file is not None
+    store = open_store(str(tmp_path / "runs"))
+    assert store.get(1)["status"] == "RUNNING"  # the end never arrived
+
+    journal.sync(queued.failure_file, FileStorageObserver(str(tmp_path / "runs")))
+    assert store.find_ids() == [1]  # continued, not a second run
+    record = store.get(1)
+    assert record["status"] == "COMPLETED"
+    assert store.metrics(1)["loss"]["steps"] == [0, 1, 2, 3, 4, 5]
