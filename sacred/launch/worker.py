@@ -73,6 +73,7 @@ class Worker:
         self.say = say
         self.finished = []  # (run id, status) of the runs this worker ran
         self._stop = threading.Event()
+        self._lapsed_scan = float("-inf")  # time.monotonic() of the last scan for dead workers
 
     # ------------------------------------------------------------ the loop
     def serve(self) -> list:
@@ -113,30 +114,48 @@ class Worker:
     # ------------------------------------------------------------ claiming
     def claim_next(self):
         """``(record, attempt, claims)`` of a run this worker now holds, or None."""
-        for run_id in self._candidates():
-            claimed = self._try(run_id)
+        for run_id, queued in self._candidates():
+            claimed = self._try_first(run_id) if queued else None
+            if claimed is None:
+                claimed = self._try(run_id)
             if claimed is not None:
                 return claimed
         return None
 
     def _candidates(self) -> list:
+        """``(run id, queued)`` pairs: QUEUED runs (oldest first), then, at most every
+        lease/4 seconds, runs a worker took that stopped beating (the worker died)."""
         query = "status == 'QUEUED'"
         if self.query:
             query = f"({query}) and ({self.query})"
-        ids = self.store.find_ids(query, sort="_id", limit=_SCAN_LIMIT)
-        # runs a worker took that stopped beating (the worker died): given back after the lease
-        for record in self.store.summaries("status == 'RUNNING'", fields=["meta", "heartbeat"]):
-            meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-            if meta.get("claims") and self._lapsed(
-                record.get("heartbeat") or record.get("start_time")
-            ):
-                ids.append(record["_id"])
-        return ids
+        found = [(i, True) for i in self.store.find_ids(query, sort="_id", limit=_SCAN_LIMIT)]
+        now = time.monotonic()
+        if now - self._lapsed_scan >= self.lease / 4:
+            self._lapsed_scan = now
+            running = self.store.summaries("status == 'RUNNING'", fields=["meta", "heartbeat"])
+            for record in running:
+                meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+                if meta.get("claims") and self._lapsed(
+                    record.get("heartbeat") or record.get("start_time")
+                ):
+                    found.append((record["_id"], False))
+        return found
 
     def _lapsed(self, when) -> bool:
         if not isinstance(when, _dt.datetime):
             return False  # unknown: never taken away
         return (_utcnow() - when).total_seconds() > self.lease
+
+    def _try_first(self, run_id):
+        """The first claim of a QUEUED run, without reading its claims first (the common
+        case: one statement); None if it was taken before."""
+        at = _utcnow()
+        if not self.store.claim(run_id, 1, self.name):
+            return None
+        record = self.store.get(run_id)
+        if record.get("status") != "QUEUED":
+            return None
+        return record, 1, [{"attempt": 1, "worker": self.name, "at": at}]
 
     def _try(self, run_id):
         claims = self.store.claims(run_id)
