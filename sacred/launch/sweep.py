@@ -155,6 +155,7 @@ def sweep(
     run_options: Optional[dict] = None,
     on_result: Optional[Callable[[dict], None]] = None,
     sweep_id: Optional[str] = None,
+    progress=None,
     **launcher_options,
 ) -> list:
     """Run ``command`` of ``experiment`` once per config update dict, through a launcher.
@@ -165,9 +166,14 @@ def sweep(
     ``{"index", "updates", "run_id", "status", "result", "error", "pid", "host"}``;
     ``on_result`` is called with each as it finishes. A run that fails is a FAILED entry,
     not an exception; with the queue launcher, entries are QUEUED.
+
+    ``progress``: a bar of finished runs on stderr; ``None`` (default) when stderr is a
+    terminal, ``True`` always (needs tqdm), ``False`` never. ``on_result`` may print: its
+    lines go above the bar.
     """
     from sacred.launch.launchers import Launcher, get_launcher
     from sacred.launch.task import make_spec, run_task
+    from sacred.store.progress import bar_for
 
     updates_list = [dict(u) for u in updates_list]
     if not updates_list:
@@ -193,19 +199,24 @@ def sweep(
     engine = get_launcher(launcher, n_jobs=n_jobs, **launcher_options) if own else launcher
     results = [None] * size
     futures = {}
+    bar = bar_for(progress, size, "sweep")
     try:
         futures = {engine.submit(run_task, spec): i for i, spec in enumerate(specs)}
         for future in _as_completed(futures):
             i = futures[future]
             results[i] = entry = _entry(i, updates_list[i], future, engine.queues_only)
             if on_result is not None:
-                on_result(entry)
+                with bar.external_write_mode():
+                    on_result(entry)
+            bar.update(1)
     except BaseException:
+        bar.close()
         for future in futures:
             future.cancel()
         if own:  # runs in flight are interrupted (INTERRUPTED records) where the engine can
             engine.close(cancel=True)
         raise
+    bar.close()
     if own:
         engine.close()
     _fill_from_store(results, store, sweep_id)

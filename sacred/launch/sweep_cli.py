@@ -2,12 +2,13 @@
 
     sacred sweep STORE exp.py [COMMAND] [with UPDATE ...] --grid "lr=[0.1,0.01]" "depth=[2,3]"
                  [--list updates.jsonl] [--launcher local|submitit|dask|ray|queue] [-j N]
-                 [--launcher-option key=value ...] [--name EXPERIMENT]
+                 [--launcher-option key=value ...] [--name EXPERIMENT] [--progress]
 
 ``with`` updates are fixed for every run (Python literals, as on the experiment's own
 command line); each ``--grid`` item is ``name=<Python list literal>`` and means "each of
 these values": the sweep is the product of the grids (and of the ``--list`` lines). One line
-is printed per finished run, then a summary; the exit code is 0 only if every run COMPLETED
+is printed per finished run (a progress bar on stderr when it is a terminal, or with
+``--progress``), then a summary; the exit code is 0 only if every run COMPLETED
 (every run was QUEUED, with ``--launcher queue``).
 """
 
@@ -30,7 +31,8 @@ def add_parser(subparsers):
         "sweep",
         help="run an experiment over a grid or a list of config updates",
         usage="sacred sweep [-h] STORE SCRIPT [COMMAND] [with UPDATE ...] [--grid NAME=[VALUES] "
-        "...] [--list FILE] [--launcher NAME] [-j N] [--launcher-option KEY=VALUE ...]",
+        "...] [--list FILE] [--launcher NAME] [-j N] [--launcher-option KEY=VALUE ...] "
+        "[--progress]",
         description="Run COMMAND (default: the main command) of the experiment in SCRIPT once "
         "per point of the grid, each run recorded in STORE with meta.sweep = {id, index, "
         "size}. 'with' updates are fixed for every run. A --grid item is name=[v1, v2, ...] "
@@ -66,6 +68,11 @@ def add_parser(subparsers):
         help="an option of the launcher (a Python literal, else a string), e.g. cluster=local",
     )
     p.add_argument("--name", help="the experiment's name, when the script defines several")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="a progress bar on stderr even when it is not a terminal (needs tqdm)",
+    )
     p.set_defaults(verb_module=sys.modules[__name__])
     return p
 
@@ -137,6 +144,7 @@ def _line(entry, shown) -> str:
 def run(args, out) -> int:
     from sacred.launch.script import load_experiment
     from sacred.launch.sweep import sweep
+    from sacred.store.progress import progress_bar
 
     command, fixed = _command_and_updates(args.rest)
     updates, varying = _points(args, fixed)
@@ -151,6 +159,7 @@ def run(args, out) -> int:
         out.flush()
 
     sweep_id = uuid.uuid4().hex[:12]
+    bar = progress_bar(len(updates), "sweep", asked=args.progress)
     try:
         results = sweep(
             experiment,
@@ -161,11 +170,14 @@ def run(args, out) -> int:
             command=command,
             on_result=report,
             sweep_id=sweep_id,
+            progress=bar,
             **options,
         )
     except KeyboardInterrupt:
         sys.stderr.write("sacred: sweep interrupted\n")
         return 130
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - started
     counts = {}
     for entry in results:

@@ -1,0 +1,45 @@
+"""Running Python in a child process whose stderr is a terminal (a pty) or a pipe, as a user's
+shell or a CI job runs it: for the progress bars, drawn only on a terminal."""
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+
+NO_TQDM = "import sys; sys.modules['tqdm'] = None\n"  # as if tqdm were not installed
+
+
+def in_a_pipe(code, cwd=None, without_tqdm=False, timeout=60):
+    """Run Python ``code`` with stdout and stderr pipes: (exit code, stdout, stderr)."""
+    code = (NO_TQDM if without_tqdm else "") + code
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def on_a_terminal(code, cwd=None, timeout=60):
+    """Run Python ``code`` with stderr a 100-column terminal and stdout a pipe:
+    (exit code, stdout, what the terminal showed)."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=child, cwd=cwd, text=True
+    )
+    os.close(child)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out = proc.stdout.read()
+    proc.wait(timeout=timeout)
+    os.close(main)
+    return proc.returncode, out, shown.decode()
