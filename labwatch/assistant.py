@@ -392,6 +392,7 @@ class LabAssistant:
         search_space=None,
         command: Optional[str] = None,
         options: Optional[dict] = None,
+        progress: Optional[bool] = None,
     ) -> list:
         """Run ``n_trials`` suggested configurations, up to ``n_workers`` at once.
 
@@ -403,14 +404,18 @@ class LabAssistant:
         Whenever a run ends, the optimizer learns its result and the next suggestion is
         submitted; configurations still running are pending for it (see ``pending``).
         ``options`` are command-line options of the runs (e.g. ``{"--capture": "sys"}``
-        with a launcher; threads always run with ``--capture=no``).
+        with a launcher; threads always run with ``--capture=no``). ``progress``: a bar of
+        finished trials and the best cost so far on stderr; ``None`` (default) when stderr is
+        a terminal, ``True`` always (needs tqdm), ``False`` never.
 
         Returns one dict per run in the order they ended: ``values``, ``run_id``, ``status``
         (COMPLETED, FAILED...; QUEUED with the queue launcher), ``result`` (and ``error``).
         """
         from labwatch.parallel import optimize  # lazy: the parallel part
 
-        return optimize(self, n_trials, launcher, n_workers, search_space, command, options)
+        return optimize(
+            self, n_trials, launcher, n_workers, search_space, command, options, progress
+        )
 
     # ------------------------------------------------------------------ queue
     def enqueue_suggestion(self, command=None, search_space=None):

@@ -165,8 +165,11 @@ def optimize(
     search_space=None,
     command: Optional[str] = None,
     options: Optional[dict] = None,
+    progress=None,
 ) -> list:
     """See ``LabAssistant.optimize``."""
+    from sacred.store.progress import bar_for
+
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0:
         raise ValueError(f"n_trials must be a non-negative integer, not {n_trials!r}")
     if n_workers is not None and (
@@ -216,6 +219,8 @@ def optimize(
     futures = {}  # future -> values
     trials = []
     submitted = 0
+    bar = bar_for(progress, n_trials, "optimize", unit="trial")
+    best = None
     try:
         while submitted < n_trials or futures:
             while submitted < n_trials and len(futures) < n_workers:
@@ -229,7 +234,12 @@ def optimize(
                 values = futures.pop(future)
                 in_flight.pop(value_key(values), None)
                 trials.append(_outcome(future, values))
+                best = _best(best, trials[-1])
+                if best is not None:
+                    bar.set_postfix_str(f"best={best:.6g}", refresh=False)
+                bar.update(1)
     finally:
+        bar.close()
         for future, values in futures.items():  # left after an error or Ctrl-C
             future.cancel()
             in_flight.pop(value_key(values), None)
@@ -240,6 +250,21 @@ def optimize(
             owned.close()
     assistant.update_optimizer(space)
     return trials
+
+
+def _best(best, trial: dict):
+    """The lowest cost so far, with the trial's (a COMPLETED run's) if it has one."""
+    from labwatch.hyperparameters import plain
+
+    cost = trial.get("result")
+    if isinstance(cost, dict):  # as LabAssistant reads a cost
+        cost = cost.get("optimization_target")
+    cost = plain(cost)
+    if trial.get("status") != "COMPLETED" or isinstance(cost, bool):
+        return best
+    if not isinstance(cost, (int, float)) or cost != cost:  # not a number, or NaN
+        return best
+    return cost if best is None else min(best, cost)
 
 
 def _per_thread(script: str, name: str):
