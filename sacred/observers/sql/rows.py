@@ -139,7 +139,7 @@ def insert_points(connection, run_id, name, steps, values, stamps):
     )
 
 
-def backfill_metric_chunks(url=None, *, engine=None, batch=100_000) -> int:
+def backfill_metric_chunks(url=None, *, engine=None, batch=100_000, progress=None) -> int:
     """Pack the ``metric_chunk`` rows of the metrics that lack them (written before that
     table, or by an older observer), so that ``SqlStore`` reads them fast too.
 
@@ -147,8 +147,11 @@ def backfill_metric_chunks(url=None, *, engine=None, batch=100_000) -> int:
     not cover its rows (first and last row id, number of rows) gets new ones, ``batch``
     points each; one transaction per metric, so it can run beside observers and be
     stopped and run again. Returns the number of metrics packed. The ``metric`` rows are
-    not changed: they stay the truth.
+    not changed: they stay the truth. ``progress``: a bar of metrics checked on stderr;
+    ``None`` (default) when stderr is a terminal, ``True`` always (needs tqdm), ``False`` never.
     """
+    from sacred.store.progress import bar_for
+
     sa = import_sqlalchemy()
     # lazy: imports SQLAlchemy
     from sacred.observers.sql.schema import Base, Metric, MetricChunk, pack_points, upgrade_schema
@@ -177,8 +180,10 @@ def backfill_metric_chunks(url=None, *, engine=None, batch=100_000) -> int:
             ).all()
         covered = {(r, n): (count, first, last) for r, n, count, first, last in chunks}
         packed = 0
+        bar = bar_for(progress, len(rows), "backfill", unit="metric")
         for run_id, name, count, first, last in rows:
             if covered.get((run_id, name)) == (count, first, last):
+                bar.update(1)
                 continue
             with engine.begin() as conn:
                 conn.execute(
@@ -210,6 +215,8 @@ def backfill_metric_chunks(url=None, *, engine=None, batch=100_000) -> int:
                     )
                     after = ids[-1]
             packed += 1
+            bar.update(1)
+        bar.close()
         return packed
     finally:
         if own:
