@@ -19,11 +19,6 @@ from sacred.store import open_store
 from tests.sacred.launch.test_launchers import wait_for_file
 from tests.sacred.launch.test_sweep import PROBE, check_sweep, store_location
 
-FULL_SUITE_SIGNALS = (
-    "passes alone and with its neighbours, but failed in the two full CI runs of 2026-12-07 "
-    "(the signal did not reach the runs in the other processes); cause not found yet"
-)
-
 pytestmark = pytest.mark.slow
 
 
@@ -88,7 +83,6 @@ def test_sigterm_to_a_ray_worker_ends_the_run_interrupted(ray_session, tmp_path)
     assert str(record["_id"]) == str(entry["run_id"])
 
 
-@pytest.mark.xfail(strict=False, reason=FULL_SUITE_SIGNALS)
 def test_cancelling_a_running_ray_task_ends_the_run_interrupted(ray_session, tmp_path):
     location = str(tmp_path / "runs")
     pidfile = str(tmp_path / "pid")

@@ -7,8 +7,6 @@ import concurrent.futures as cf
 import os
 import re
 
-import pytest
-
 from sacred.launch.launchers import get_launcher
 from sacred.launch.script import load_experiment
 from sacred.launch.sweep import grid, sweep
@@ -16,11 +14,6 @@ from sacred.launch.task import make_spec, run_task
 from sacred.store import open_store
 from sacred.store.cli import main
 from tests.sacred.launch.test_sweep import PROBE, check_sweep, store_location
-
-FULL_SUITE_SIGNALS = (
-    "passes alone and with its neighbours, but failed in the two full CI runs of 2026-12-07 "
-    "(the signal did not reach the runs in the other processes); cause not found yet"
-)
 
 
 def test_submitit_jobs_run_the_work(tmp_path):
@@ -87,7 +80,6 @@ def test_cli_sweep_through_submitit(tmp_path, capsys):
     assert all("submitit_job_id" in r["result"]["engine"] for r in records.values())
 
 
-@pytest.mark.xfail(strict=False, reason=FULL_SUITE_SIGNALS)
 def test_sigterm_and_cancel_end_submitit_runs_interrupted(tmp_path):
     """submitit's own SIGTERM handler only logs the signal: the run ends INTERRUPTED and the
     job returns its entry. Cancelling a running job (SIGINT to the local executor's job,

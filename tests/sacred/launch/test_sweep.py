@@ -15,11 +15,6 @@ from sacred.launch.sweep import SweepError, grid, parse_grid, sweep
 from sacred.store import open_store
 from sacred.store.cli import main
 
-FULL_SUITE_SIGNALS = (
-    "passes alone and with its neighbours, but failed in the two full CI runs of 2026-12-07 "
-    "(the signal did not reach the runs in the other processes); cause not found yet"
-)
-
 PROBE = os.path.join(os.path.dirname(__file__), "fixtures", "sweep_probe.py")
 
 
@@ -250,7 +245,6 @@ def test_python_sweep_checks_before_launching(tmp_path):
     assert not os.path.exists(tmp_path / "runs")
 
 
-@pytest.mark.xfail(strict=False, reason=FULL_SUITE_SIGNALS)
 def test_ctrl_c_interrupts_the_runs_in_flight_and_starts_no_more(tmp_path):
     """Ctrl-C in the terminal (SIGINT to the process group): the two runs in flight end
     INTERRUPTED, the waiting ones never start, and the command exits with 130."""
