@@ -12,7 +12,7 @@ from typing import Any
 
 from sacred.utils import SacredError
 
-__all__ = ("ParentRun", "parent_meta", "split_parent", "ParentError")
+__all__ = ("ParentRun", "parent_meta", "split_parent", "ParentError", "location_text")
 
 
 class ParentError(SacredError, ValueError):
@@ -22,7 +22,7 @@ class ParentError(SacredError, ValueError):
         super().__init__(message, print_traceback=False)
 
 
-def _location_text(store: Any) -> str:
+def location_text(store: Any) -> str:
     """A store location as the text recorded in ``meta.parent.store``."""
     from sacred.store.base import RunStore
 
@@ -57,10 +57,24 @@ def _store_text(store) -> str:
     return _without_password(where) if isinstance(where, str) else type(store).__name__
 
 
-def _client_text(client) -> str:
-    """A pymongo/mongomock client or database, described (it has no URL of its own)."""
-    name = getattr(client, "name", None)
-    return f"database {name!r} of a MongoDB client" if name else "a MongoDB client"
+def _client_text(location) -> str:
+    """A pymongo/mongomock client or database as a ``mongodb://hosts/db`` URL (they answer
+    any attribute name, so no getattr probing)."""
+    if any(c.__name__ == "Database" for c in type(location).__mro__):
+        database = location
+    else:
+        database = location["sacred"]  # the database open_store and open_observer use
+    client = database.client
+    try:
+        nodes = sorted(client.topology_description.server_descriptions())
+        hosts = ",".join(f"{h}:{p}" for h, p in nodes)
+    except Exception:  # noqa: BLE001 (mongomock)
+        try:
+            host, port = client.address
+            hosts = f"{host}:{port}"
+        except Exception:  # noqa: BLE001
+            hosts = "localhost"
+    return f"mongodb://{hosts}/{database.name}"
 
 
 def _without_password(url: str) -> str:
@@ -82,7 +96,7 @@ def parent_meta(parent) -> dict:
     if not isinstance(parent, (tuple, list)) or len(parent) != 2:
         raise ParentError(f"parent must be (store location, run id), not {parent!r}")
     store, run_id = parent
-    location = _location_text(store)
+    location = location_text(store)
     reader = open_store(store)  # what the caller gave: a RunStore stays as it is
     record = reader.get(run_id)  # RunNotFoundError: one line
     return {"store": location, "id": record["_id"]}

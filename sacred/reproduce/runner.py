@@ -23,6 +23,7 @@ import tempfile
 import warnings
 from typing import Any, Optional
 
+from sacred.lineage import location_text
 from sacred.observers.base import RunObserver
 from sacred.reproduce import check as _check
 from sacred.reproduce import environment, sources
@@ -77,36 +78,7 @@ class _LastMetrics(RunObserver):
 
 
 # ------------------------------------------------------------------------ locations
-def location_text(location: Any) -> str:
-    """A store location as text: folders absolute, no password in URLs, clients as URLs."""
-    if isinstance(location, (str, os.PathLike)):
-        text = os.fspath(location)
-        if "://" not in text:
-            return os.path.abspath(text)
-        scheme, _, rest = text.partition("://")
-        netloc, slash, path = rest.partition("/")
-        if "@" in netloc:  # user:password@host: the password is left out
-            user, _, host = netloc.rpartition("@")
-            netloc = f"{user.split(':', 1)[0]}@{host}"
-        return f"{scheme}://{netloc}{slash}{path}"
-    # a pymongo/mongomock client or database (they answer any attribute name: no getattr)
-    if any(c.__name__ == "Database" for c in type(location).__mro__):
-        database = location
-    else:
-        database = location["sacred"]  # the database open_store and open_observer use
-    client = database.client
-    try:
-        nodes = sorted(client.topology_description.server_descriptions())
-        hosts = ",".join(f"{h}:{p}" for h, p in nodes)
-    except Exception:
-        try:  # mongomock
-            host, port = client.address
-            hosts = f"{host}:{port}"
-        except Exception:
-            hosts = "localhost"
-    return f"mongodb://{hosts}/{database.name}"
-
-
+# location_text (a store location as recorded text) is sacred.lineage's, shared with meta.parent
 def _reopen(store) -> tuple:
     """``(location, options)`` for ``open_observer`` writing where ``store`` reads."""
     from sacred.store import StoreError
