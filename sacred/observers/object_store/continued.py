@@ -76,23 +76,8 @@ class ContinuedRuns:
             return self._continue(kwargs)
 
     def _continue(self, kwargs):
-        self._reset_run()
-        self.fallback_file = None
-        self._journal = None
+        self._begin_run(kwargs, heartbeat=_iso(kwargs["start_time"]))
         ex_info = kwargs["ex_info"]
-        self.run_entry = {
-            "experiment": dict(ex_info),
-            "command": kwargs["command"],
-            "host": dict(kwargs["host_info"]),
-            "start_time": _iso(kwargs["start_time"]),
-            "meta": kwargs["meta_info"],
-            "status": "RUNNING",
-            "resources": [],
-            "artifacts": [],
-            "heartbeat": _iso(kwargs["start_time"]),
-        }
-        self._own_meta = tuple(kwargs["meta_info"] or ())
-        self.config = kwargs["config"]
         self.info = {}
         self.cout = ""
         self.saved_metrics = {}

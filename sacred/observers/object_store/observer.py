@@ -166,16 +166,13 @@ class ObjectStoreObserver(ContinuedRuns, RunObserver):
                 )
             )
 
-    def _start(self, kwargs, exist_ok=False, source_copies=None):
-        """Start the run. A store that cannot be reached does not fail the run: the run's
-        directory is claimed when the store is back (``_claim_late``), or by ``sacred sync``.
-        """
+    def _begin_run(self, kwargs, heartbeat):
+        """Fresh state and a RUNNING entry for a started (or continued) event's ``kwargs``."""
         self._reset_run()
         self.fallback_file = None
         self._journal = None
-        ex_info = kwargs["ex_info"]
         self.run_entry = {
-            "experiment": dict(ex_info),
+            "experiment": dict(kwargs["ex_info"]),
             "command": kwargs["command"],
             "host": dict(kwargs["host_info"]),
             "start_time": _iso(kwargs["start_time"]),
@@ -183,10 +180,17 @@ class ObjectStoreObserver(ContinuedRuns, RunObserver):
             "status": "RUNNING",
             "resources": [],
             "artifacts": [],
-            "heartbeat": None,
+            "heartbeat": heartbeat,
         }
         self._own_meta = tuple(kwargs["meta_info"] or ())
         self.config = kwargs["config"]
+
+    def _start(self, kwargs, exist_ok=False, source_copies=None):
+        """Start the run. A store that cannot be reached does not fail the run: the run's
+        directory is claimed when the store is back (``_claim_late``), or by ``sacred sync``.
+        """
+        self._begin_run(kwargs, heartbeat=None)
+        ex_info = kwargs["ex_info"]
         self.info = {}
         self.cout = ""
         self.saved_metrics = {}
