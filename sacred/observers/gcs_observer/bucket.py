@@ -51,8 +51,14 @@ class GcsBucket(Bucket):
     def bucket_exists(self) -> bool:
         return self.client.lookup_bucket(self.name, timeout=_TIMEOUT) is not None
 
-    def create_bucket(self) -> None:
-        self.client.create_bucket(self.name, timeout=_TIMEOUT)
+    def create_bucket(self) -> bool:
+        from google.api_core.exceptions import Conflict
+
+        try:
+            self.client.create_bucket(self.name, timeout=_TIMEOUT)
+        except Conflict:  # 409 "You already own this bucket": another run made it just now
+            return False
+        return True
 
     def _blobs(self, prefix, **kwargs):
         return self.client.list_blobs(self.name, prefix=prefix, timeout=_TIMEOUT, **kwargs)

@@ -46,7 +46,9 @@ class Bucket:
     def bucket_exists(self) -> bool:
         raise NotImplementedError
 
-    def create_bucket(self) -> None:
+    def create_bucket(self) -> bool:
+        """Create the bucket; False if it exists already (another writer that started at
+        the same moment created it first)."""
         raise NotImplementedError
 
     def subdirs(self, prefix: str) -> list:

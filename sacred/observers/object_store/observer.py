@@ -107,8 +107,8 @@ class ObjectStoreObserver(ContinuedRuns, RunObserver):
     def _store_bucket_exists(self) -> bool:
         return self._bucket.bucket_exists()
 
-    def _store_create_bucket(self) -> None:
-        self._bucket.create_bucket()
+    def _store_create_bucket(self) -> bool:
+        return self._bucket.create_bucket()
 
     def _store_subdirs(self, prefix):
         """Names of the 'directories' directly below ``prefix`` (which ends with ``/``)."""
@@ -220,9 +220,7 @@ class ObjectStoreObserver(ContinuedRuns, RunObserver):
     def _reach_bucket(self) -> bool:
         """Make sure the bucket exists; True if it was created."""
         try:
-            bucket_created = not self._store_bucket_exists()
-            if bucket_created:
-                self._store_create_bucket()
+            bucket_created = not self._store_bucket_exists() and self._store_create_bucket()
         except Exception as e:
             if isinstance(e, ConnectionError) and str(e).startswith(type(self).__name__):
                 raise

@@ -76,13 +76,20 @@ class S3Bucket(Bucket):
             raise
         return True
 
-    def create_bucket(self) -> None:
-        if self.region in (None, "us-east-1"):  # AWS rejects this region as a constraint
-            self.client.create_bucket(Bucket=self.name)
-        else:
-            self.client.create_bucket(
-                Bucket=self.name, CreateBucketConfiguration={"LocationConstraint": self.region}
-            )
+    def create_bucket(self) -> bool:
+        from botocore.exceptions import ClientError
+
+        kwargs = {}
+        if self.region not in (None, "us-east-1"):  # AWS rejects this region as a constraint
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        try:
+            self.client.create_bucket(Bucket=self.name, **kwargs)
+        except ClientError as e:
+            # another run made it just now (us-east-1 answers 200 instead, other regions this)
+            if _code(e) == "BucketAlreadyOwnedByYou":
+                return False
+            raise
+        return True
 
     def _pages(self, prefix, **kwargs):
         pages = self.client.get_paginator("list_objects_v2").paginate(
