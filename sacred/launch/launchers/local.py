@@ -7,14 +7,20 @@ import multiprocessing
 import os
 import sys
 
-from sacred.launch.launchers.base import Launcher, LauncherError
+from sacred.launch.launchers.base import EngineFuture, Launcher, LauncherError
 
 
-def _call(fn, args, kwargs):
+def _call(fn, args, kwargs, relay=None):
     """In a worker: ``fn(*args, **kwargs)``; a worker that Ctrl-C reached takes no more work
-    (a pool worker otherwise goes on with the next task while the sweep is stopping)."""
+    (a pool worker otherwise goes on with the next task while the sweep is stopping).
+    ``relay``: the task's output goes to this process's bar (``sacred.store.progress``)."""
     try:
-        return fn(*args, **kwargs)
+        if relay is None:
+            return fn(*args, **kwargs)
+        from sacred.store.progress import relayed
+
+        with relayed(relay):
+            return fn(*args, **kwargs)
     except KeyboardInterrupt:
         sys.stderr.flush()
         os._exit(130)
@@ -26,6 +32,10 @@ class LocalLauncher(Launcher):
     Workers are started with ``forkserver`` where the platform has it, else ``spawn``
     (``mp_context=`` picks one); never ``fork``, which copies the threads' locks of a
     process that may have threads (a heartbeat, a database driver).
+
+    While a progress bar is drawn here, a task submitted sends its output (fds 1 and 2) to
+    this process, which writes it above the bar (``sacred.store.progress.OutputRelay``);
+    its Future is done once that output is written.
     """
 
     name = "local"
@@ -47,13 +57,38 @@ class LocalLauncher(Launcher):
             )
         self.n_jobs = n_jobs or os.cpu_count() or 1
         self.mp_context = mp_context
+        self._relay = None
         self._pool = cf.ProcessPoolExecutor(
             max_workers=self.n_jobs, mp_context=multiprocessing.get_context(mp_context)
         )
 
     def submit(self, fn, *args, **kwargs) -> cf.Future:
+        from sacred.store.progress import relay_for_tasks
+
         self._check_open()
-        return self._track(self._pool.submit(_call, fn, args, kwargs))
+        self._relay, spec = relay_for_tasks(self._relay)
+        if spec is None:  # no bar: the workers write where they always did
+            return self._track(self._pool.submit(_call, fn, args, kwargs))
+        return self._track(self._after_output(self._pool.submit(_call, fn, args, kwargs, spec)))
+
+    def _after_output(self, task: cf.Future) -> cf.Future:
+        """A Future done when ``task`` is, after the output of the task was written."""
+
+        def cancel_task():
+            if not task.cancel():
+                raise RuntimeError("the task is running")
+
+        future = EngineFuture(task, canceller=cancel_task)
+
+        def report(done):
+            self._relay.drain()
+            if done.cancelled():
+                future.cancel()
+            else:
+                future._settle(None if done.exception() else done.result(), done.exception())
+
+        task.add_done_callback(report)
+        return future
 
     def _interrupt(self, unfinished) -> None:
         # SIGTERM: a run in a worker ends INTERRUPTED (see sacred.launch.task), then the
@@ -68,3 +103,5 @@ class LocalLauncher(Launcher):
 
     def _release(self) -> None:
         self._pool.shutdown(wait=True)
+        if self._relay is not None:
+            self._relay.close()

@@ -33,9 +33,12 @@ class QueueLauncher(Launcher):
             raise LauncherError(
                 "The queue launcher only queues runs: submit(sacred.launch.task.run_task, spec)"
             )
+        from sacred.store.progress import above_bars
+
         future = EngineFuture()
         try:
-            future.handle = run_id = queue_task(args[0])
+            with above_bars():  # the run's log lines, written here, go above a bar
+                future.handle = run_id = queue_task(args[0])
         except Exception as e:
             future._settle(exception=e)
         else:
