@@ -5,7 +5,9 @@ reader (``open_store("mongodb://...")``, ``sacred runs``, Sacredboard) waits
 ``SACRED_MONGO_TIMEOUT`` seconds (5 by default) instead, unless the URL or the keyword
 arguments set ``serverSelectionTimeoutMS``, and checks the server once (``ping``) when the
 store is opened, so that an unreachable server is a ``StoreError`` naming the URL and the
-reason. The MongoObserver keeps pymongo's defaults, as the original's does.
+reason. A MongoObserver given a URL waits as long for its first contact
+(``first_contact_timeout``), and then only briefly while the server stays away (see
+``sacred.observers.mongo.failure``); its client keeps pymongo's settings otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sacred.store.base import StoreError
 
-__all__ = ("TIMEOUT_ENV", "DEFAULT_TIMEOUT", "connect", "shown_url")
+__all__ = ("TIMEOUT_ENV", "DEFAULT_TIMEOUT", "connect", "shown_url", "first_contact_timeout")
 
 TIMEOUT_ENV = "SACRED_MONGO_TIMEOUT"
 DEFAULT_TIMEOUT = 5.0  # seconds
@@ -48,6 +50,15 @@ def _given_timeout(url: str, kwargs: dict):
             except ValueError:
                 return None  # pymongo says what is wrong with it
     return None
+
+
+def first_contact_timeout(url, kwargs: dict):
+    """Seconds an observer waits for the server of ``url`` at its first contact:
+    ``SACRED_MONGO_TIMEOUT``, or None when the URL or ``kwargs`` set
+    ``serverSelectionTimeoutMS`` (the client's own setting applies)."""
+    if _given_timeout(str(url or ""), kwargs) is not None:
+        return None
+    return _default_timeout()
 
 
 def shown_url(url: str) -> str:

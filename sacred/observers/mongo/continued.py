@@ -62,6 +62,7 @@ class ContinuedRun:
         with self._lock:
             self._continuing = False
             try:
+                self._check_server()
                 doc = self.runs.find_one({"_id": _id})
             except backend_errors() as e:
                 if self._raise_errors:
@@ -75,7 +76,7 @@ class ContinuedRun:
                 if self._raise_errors:
                     raise self._start_error(e) from e
                 self._document.unsynced()
-                self._outage.failed(e, self.retry_interval, self._address)
+                self._failed(e)
             return _id
 
     def _continue(self, doc, kwargs, source_copies=None):
@@ -153,7 +154,7 @@ class ContinuedRun:
         self._inserted = False
         self._continuing = True
         self._document.unsynced()
-        self._outage.failed(error, self.retry_interval, self._address)
+        self._failed(error)
         return kwargs["_id"]
 
     def _set_continued_fields_offline(self, kwargs):

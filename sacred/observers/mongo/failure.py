@@ -1,13 +1,24 @@
 """Reliability of the MongoObserver: database errors never fail the run.
 
 A MongoDB that cannot be reached when the run starts, or that goes away later, does not stop
-the run: the observer keeps what it could not write (copies of the files included), retries
-with the next event, and tries the final save up to 10 (completed) / 3 (interrupted) /
-1 (failed) times. What still could not be written goes to a journal in ``failure_dir``
-(default ``./sacred_failures``), ``sacred_mongo_fail_<id>_<time>_<journal>.jsonl`` (see
-``sacred.observers.journal``), with the run document beside it as ``.pickle`` (like the
-original's failure file); a WARNING names them. ``sacred sync JOURNAL`` writes the journal
-into MongoDB (``sacred.observers.mongo.journal`` applies it).
+the run: the observer keeps what it could not write (copies of the files included) and keeps
+the journal (``sacred.observers.journal``) in ``failure_dir`` (default ``./sacred_failures``),
+``sacred_mongo_fail_<id>_<time>_<journal>.jsonl``, up to date: it is rewritten (atomically)
+when a write fails and at each heartbeat, event, or file event during the outage, so a process
+killed mid-outage leaves a journal holding everything up to its last heartbeat. ONE warning
+per outage names the server and the journal. When MongoDB is back the observer writes
+everything and removes the journal; if it is still away when the run ends, the final save
+tries up to 10 (completed) / 3 (interrupted) / 1 (failed) times and the journal gets the
+final event, with the run document beside it as ``.pickle`` (like the original's failure
+file). ``sacred sync JOURNAL`` writes the journal into MongoDB later
+(``sacred.observers.mongo.journal`` applies it).
+
+Waiting: pymongo waits 30 s for a server before an operation fails. The observer checks the
+server with a ``ping`` first when pymongo knows no writable one: the first contact waits
+``SACRED_MONGO_TIMEOUT`` seconds (5 by default; unless the URL sets
+``serverSelectionTimeoutMS``), and once the server is known to be down, writes are tried at
+most every ``retry_interval`` seconds, each after a ping of ``probe_timeout`` seconds, and
+the final save gives up after ``final_wait_when_down`` seconds.
 
 ``Outage`` tells when to try again and warns once per outage; ``FailureJournal`` keeps what
 the journal needs and writes it.
@@ -19,8 +30,9 @@ import pickle
 import time
 
 from sacred.observers import journal as _journal
+from sacred.observers.mongo.connect import _reason
 
-__all__ = ("Outage", "FailureJournal", "replay_failure_file", "DEFAULT_FAILURE_DIR")
+__all__ = ("Outage", "FailureJournal", "replay_failure_file", "warn_saved", "DEFAULT_FAILURE_DIR")
 
 # the messages keep the logger of the public module
 logger = logging.getLogger("sacred.observers.mongo")
@@ -29,32 +41,44 @@ DEFAULT_FAILURE_DIR = "sacred_failures"
 
 
 class Outage:
-    """Whether MongoDB is failing: after an error, events only update memory until
-    ``retry_after``; the first error and the recovery are logged once each."""
+    """Whether MongoDB is failing: after an error, events only update memory (and the
+    journal) until ``retry_after``; the first error and the recovery are logged once each."""
 
     def __init__(self):
         self.active = False
         self.retry_after = 0.0  # time.monotonic() before which no write is tried
+        self.announced = None  # the journal the warning of this outage named
 
     def waiting(self) -> bool:
         return time.monotonic() < self.retry_after
 
-    def failed(self, error, retry_interval, address):
-        """A write failed with ``error``; ``address()`` names the server for the warning."""
+    def failed(self, error, retry_interval, address, journal=None):
+        """A write failed with ``error``; ``address()`` names the server, ``journal`` is the
+        path of the journal that holds the run now (None if it could not be written)."""
         self.retry_after = time.monotonic() + retry_interval
-        if not self.active:
-            self.active = True
-            logger.warning(
-                "MongoObserver: writing to MongoDB at %s failed (%s: %s). The run goes on; "
-                "the observer keeps the data and tries again.",
-                address(),
-                type(error).__name__,
-                error,
+        if self.active:
+            return
+        self.active = True
+        self.announced = journal
+        if journal is None:
+            kept = "the observer keeps the data and tries again"
+        else:
+            kept = (
+                f"journaled in {journal} until MongoDB is back "
+                f"(if it is not: sacred sync {journal})"
             )
+        logger.warning(
+            "MongoObserver: writing to MongoDB at %s failed (%s: %s); the run goes on, %s",
+            address(),
+            type(error).__name__,
+            _reason(error),
+            kept,
+        )
 
     def succeeded(self):
         if self.active:
             self.active = False
+            self.announced = None
             logger.warning("MongoObserver: MongoDB is reachable again; the run is up to date.")
 
 
@@ -73,6 +97,9 @@ class FailureJournal:
         self.last_beat = None
         self._location = location
         self._journal = None
+        self._start_seq = None  # the started_event's number, the same in every writing
+        self._sources = None  # copies of the sources of a run MongoDB never got
+        self._file_seqs = {}  # a file event's copy -> its number
 
     def journal(self, directory, run_id) -> _journal.Journal:
         if self._journal is None:
@@ -89,23 +116,35 @@ class FailureJournal:
         """A private copy of ``filename`` beside the run's journal."""
         return self.journal(directory, run_id).keep(filename)
 
-    def write(self, directory, run_entry, inserted, file_events, metrics, event, kwargs) -> str:
-        """Write the journal and ``run_entry`` (``.pickle``); returns the journal's path.
+    def write(self, directory, run_entry, inserted, file_events, metrics, event=None, kwargs=None):
+        """Write the journal of the run as it is now (replacing what the file held); returns
+        its path. With the final ``event`` and its ``kwargs``, ``run_entry`` goes beside it
+        as ``.pickle``.
 
         ``inserted``: MongoDB has the run; ``file_events`` are the ``(event, kwargs, copy)``
         of files not stored yet, ``metrics`` the points not written yet with the counts the
-        database held before them (``{name: points}``, None where unknown), ``event`` and
-        ``kwargs`` the final event.
+        database held before them (``{name: points}``, None where unknown).
+
+        The start and the file events keep their sequence numbers from one writing to the
+        next; the metrics, heartbeat and final lines get new ones (applying them again is
+        harmless: the metric line's ``counts`` tell which points a store has).
         """
         run_id = run_entry.get("_id") if inserted else None
         journal = self.journal(directory, run_id)
         journal.run = run_id
+        if self._start_seq is None:
+            self._start_seq = journal.next_seq()
         start = dict(self.start_kwargs, _id=run_id if inserted else self.start_kwargs["_id"])
-        files = None if inserted else _keep_sources(journal, start["ex_info"])
+        files = None
+        if not inserted:
+            if self._sources is None:
+                self._sources = _keep_sources(journal, start["ex_info"])
+            files = self._sources
         lines = [
             journal.line(
                 "started_event",
                 start,
+                seq=self._start_seq,
                 files=files,
                 delivered=inserted or None,
                 continued=self.continued or None,
@@ -117,7 +156,12 @@ class FailureJournal:
                     copy = journal.keep(event_kwargs["filename"])
                 except OSError as e:
                     logger.warning("Could not keep a copy of %s: %s", event_kwargs["filename"], e)
-            lines.append(journal.line(name, event_kwargs, files={"filename": copy}))
+            key = copy or (name, repr(event_kwargs))
+            if key not in self._file_seqs:
+                self._file_seqs[key] = journal.next_seq()
+            lines.append(
+                journal.line(name, event_kwargs, seq=self._file_seqs[key], files={"filename": copy})
+            )
         pending, counts = metrics
         if pending:
             known = {k: v for k, v in counts.items() if v is not None}
@@ -130,19 +174,31 @@ class FailureJournal:
             )
         if self.last_beat is not None:
             lines.append(journal.line("heartbeat_event", self.last_beat))
-        lines.append(journal.line(event, kwargs))
-        path = journal.write(lines)
-        pickle_path = path[: -len(".jsonl")] + ".pickle"
-        with open(pickle_path, "wb") as f:
-            pickle.dump(run_entry, f)
-        logger.warning(
-            "Warning: saving to MongoDB failed! Stored experiment entry in %s and the events "
-            "in the journal %s; write them to MongoDB later with: sacred sync %s",
-            pickle_path,
-            path,
-            path,
-        )
+        if event is not None:
+            lines.append(journal.line(event, kwargs))
+        path = journal.rewrite(lines)
+        if event is not None:
+            with open(path[: -len(".jsonl")] + ".pickle", "wb") as f:
+                pickle.dump(run_entry, f)
         return path
+
+    def discard(self):
+        """MongoDB has everything: remove the journal and its copies."""
+        if self._journal is not None:
+            self._journal.remove()
+        self._journal, self._start_seq, self._sources, self._file_seqs = None, None, None, {}
+
+
+def warn_saved(path):
+    """The warning of a final save that failed (when no warning named the journal yet)."""
+    pickle_path = path[: -len(".jsonl")] + ".pickle"
+    logger.warning(
+        "Warning: saving to MongoDB failed! Stored experiment entry in %s and the events "
+        "in the journal %s; write them to MongoDB later with: sacred sync %s",
+        pickle_path,
+        path,
+        path,
+    )
 
 
 def _keep_sources(journal, ex_info) -> dict:

@@ -22,8 +22,10 @@ in further documents (``sacred.observers.mongo.metrics``). ``read_run(runs, run_
 Heartbeats send what changed only (``sacred.observers.mongo.document``).
 
 Reliability: a MongoDB that cannot be reached, at the start or later, never fails the run;
-what could not be written goes to a journal (``sacred.observers.journal``) that
-``sacred sync JOURNAL`` writes into the database later (see ``sacred.observers.mongo.failure``). Storing files: ``sacred.observers.mongo.files``.
+what could not be written is kept in a journal (``sacred.observers.journal``), up to date
+during the outage, that ``sacred sync JOURNAL`` writes into the database later; an unreachable
+server is noticed within seconds, not pymongo's 30 (see ``sacred.observers.mongo.failure``).
+Storing files: ``sacred.observers.mongo.files``.
 
 The observer holds one object per concern and hands each what it needs:
 
@@ -52,7 +54,7 @@ from sacred.observers.mongo.driver import (
     backend_errors,
     ignore_errors,
 )
-from sacred.observers.mongo.failure import FailureJournal, Outage
+from sacred.observers.mongo.failure import FailureJournal, Outage, logger, warn_saved
 from sacred.observers.mongo.files import GridFsFiles, PendingFiles, detect_content_type
 from sacred.observers.mongo.metrics import MetricDocuments
 from sacred.observers.mongo.overflow import FieldOverflow
@@ -83,6 +85,9 @@ class MongoObserver(ContinuedRun, RunObserver):
     retry_delay = 1.0  # seconds between final-save attempts after a connection error
     retry_interval = 10.0  # after an error, events only update memory for this long
     final_save_timeout = 120.0  # the final save gives up after this many seconds
+    final_wait_when_down = 1.0  # ... or this long if the server was down before it (one try)
+    probe_timeout = 1.0  # seconds a ping waits for a server known to be down
+    _contact_timeout = None  # seconds the first contact waits (None: the client's setting)
     _raise_errors = False  # QueueCompatibleMongoObserver: errors go to the queue
 
     @classmethod
@@ -107,6 +112,7 @@ class MongoObserver(ContinuedRun, RunObserver):
         **kwargs,
     ):
         pymongo, gridfs = _import_mongo()
+        contact = None  # a client of the caller's keeps its own server selection timeout
         if client is not None:
             if not _is_mongo_client(client, pymongo):
                 raise ValueError(
@@ -115,6 +121,13 @@ class MongoObserver(ContinuedRun, RunObserver):
             if url is not None:
                 raise ValueError("Cannot pass both a client and a url.")
         else:
+            from sacred.observers.mongo.connect import first_contact_timeout
+            from sacred.store.base import StoreError
+
+            try:
+                contact = first_contact_timeout(url, kwargs)
+            except StoreError as e:  # a bad SACRED_MONGO_TIMEOUT
+                raise ValueError(str(e)) from None
             client = pymongo.MongoClient(url, **kwargs)
 
         if collection != "runs":
@@ -142,6 +155,7 @@ class MongoObserver(ContinuedRun, RunObserver):
             failure_dir=failure_dir,
             priority=priority,
         )
+        self._contact_timeout = contact
 
     @classmethod
     def create_from(cls, *args, **kwargs):
@@ -297,6 +311,8 @@ class MongoObserver(ContinuedRun, RunObserver):
         self._journal.start_kwargs = dict(kwargs)
         self._source_copies = source_copies
         try:
+            if not journaled:
+                self._check_server()
             entry["experiment"]["sources"] = self.save_sources(ex_info, source_copies)
             self._overflow.measure()
             if self.overwrite is None:
@@ -312,7 +328,7 @@ class MongoObserver(ContinuedRun, RunObserver):
                 raise self._start_error(e) from e
             self._inserted = False
             self._document.unsynced()
-            self._outage.failed(e, self.retry_interval, self._address)
+            self._failed(e)
             return entry.get("_id")
         self._inserted = True
         self._document.output_synced = ""
@@ -494,8 +510,12 @@ class MongoObserver(ContinuedRun, RunObserver):
             self._try(self._flush_run)
             return
         if self._outage.waiting():
+            if run_document:  # a heartbeat or a file: the journal holds it now
+                self._keep_journal()
             return
-        self._try(self._sync if run_document or not self._inserted else self._sync_metrics)
+        # after an outage everything is written (the journal goes once nothing is missing)
+        full = run_document or not self._inserted or self._outage.active
+        self._try(self._sync if full else self._sync_metrics)
 
     def _sync(self, upsert=False):
         if not self._inserted:
@@ -518,20 +538,86 @@ class MongoObserver(ContinuedRun, RunObserver):
         """``func()``; True when it worked. A database error is kept for a later retry
         (raised for the queue of a QueueCompatibleMongoObserver)."""
         try:
+            self._check_server()
             func()
         except backend_errors() as e:
             self._document.unsynced()
             if self._raise_errors:
                 raise
-            self._pending_files.keep_copies(lambda source: self._spool(source, True))
-            self._outage.failed(e, self.retry_interval, self._address)
+            self._failed(e)
             return False
-        self._outage.succeeded()
+        if self._outage.active:
+            self._outage.succeeded()
+            self._journal.discard()
         return True
+
+    def _failed(self, error):
+        """A write failed: the run goes on, and what MongoDB lacks is kept in the journal."""
+        self._pending_files.keep_copies(lambda source: self._spool(source, True))
+        path = self._keep_journal()
+        self._outage.failed(error, self.retry_interval, self._shown_location, path)
+
+    def _keep_journal(self):
+        """Write the journal as the run is now; its path (None if it cannot be written)."""
+        if self._journal.start_kwargs is None:
+            return None  # no run yet
+        try:
+            return self._write_journal()
+        except OSError as e:
+            logger.error("MongoObserver: the journal cannot be written: %s", e)
+            return None
+
+    def _write_journal(self, event=None, kwargs=None):
+        docs = self._metric_docs
+        counts = {name: docs.known_count(name) for name in docs.pending}
+        return self._journal.write(
+            self.failure_dir,
+            self.run_entry,
+            self._inserted,
+            self._pending_files.events(),
+            (docs.pending, counts),
+            event,
+            kwargs,
+        )
+
+    def _check_server(self):
+        """Raise the driver's error soon if the server does not answer: pymongo would wait
+        its serverSelectionTimeoutMS (30 s) at every operation. A ping is sent only when
+        pymongo knows no writable server: it waits ``_contact_timeout`` (None: the client's
+        setting), or ``probe_timeout`` while the server is known to be down."""
+        client = self._pymongo_client()
+        if client is None:
+            return
+        import pymongo
+
+        if self._outage.active:
+            seconds = self.probe_timeout
+        else:
+            if client.topology_description.has_writable_server():
+                return
+            seconds = self._contact_timeout
+        if seconds is None:
+            client.admin.command("ping")
+            return
+        with pymongo.timeout(seconds):
+            client.admin.command("ping")
+
+    def _pymongo_client(self):
+        """The pymongo client the observer writes through (None for a stand-in: mongomock)."""
+        try:
+            client = self.runs.database.client
+        except Exception:
+            return None
+        # by its module: tests replace pymongo.MongoClient with functions
+        pymongo_made = type(client).__module__.split(".")[0] == "pymongo"
+        return client if pymongo_made and hasattr(client, "topology_description") else None
 
     def final_save(self, attempts):
         """Write everything, trying ``attempts`` times; True when it worked."""
-        deadline = time.monotonic() + self.final_save_timeout
+        down = self._outage.active  # known to be down: no long wait for it
+        deadline = time.monotonic() + (
+            self.final_wait_when_down if down else self.final_save_timeout
+        )
         for i in range(attempts):
             self._outage.retry_after = 0.0
             if self._try(lambda: self._sync(upsert=True)):
@@ -547,17 +633,9 @@ class MongoObserver(ContinuedRun, RunObserver):
             return  # the start failed (and failed the run): there is no run to save
         if self.final_save(attempts):
             return
-        docs = self._metric_docs
-        counts = {name: docs.known_count(name) for name in docs.pending}
-        self.failure_file = self._journal.write(
-            self.failure_dir,
-            self.run_entry,
-            self._inserted,
-            self._pending_files.events(),
-            (docs.pending, counts),
-            event,
-            kwargs,
-        )
+        self.failure_file = self._write_journal(event, kwargs)
+        if self.failure_file != self._outage.announced:  # else the warning named it already
+            warn_saved(self.failure_file)
 
     def _spool(self, filename, force=False):
         """A private copy of a file whose storing may have to wait (None when not needed)."""
@@ -612,6 +690,15 @@ class MongoObserver(ContinuedRun, RunObserver):
             return MongoJournal(self).apply(events)
 
     # ------------------------------------------------------------ misc
+    def _shown_location(self):
+        """The database, as messages name it: ``mongodb://host:port/db`` (no password)."""
+        from sacred.observers.mongo.connect import shown_url
+
+        try:
+            return shown_url(self.journal_location()[0])
+        except Exception:
+            return self._address()
+
     def _start_error(self, e):
         return ObserverError(
             f"MongoObserver could not store the run in MongoDB at {self._address()}: "
