@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 
 from sacred.launch.launchers import require
 from sacred.launch.launchers.base import EngineFuture, Launcher
@@ -18,6 +19,10 @@ class DaskLauncher(Launcher):
     started and closed with the launcher. ``retries`` (default 0: a run is never started
     twice by the engine) and ``resources`` go to ``client.submit``; other options go to
     ``LocalCluster``.
+
+    While a progress bar is drawn here, the tasks on a LocalCluster started here (one
+    thread per worker) send their output to this process, which writes it above the bar
+    (``sacred.store.progress.OutputRelay``); workers elsewhere write where they always do.
     """
 
     name = "dask"
@@ -28,6 +33,8 @@ class DaskLauncher(Launcher):
         super().__init__(n_jobs=n_jobs)
         distributed = require("dask.distributed", "dask", "dask[distributed]")
         self._cluster = None
+        self._relay = None
+        self._relay_here = False  # whether task output may come to this process's bar
         self._own_client = client is None
         if client is not None:
             self.client = client
@@ -35,6 +42,8 @@ class DaskLauncher(Launcher):
             self.client = distributed.Client(address)
         else:
             options.setdefault("threads_per_worker", 1)
+            # a worker process with one thread runs one task at a time: its fds are its own
+            self._relay_here = options["threads_per_worker"] == 1
             options.setdefault("dashboard_address", ":0")  # any free port: never a clash
             options.setdefault("silence_logs", logging.ERROR)
             self._cluster = distributed.LocalCluster(
@@ -46,11 +55,24 @@ class DaskLauncher(Launcher):
             self._submit_kwargs["resources"] = resources
 
     def submit(self, fn, *args, **kwargs) -> EngineFuture:
+        from sacred.store.progress import call_relayed, relay_for_tasks
+
         self._check_open()
-        handle = self.client.submit(fn, *args, **self._submit_kwargs, **kwargs)
+        spec = None
+        if self._relay_here:
+            self._relay, spec = relay_for_tasks(self._relay)
+        if spec is None:
+            handle = self.client.submit(fn, *args, **self._submit_kwargs, **kwargs)
+        else:
+            key = f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4()}"  # as dask names it
+            handle = self.client.submit(
+                call_relayed, spec, fn, args, kwargs, key=key, **self._submit_kwargs
+            )
         future = EngineFuture(handle, canceller=handle.cancel)
 
         def report(done):
+            if spec is not None:
+                self._relay.drain()  # the task's lines before its result
             if done.status == "finished":
                 try:
                     future._settle(done.result())
@@ -71,3 +93,5 @@ class DaskLauncher(Launcher):
             self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+        if self._relay is not None:
+            self._relay.close()

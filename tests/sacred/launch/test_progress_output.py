@@ -13,6 +13,8 @@ import sys
 import termios
 import textwrap
 
+import pytest
+
 from tests.terminal import in_a_pipe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -102,8 +104,11 @@ def check_runs_lines(lines, values, tty):
     assert len(logs) == 4 * len(values)
 
 
-def test_a_sweep_on_a_terminal_writes_the_runs_lines_above_the_bar(tmp_path):
-    code, shown = on_a_terminal(sweep_cli(tmp_path), cwd=ROOT)
+@pytest.mark.parametrize("launcher", ["local", "dask"])
+def test_a_sweep_on_a_terminal_writes_the_runs_lines_above_the_bar(tmp_path, launcher):
+    if launcher == "dask":
+        pytest.importorskip("dask.distributed")
+    code, shown = on_a_terminal(sweep_cli(tmp_path, "--launcher", launcher), cwd=ROOT)
     lines = screen(shown)
     assert code == 0, shown
     values = [1.5, 2.5, 3.5, 4.5]
@@ -111,7 +116,7 @@ def test_a_sweep_on_a_terminal_writes_the_runs_lines_above_the_bar(tmp_path):
     # the bar is left once, in its last state, after all the runs' lines
     bars = [i for i, line in enumerate(lines) if line.startswith("sweep:")]
     assert len(bars) == 1, lines
-    assert re.fullmatch(r"sweep: 100%\|█+\| 4/4 \[.*run/s\]", lines[bars[0]]), lines
+    assert re.fullmatch(r"sweep: 100%\|█+\| 4/4 \[.*(run/s|s/run)\]", lines[bars[0]]), lines
     assert all(i < bars[0] for i, line in enumerate(lines) if "lr=" in line or "INFO" in line)
     assert re.fullmatch(r"sweep [0-9a-f]{12}: 4 runs in [0-9.]+ s: 4 COMPLETED", lines[-2])
     # a run's report line comes after the run's own lines
@@ -191,7 +196,9 @@ def test_optimize_with_a_launcher_writes_the_runs_lines_above_the_bar(tmp_path):
     lines = screen(shown)
     assert code == 0, shown
     assert lines[-1] == "['COMPLETED', 'COMPLETED', 'COMPLETED']"
-    assert re.fullmatch(r"optimize: 100%\|█+\| 3/3 \[.*trial/s, best=1\.[0-9.e-]+\]", lines[-2])
+    assert re.fullmatch(
+        r"optimize: 100%\|█+\| 3/3 \[.*(trial/s|s/trial), best=1\.[0-9.e-]+\]", lines[-2]
+    )
     assert len([line for line in lines if "optimize:" in line]) == 1, lines
     tried = [line for line in lines if "trying" in line]
     assert len(tried) == 3 and all(re.fullmatch(r"trying -?[0-9.e-]+", t) for t in tried), lines
