@@ -1,6 +1,7 @@
-"""Queue workers on TinyDB and S3 stores (moto): runs queued with ``sacred queue`` are run by
-two ``sacred worker`` processes, each exactly once under its queued id, and (TinyDB) a worker
-killed with -9 has its run given back and completed by another."""
+"""Queue workers on TinyDB, S3 (moto) and Google Cloud Storage (fake-gcs-server) stores: runs
+queued with ``sacred queue`` are run by two ``sacred worker`` processes, each exactly once under
+its queued id, and (TinyDB) a worker killed with -9 has its run given back and completed by
+another."""
 
 import os
 import signal
@@ -36,11 +37,16 @@ def main(a, sleep, _run):
 """
 
 
-@pytest.fixture(params=["tinydb", "s3"])
+@pytest.fixture(params=["tinydb", "s3", "gcs"])
 def store(request, tmp_path, monkeypatch):
-    """``(location, environment)`` of an empty store; the environment reaches moto."""
+    """The location of an empty store; the environment (also the subprocesses') reaches the
+    server."""
     if request.param == "tinydb":
         return f"tinydb://{tmp_path / 'db'}"
+    if request.param == "gcs":
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", service_url("SACRED_TEST_GCS_URL"))
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+        return f"gs://sacred-workers-{uuid.uuid4().hex[:12]}/runs"
     endpoint = service_url("SACRED_TEST_S3_URL")
     for name, value in (
         ("AWS_ENDPOINT_URL", endpoint),
