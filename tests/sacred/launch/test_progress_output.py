@@ -99,15 +99,14 @@ def check_runs_lines(lines, values, tty):
             f"from a shell lr={lr}",
         ):
             assert lines.count(expected) == 1, (expected, lines)
-    logs = [line for line in lines if "INFO" in line]
+    logs = [line for line in lines if "INFO - chatty" in line]
     assert all(LOG.fullmatch(line) for line in logs), logs
     assert len(logs) == 4 * len(values)
 
 
-@pytest.mark.parametrize("launcher", ["local", "dask"])
+@pytest.mark.parametrize("launcher", ["local", "dask", "ray"])
 def test_a_sweep_on_a_terminal_writes_the_runs_lines_above_the_bar(tmp_path, launcher):
-    if launcher == "dask":
-        pytest.importorskip("dask.distributed")
+    pytest.importorskip({"local": "os", "dask": "dask.distributed", "ray": "ray"}[launcher])
     code, shown = on_a_terminal(sweep_cli(tmp_path, "--launcher", launcher), cwd=ROOT)
     lines = screen(shown)
     assert code == 0, shown
@@ -118,7 +117,7 @@ def test_a_sweep_on_a_terminal_writes_the_runs_lines_above_the_bar(tmp_path, lau
     assert len(bars) == 1, lines
     assert re.fullmatch(r"sweep: 100%\|█+\| 4/4 \[.*(run/s|s/run)\]", lines[bars[0]]), lines
     assert all(i < bars[0] for i, line in enumerate(lines) if "lr=" in line or "INFO" in line)
-    assert re.fullmatch(r"sweep [0-9a-f]{12}: 4 runs in [0-9.]+ s: 4 COMPLETED", lines[-2])
+    assert re.fullmatch(r"sweep [0-9a-f]{12}: 4 runs in [0-9.]+ s: 4 COMPLETED", lines[bars[0] + 1])
     # a run's report line comes after the run's own lines
     for run_id in range(1, 5):
         started = lines.index(f'INFO - chatty - Started run with ID "{run_id}"')
