@@ -16,28 +16,9 @@ DESTINATIONS = sorted(set(BASE.values()))
 PAIRS = [(src, dst) for src in KINDS for dst in DESTINATIONS if dst != BASE[src]]
 
 
-SQL = ("sqlite", "postgresql")
-SQL_DROPS_META = (
-    "the SQL schema keeps of a run's meta only command, comment and priority (as the "
-    "original's; update_meta adds meta_json), so import_run drops meta.options, "
-    "meta.config_updates and meta.named_configs (the SqlObserver does not store them either)"
-)
-
-
-def _reason(src, dst):
-    if dst in SQL and BASE[src] not in SQL:
-        return SQL_DROPS_META
-    return None
-
-
 def _pairs():
-    """Every (source kind, destination kind) pair, with its documented difference."""
-    params = []
-    for src, dst in PAIRS:
-        reason = _reason(src, dst)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        params.append(pytest.param(src, dst, marks=marks, id=f"{src}-to-{dst}"))
-    return params
+    """Every (source kind, destination kind) pair."""
+    return [pytest.param(src, dst, id=f"{src}-to-{dst}") for src, dst in PAIRS]
 
 
 def _fill(backend, folder):

@@ -31,14 +31,14 @@ __all__ = ("ContinuedRun", "meta_columns")
 logger = logging.getLogger("sacred.observers.sql")  # the observer's logger
 
 _OWN_COLUMNS = ("command", "comment", "priority")  # meta keys with a run column of their own
-# meta keys the SqlObserver does not keep of a run (as SqlStore.import_run)
-_NOT_KEPT = ("options", "named_configs", "config_updates", "queue_time")
+# meta keys the SqlObserver does not keep in meta_json
+_NOT_KEPT = ("queue_time",)
 
 
 def meta_columns(meta_info) -> dict:
-    """The run columns of a continued run's meta: ``comment``, ``priority`` and ``meta_json``
-    (the other keys, but ``command`` and those a started run does not keep either: a JSON
-    object; NULL when there is none)."""
+    """The run columns of a run's meta: ``comment``, ``priority`` and ``meta_json`` (the
+    other keys but ``command`` and ``queue_time``, with the command line's ``options``,
+    ``named_configs`` and ``config_updates``: a JSON object; NULL when there is none)."""
     meta = meta_info if isinstance(meta_info, dict) else {}
     extra = {k: v for k, v in meta.items() if k not in _OWN_COLUMNS + _NOT_KEPT}
     priority = meta.get("priority", 0)
@@ -97,6 +97,8 @@ class ContinuedRun:
                 )
                 self._outage = True
                 self._pending.append(("continued_event", start, 0))
+                self._retry_later()
+                self._journal_pending()
                 return _id
             return self._start_kwargs["_id"]
 

@@ -15,6 +15,8 @@ A run that ended with nothing journaled has its rows deleted with its last event
 """
 
 import logging
+import os
+import time
 
 from sacred.observers import journal as _journal
 from sacred.observers.checkpoints import is_checkpoint
@@ -24,17 +26,70 @@ __all__ = ("EventJournal", "apply", "replay")
 logger = logging.getLogger("sacred.observers.sql")  # the observer's logger
 
 _FILE_EVENTS = ("artifact_event", "resource_event")
+_START_EVENTS = ("started_event", "continued_event")
+_COMPACT_AT = 1 << 20  # characters of replaced lines before a journal may be rewritten
 
 
 class EventJournal:
     """The journal part of the SqlObserver (a mixin): uses its ``failure_dir``, ``run_id``,
     ``url``, ``_pending`` events ``(event, kwargs, seq)``, ``_journal`` and
-    ``_start_kwargs``."""
+    ``_start_kwargs``.
+
+    While the database is away, each event that could not be written is appended to the
+    journal at once (so a process killed then leaves a journal up to its last event), and
+    stays pending for the next try. Tries wait, doubling from 1 s up to
+    ``outage_retry_interval`` seconds: events meanwhile only go to the journal. A newer
+    heartbeat (or checkpoint of a name) replaces a pending one; its line stays in the file
+    until the journal is rewritten (when such lines outweigh the rest, and at the run's
+    end) and is recorded in the database with the next write, so a sync never applies it
+    after the newer one. When the run's last event reaches the database, a journal that
+    holds nothing the database lacks is removed.
+    """
+
+    #: the longest wait, in seconds, between tries of a database that is away
+    outage_retry_interval = 30.0
 
     def _new_journal(self, run_id):
         name = "new" if run_id is None else run_id
         self._journal = _journal.Journal(self.failure_dir, f"sacred_sql_{name}_", self.url)
+        self._journaled = set()  # seqs of pending events the file holds
+        self._only = []  # events only the journal has (the database refused them)
+        self._dropped = []  # seqs in the file of events a newer one replaced
+        self._stale = 0  # characters of those lines
+        self._backoff = 0.0  # seconds between tries of a database that is away
+        self._retry_at = 0.0  # time.monotonic() of the next try
 
+    # ------------------------------------------------------------ tries while away
+    def _retry_later(self):
+        self._backoff = min(max(2 * self._backoff, 1.0), self.outage_retry_interval)
+        self._retry_at = time.monotonic() + self._backoff
+
+    def _backing_off(self) -> bool:
+        return self._outage and bool(self._pending) and time.monotonic() < self._retry_at
+
+    def _reachable(self):
+        self._backoff = 0.0
+
+    def _drop(self, older):
+        """Pending events ``older`` are replaced by a newer one."""
+        for op in older:
+            if op[2] in self._journaled:
+                self._journaled.discard(op[2])
+                self._dropped.append(op[2])
+                self._stale += len(str(op[1].get("captured_out") or "")) + 200
+        self._pending = [op for op in self._pending if op not in older]
+
+    def _record_dropped(self, session):
+        """The database gets the newer event: the replaced ones in the file are done."""
+        if self.run_id is not None:
+            for seq in self._dropped:
+                self._record(session, self._journal.id, seq, self.run_id)
+
+    def _dropped_recorded(self):
+        if self.run_id is not None:
+            self._dropped = []
+
+    # ------------------------------------------------------------ the file
     def _keep_files(self):
         """Copy the files of unwritten artifact/resource events: they may be gone later."""
         for event, kwargs, _seq in self._pending:
@@ -49,18 +104,12 @@ class EventJournal:
         if self._journal is not None:
             self._journal.forget(kwargs.get("stored_copy"))
 
-    def _spool(self, ops):
-        """Append ``ops`` (``(event, kwargs, seq)``) to the journal, and say where it is."""
-        if not ops:
-            return
-        pending, self._pending = self._pending, list(ops)
-        try:
-            self._keep_files()
-        finally:
-            self._pending = pending
+    def _lines(self, ops, with_start):
+        """The journal lines of ``ops``, after the run's (delivered) start if
+        ``with_start`` and ``ops`` do not start with it."""
         journal = self._journal
         lines = []
-        if not journal.written and ops[0][0] not in ("started_event", "continued_event"):
+        if with_start and (not ops or ops[0][0] not in _START_EVENTS):
             # the database has the run: the journal starts with it all the same
             lines.append(
                 journal.line(
@@ -86,8 +135,19 @@ class EventJournal:
                     continued=continued,
                 )
             )
+        return lines
+
+    def _append(self, ops) -> bool:
+        """Append ``ops`` to the journal (their files copied first); False if it cannot be
+        written."""
+        pending, self._pending = self._pending, list(ops)
         try:
-            path = journal.write(lines)
+            self._keep_files()
+        finally:
+            self._pending = pending
+        first = not self._journal.written
+        try:
+            path = self._journal.write(self._lines(ops, first))
         except OSError as e:
             logger.error(
                 "SqlObserver: %d event(s) of run %s could not be written to %s, nor to the "
@@ -98,11 +158,85 @@ class EventJournal:
                 self.failure_dir,
                 e,
             )
+            return False
+        self._journaled.update(seq for _, _, seq in ops)
+        if first:
+            logger.warning(
+                "SqlObserver: the events of run %s that %s does not get are kept in %s "
+                "(if the run dies before the database is back: sacred sync %s)",
+                self.run_id,
+                self.url,
+                path,
+                path,
+            )
+        return True
+
+    def _journal_pending(self):
+        """Append the pending events the journal does not hold yet (the database is away);
+        rewrite it when replaced lines outweigh the rest."""
+        ops = [op for op in self._pending if op[2] not in self._journaled]
+        if ops and self._append(ops) and self._stale > _COMPACT_AT:
+            try:
+                size = os.path.getsize(self._journal.path)
+            except OSError:
+                return
+            if 2 * self._stale > size:
+                self._rewrite()
+
+    def _rewrite(self):
+        """The journal anew: the run's start, the events only it has and those pending."""
+        ops = sorted(self._only + self._pending, key=lambda op: op[2])
+        try:
+            path = self._journal.rewrite(self._lines(ops, True))
+        except OSError as e:
+            logger.error("SqlObserver: cannot rewrite the journal of run %s: %s", self.run_id, e)
+            return None
+        self._journaled = {seq for _, _, seq in self._pending}
+        self._stale = 0
+        return path
+
+    def _spool(self, ops):
+        """``ops`` (``(event, kwargs, seq)``) go to the journal only (the database refused
+        them, or never got the run's start); say where it is."""
+        if not ops:
             return
+        self._only.extend(ops)
+        new = [op for op in ops if op[2] not in self._journaled]
+        if (not new or self._append(new)) and self._journal.path:
+            self._announce(len(ops), self._journal.path)
+
+    def _journal_the_rest(self):
+        """At the run's end: the events the database did not get stay in the journal alone;
+        a journal with nothing the database lacks is removed."""
+        if self._pending:
+            count = len(self._pending)
+            self._keep_files()
+            path = self._rewrite()
+            self._pending = []
+            if path is not None:
+                self._announce(count, path)
+        elif self._journal is not None and self._journal.written and not self._only:
+            path = self._journal.path
+            self._journal.remove()
+            logger.info(
+                "SqlObserver: %s has all events of run %s; removed %s", self.url, self.run_id, path
+            )
+            try:
+                session = self.session()
+                try:
+                    self._forget_journal(session)
+                    session.commit()
+                except BaseException:
+                    self._rollback(session)
+                    raise
+            except Exception as e:  # (rows of a removed journal are never read)
+                logger.debug("SqlObserver: journal rows of run %s stay: %s", self.run_id, e)
+
+    def _announce(self, count, path):
         logger.warning(
             "SqlObserver: %d event(s) of run %s could not be written to %s and are kept in "
             "%s; write them into the database with: sacred sync %s",
-            len(ops),
+            count,
             self.run_id,
             self.url,
             path,

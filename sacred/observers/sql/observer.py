@@ -12,12 +12,12 @@ Beyond the original, which wrote a run once at its end and dropped the metrics:
 * a result of any type is kept in the added column ``run.result_json``;
 * reliability: a database that cannot be reached never fails a started run, at its start
   or later (a queued run fails with an ``ObserverError`` naming the backend and the URL,
-  password masked): the events that could not be written are kept in order and retried
-  with every later event, and for up to ``retry_timeout`` seconds when the run ends. What
-  still could not be written then goes to the run's journal in ``failure_dir`` (named in a
-  WARNING; the format of ``sacred.observers.journal``, see ``journal``), with copies of the
-  artifact and resource files beside it. ``sacred sync JOURNAL [URL]`` writes it into the
-  database later, each event once (``replay_failed_events(path, url)`` does the same).
+  password masked): the events that could not be written are kept in order, appended to
+  the run's journal in ``failure_dir`` as they fail (named in a WARNING; the format of
+  ``sacred.observers.journal``, see ``journal``, with copies of the artifact and resource
+  files) and retried with later events on a backoff (``journal.EventJournal``), and for up
+  to ``retry_timeout`` seconds when the run ends. ``sacred sync JOURNAL [URL]`` writes what
+  is left into the database, each event once (``replay_failed_events(path, url)`` too).
 
 SQLAlchemy is imported when an observer is built, never by ``import sacred`` nor by
 ``from sacred.observers import SqlObserver``: so SQLAlchemy, and ``schema`` which imports
@@ -212,6 +212,8 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 self._outage = True
                 self._start_kwargs = start
                 self._pending.append(("started_event", start, 0))
+                self._retry_later()
+                self._journal_pending()
                 return _id
             # (not self.run.run_id: reading it after the commit would open a transaction
             # that holds a connection of the shared engine until the next event)
@@ -396,13 +398,13 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             if self._journal is None or self._start_kwargs is None:
                 return  # no run started (or only queued)
             if event == "heartbeat_event":  # a heartbeat replaces an unwritten older one
-                self._pending = [op for op in self._pending if op[0] != event]
+                self._drop([op for op in self._pending if op[0] == event])
             elif kwargs.get("replace"):  # so does a checkpoint, of its name
                 older = [op for op in self._pending if _same_checkpoint(op, kwargs)]
                 copies = [op[1]["stored_copy"] for op in older if op[1].get("stored_copy")]
                 if copies:  # the newest takes over the kept copy (a journal counts its copies)
                     kwargs["stored_copy"] = replace_copy(copies[-1], kwargs["filename"])
-                self._pending = [op for op in self._pending if op not in older]
+                self._drop(older)
             self._pending.append((event, kwargs, self._next_seq))
             self._next_seq += 1
             if self._flush() and event not in _FINAL_EVENTS:
@@ -410,8 +412,12 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             if event in _FINAL_EVENTS:
                 self._finish()
 
-    def _flush(self) -> bool:
-        """Write the pending events in order; False if the database is unreachable."""
+    def _flush(self, force=False) -> bool:
+        """Write the pending events in order; False if the database is unreachable (or
+        was at the last try, less than the backoff ago: unless ``force``)."""
+        if not force and self._backing_off():
+            self._journal_pending()
+            return False
         while self._pending:
             event, kwargs, seq = self._pending[0]
             if self.run_id is None and event not in _START_EVENTS:
@@ -431,7 +437,8 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                             self.run_id,
                         )
                         self._outage = True
-                    self._keep_files()
+                    self._retry_later()
+                    self._journal_pending()
                     return False
                 logger.warning(
                     "SqlObserver: %s of run %s cannot be written to %s: %s",
@@ -448,16 +455,15 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             if self._outage:
                 logger.info("SqlObserver: the database at %s is reachable again", self.url)
                 self._outage = False
+                self._reachable()
         return True
 
     def _finish(self):
         """At the end of a run: retry for up to retry_timeout, then keep the rest in a file."""
         deadline = time.monotonic() + self.retry_timeout
-        while not self._flush() and time.monotonic() < deadline:
+        while not self._flush(force=True) and time.monotonic() < deadline:
             time.sleep(max(0.0, min(self.retry_interval, deadline - time.monotonic())))
-        if self._pending:
-            pending, self._pending = self._pending, []
-            self._spool(pending)
+        self._journal_the_rest()
 
     def _write(self, ops):
         """Apply events ``(event, kwargs, seq)`` in one transaction, with their rows in
@@ -475,6 +481,7 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 self._record(session, self._journal.id, seq, self.run_id)
                 if event in _FINAL_EVENTS and not self._journal.written:
                     self._forget_journal(session)
+            self._record_dropped(session)
             session.commit()
         except BaseException:
             self._cout_db = None  # unknown after a failure: the next beat sends all of it
@@ -482,6 +489,7 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             self._output = self._output_next = None
             self._rollback(session)
             raise
+        self._dropped_recorded()
         if self._cout_next is not None:
             self._cout_db, self._cout_next = self._cout_next, None
         if self._output_next is not None:

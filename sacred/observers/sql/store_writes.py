@@ -253,9 +253,8 @@ class SqlStoreWrites:
 
 def _meta_json(meta: dict):
     """The ``run.meta_json`` of an imported run: its ``meta`` without the column keys and
-    without what the SqlObserver does not keep of a run's own meta either (the command
-    line options, named configs, config updates, the queue time)."""
-    skip = (*META_COLUMNS, "options", "named_configs", "config_updates", "queue_time")
+    the queue time (as the SqlObserver writes it, see ``continued.meta_columns``)."""
+    skip = (*META_COLUMNS, "queue_time")
     extra = {k: v for k, v in meta.items() if k not in skip}
     return json.dumps(flatten(extra)) if extra else None
 
