@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from sacred import Experiment
-from tests.conformance.backends import kinds, too_slow_for_ci
+from tests.conformance.backends import kinds
 
 np = pytest.importorskip("numpy")
 
@@ -38,17 +38,8 @@ def test_a_50_mb_output_is_read_back_whole(backend):
     assert hashlib.sha256(got.encode()).hexdigest() == hashlib.sha256(want.encode()).hexdigest()
 
 
-TINYDB_TOO_SLOW = (
-    "bug (speed): the TinyDbObserver needs about 140 s of CPU for 2,000,000 points (this "
-    "scenario, on the kind of machine CI runs on; the folder store 2 s, SQLite 5 s): each "
-    "event after the points are stored reads metadata.json back through tinydb-serialization, "
-    "which parses every stored timestamp with strptime (7 million calls for five events) and "
-    "deep-copies the tables, then writes it all again"
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", kinds(tinydb=too_slow_for_ci(TINYDB_TOO_SLOW)))
+@pytest.mark.parametrize("kind", kinds())
 def test_2_million_metric_points_are_read_back_whole(backend):
     ex = Experiment("many points")
 

@@ -3,8 +3,10 @@
 ``path/metadata.json`` holds one entry per run in the table ``runs`` (the keys of a
 MongoObserver document; datetimes, arrays, frames and file handles are stored through
 the serializers of ``bases``) and ``path/hashfs/`` holds sources, resources and artifacts
-under their md5. tinydb, tinydb-serialization and hashfs are imported when an observer or
-reader is built (``pip install "sacred[tinydb]"``).
+under their md5. The tables are read and written by ``tables`` (metadata.json itself, kept
+in memory between events, as TinyDB would write it; or through TinyDB for another storage).
+tinydb, tinydb-serialization and hashfs are imported when an observer or reader is built
+(``pip install "sacred[tinydb]"``).
 """
 
 import contextlib
@@ -61,6 +63,8 @@ class TinyDbObserver(RunObserver):
         return self
 
     def _initialize(self, db, fs, overwrite, root):
+        from sacred.observers.tinydb_hashfs import tables
+
         self.db = db
         self.runs = db.table("runs")
         self.fs = fs
@@ -68,7 +72,10 @@ class TinyDbObserver(RunObserver):
         self.run_entry = {}
         self.db_run_id = None
         self.root = root
-        self.metric_entries = {}  # metric name -> [doc id in the metrics table, entry]
+        json_file = _json_file(db)
+        # the file itself when it is TinyDB's JSON file as get_db_file_manager makes it
+        # (much faster, see ``tables``), else through TinyDB
+        self._tables = tables.TinyTables(db) if json_file is None else tables.FileTables(*json_file)
         folder = root or _folder_of(db)
         if folder is not None:
             from sacred.observers.tinydb_hashfs.lock import folder_lock
@@ -89,19 +96,10 @@ class TinyDbObserver(RunObserver):
         the folder's lock, see ``lock``)."""
         with self._lock:
             if self.db_run_id is None:
-                self.runs._next_id = None  # other processes may have inserted since
-                self.db_run_id = self.runs.insert(self.run_entry)
-            else:
-                self.runs.update(self._update_stored, doc_ids=[self.db_run_id])
-
-    def _update_stored(self, doc):
-        """The stored entry updated with ``run_entry``, keeping the ``meta`` keys others
-        added to it (Sacredboard's tags and notes, ``TinyDbStore.update_meta``)."""
-        stored = doc.get("meta")
-        doc.update(self.run_entry)
-        own = self.run_entry.get("meta")
-        if isinstance(stored, dict) and isinstance(own, dict):
-            doc["meta"] = {**{k: v for k, v in stored.items() if k not in own}, **own}
+                self.db_run_id = self._tables.insert_run(self.run_entry)
+            else:  # keeping the ``meta`` keys others added (tags, notes, update_meta)
+                self._tables.update_run(self.db_run_id, self.run_entry)
+            self.runs.clear_cache()  # its queries may have been answered before the write
 
     def _store_file(self, filename, address=None):
         """Put ``filename`` into the HashFS (unless there); return (id, open handle).
@@ -157,7 +155,7 @@ class TinyDbObserver(RunObserver):
 
     def _queue(self, ex_info, command, host_info, config, meta_info, _id):
         self.db_run_id = None
-        self.metric_entries = {}
+        self._tables.start_metrics()
         experiment = dict(ex_info)
         experiment["sources"] = self.save_sources(ex_info)
         self.run_entry = {
@@ -177,17 +175,15 @@ class TinyDbObserver(RunObserver):
         """Continue the entry ``_id`` (see ``RunObserver.continued_event``): it becomes
         RUNNING again, keeping its output, metrics, files and info; new metric points go on
         after the stored ones. Without such an entry, a ``started_event`` with that id."""
-        from tinydb import Query
+        from sacred.observers.tinydb_hashfs.tables import same_id
 
         with self._lock:
-            self.runs.clear_cache()
-            found = self.runs.search(Query()._id.test(lambda v: _same_id(v, _id)))
-            if not found:
+            doc_id, old = self._tables.find_run(lambda v: same_id(v, _id))
+            if old is None:
                 return self.started_event(
                     ex_info, command, host_info, start_time, config, meta_info, _id
                 )
-            old = found[0]
-            self.db_run_id = old.doc_id
+            self.db_run_id = doc_id
             experiment = dict(ex_info)
             experiment["sources"] = self.save_sources(ex_info)
             entry = {k: v for k, v in old.items() if k not in ("stop_time", "fail_trace")}
@@ -207,25 +203,11 @@ class TinyDbObserver(RunObserver):
                     entry[key] = empty
             entry.setdefault("captured_out", "")
             self.run_entry = entry
-            self.runs.update(self._replace_stored, doc_ids=[self.db_run_id])
+            self._tables.update_run(self.db_run_id, entry, replace=True)
+            self.runs.clear_cache()
             # new points are added to the stored entry of each metric
-            self.metric_entries = {}
-            metrics = self.db.table("metrics")
-            metrics.clear_cache()
-            for doc in sorted(
-                metrics.search(Query().run_id.test(lambda v: _same_id(v, old["_id"]))),
-                key=lambda d: d.doc_id,
-            ):
-                stored = {f: list(doc.get(f) or []) for f in ("steps", "values", "timestamps")}
-                stored.update(run_id=doc.get("run_id"), name=doc.get("name"))
-                self.metric_entries[doc.get("name")] = (doc.doc_id, stored)
+            self._tables.start_metrics(old["_id"])
             return old["_id"]
-
-    def _replace_stored(self, doc):
-        """The stored entry made ``run_entry`` (keys it no longer has are dropped)."""
-        for key in [k for k in doc if k not in self.run_entry]:
-            del doc[key]
-        doc.update(self.run_entry)
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         with self._lock:
@@ -233,18 +215,16 @@ class TinyDbObserver(RunObserver):
 
     def _start(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         self.db_run_id = None
-        self.metric_entries = {}
+        self._tables.start_metrics()
         if self.overwrite is not None:
-            from tinydb import Query
-
-            self.runs.clear_cache()
-            found = self.runs.search(Query()._id == self.overwrite)
-            if not found:
+            overwrite = self.overwrite
+            doc_id, _ = self._tables.find_run(lambda v: v == overwrite)
+            if doc_id is None:
                 raise RuntimeError(f"Couldn't find run to overwrite with _id='{self.overwrite}'")
-            self.db_run_id = found[0].doc_id
+            self.db_run_id = doc_id
             _id = self.overwrite
             self.overwrite = None  # only once
-            self.db.table("metrics").remove(Query().run_id == _id)  # the run starts afresh
+            self._tables.start_metrics(_id, remove=True)  # the run starts afresh
         experiment = dict(ex_info)
         experiment["sources"] = self.save_sources(ex_info)
         self.run_entry = {
@@ -327,23 +307,8 @@ class TinyDbObserver(RunObserver):
         ``{run_id, name, steps, values, timestamps}`` (not in the original Sacred; the
         ``runs`` entries are unchanged, so readers of the original format are not affected).
         """
-        table = self.db.table("metrics")
         with self._lock:
-            for name, metric in metrics_by_name.items():
-                doc_id, entry = self.metric_entries.get(name, (None, None))
-                if entry is None:
-                    entry = {"run_id": self.run_entry["_id"], "name": name}
-                    entry.update({f: [] for f in ("steps", "values", "timestamps")})
-                for field in ("steps", "values", "timestamps"):
-                    entry[field].extend(
-                        v.item() if hasattr(v, "item") else v for v in metric[field]
-                    )
-                if doc_id is None:
-                    table._next_id = None  # other processes may have inserted since
-                    doc_id = table.insert(entry)
-                else:
-                    table.update(entry, doc_ids=[doc_id])
-                self.metric_entries[name] = (doc_id, entry)
+            self._tables.add_points(self.run_entry["_id"], metrics_by_name)
 
     def __eq__(self, other):
         if isinstance(other, TinyDbObserver):
@@ -353,9 +318,19 @@ class TinyDbObserver(RunObserver):
     __hash__ = RunObserver.__hash__
 
 
-def _same_id(stored, wanted) -> bool:
-    """Run ids match as they are, or as text (a worker may hand an id over as text)."""
-    return stored == wanted or str(stored) == str(wanted).strip()
+def _json_file(db):
+    """``(path, serializers)`` of a TinyDB whose storage is tinydb-serialization's
+    middleware on a writable ``JSONStorage`` with json's default layout, else None."""
+    from tinydb.storages import JSONStorage
+    from tinydb_serialization import SerializationMiddleware
+
+    middleware = getattr(db, "storage", None)
+    if not isinstance(middleware, SerializationMiddleware):
+        return None
+    storage = getattr(middleware, "storage", None)
+    if type(storage) is not JSONStorage or storage.kwargs or "+" not in storage._mode:
+        return None
+    return os.path.abspath(storage._handle.name), middleware._serializers
 
 
 def _folder_of(db):
