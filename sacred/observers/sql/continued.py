@@ -150,6 +150,8 @@ class ContinuedRun:
         self.run = None
         self.run_id = key
         state, text = stored
+        if state.length > state.folded:  # chunks of a run that died: folded now
+            state = output.fold(session, key, state)
         self._output_next = (state,)
         self._cout_next = text  # (the path without output_chunk)
         if self._journal is not None and self._journal.path is None:

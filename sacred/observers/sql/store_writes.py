@@ -1,7 +1,8 @@
 """What a ``SqlStore`` changes (a mixin of the store): ``delete`` a run with what only it
 uses, ``update_meta`` (the ``comment``/``priority`` columns and the added ``run.meta_json``)
 and ``import_run`` (a run read from another store, written in the SqlObserver's tables with
-the observer's own row writers from ``rows``)."""
+the observer's own row writers from ``rows``) and ``fold_output`` (the output chunks of runs
+that died into ``run.captured_out``)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sacred.observers.sql import schema as b
-from sacred.observers.sql.output import forget_chunks
+from sacred.observers.sql.output import fold, forget_chunks
 from sacred.observers.sql.rows import insert_points, result_columns, sqlite_insert, storable_text
 from sacred.observers.sql.store_keys import EPOCH, META_COLUMNS, TIME_COLUMNS, public_id, run_key
 from sacred.observers.sql.store_metrics import as_list
 from sacred.serializer import flatten
-from sacred.store.base import StoreError, merge_meta
+from sacred.store.base import DEFAULT_DEAD_AFTER, StoreError, merge_meta
 
 __all__ = ("SqlStoreWrites",)
 
@@ -109,7 +110,33 @@ class SqlStoreWrites:
         run = self.t.run
         with self.engine.begin() as conn:
             conn.execute(run.update().where(run.c.run_id == run_key(run_id)).values(**values))
+        self.fold_output([run_id])  # a write that touches a run that died folds its output
         return self.get(run_id)["meta"]
+
+    def fold_output(self, run_ids=None, dead_after=DEFAULT_DEAD_AFTER) -> list:
+        """Fold the ``output_chunk`` rows of runs that no process writes any more into
+        ``run.captured_out``, as the observer does when a run ends, so that the original's
+        readers see the whole output of a run that was killed; returns the ids of the runs
+        folded. ``run_ids``: those runs (default: every run with chunks). A RUNNING run
+        whose heartbeat is at most ``dead_after`` seconds old is left to its observer."""
+        if not self._has_output_chunks():
+            return []
+        t = self.t
+        chunked = sa.select(t.output_chunk.c.run_id).distinct()
+        stmt = sa.select(t.run.c.run_id, t.run.c.status, t.run.c.heartbeat, t.run.c.start_time)
+        stmt = stmt.where(t.run.c.run_id.in_(chunked))
+        if run_ids is not None:
+            stmt = stmt.where(t.run.c.run_id.in_([run_key(r) for r in run_ids]))
+        folded = []
+        with Session(self.engine) as session:
+            for r in session.execute(stmt.order_by(t.run.c.id)).all():
+                record = {"status": r.status, "heartbeat": r.heartbeat, "start_time": r.start_time}
+                if self.live_state(record, dead_after=dead_after) == "RUNNING":
+                    continue  # its observer folds it when it ends
+                fold(session, r.run_id, None)
+                folded.append(public_id(r.run_id))
+            session.commit()
+        return folded
 
     def import_run(
         self, record, metrics=None, artifacts=None, sources=None, resources=None, new_id=False

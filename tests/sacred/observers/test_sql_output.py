@@ -374,6 +374,7 @@ def test_replaying_a_journal_of_beats_gives_the_same_text(db_url, tmp_path):
 
 def test_beats_kept_during_an_outage_are_written_or_replayed_whole(db_url, tmp_path):
     obs = started(db_url, fold_limit=200, failure_dir=str(tmp_path), retry_timeout=0.2)
+    obs.outage_retry_interval = 0.0  # no backoff: a try at every beat
     real_write = obs._write
     down = threading.Event()
 

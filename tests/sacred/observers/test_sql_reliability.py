@@ -4,6 +4,7 @@ leaves one that ``sacred sync`` applies), the command line's meta is kept, and t
 chunks of a run that died are folded into ``run.captured_out``."""
 
 import contextlib
+import datetime as dt
 import io
 import json
 import logging
@@ -245,3 +246,77 @@ def test_a_run_killed_while_the_database_is_away_is_restored_by_sacred_sync(tmp_
     assert record["captured_out"] == "".join(f"step {i}\n" for i in range(20))
     loss = store.metrics(run_id)["loss"]
     assert loss["steps"] == list(range(20)) and loss["values"] == [0.5 * i for i in range(20)]
+
+
+# ---------------------------------------------------------------- output chunks of a run that died
+EX_INFO = {
+    "name": "folded",
+    "base_dir": "/tmp",
+    "sources": [],
+    "dependencies": [],
+    "repositories": [],
+}
+HOST = {"hostname": "h", "cpu": "c", "os": ["Linux", "x"], "python_version": "3"}
+OUTPUT = "".join(f"line {i}\n" for i in range(40))
+
+
+def _died_with_chunks(url, run_id=1):
+    """A run whose process died after 40 beats: its output is partly in chunks."""
+    obs = SqlObserver(url)
+    obs.output_fold_limit = 50  # characters: the rest of the output goes to chunks
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    obs.started_event(EX_INFO, "main", HOST, now, {"a": 1}, {}, run_id)
+    for i in range(1, 41):
+        obs.heartbeat_event({}, OUTPUT[: 8 * i], now, None)
+    return obs
+
+
+def _column_and_chunks(url, run_id="1"):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            column = conn.execute(
+                sa.text("SELECT captured_out FROM run WHERE run_id = :r"), {"r": run_id}
+            ).scalar()
+            chunks = conn.execute(
+                sa.text("SELECT count(*) FROM output_chunk WHERE run_id = :r"), {"r": run_id}
+            ).scalar()
+    finally:
+        engine.dispose()
+    return column, chunks
+
+
+def test_fold_output_gives_the_originals_readers_the_whole_output_of_a_dead_run(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    _died_with_chunks(url)
+    column, chunks = _column_and_chunks(url)
+    assert len(column) < len(OUTPUT) and chunks > 0  # the original's readers: a prefix
+    store = open_store(url)
+    assert store.get(1)["captured_out"] == OUTPUT
+    assert store.fold_output() == []  # it beat a moment ago: maybe alive, left alone
+    assert store.fold_output(dead_after=0) == [1]
+    assert _column_and_chunks(url) == (OUTPUT, 0)
+    assert store.get(1)["captured_out"] == OUTPUT
+    assert store.fold_output(dead_after=0) == []  # nothing left to fold
+
+
+def test_a_write_that_touches_a_dead_run_folds_its_output(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    _died_with_chunks(url, 1)
+    _died_with_chunks(url, 2)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # run 1 beat last an hour ago
+        conn.execute(sa.text("UPDATE run SET heartbeat = '2000-01-01 00:00:00' WHERE id = 1"))
+    engine.dispose()
+    open_store(url).update_meta(1, {"tags": ["dead"]})
+    assert _column_and_chunks(url, "1") == (OUTPUT, 0)
+
+    # a resumed run (continued_event) starts from its folded output
+    obs = SqlObserver(url)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert obs.continued_event(EX_INFO, "main", HOST, now, {"a": 1}, {}, 2) == 2
+    assert _column_and_chunks(url, "2") == (OUTPUT, 0)
+    obs.heartbeat_event({}, OUTPUT + "more\n", now, None)
+    obs.completed_event(now, 1)
+    assert open_store(url).get(2)["captured_out"] == OUTPUT + "more\n"
+    assert _column_and_chunks(url, "2") == (OUTPUT + "more\n", 0)
