@@ -11,10 +11,10 @@ read them). Two additions, which leave the original tables usable as they were:
   by ``SqlStore`` (a worker runs a queued run's script from them).
 * ``run.meta_json`` (Text, NULL when empty): the keys of a run's ``meta`` that have no
   column of their own (not ``command``, ``comment``, ``priority``), as a JSON object.
-  The observer writes it when a run is queued, started or continued (the run's own keys,
-  such as ``parent``; not the command line's ``options``, ``named_configs``,
-  ``config_updates`` nor ``queue_time``, which the original keeps nowhere either), never
-  later; ``SqlStore.update_meta`` changes it (Sacredboard's tags and notes).
+  The observer writes it when a run is queued, started or continued (such as ``parent``
+  and the command line's ``options``, ``named_configs``, ``config_updates``; not
+  ``queue_time``), never later; ``SqlStore.update_meta`` changes it (Sacredboard's tags
+  and notes).
 * the table ``metric`` (see ``Metric``): one row per logged measurement, with an index on
   ``(run_id, name)``. ``timestamp`` holds seconds since the Unix epoch (UTC, a float);
   through the ORM it reads back as a naive UTC ``datetime``. In SQLite, for example,
