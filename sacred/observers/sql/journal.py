@@ -58,6 +58,7 @@ class EventJournal:
         self._stale = 0  # characters of those lines
         self._backoff = 0.0  # seconds between tries of a database that is away
         self._retry_at = 0.0  # time.monotonic() of the next try
+        self._unwritable = False  # the journal could not be written (said once)
 
     # ------------------------------------------------------------ tries while away
     def _retry_later(self):
@@ -149,6 +150,9 @@ class EventJournal:
         try:
             path = self._journal.write(self._lines(ops, first))
         except OSError as e:
+            if self._unwritable:
+                return False
+            self._unwritable = True
             logger.error(
                 "SqlObserver: %d event(s) of run %s could not be written to %s, nor to the "
                 "journal in %s: %s",
@@ -189,7 +193,14 @@ class EventJournal:
         try:
             path = self._journal.rewrite(self._lines(ops, True))
         except OSError as e:
-            logger.error("SqlObserver: cannot rewrite the journal of run %s: %s", self.run_id, e)
+            logger.error(
+                "SqlObserver: cannot rewrite the journal of run %s in %s (%d event(s) the "
+                "database lacks): %s",
+                self.run_id,
+                self.failure_dir,
+                len(ops),
+                e,
+            )
             return None
         self._journaled = {seq for _, _, seq in self._pending}
         self._stale = 0

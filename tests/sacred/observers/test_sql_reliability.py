@@ -102,6 +102,19 @@ def test_a_database_away_from_the_start_is_tried_on_a_backoff_not_at_every_event
     assert events.count("heartbeat_event") == 1 and events.count("log_metrics") == 60
 
 
+def test_a_journal_that_cannot_be_written_is_said_once_and_the_run_goes_on(tmp_path, caplog):
+    failure_dir = tmp_path / "failed"
+    failure_dir.write_text("a file where the folder should be")
+    obs = SqlObserver(f"sqlite:///{tmp_path / 'runs.db'}", failure_dir=str(failure_dir))
+    obs.retry_timeout, obs.retry_interval = 0.2, 0.05
+    _down(obs, {"down": True})
+    with caplog.at_level(logging.WARNING):
+        run = _beating(obs, 10).run(options={"--capture": "sys"})
+    assert run.status == "COMPLETED" and run._failed_observers == []
+    said = [r for r in caplog.records if "nor to the journal" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.ERROR
+
+
 def test_a_database_back_mid_run_gets_the_run_and_no_journal_is_left(tmp_path, caplog):
     url = f"sqlite:///{tmp_path / 'runs.db'}"
     obs = SqlObserver(url, failure_dir=str(tmp_path / "failed"))
