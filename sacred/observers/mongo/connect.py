@@ -18,7 +18,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sacred.store.base import StoreError
 
-__all__ = ("TIMEOUT_ENV", "DEFAULT_TIMEOUT", "connect", "shown_url", "first_contact_timeout")
+__all__ = (
+    "TIMEOUT_ENV",
+    "DEFAULT_TIMEOUT",
+    "connect",
+    "shown_url",
+    "masked_url",
+    "first_contact_timeout",
+)
 
 TIMEOUT_ENV = "SACRED_MONGO_TIMEOUT"
 DEFAULT_TIMEOUT = 5.0  # seconds
@@ -99,3 +106,31 @@ def connect(pymongo, url: str, **kwargs):
         client.close()
         raise StoreError(f"Cannot read MongoDB at {where}: {_reason(e)}") from None
     return client
+
+
+def masked_url(url, database) -> str:
+    """``mongodb://[user:***@]host:port[,...]/db[?options]`` of the database: from the URL
+    the observer was given (its password masked), or from the client, without waiting for
+    a server."""
+    if url:
+        text = str(url)
+        scheme, _, rest = text.rpartition("://")
+        hosts, _, tail = rest.partition("/")
+        query = rest.partition("?")[2]
+        hosts = hosts.split("?", 1)[0]
+        if "@" in hosts:
+            user, _, hosts = hosts.rpartition("@")
+            hosts = f"{user.split(':', 1)[0]}:***@{hosts}" if ":" in user else f"{user}@{hosts}"
+        location = f"{scheme or 'mongodb'}://{hosts}/{database.name}"
+        return f"{location}?{query}" if query else location
+    client = database.client
+    try:
+        nodes = sorted(client.topology_description.server_descriptions())
+        hosts = ",".join(f"{h}:{p}" for h, p in nodes)
+    except Exception:
+        try:  # mongomock
+            host, port = client.address
+            hosts = f"{host}:{port}"
+        except Exception:
+            hosts = "localhost"
+    return f"mongodb://{hosts}/{database.name}"

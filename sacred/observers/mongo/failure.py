@@ -31,8 +31,17 @@ import time
 
 from sacred.observers import journal as _journal
 from sacred.observers.mongo.connect import _reason
+from sacred.observers.mongo.driver import backend_errors
 
-__all__ = ("Outage", "FailureJournal", "replay_failure_file", "warn_saved", "DEFAULT_FAILURE_DIR")
+__all__ = (
+    "Outage",
+    "OutageHandling",
+    "FailureJournal",
+    "check_server",
+    "replay_failure_file",
+    "warn_saved",
+    "DEFAULT_FAILURE_DIR",
+)
 
 # the messages keep the logger of the public module
 logger = logging.getLogger("sacred.observers.mongo")
@@ -80,6 +89,118 @@ class Outage:
             self.active = False
             self.announced = None
             logger.warning("MongoObserver: MongoDB is reachable again; the run is up to date.")
+
+
+def check_server(runs, seconds, known_down):
+    """Raise the driver's error soon when the server of the collection ``runs`` does not
+    answer, instead of at each operation after pymongo's serverSelectionTimeoutMS: a ping
+    when pymongo knows no writable server or the server is ``known_down``, waiting
+    ``seconds`` (None: the client's own setting). Only for pymongo's clients (not mongomock)."""
+    try:
+        client = runs.database.client
+    except Exception:
+        return
+    # by the module: tests replace pymongo.MongoClient with functions
+    if type(client).__module__.split(".")[0] != "pymongo":
+        return
+    if not hasattr(client, "topology_description"):
+        return
+    if not known_down and client.topology_description.has_writable_server():
+        return
+    import pymongo
+
+    if seconds is None:
+        client.admin.command("ping")
+        return
+    with pymongo.timeout(seconds):
+        client.admin.command("ping")
+
+
+class OutageHandling:
+    """The MongoObserver's writes that may fail (a mixin): ``_try`` a write, and on an error
+    ``_failed`` (the journal, the warning); ``final_save`` and ``_final`` at the run's end."""
+
+    def _try(self, func):
+        """``func()``; True when it worked. A database error is kept for a later retry
+        (raised for the queue of a QueueCompatibleMongoObserver)."""
+        try:
+            self._check_server()
+            func()
+        except backend_errors() as e:
+            self._document.unsynced()
+            if self._raise_errors:
+                raise
+            self._failed(e)
+            return False
+        if self._outage.active:
+            self._outage.succeeded()
+            self._journal.discard()
+        return True
+
+    def _failed(self, error):
+        """A write failed: the run goes on, and what MongoDB lacks is kept in the journal."""
+        self._pending_files.keep_copies(lambda source: self._spool(source, True))
+        path = self._keep_journal()
+        self._outage.failed(error, self.retry_interval, self._shown_location, path)
+
+    def _keep_journal(self):
+        """Write the journal as the run is now; its path (None if it cannot be written)."""
+        if self._journal.start_kwargs is None:
+            return None  # no run yet
+        try:
+            return self._write_journal()
+        except OSError as e:
+            logger.error("MongoObserver: the journal cannot be written: %s", e)
+            return None
+
+    def _write_journal(self, event=None, kwargs=None):
+        docs = self._metric_docs
+        counts = {name: docs.known_count(name) for name in docs.pending}
+        return self._journal.write(
+            self.failure_dir,
+            self.run_entry,
+            self._inserted,
+            self._pending_files.events(),
+            (docs.pending, counts),
+            event,
+            kwargs,
+        )
+
+    def _check_server(self):
+        """A short ping first when pymongo knows no writable server (see ``failure``)."""
+        down = self._outage.active
+        check_server(self.runs, self.probe_timeout if down else self._contact_timeout, down)
+
+    def final_save(self, attempts):
+        """Write everything, trying ``attempts`` times; True when it worked."""
+        down = self._outage.active  # known to be down: no long wait for it
+        deadline = time.monotonic() + (
+            self.final_wait_when_down if down else self.final_save_timeout
+        )
+        for i in range(attempts):
+            self._outage.retry_after = 0.0
+            if self._try(lambda: self._sync(upsert=True)):
+                return True
+            if i < attempts - 1 and time.monotonic() < deadline:
+                time.sleep(self.retry_delay)
+            else:
+                break
+        return False
+
+    def _final(self, event, kwargs, attempts):
+        if self._journal.start_kwargs is None:
+            return  # the start failed (and failed the run): there is no run to save
+        if self.final_save(attempts):
+            return
+        self.failure_file = self._write_journal(event, kwargs)
+        if self.failure_file != self._outage.announced:  # else the warning named it already
+            warn_saved(self.failure_file)
+
+    def _spool(self, filename, force=False):
+        """A private copy of a file whose storing may have to wait (None when not needed)."""
+        if not (self._outage.active or force):
+            return None
+        return self._journal.spool(filename, self.failure_dir, self.run_entry.get("_id"))
 
 
 class FailureJournal:

@@ -33,7 +33,8 @@ The observer holds one object per concern and hands each what it needs:
   (the fields changed since the last write, and writing them), made for each run;
 * ``MetricDocuments`` (points waiting to be written, metric documents), made for each run;
 * ``GridFsFiles`` (sources, resources, artifacts) and ``PendingFiles`` (those not stored yet);
-* ``Outage`` (when to try again) and ``FailureJournal`` (what a failure file needs).
+* ``Outage`` (when to try again) and ``FailureJournal`` (what a failure file needs);
+  the writes that may fail are the ``OutageHandling`` mixin's (``failure``).
 
 They share a ``Collections`` (runs, metrics, GridFS): ``observer.runs``, ``.metrics`` and
 ``.fs`` read and replace its members.
@@ -41,11 +42,11 @@ They share a ``Collections`` (runs, metrics, GridFS): ``observer.runs``, ``.metr
 
 import sys
 import threading
-import time
 import warnings
 
 from sacred.observers.base import RunObserver
 from sacred.observers.checkpoints import is_checkpoint
+from sacred.observers.mongo.connect import masked_url, shown_url
 from sacred.observers.mongo.continued import ContinuedRun
 from sacred.observers.mongo.document import RunDocument
 from sacred.observers.mongo.driver import (
@@ -54,7 +55,7 @@ from sacred.observers.mongo.driver import (
     backend_errors,
     ignore_errors,
 )
-from sacred.observers.mongo.failure import FailureJournal, Outage, logger, warn_saved
+from sacred.observers.mongo.failure import FailureJournal, Outage, OutageHandling
 from sacred.observers.mongo.files import GridFsFiles, PendingFiles, detect_content_type
 from sacred.observers.mongo.metrics import MetricDocuments
 from sacred.observers.mongo.overflow import FieldOverflow
@@ -75,7 +76,7 @@ _RESERVED = (
 )
 
 
-class MongoObserver(ContinuedRun, RunObserver):
+class MongoObserver(ContinuedRun, OutageHandling, RunObserver):
     """Stores runs in MongoDB (see the module docstring for the layout)."""
 
     COLLECTION_NAME_BLACKLIST = set(_RESERVED)
@@ -533,116 +534,6 @@ class MongoObserver(ContinuedRun, RunObserver):
     def _flush_run(self, upsert=False):
         self._document.flush(upsert, self.DOCUMENT_BUDGET)
 
-    # ------------------------------------------------------------ reliability
-    def _try(self, func):
-        """``func()``; True when it worked. A database error is kept for a later retry
-        (raised for the queue of a QueueCompatibleMongoObserver)."""
-        try:
-            self._check_server()
-            func()
-        except backend_errors() as e:
-            self._document.unsynced()
-            if self._raise_errors:
-                raise
-            self._failed(e)
-            return False
-        if self._outage.active:
-            self._outage.succeeded()
-            self._journal.discard()
-        return True
-
-    def _failed(self, error):
-        """A write failed: the run goes on, and what MongoDB lacks is kept in the journal."""
-        self._pending_files.keep_copies(lambda source: self._spool(source, True))
-        path = self._keep_journal()
-        self._outage.failed(error, self.retry_interval, self._shown_location, path)
-
-    def _keep_journal(self):
-        """Write the journal as the run is now; its path (None if it cannot be written)."""
-        if self._journal.start_kwargs is None:
-            return None  # no run yet
-        try:
-            return self._write_journal()
-        except OSError as e:
-            logger.error("MongoObserver: the journal cannot be written: %s", e)
-            return None
-
-    def _write_journal(self, event=None, kwargs=None):
-        docs = self._metric_docs
-        counts = {name: docs.known_count(name) for name in docs.pending}
-        return self._journal.write(
-            self.failure_dir,
-            self.run_entry,
-            self._inserted,
-            self._pending_files.events(),
-            (docs.pending, counts),
-            event,
-            kwargs,
-        )
-
-    def _check_server(self):
-        """Raise the driver's error soon if the server does not answer: pymongo would wait
-        its serverSelectionTimeoutMS (30 s) at every operation. A ping is sent only when
-        pymongo knows no writable server: it waits ``_contact_timeout`` (None: the client's
-        setting), or ``probe_timeout`` while the server is known to be down."""
-        client = self._pymongo_client()
-        if client is None:
-            return
-        import pymongo
-
-        if self._outage.active:
-            seconds = self.probe_timeout
-        else:
-            if client.topology_description.has_writable_server():
-                return
-            seconds = self._contact_timeout
-        if seconds is None:
-            client.admin.command("ping")
-            return
-        with pymongo.timeout(seconds):
-            client.admin.command("ping")
-
-    def _pymongo_client(self):
-        """The pymongo client the observer writes through (None for a stand-in: mongomock)."""
-        try:
-            client = self.runs.database.client
-        except Exception:
-            return None
-        # by its module: tests replace pymongo.MongoClient with functions
-        pymongo_made = type(client).__module__.split(".")[0] == "pymongo"
-        return client if pymongo_made and hasattr(client, "topology_description") else None
-
-    def final_save(self, attempts):
-        """Write everything, trying ``attempts`` times; True when it worked."""
-        down = self._outage.active  # known to be down: no long wait for it
-        deadline = time.monotonic() + (
-            self.final_wait_when_down if down else self.final_save_timeout
-        )
-        for i in range(attempts):
-            self._outage.retry_after = 0.0
-            if self._try(lambda: self._sync(upsert=True)):
-                return True
-            if i < attempts - 1 and time.monotonic() < deadline:
-                time.sleep(self.retry_delay)
-            else:
-                break
-        return False
-
-    def _final(self, event, kwargs, attempts):
-        if self._journal.start_kwargs is None:
-            return  # the start failed (and failed the run): there is no run to save
-        if self.final_save(attempts):
-            return
-        self.failure_file = self._write_journal(event, kwargs)
-        if self.failure_file != self._outage.announced:  # else the warning named it already
-            warn_saved(self.failure_file)
-
-    def _spool(self, filename, force=False):
-        """A private copy of a file whose storing may have to wait (None when not needed)."""
-        if not (self._outage.active or force):
-            return None
-        return self._journal.spool(filename, self.failure_dir, self.run_entry.get("_id"))
-
     # ------------------------------------------------------------ journal
     def journal_location(self):
         """``(location, options)`` of the database, as a journal records it (password
@@ -655,7 +546,7 @@ class MongoObserver(ContinuedRun, RunObserver):
                 options["prefix"] = runs_name[: -len("_runs")]
             else:
                 options["collection"] = runs_name
-        return _masked_url(self._url, database), options
+        return masked_url(self._url, database), options
 
     def journal_counts(self) -> dict:
         """``{metric: points MongoDB is known to hold}`` of the current run (for a queue's
@@ -692,8 +583,6 @@ class MongoObserver(ContinuedRun, RunObserver):
     # ------------------------------------------------------------ misc
     def _shown_location(self):
         """The database, as messages name it: ``mongodb://host:port/db`` (no password)."""
-        from sacred.observers.mongo.connect import shown_url
-
         try:
             return shown_url(self.journal_location()[0])
         except Exception:
@@ -731,34 +620,6 @@ class MongoObserver(ContinuedRun, RunObserver):
             return f"MongoObserver({self.runs.database.name}.{self.runs.name})"
         except Exception:
             return "MongoObserver()"
-
-
-def _masked_url(url, database) -> str:
-    """``mongodb://[user:***@]host:port[,...]/db[?options]`` of the database: from the URL
-    the observer was given (its password masked), or from the client, without waiting for
-    a server."""
-    if url:
-        text = str(url)
-        scheme, _, rest = text.rpartition("://")
-        hosts, _, tail = rest.partition("/")
-        query = rest.partition("?")[2]
-        hosts = hosts.split("?", 1)[0]
-        if "@" in hosts:
-            user, _, hosts = hosts.rpartition("@")
-            hosts = f"{user.split(':', 1)[0]}:***@{hosts}" if ":" in user else f"{user}@{hosts}"
-        location = f"{scheme or 'mongodb'}://{hosts}/{database.name}"
-        return f"{location}?{query}" if query else location
-    client = database.client
-    try:
-        nodes = sorted(client.topology_description.server_descriptions())
-        hosts = ",".join(f"{h}:{p}" for h, p in nodes)
-    except Exception:
-        try:  # mongomock
-            host, port = client.address
-            hosts = f"{host}:{port}"
-        except Exception:
-            hosts = "localhost"
-    return f"mongodb://{hosts}/{database.name}"
 
 
 def _is_mongo_client(client, pymongo) -> bool:
