@@ -115,6 +115,42 @@ def test_a_journal_that_cannot_be_written_is_said_once_and_the_run_goes_on(tmp_p
     assert len(said) == 1 and said[0].levelno == logging.ERROR
 
 
+def test_a_long_outage_rewrites_the_journal_without_its_replaced_heartbeats(tmp_path, monkeypatch):
+    from sacred.observers.sql import journal
+
+    monkeypatch.setattr(journal, "_COMPACT_AT", 5000)  # characters of replaced lines
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    obs = SqlObserver(url, failure_dir=str(tmp_path / "failed"))
+    obs.retry_timeout, obs.retry_interval = 0.2, 0.05
+    switch = {"down": True}
+    _down(obs, switch)
+    in_file = []
+    ex = Experiment("long")
+    ex.observers.append(obs)
+    line = "x" * 200
+
+    @ex.main
+    def main(_run):
+        for i in range(60):
+            _run.log_scalar("loss", float(i), i)
+            print(f"{i} {line}")
+            _run._emit_heartbeat()
+            (path,) = (tmp_path / "failed").glob("*.jsonl")
+            in_file.append(path.read_text().count('"heartbeat_event"'))
+
+    run = ex.run(options={"--capture": "sys"})
+    assert run.status == "COMPLETED"
+    assert max(in_file) < 20 and in_file[-1] < 20  # not one line a beat: rewritten
+    (path,) = (tmp_path / "failed").glob("*.jsonl")
+    assert path.read_text().count('"heartbeat_event"') == 1  # at the end: the newest
+    switch["down"] = False
+    assert sacred_main(["sync", str(path), url]) == 0
+    record = open_store(url).get(1)
+    assert record["status"] == "COMPLETED"
+    assert record["captured_out"] == "".join(f"{i} {line}\n" for i in range(60))
+    assert open_store(url).metrics(1)["loss"]["steps"] == list(range(60))
+
+
 def test_a_database_back_mid_run_gets_the_run_and_no_journal_is_left(tmp_path, caplog):
     url = f"sqlite:///{tmp_path / 'runs.db'}"
     obs = SqlObserver(url, failure_dir=str(tmp_path / "failed"))
