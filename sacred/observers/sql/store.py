@@ -43,11 +43,11 @@ from sacred.observers.sql.store_keys import (
     _SESSION_TIMEOUT,
     META_COLUMNS,
     TIME_COLUMNS,
-    in_batches,
     public_id,
     run_key,
 )
 from sacred.observers.sql.store_metrics import SqlStoreMetrics
+from sacred.observers.sql.store_parts import read_parts
 from sacred.observers.sql.store_writes import SqlStoreWrites
 from sacred.safe_restore import safe_restore
 from sacred.store import query as q
@@ -219,23 +219,8 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
         if not rows:
             return []
         run_ids = [r.run_id for r in rows]
-        experiments = self._experiment_parts(conn, {r.experiment_id for r in rows})
-        artifacts = self._grouped(
-            conn,
-            sa.select(self.t.artifact.c.run_id, self.t.artifact.c.filename).order_by(
-                self.t.artifact.c.artifact_id
-            ),
-            self.t.artifact.c.run_id,
-            run_ids,
-        )
-        rr, res = self.t.run_resources.c, self.t.resource.c
-        resources = self._grouped(
-            conn,
-            sa.select(rr.run_id, res.filename, res.md5sum)
-            .select_from(self.t.run_resources.join(self.t.resource))
-            .order_by(res.resource_id),
-            rr.run_id,
-            run_ids,
+        experiments, artifacts, resources = read_parts(
+            conn, self.t, run_ids, {r.experiment_id for r in rows}
         )
         outputs = read_outputs(conn, run_ids, chunks=self._has_output_chunks()) if full else None
         with gc_paused():
@@ -292,57 +277,6 @@ class SqlStore(SqlStoreMetrics, SqlStoreWrites, SqlStoreClaims, RunStore):
         if r.fail_trace is not None:
             record["fail_trace"] = _split_trace(r.fail_trace)
         return record
-
-    def _grouped(self, conn, stmt, column, run_ids) -> dict:
-        out = {}
-        for chunk in in_batches(run_ids):
-            for row in conn.execute(stmt.where(column.in_(chunk))):
-                out.setdefault(row[0], []).append(tuple(row))
-        return out
-
-    def _experiment_parts(self, conn, ids) -> dict:
-        """``{experiment_id: {"sources", "dependencies", "repositories"}}``."""
-        t = self.t
-        ids = [i for i in ids if i is not None]
-        parts = {i: {"sources": [], "dependencies": [], "repositories": []} for i in ids}
-        if not ids:
-            return parts
-        queries = [
-            (
-                "sources",
-                sa.select(t.ex_sources.c.experiment_id, t.source.c.filename, t.source.c.md5sum)
-                .select_from(t.ex_sources.join(t.source))
-                .order_by(t.source.c.source_id),
-                t.ex_sources.c.experiment_id,
-                lambda row: [row[1], row[2]],
-            ),
-            (
-                "dependencies",
-                sa.select(t.ex_deps.c.experiment_id, t.dependency.c.name, t.dependency.c.version)
-                .select_from(t.ex_deps.join(t.dependency))
-                .order_by(t.dependency.c.name, t.dependency.c.dependency_id),
-                t.ex_deps.c.experiment_id,
-                lambda row: f"{row[1]}=={row[2]}",
-            ),
-            (
-                "repositories",
-                sa.select(
-                    t.ex_repos.c.experiment_id,
-                    t.repository.c.url,
-                    t.repository.c.commit,
-                    t.repository.c.dirty,
-                )
-                .select_from(t.ex_repos.join(t.repository))
-                .order_by(t.repository.c.repository_id),
-                t.ex_repos.c.experiment_id,
-                lambda row: {"url": row[1], "commit": row[2], "dirty": row[3]},
-            ),
-        ]
-        for key, stmt, column, convert in queries:
-            for chunk in in_batches(ids):
-                for row in conn.execute(stmt.where(column.in_(chunk))):
-                    parts[row[0]][key].append(convert(row))
-        return parts
 
     def get(self, run_id) -> dict:
         if self._tables_exist():
