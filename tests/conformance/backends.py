@@ -13,7 +13,7 @@ tinydb               TinyDbObserver (TinyDbStore)
 mongomock            MongoObserver on a mongomock client (MongoStore on the same client)
 mongomock-queued     QueuedMongoObserver on that client
 sqlite-queued        QueueObserver around a SqlObserver (the generic queue)
-s3, gcs              S3Observer (moto server) and GoogleCloudStorageObserver (emulator)
+s3, gcs              S3Observer (moto server), GoogleCloudStorageObserver (fake-gcs-server)
 ===================  ==================================================================
 
 Every kind is always a test id. A kind whose library is not installed, or whose service is

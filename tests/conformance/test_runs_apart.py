@@ -9,16 +9,6 @@ import pytest
 from tests.conformance.backends import MONGOMOCK_IN_MEMORY, ids, kinds, start_child, wait_for
 from tests.conformance.experiments import check_run, experiment, run
 
-GCS_AT_ONCE = (
-    "bug: when GoogleCloudStorageObserver runs start at once on a new bucket, the losers of "
-    "create_bucket get 409 'You already own this bucket', which the observer takes for an "
-    "unreachable store: their runs get the id None and go to a journal although the bucket is "
-    "there (the S3Observer is spared only because us-east-1 answers 200; other regions answer "
-    "BucketAlreadyOwnedByYou); and the GCS emulator ignores ifGenerationMatch, so runs that "
-    "start at once also claim the same id (the emulator's limit: real GCS refuses the second "
-    "claim)"
-)
-
 
 @pytest.mark.parametrize("kind", kinds())
 def test_one_observer_serves_several_runs(backend):
@@ -33,7 +23,7 @@ def test_one_observer_serves_several_runs(backend):
             check_run(store, run_id, tag, n)
 
 
-@pytest.mark.parametrize("kind", kinds(gcs=GCS_AT_ONCE))
+@pytest.mark.parametrize("kind", kinds())
 def test_runs_in_threads_at_once(backend):
     """Four runs in threads, each with its own observer, that start at the same moment and
     are all in the middle of their run at the same moment.
@@ -76,7 +66,6 @@ PROCESSES, RUNS_EACH = 4, 3
 @pytest.mark.parametrize(
     "kind",
     kinds(
-        gcs=GCS_AT_ONCE,
         mongomock=MONGOMOCK_IN_MEMORY,
         mongomock_queued=MONGOMOCK_IN_MEMORY,
     ),

@@ -76,8 +76,7 @@ class GcsBucket(Bucket):
         return any(True for _ in self._blobs(prefix, max_results=1))
 
     def put(self, key, data, content_type=None, if_absent=False, if_version=None, strict=False):
-        # GCS always takes the precondition (``strict`` changes nothing; the emulator
-        # of the tests ignores preconditions: it writes anyway)
+        # GCS always takes the precondition (``strict`` changes nothing)
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
         blob = self.bucket.blob(key)

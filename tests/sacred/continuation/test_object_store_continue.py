@@ -2,7 +2,7 @@
 metrics and artifacts (also when the bucket is away at its start: journal and sync, or the
 store coming back during the run), and workers' claims raced by several processes are each
 won once (conditional creates: moto for S3, fake-gcs-server for GCS, whose preconditions
-are real; the GCS emulator of the other tests ignores them)."""
+are real)."""
 
 import datetime
 import json

@@ -62,7 +62,7 @@ def s3(monkeypatch, tmp_path):
 
 @pytest.fixture
 def gcs(monkeypatch, tmp_path):
-    """(make an observer, make the bucket as another writer) on the GCS emulator."""
+    """(make an observer, make the bucket as another writer) on the GCS server of the tests."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", service_url("SACRED_TEST_GCS_URL"))
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -117,5 +117,4 @@ def test_runs_in_threads_start_at_once_on_a_new_bucket(kind, request, tmp_path, 
             t.join()
     assert None not in ids, caplog.text
     assert not (tmp_path / "j").exists()
-    if kind == "s3":  # the GCS emulator of the tests may not honour ifGenerationMatch
-        assert sorted(ids) == [1, 2, 3, 4]
+    assert sorted(ids) == [1, 2, 3, 4]

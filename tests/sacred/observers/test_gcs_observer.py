@@ -1,4 +1,4 @@
-"""GoogleCloudStorageObserver against gcp-storage-emulator on 127.0.0.1."""
+"""GoogleCloudStorageObserver against the GCS server of scripts/services.sh on 127.0.0.1."""
 
 import datetime
 import hashlib
