@@ -575,8 +575,15 @@ class MongoObserver(ContinuedRun, OutageHandling, RunObserver):
     def apply_journal(self, events):
         """Apply journal events to this database, each once (see ``mongo.journal``);
         returns ``(run id, applied, already there)``."""
+        from sacred.observers.journal import JournalError
+        from sacred.observers.mongo.connect import _reason
         from sacred.observers.mongo.journal import MongoJournal  # it uses this class
 
+        try:  # an unreachable server: a short wait and one line, as for the readers
+            self._check_server()
+        except backend_errors() as e:
+            where = self._shown_location()
+            raise JournalError(f"Cannot reach MongoDB at {where}: {_reason(e)}") from None
         with self._lock:
             return MongoJournal(self).apply(events)
 

@@ -281,3 +281,24 @@ def test_a_bad_sacred_mongo_timeout_is_one_line(tmp_path):
         .splitlines()[-1]
         .endswith("SACRED_MONGO_TIMEOUT must be a number of seconds, not 'soon'")
     )
+
+
+def test_sync_into_an_unreachable_server_is_one_line_soon(tmp_path):
+    from sacred.observers.journal import Journal
+
+    journal = Journal(str(tmp_path), store=f"mongodb://{DOWN}/db")
+    path = journal.write([journal.line("started_event", {"_id": None})])
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "sacred.store.cli", "sync", path],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT, SACRED_MONGO_TIMEOUT="1"),
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"sacred: error: {path}: Cannot reach MongoDB at mongodb://{DOWN}/db: "
+        f"{DOWN}: [Errno 111] Connection refused\n"
+    )
+    assert time.monotonic() - started < 15  # pymongo alone: 30 s
