@@ -275,7 +275,14 @@ class FileTables:
         fast way when the serializer is ours (its strftime gives the same text)."""
         from sacred.observers.tinydb_hashfs.bases import DateTimeSerializer
 
+        items = list(items)
+        kinds = set(map(type, items))
+        if kinds <= _PLAIN:
+            return items
         fast_dates = type(self.serializers.get("TinyDate")) is DateTimeSerializer
+        if fast_dates and kinds == {_dt.datetime}:
+            if all(t.tzinfo is None and t.year >= 1000 for t in items):
+                return ["{TinyDate}:" + t.isoformat(timespec="microseconds") for t in items]
         out, plain = [], True
         for v in items:
             kind = type(v)
@@ -284,8 +291,9 @@ class FileTables:
             elif kind is _dt.datetime and fast_dates and v.tzinfo is None and v.year >= 1000:
                 out.append("{TinyDate}:" + v.isoformat(timespec="microseconds"))
             else:
-                out.append(_plain_number(v))
-                plain = False
+                v = _plain_number(v)  # numpy numbers
+                out.append(v)
+                plain = plain and type(v) in _PLAIN
         return out if plain else self._encode(out)
 
 
