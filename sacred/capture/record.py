@@ -11,6 +11,7 @@ from sacred.utils import leave_signals_to_main_thread
 # least this many writes wait (bounds the memory that small writes take in the list)
 _COMPACT_INTERVAL = 0.1
 _COMPACT_MIN = 256
+_JOIN_SLICE = 2048  # writes joined at a time onto the text kept (see _join_parts)
 
 _libc = None
 _libc_loaded = False
@@ -102,13 +103,16 @@ class CapturedStdout:
         """Move the waiting writes onto ``_text``; called with the lock held.
 
         Other threads may append meanwhile: only the first ``n`` parts are taken. The
-        last one is appended on its own, so that a large write is not copied by a join.
+        last one is appended on its own, so that a large write (see ``write``) is not
+        copied by a join.
         """
         parts = self._parts
         n = len(parts)
         if n:
-            if n > 1:
-                self._append(_joined(parts[: n - 1]))
+            # in slices: a small temporary string is cheaper than a large one (a large
+            # one is new memory each time, which the kernel hands out page by page)
+            for start in range(0, n - 1, _JOIN_SLICE):
+                self._append(_joined(parts[start : min(start + _JOIN_SLICE, n - 1)]))
             self._append(_joined(parts[n - 1 : n]))
             del parts[:n]
 

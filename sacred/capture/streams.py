@@ -15,6 +15,7 @@ import codecs
 import io
 import os
 import select
+import sys
 import threading
 import weakref
 
@@ -27,8 +28,8 @@ _BYPASS_MIN = 1 << 13
 _recording_tees = weakref.WeakKeyDictionary()  # tee -> the original's write
 
 
-def _recording_write(forward, out):
-    """A ``write`` that records in ``out`` and passes the text to ``forward``.
+def _recording_write(stream, out):
+    """A ``write`` that records in ``out`` and passes the text on to ``stream``.
 
     For streams that hand each write (or each line) on at once: there every ``print``
     makes two writes through to the original stream, so a Python-level ``write`` must
@@ -42,17 +43,75 @@ def _recording_write(forward, out):
     the stream refuses (not a str, a closed stream) is taken back out of the record.
     """
     parts = out._parts
+    forward = stream.write
+    raw = _raw_file(stream)
     out.start_compacting()  # joins what is recorded here: no check per write
 
+    if raw is None:
+
+        def write(text):
+            parts.append(text)  # (faster than a bound method kept in the closure)
+            try:
+                return forward(text)
+            except BaseException:
+                out._take_back(text)
+                raise
+
+        return write
+
+    # Python's own unbuffered stdout/stderr: what its write does (encode, one write to
+    # the file) without going through it, which costs less than the recording adds
+    raw_write, encode, errors = raw.write, str.encode, stream.errors
+
     def write(text):
-        parts.append(text)  # (faster than a bound method kept in the closure)
+        parts.append(text)
         try:
-            return forward(text)
+            # strict UTF-8 (no codec name to look up): the stream's bytes, unless the
+            # text holds surrogates, which write_failed handles
+            raw_write(encode(text))
+        except BaseException as error:
+            return write_failed(text, error)
+        return len(text)
+
+    def write_failed(text, error):
+        try:
+            if isinstance(error, (TypeError, ValueError)) and (
+                not isinstance(text, str) or raw.closed
+            ):
+                return forward(text)  # not text, or closed: raises the stream's own error
+            if isinstance(error, UnicodeEncodeError) and errors != "strict":
+                raw_write(encode(text, "utf-8", errors))  # nothing was written yet
+                return len(text)
+            raise error
         except BaseException:
             out._take_back(text)
             raise
 
     return write
+
+
+def _raw_file(stream):
+    """The file under ``stream`` if ``stream.write(text)`` is just
+    ``file.write(text.encode(...))``, else None.
+
+    That is so for the ``sys.__stdout__``/``sys.__stderr__`` that Python makes when its
+    output is unbuffered (PYTHONUNBUFFERED, ``-u``, and not a terminal): a UTF-8
+    ``TextIOWrapper`` that writes through to a ``FileIO`` without translating newlines.
+    """
+    if stream is not sys.__stdout__ and stream is not sys.__stderr__:
+        return None  # other streams may translate newlines (not visible from outside)
+    raw = getattr(stream, "buffer", None)
+    if (
+        type(stream) is io.TextIOWrapper
+        and "write" not in vars(stream)  # nobody replaced its write
+        and stream.write_through
+        and type(raw) is io.FileIO
+        and os.linesep == "\n"
+        and codecs.lookup(stream.encoding).name == "utf-8"
+        and stream.errors in ("strict", "surrogateescape")
+    ):
+        return raw
+    return None
 
 
 class TeeingStreamProxy:
@@ -251,7 +310,7 @@ def _tee_text_stream(stream, out, guard=None, fileno=None, origin=None):
     tee._CHUNK_SIZE = _TEXT_CHUNK
     if guard is None and _passes_each_write_on(stream):
         # ``print`` finds this instance attribute before TextIOWrapper's own method
-        tee.write = _recording_write(stream.write, out)
+        tee.write = _recording_write(stream, out)
         _recording_tees[tee] = stream.write
     return tee
 
