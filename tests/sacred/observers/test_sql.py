@@ -91,6 +91,12 @@ def make_experiment(url, beat_interval=None, **observer_kwargs):
 RUN_OPTIONS = {"--capture": "sys"}
 
 
+def meta_of(run):
+    """The run's meta that the SqlObserver keeps in ``run.meta_json``."""
+    keep = ("options", "named_configs", "config_updates")
+    return {k: v for k, v in run.meta_info.items() if k in keep}
+
+
 # ---------------------------------------------------------------- end to end
 def test_completed_run_is_stored_as_the_original_and_more(db_url, tmp_path):
     artifact = tmp_path / "model.txt"
@@ -128,7 +134,8 @@ def test_completed_run_is_stored_as_the_original_and_more(db_url, tmp_path):
     assert doc["status"] == "COMPLETED"
     assert doc["result"] == {"acc": 0.5, "labels": ["a", "b"]}
     assert doc["config"] == {"lr": 0.1, "layers": [3, 4], "seed": run.config["seed"]}
-    assert doc["meta"] == {"comment": "", "priority": 0.0}
+    # the original's meta columns, and (added, in run.meta_json) the command line's meta
+    assert doc["meta"] == {"comment": "", "priority": 0.0, **meta_of(run)}
     assert doc["queue_time"] is None and doc["fail_trace"] is None
     assert doc["start_time"] == run.start_time and doc["stop_time"] == run.stop_time
     assert doc["heartbeat"] >= doc["stop_time"] - datetime.timedelta(seconds=1)
@@ -321,7 +328,7 @@ def test_queued_run(db_url):
     doc = obs.query(run._id)
     assert doc["status"] == "QUEUED"
     assert doc["start_time"] is None and doc["queue_time"] is None  # like the original
-    assert doc["meta"] == {"comment": "later", "priority": 2.0}
+    assert doc["meta"] == {"comment": "later", "priority": 2.0, **meta_of(run)}
 
 
 @pytest.mark.parametrize(
