@@ -224,12 +224,13 @@ class Journal:
         return path
 
     def rewrite(self, records) -> str:
-        """Replace the file's content with ``records`` (all of the journal), atomically."""
+        """Replace the file's content with ``records`` (all of the journal), atomically;
+        a record may be its JSON text already."""
         path = self._file_path()
         os.makedirs(self.directory, exist_ok=True)
         tmp = f"{path}.tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write("".join(json.dumps(r, allow_nan=True) + "\n" for r in records))
+            f.write("".join(_text(r) + "\n" for r in records))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -532,6 +533,10 @@ def _as_datetime(value):
         except ValueError:
             return None
     return None
+
+
+def _text(record) -> str:
+    return record if isinstance(record, str) else json.dumps(record, allow_nan=True)
 
 
 def _copy_number(name: str) -> int:

@@ -24,6 +24,7 @@ the final save gives up after ``final_wait_when_down`` seconds.
 the journal needs and writes it.
 """
 
+import json
 import logging
 import os
 import pickle
@@ -221,6 +222,7 @@ class FailureJournal:
         self._start_seq = None  # the started_event's number, the same in every writing
         self._sources = None  # copies of the sources of a run MongoDB never got
         self._file_seqs = {}  # a file event's copy -> its number
+        self._metric_lines = None  # (seq, JSON text) of the points not written, as logged
 
     def journal(self, directory, run_id) -> _journal.Journal:
         if self._journal is None:
@@ -283,31 +285,42 @@ class FailureJournal:
             lines.append(
                 journal.line(name, event_kwargs, seq=self._file_seqs[key], files={"filename": copy})
             )
-        pending, counts = metrics
-        if pending:
-            known = {k: v for k, v in counts.items() if v is not None}
-            lines.append(
-                journal.line(
-                    "log_metrics",
-                    {"metrics_by_name": pending, "info": {}},
-                    counts=known or None,
-                )
-            )
+        if self._metric_lines is None:  # the first writing: the points not written so far
+            self._metric_lines = []
+            self.add_metrics(*metrics)
         if self.last_beat is not None:
             lines.append(journal.line("heartbeat_event", self.last_beat))
         if event is not None:
             lines.append(journal.line(event, kwargs))
-        path = journal.rewrite(lines)
+        ordered = sorted([(r["seq"], r) for r in lines] + self._metric_lines, key=lambda x: x[0])
+        path = journal.rewrite([record for _, record in ordered])
         if event is not None:
             with open(path[: -len(".jsonl")] + ".pickle", "wb") as f:
                 pickle.dump(run_entry, f)
         return path
+
+    def keeps_metrics(self) -> bool:
+        """Whether new metric points go to the journal as they are logged (``add_metrics``)."""
+        return self._metric_lines is not None
+
+    def add_metrics(self, metrics_by_name, at):
+        """A journal line of metric points MongoDB has not got, made once (its JSON is
+        reused by every writing, so that a heartbeat costs only the new points); ``at``:
+        the points of each metric before them (None where unknown), its ``counts``."""
+        if not metrics_by_name:
+            return
+        known = {k: v for k, v in at.items() if v is not None}
+        record = self._journal.line(
+            "log_metrics", {"metrics_by_name": metrics_by_name, "info": {}}, counts=known or None
+        )
+        self._metric_lines.append((record["seq"], json.dumps(record, allow_nan=True)))
 
     def discard(self):
         """MongoDB has everything: remove the journal and its copies."""
         if self._journal is not None:
             self._journal.remove()
         self._journal, self._start_seq, self._sources, self._file_seqs = None, None, None, {}
+        self._metric_lines = None
 
 
 def warn_saved(path):

@@ -452,7 +452,17 @@ class MongoObserver(ContinuedRun, OutageHandling, RunObserver):
         if not metrics_by_name:
             return
         with self._lock:
-            self._metric_docs.add(metrics_by_name, info)
+            docs = self._metric_docs
+            if self._journal.keeps_metrics():  # an outage: the points go to the journal now
+                at = {}
+                for name in metrics_by_name:
+                    known = docs.known_count(name)
+                    queued = docs.pending.get(name)
+                    at[name] = (
+                        known + len(queued["steps"]) if known is not None and queued else known
+                    )
+                self._journal.add_metrics(metrics_by_name, at)
+            docs.add(metrics_by_name, info)
             self.save(run_document=False)
 
     # ------------------------------------------------------------ writing
