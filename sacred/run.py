@@ -358,7 +358,7 @@ class Run:
         self._beat_stopped = True
         _HEARTBEATS.remove(self)
         try:
-            self._emit_heartbeat()  # the final beat
+            self._emit_heartbeat(final=True)
         finally:
             if acquired:
                 self._beat_lock.release()
@@ -430,7 +430,7 @@ class Run:
             self.observers = announced
             raise
 
-    def _emit_heartbeat(self):
+    def _emit_heartbeat(self, final=False):
         beat_time = _utcnow()
         captured_out = self._get_captured_output()
         drain = getattr(self._metrics, "drain_linearized", None)
@@ -445,9 +445,11 @@ class Run:
             self._safe_call(
                 observer, "log_metrics", metrics_by_name=metrics_by_name, info=self.info
             )
+            # the last beat: an observer may write it with the final event (RunObserver)
+            final_beat = final and hasattr(type(observer), "final_heartbeat_event")
             self._safe_call(
                 observer,
-                "heartbeat_event",
+                "final_heartbeat_event" if final_beat else "heartbeat_event",
                 info=self.info,
                 captured_out=captured_out,
                 beat_time=beat_time,

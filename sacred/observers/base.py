@@ -53,6 +53,14 @@ class RunObserver:
     def heartbeat_event(self, info, captured_out, beat_time, result):
         pass
 
+    def final_heartbeat_event(self, info, captured_out, beat_time, result):
+        """The run's last beat, which its final event (completed, interrupted or failed)
+        follows at once: an observer may write the two together (the SqlObserver does, in
+        one transaction). By default, a heartbeat like the others."""
+        self.heartbeat_event(
+            info=info, captured_out=captured_out, beat_time=beat_time, result=result
+        )
+
     def completed_event(self, stop_time, result):
         pass
 

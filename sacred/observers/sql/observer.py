@@ -347,6 +347,14 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
             {"info": info, "captured_out": captured_out, "beat_time": beat_time, "result": result},
         )
 
+    def final_heartbeat_event(self, info, captured_out, beat_time, result):
+        # kept until the final event, which follows at once: both in one transaction
+        self._submit(
+            "heartbeat_event",
+            {"info": info, "captured_out": captured_out, "beat_time": beat_time, "result": result},
+            write=False,
+        )
+
     def log_metrics(self, metrics_by_name, info):
         if not metrics_by_name:
             return
@@ -393,7 +401,7 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 self._finish()
 
     # ------------------------------------------------------------ writing, retrying, keeping
-    def _submit(self, event, kwargs):
+    def _submit(self, event, kwargs, write=True):
         with self.lock:
             if self._journal is None or self._start_kwargs is None:
                 return  # no run started (or only queued)
@@ -407,6 +415,8 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 self._drop(older)
             self._pending.append((event, kwargs, self._next_seq))
             self._next_seq += 1
+            if not write:
+                return  # written with the next event (or at join)
             if self._flush() and event not in _FINAL_EVENTS:
                 return
             if event in _FINAL_EVENTS:
@@ -418,14 +428,19 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
         if not force and self._backing_off():
             self._journal_pending()
             return False
+        together = True
         while self._pending:
             event, kwargs, seq = self._pending[0]
             if self.run_id is None and event not in _START_EVENTS:
                 self._pending.pop(0)  # the start could not be written: only the journal can
                 self._spool([(event, kwargs, seq)])
                 continue
+            ops = self._pending[:1]
+            if together and event == "heartbeat_event" and self._pending[1:2]:
+                if self._pending[1][0] in _FINAL_EVENTS:  # the last beat and the end: together
+                    ops = self._pending[:2]
             try:
-                self._write([(event, kwargs, seq)])
+                self._write(ops)
             except Exception as e:
                 if is_transient(e):
                     if not self._outage:
@@ -440,6 +455,9 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                     self._retry_later()
                     self._journal_pending()
                     return False
+                if len(ops) > 1:  # find which one the database refuses: one at a time
+                    together = False
+                    continue
                 logger.warning(
                     "SqlObserver: %s of run %s cannot be written to %s: %s",
                     event,
@@ -450,8 +468,9 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
                 self._pending.pop(0)
                 self._spool([(event, kwargs, seq)])
                 continue
-            self._pending.pop(0)
-            self._forget_copy(kwargs)
+            for _event, written, _seq in ops:
+                self._pending.pop(0)
+                self._forget_copy(written)
             if self._outage:
                 logger.info("SqlObserver: the database at %s is reachable again", self.url)
                 self._outage = False
