@@ -151,7 +151,9 @@ class OutageHandling:
         try:
             return self._write_journal()
         except OSError as e:
-            logger.error("MongoObserver: the journal cannot be written: %s", e)
+            if not self._journal.unwritable:  # said once, not at every heartbeat
+                self._journal.unwritable = True
+                logger.error("MongoObserver: the journal cannot be written: %s", e)
             return None
 
     def _write_journal(self, event=None, kwargs=None):
@@ -193,7 +195,16 @@ class OutageHandling:
             return  # the start failed (and failed the run): there is no run to save
         if self.final_save(attempts):
             return
-        self.failure_file = self._write_journal(event, kwargs)
+        try:
+            self.failure_file = self._write_journal(event, kwargs)
+        except OSError as e:
+            logger.error(
+                "MongoObserver: the run is lost: MongoDB at %s cannot be reached and the "
+                "journal cannot be written: %s",
+                self._shown_location(),
+                e,
+            )
+            return
         if self.failure_file != self._outage.announced:  # else the warning named it already
             warn_saved(self.failure_file)
 
@@ -223,6 +234,7 @@ class FailureJournal:
         self._sources = None  # copies of the sources of a run MongoDB never got
         self._file_seqs = {}  # a file event's copy -> its number
         self._metric_lines = None  # (seq, JSON text) of the points not written, as logged
+        self.unwritable = False  # writing the journal failed (and was reported)
 
     def journal(self, directory, run_id) -> _journal.Journal:
         if self._journal is None:

@@ -302,3 +302,30 @@ def test_sync_into_an_unreachable_server_is_one_line_soon(tmp_path):
         f"{DOWN}: [Errno 111] Connection refused\n"
     )
     assert time.monotonic() - started < 15  # pymongo alone: 30 s
+
+
+def test_a_journal_that_cannot_be_written_is_one_error_line(failing_client, tmp_path, caplog):  # noqa: F811
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("")
+    obs = MongoObserver(client=failing_client, db_name="rel", failure_dir=str(blocked))
+    obs.retry_delay = 0.0
+
+    def main(_run):
+        failing_client.down = True
+        for i in range(3):
+            _run.log_scalar("m", i)
+            _run._emit_heartbeat()
+
+    ex = Experiment("blocked", base_dir=str(tmp_path))
+    ex.observers.append(obs)
+    ex.main(main)
+    with caplog.at_level("WARNING"):
+        run = ex.run(options={"--capture": "sys"})
+    assert run.status == "COMPLETED" and run._failed_observers == []
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        f"MongoObserver: the journal cannot be written: [Errno 17] File exists: '{blocked}'",
+        "MongoObserver: the run is lost: MongoDB at mongodb://localhost:27017/rel cannot be "
+        f"reached and the journal cannot be written: [Errno 17] File exists: '{blocked}'",
+    ]
+    assert "Traceback" not in caplog.text
