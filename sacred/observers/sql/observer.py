@@ -494,12 +494,15 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunObserver):
 
     def _write_ops(self, ops):
         session = self.session()
+        # the run ends with nothing journaled: its journal_event rows go, none are added
+        ending = not self._journal.written and any(op[0] in _FINAL_EVENTS for op in ops)
         try:
             for event, kwargs, seq in ops:
                 getattr(self, "_apply_" + event)(session, **kwargs)
-                self._record(session, self._journal.id, seq, self.run_id)
-                if event in _FINAL_EVENTS and not self._journal.written:
-                    self._forget_journal(session)
+                if not ending:
+                    self._record(session, self._journal.id, seq, self.run_id)
+            if ending:
+                self._forget_journal(session)
             self._record_dropped(session)
             session.commit()
         except BaseException:
