@@ -4,8 +4,9 @@ A MongoDB that cannot be reached when the run starts, or that goes away later, d
 the run: the observer keeps what it could not write (copies of the files included) and keeps
 the journal (``sacred.observers.journal``) in ``failure_dir`` (default ``./sacred_failures``),
 ``sacred_mongo_fail_<id>_<time>_<journal>.jsonl``, up to date: it is rewritten (atomically)
-when a write fails and at each heartbeat, event, or file event during the outage, so a process
-killed mid-outage leaves a journal holding everything up to its last heartbeat. ONE warning
+when a write fails and at each heartbeat and file event during the outage (metric points get
+their journal line once, when logged), so a process killed mid-outage leaves a journal
+holding everything up to its last heartbeat. ONE warning
 per outage names the server and the journal. When MongoDB is back the observer writes
 everything and removes the journal; if it is still away when the run ends, the final save
 tries up to 10 (completed) / 3 (interrupted) / 1 (failed) times and the journal gets the
@@ -21,7 +22,7 @@ most every ``retry_interval`` seconds, each after a ping of ``probe_timeout`` se
 the final save gives up after ``final_wait_when_down`` seconds.
 
 ``Outage`` tells when to try again and warns once per outage; ``FailureJournal`` keeps what
-the journal needs and writes it.
+the journal needs and writes it; ``OutageHandling`` is the observer's part that uses them.
 """
 
 import json
