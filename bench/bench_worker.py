@@ -5,7 +5,10 @@ and 2 workers, on a folder, SQLite and PostgreSQL; and 2 workers against 1 for r
     .venv/bin/python bench/bench_worker.py [--runs 40] [--sleep-runs 10] [--profile]
 
 PostgreSQL is used when SACRED_TEST_POSTGRES_URL is set (``source /tmp/svc_lead.env``): a
-fresh database per measurement. Workers are forked processes that import everything first
+fresh database per measurement; "pg-async" is the same server with the database's
+``synchronous_commit = off``, so that a commit does not wait for the disk: the difference
+between the two is the disk's (each run has three commits: the claim, the start, the last
+beat with the end), the rest is the project's. Workers are forked processes that import everything first
 and start together; "run" is the time from their start to the last run recorded, per run
 (``sacred.launch.worker.Worker``: find the QUEUED runs, claim one, load the script, run it
 into the store, record it COMPLETED). "queue" is ``sacred queue``'s cost per run, measured
@@ -57,7 +60,7 @@ class Stores:
         self.databases = []
 
     def kinds(self):
-        return ["folder", "sqlite"] + (["postgresql"] if self.server else [])
+        return ["folder", "sqlite"] + (["postgresql", "pg-async"] if self.server else [])
 
     def fresh(self, kind):
         name = f"b{uuid.uuid4().hex[:10]}"
@@ -70,6 +73,8 @@ class Stores:
 
         with psycopg.connect(self.server, autocommit=True) as con:
             con.execute(f'CREATE DATABASE "{name}"')
+            if kind == "pg-async":  # commits do not wait for the disk (see commit_cost)
+                con.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         self.databases.append(name)
         url = sa.engine.make_url(self.server).set(database=name)
         return url.render_as_string(hide_password=False)
@@ -82,6 +87,22 @@ class Stores:
         with psycopg.connect(self.server, autocommit=True) as con:
             for name in self.databases:
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def commit_cost(self, kind, n=50):
+        """Milliseconds of one small INSERT + COMMIT on a fresh database of ``kind``: what
+        each of a run's transactions waits for the server's disk (WAL flush)."""
+        import psycopg
+        import sqlalchemy as sa
+
+        url = sa.engine.make_url(self.fresh(kind)).set(drivername="postgresql")
+        with psycopg.connect(url.render_as_string(hide_password=False)) as con:
+            con.execute("CREATE TABLE t (a int)")
+            con.commit()
+            start = time.perf_counter()
+            for i in range(n):
+                con.execute("INSERT INTO t VALUES (%s)", (i,))
+                con.commit()
+            return 1000 * (time.perf_counter() - start) / n
 
 
 # ---------------------------------------------------------------- measuring
@@ -216,6 +237,11 @@ def main():
     stores = Stores(folder)
     try:
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        if stores.server:
+            print(
+                f"PostgreSQL: a small INSERT + COMMIT takes {stores.commit_cost('postgresql'):.2f} "
+                f"ms (pg-async: {stores.commit_cost('pg-async'):.2f} ms, synchronous_commit=off)"
+            )
         print(f"trivial runs ({args.runs} per measurement)")
         print(f"{'store':<11} {'queue ms/run':>12} {'workers':>8} {'runs/s':>8} {'ms/run':>8}")
         for kind in stores.kinds():
