@@ -171,8 +171,21 @@ def serve(app, host: str, port: int, tries: int = PORT_TRIES, open_browser: bool
         server.server_close()
 
 
+def use_the_server_locale() -> None:
+    """Times in the run table in the server's locale (``LC_TIME``), as the original, which
+    sets the whole locale at import. Here only the command does, and only ``LC_TIME``: an
+    ``import sacredboard`` changes nothing in the importing process."""
+    import locale
+
+    try:
+        locale.setlocale(locale.LC_TIME, "")
+    except locale.Error:  # a locale the system does not have: the C locale's format
+        pass
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    use_the_server_locale()
 
     def err(message):
         print(message, file=sys.stderr)

@@ -188,3 +188,32 @@ def test_without_flask_the_dashboard_says_which_extra_to_install(tmp_path):
     assert out.stderr == (
         'Sacredboard needs flask, which is not installed: pip install "sacred[board]"\n'
     )
+
+
+LOCALE_SCRIPT = """
+import locale, sys
+calls = []
+real = locale.setlocale
+def recording(category, value=None):
+    if value is not None:
+        calls.append((category, value))
+    return real(category, value)
+locale.setlocale = recording
+import sacredboard.cli
+print("import:", calls)
+sacredboard.cli.serve = lambda *a, **k: None  # stop before serving
+sacredboard.cli.main(["-F", sys.argv[1], "--no-browser"])
+print("command:", calls == [(locale.LC_TIME, "")])
+"""
+
+
+def test_the_command_formats_times_in_the_server_locale(tmp_path):
+    # the original sets the whole locale at import; here the command sets LC_TIME only
+    proc = subprocess.run(
+        [sys.executable, "-c", LOCALE_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "import: []" in proc.stdout, proc.stderr
+    assert "command: True" in proc.stdout, proc.stderr
