@@ -117,11 +117,15 @@ def insert_points(connection, run_id, name, steps, values, stamps):
     m = Metric.__table__.c
     of_metric = sa.and_(m.run_id == run_id, m.name == name)
     before = connection.execute(sa.select(sa.func.max(m.metric_id)).where(of_metric)).scalar()
-    rows = [
-        {"run_id": run_id, "name": name, "step": s, "value": v, "timestamp": t}
-        for s, v, t in zip(steps, values, stamps)
-    ]
-    connection.execute(Metric.__table__.insert(), rows)
+    raw = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql" and hasattr(raw.cursor(), "copy"):
+        _copy_points(raw, run_id, name, steps, values, stamps)  # psycopg 3
+    else:
+        rows = [
+            {"run_id": run_id, "name": name, "step": s, "value": v, "timestamp": t}
+            for s, v, t in zip(steps, values, stamps)
+        ]
+        connection.execute(Metric.__table__.insert(), rows)
     new = of_metric if before is None else sa.and_(of_metric, m.metric_id > before)
     first_id, last_id = connection.execute(
         sa.select(sa.func.min(m.metric_id), sa.func.max(m.metric_id)).where(new)
@@ -133,10 +137,21 @@ def insert_points(connection, run_id, name, steps, values, stamps):
             "name": name,
             "first_id": first_id,
             "last_id": last_id,
-            "count": len(rows),
+            "count": len(steps),
             **pack_points(steps, values, stamps),
         },
     )
+
+
+def _copy_points(dbapi_connection, run_id, name, steps, values, stamps):
+    """The ``metric`` rows by PostgreSQL's COPY (psycopg 3), in the open transaction:
+    about ten times faster than multi-row INSERTs for a long metric."""
+    columns = 'COPY metric (run_id, name, step, value, "timestamp") FROM STDIN'
+    if not all(type(s) is int for s in steps):  # rounded as the INSERT's cast would
+        steps = [s if type(s) is int else int(round(s)) for s in steps]
+    with dbapi_connection.cursor() as cursor, cursor.copy(columns) as copy:
+        for row in zip(steps, values, stamps):
+            copy.write_row((run_id, name, *row))
 
 
 def backfill_metric_chunks(url=None, *, engine=None, batch=100_000, progress=None) -> int:
