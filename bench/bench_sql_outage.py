@@ -3,7 +3,7 @@ takes long (here: a local server that accepts and says nothing for HOLD seconds,
 up, as a database host that is restarting or behind a stuck proxy).
 
 Before the backoff each event tried the database again and the run waited for it at every
-heartbeat; now the database is tried at most every 1, 2, 4, ... seconds (up to
+heartbeat; now it is tried with the next event, then after 1, 2, 4, ... seconds (up to
 ``SqlObserver.outage_retry_interval``), and events in between only go to the journal.
 ``outage_retry_interval = 0`` gives the old behaviour (a try at every event) for comparison.
 

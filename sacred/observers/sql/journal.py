@@ -37,8 +37,9 @@ class EventJournal:
 
     While the database is away, each event that could not be written is appended to the
     journal at once (so a process killed then leaves a journal up to its last event), and
-    stays pending for the next try. Tries wait, doubling from 1 s up to
-    ``outage_retry_interval`` seconds: events meanwhile only go to the journal. A newer
+    stays pending for the next try: with the next event after a first failure (a blip),
+    then after 1, 2, 4, ... up to ``outage_retry_interval`` seconds (the database is away:
+    events meanwhile only go to the journal). A newer
     heartbeat (or checkpoint of a name) replaces a pending one; its line stays in the file
     until the journal is rewritten (when such lines outweigh the rest, and at the run's
     end) and is recorded in the database with the next write, so a sync never applies it
@@ -56,20 +57,21 @@ class EventJournal:
         self._only = []  # events only the journal has (the database refused them)
         self._dropped = []  # seqs in the file of events a newer one replaced
         self._stale = 0  # characters of those lines
-        self._backoff = 0.0  # seconds between tries of a database that is away
+        self._failures = 0  # tries that failed in a row
         self._retry_at = 0.0  # time.monotonic() of the next try
         self._unwritable = False  # the journal could not be written (said once)
 
     # ------------------------------------------------------------ tries while away
     def _retry_later(self):
-        self._backoff = min(max(2 * self._backoff, 1.0), self.outage_retry_interval)
-        self._retry_at = time.monotonic() + self._backoff
+        self._failures += 1
+        wait = 0.0 if self._failures == 1 else 2.0 ** (self._failures - 2)
+        self._retry_at = time.monotonic() + min(wait, self.outage_retry_interval)
 
     def _backing_off(self) -> bool:
         return self._outage and bool(self._pending) and time.monotonic() < self._retry_at
 
     def _reachable(self):
-        self._backoff = 0.0
+        self._failures = 0
 
     def _drop(self, older):
         """Pending events ``older`` are replaced by a newer one."""
