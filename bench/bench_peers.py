@@ -598,6 +598,8 @@ def measure(args, skipped):
     for system, store, start, scalars, metric, listing in SYSTEMS:
         if skipped.get(system) == "not measured":  # left out by --peers: no rows
             continue
+        if store not in args.stores.get(system, [store]):  # --peers system/store
+            continue
         if system in skipped:
             has = {"start": start, "scalars": scalars, "read": metric, "list": listing}
             for key in ("start", "scalars", "read", "list"):
@@ -728,7 +730,7 @@ def main(argv=None):
     parser.add_argument(
         "--peers",
         default=",".join(["sacred", *PEERS]),
-        help="comma-separated systems to measure (sacred: this project)",
+        help="comma-separated systems to measure (sacred: this project), or system/store",
     )
     parser.add_argument("--starts", type=int, default=30, help="empty runs to time")
     parser.add_argument("--scalars", type=int, default=100_000, help="scalars to log")
@@ -756,7 +758,14 @@ def main(argv=None):
     BUDGET[0] = args.budget
     given = argv if argv is not None else sys.argv[1:]
     args.command = os.environ.get("BENCH_PEERS_COMMAND", "".join(f" {a}" for a in given))
-    peers = [p for p in args.peers.split(",") if p]
+    args.stores = {}  # system -> the stores named with it (mlflow/sqlite)
+    peers = []
+    for item in filter(None, args.peers.split(",")):
+        system, _, store = item.partition("/")
+        peers.append(system)
+        if store:
+            args.stores.setdefault(system, []).append(store)
+    peers = list(dict.fromkeys(peers))
     unknown = [p for p in peers if p != "sacred" and p not in PEERS]
     if unknown:
         parser.error(f"unknown peers {unknown}; known: sacred, {', '.join(PEERS)}")
