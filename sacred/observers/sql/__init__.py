@@ -1,12 +1,14 @@
 """The SQL backend (SQLite, PostgreSQL, MySQL... through SQLAlchemy): runs kept in tables.
 
-``observer`` writes the runs (``SqlObserver``) and ``journal`` keeps the events it could not
+``observer`` writes the runs (``SqlObserver``; ``event_writes`` writes a running run's
+events, ``continued`` continues a stored run) and ``journal`` keeps the events it could not
 write in the run's journal and applies journals (``sacred sync``, ``replay_failed_events``),
 each event once; ``rows`` writes metric
 rows and the values of run columns for the observer and the store alike; ``output`` writes
 and reads the captured output (``run.captured_out`` and the ``output_chunk`` rows);
 ``schema`` holds the tables (also importable as ``sacred.observers.sql_bases``); ``store``
-reads and queries them (``SqlStore``, with ``store_metrics`` and ``store_writes``),
+reads and queries them (``SqlStore``, with ``store_metrics``, ``store_parts``,
+``store_writes`` and ``store_claims``),
 translating queries with ``query``; ``engine`` makes the SQLAlchemy engine of a URL and reads
 its errors; ``options`` holds the ``-s`` command-line option.
 
