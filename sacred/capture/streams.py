@@ -8,7 +8,8 @@
   passes on and records;
 * over an original that passes each write or line on at once (unbuffered, a
   terminal), ``write`` is a closure that records and calls the original's ``write``
-  (``_recording_write``).
+  (``_recording_write``), or, over Python's own unbuffered stdout, writes the encoded
+  text to its file directly (``_raw_file``).
 """
 
 import codecs
