@@ -3,13 +3,19 @@ the stream it was written to, a last line without newline completed when the wri
 
 from tests.terminal import in_a_pipe
 
+# the task in a child process, as a launcher's: in the relay's own process, a line the relay
+# writes while fd 1 still goes to it would come back to it
 CODE = """
 import os, sys
 from sacred.store.progress import OutputRelay, relayed
 relay = OutputRelay()
-with relayed(relay.spec):
-    sys.stdout.write("one\\ntwo, no newline")
-    os.write(2, b"to stderr\\n")
+pid = os.fork()
+if pid == 0:
+    with relayed(relay.spec):
+        sys.stdout.write("one\\ntwo, no newline")
+        os.write(2, b"to stderr\\n")
+    os._exit(0)
+os.waitpid(pid, 0)
 relay.drain()
 print("after the task")
 relay.close()
