@@ -11,6 +11,9 @@ appends an ``output_chunk`` row and ``run.captured_out`` is rewritten on a doubl
 schedule up to a limit, and at the end of the run. Target: <= 2 ms per MB of new output,
 amortised, with 50 MB already stored.
 
+"bare" lines: the database's floor for the same text, one INSERT of a beat's text into a
+table like ``output_chunk`` and its COMMIT through the driver, without the observer.
+
 For each database, beat size and ``--sync`` mode: beats of that size from an empty output
 to the last mark (1, 10, 50 MB), and the mean of ``--beats`` beats after each mark; a beat
 without new output (the fixed cost of a heartbeat's transaction) and the run's end
@@ -214,8 +217,46 @@ def main():
                                 sync == "on",
                             )  # fmt: skip
                             report(kind, beat, path, sync, r)
+                        bare = floor(dbs.new(kind), text, beat, sync == "on")
+                        print(
+                            f"{kind:10s} {beat // 1000:4d} KB beats, bare sync {sync:3s}: "
+                            f"one INSERT + COMMIT {bare * 1e3:.1f} ms = "
+                            f"{bare * 1e3 * MB / beat:.1f}/MB (the database's floor)",
+                            flush=True,
+                        )
         finally:
             dbs.drop_all()
+
+
+def floor(url, text, beat, sync, n=15):
+    """The database's own cost of a beat's text, without the observer: the median ms of
+    one bare INSERT of ``beat`` characters into a table like ``output_chunk`` and its COMMIT
+    (PostgreSQL: uncompressed, as the observer stores it), through the DBAPI driver."""
+    from sacred.observers.sql.engine import create_engine
+
+    engine = create_engine(url)
+    if not sync:
+        no_sync(engine)
+    chunk = text[:beat]
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("CREATE TABLE bare_chunk (run_id VARCHAR(24), seq INTEGER, text TEXT)")
+        if engine.dialect.name == "postgresql":
+            cursor.execute("ALTER TABLE bare_chunk ALTER COLUMN text SET STORAGE EXTERNAL")
+        raw.commit()
+        mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        insert = f"INSERT INTO bare_chunk VALUES ({mark}, {mark}, {mark})"
+        times = []
+        for seq in range(n):
+            t = time.perf_counter()
+            cursor.execute(insert, ("1", seq, chunk))
+            raw.commit()
+            times.append(time.perf_counter() - t)
+    finally:
+        raw.close()
+        engine.dispose()
+    return statistics.median(times)
 
 
 def report(kind, beat, path, sync, r):
