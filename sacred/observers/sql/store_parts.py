@@ -42,67 +42,28 @@ def _null(type_, name):
 
 
 def _statement(t, run_ids, experiment_ids):
-    branches = []
-    if experiment_ids:
-        es, ed, er = t.ex_sources.c, t.ex_deps.c, t.ex_repos.c
-        src, dep, repo = t.source.c, t.dependency.c, t.repository.c
-        branches += [
-            _branch(
-                SOURCE,
-                es.experiment_id,
-                src.filename,
-                src.md5sum,
-                None,
-                src.source_id,
-                t.ex_sources.join(t.source),
-                es.experiment_id.in_(experiment_ids),
-            ),
-            _branch(
-                DEPENDENCY,
-                ed.experiment_id,
-                dep.name,
-                dep.version,
-                None,
-                dep.dependency_id,
-                t.ex_deps.join(t.dependency),
-                ed.experiment_id.in_(experiment_ids),
-            ),
-            _branch(
-                REPOSITORY,
-                er.experiment_id,
-                repo.url,
-                repo.commit,
-                repo.dirty,
-                repo.repository_id,
-                t.ex_repos.join(t.repository),
-                er.experiment_id.in_(experiment_ids),
-            ),
+    es, ed, er = t.ex_sources.c, t.ex_deps.c, t.ex_repos.c
+    src, dep, repo = t.source.c, t.dependency.c, t.repository.c
+    art, rr, res = t.artifact.c, t.run_resources.c, t.resource.c
+    # kind, owner column, a, b, dirty, order, tables, the ids the owner is one of
+    parts = [
+        (SOURCE, es.experiment_id, src.filename, src.md5sum, None, src.source_id,
+         t.ex_sources.join(t.source), experiment_ids),
+        (DEPENDENCY, ed.experiment_id, dep.name, dep.version, None, dep.dependency_id,
+         t.ex_deps.join(t.dependency), experiment_ids),
+        (REPOSITORY, er.experiment_id, repo.url, repo.commit, repo.dirty, repo.repository_id,
+         t.ex_repos.join(t.repository), experiment_ids),
+        (ARTIFACT, art.run_id, art.filename, None, None, art.artifact_id, t.artifact, run_ids),
+        (RESOURCE, rr.run_id, res.filename, res.md5sum, None, res.resource_id,
+         t.run_resources.join(t.resource), run_ids),
+    ]  # fmt: skip
+    return sa.union_all(
+        *[
+            _branch(kind, owner, a, b, dirty, order, tables, owner.in_(ids))
+            for kind, owner, a, b, dirty, order, tables, ids in parts
+            if ids
         ]
-    if run_ids:
-        art, rr, res = t.artifact.c, t.run_resources.c, t.resource.c
-        branches += [
-            _branch(
-                ARTIFACT,
-                art.run_id,
-                art.filename,
-                None,
-                None,
-                art.artifact_id,
-                t.artifact,
-                art.run_id.in_(run_ids),
-            ),
-            _branch(
-                RESOURCE,
-                rr.run_id,
-                res.filename,
-                res.md5sum,
-                None,
-                res.resource_id,
-                t.run_resources.join(t.resource),
-                rr.run_id.in_(run_ids),
-            ),
-        ]
-    return sa.union_all(*branches)
+    )
 
 
 def read_parts(conn, t, run_ids, experiment_ids):
