@@ -17,8 +17,8 @@ RUNNER = (
 
 def test_the_peer_bench_measures_this_project_and_names_missing_peers(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-c", RUNNER, "--here", "--peers", "mlflow"]
-        + ["--starts", "2", "--scalars", "50", "--runs", "5"],
+        [sys.executable, "-c", RUNNER, "--here", "--peers", "sacred,mlflow"]
+        + ["--starts", "2", "--scalars", "50", "--runs", "5", "--points", "1000"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -39,8 +39,13 @@ def test_the_peer_bench_measures_this_project_and_names_missing_peers(tmp_path):
             f"cold {number}, warm {number}, result < 0.5: {number}",
             rows["list 5 runs", "sacred", store],
         )
+        assert re.fullmatch(
+            rf"{number} \({number} with the process and imports\); written: {number} "
+            r"\([0-9,]+/s\)",
+            rows["cold read of 1,000 points", "sacred", store],
+        )
         assert rows[
             "start-up of an empty run", "mlflow", "file" if store == "folder" else store
-        ] == ("not installed")
-    assert rows["50 scalars", "optuna", "memory"] == "not measured (--peers)"
-    assert "`python bench/bench_peers.py --here --peers mlflow" in done.stdout
+        ] == ("not installed (mlflow)")
+    assert not [row for row in rows if row[1] == "optuna"]  # left out by --peers
+    assert "`python bench/bench_peers.py --here --peers sacred,mlflow" in done.stdout
