@@ -3,19 +3,13 @@ of the runs (their log lines, prints, output of programs they start) appears who
 own line above the bar, and the bar's last state is left intact. Without a bar the runs
 write to the terminal or pipe themselves, as they always did."""
 
-import fcntl
 import os
-import pty
 import re
-import struct
-import subprocess
-import sys
-import termios
 import textwrap
 
 import pytest
 
-from tests.terminal import in_a_pipe
+from tests.terminal import in_a_pipe, in_a_shell
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
@@ -42,29 +36,6 @@ LOG = re.compile(
     r"INFO - chatty - (Running command 'main'|Started run with ID \"\d+\"|Result: [0-9.]+|"
     r"Completed after \d+:\d\d:\d\d)"
 )
-
-
-def on_a_terminal(code, cwd):
-    """Run Python ``code`` with stdout and stderr one 100-column terminal, as in a shell:
-    (exit code, what the terminal showed)."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=child, stderr=child, stdin=subprocess.DEVNULL, cwd=cwd
-    )
-    os.close(child)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    proc.wait(timeout=120)
-    os.close(main)
-    return proc.returncode, shown.decode()
 
 
 def screen(shown):
@@ -107,7 +78,7 @@ def check_runs_lines(lines, values, tty):
 @pytest.mark.parametrize("launcher", ["local", "dask", "ray"])
 def test_a_sweep_on_a_terminal_writes_the_runs_lines_above_the_bar(tmp_path, launcher):
     pytest.importorskip({"local": "os", "dask": "dask.distributed", "ray": "ray"}[launcher])
-    code, shown = on_a_terminal(sweep_cli(tmp_path, "--launcher", launcher), cwd=ROOT)
+    code, shown = in_a_shell(sweep_cli(tmp_path, "--launcher", launcher), cwd=ROOT)
     lines = screen(shown)
     assert code == 0, shown
     values = [1.5, 2.5, 3.5, 4.5]
@@ -134,7 +105,7 @@ def test_without_a_bar_the_runs_write_where_they_always_did(tmp_path):
     assert "from a shell lr=1.5" in out and "sweep:" not in err
     # on a terminal with the bar turned off: the runs' stderr is the terminal itself (seen
     # by a run that does not capture its output)
-    code, shown = on_a_terminal(
+    code, shown = in_a_shell(
         "from sacred.launch.script import load_experiment\n"
         "from sacred.launch.sweep import sweep\n"
         f"ex = load_experiment({write_script(tmp_path)!r})\n"
@@ -185,7 +156,7 @@ OPTIMIZE = textwrap.dedent(
 def test_optimize_with_a_launcher_writes_the_runs_lines_above_the_bar(tmp_path):
     script = tmp_path / "quadratic.py"
     script.write_text(OPTIMIZE.format(location=str(tmp_path / "runs")))
-    code, shown = on_a_terminal(
+    code, shown = in_a_shell(
         "import runpy\n"
         f"a = runpy.run_path({str(script)!r}, run_name='__sacred_script__')['a']\n"
         "trials = a.optimize(3, launcher='local', n_workers=2)\n"
@@ -206,7 +177,7 @@ def test_optimize_with_a_launcher_writes_the_runs_lines_above_the_bar(tmp_path):
 
 
 def test_the_queue_launcher_writes_its_lines_above_the_bar(tmp_path):
-    code, shown = on_a_terminal(sweep_cli(tmp_path, "--launcher", "queue"), cwd=ROOT)
+    code, shown = in_a_shell(sweep_cli(tmp_path, "--launcher", "queue"), cwd=ROOT)
     lines = screen(shown)
     assert code == 0, shown
     queued = [line for line in lines if "INFO" in line]
