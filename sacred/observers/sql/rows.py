@@ -117,9 +117,9 @@ def insert_points(connection, run_id, name, steps, values, stamps):
     m = Metric.__table__.c
     of_metric = sa.and_(m.run_id == run_id, m.name == name)
     before = connection.execute(sa.select(sa.func.max(m.metric_id)).where(of_metric)).scalar()
-    raw = connection.connection.dbapi_connection
-    if connection.dialect.name == "postgresql" and hasattr(raw.cursor(), "copy"):
-        _copy_points(raw, run_id, name, steps, values, stamps)  # psycopg 3
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        raw = connection.connection.dbapi_connection  # psycopg 3: COPY
+        _copy_points(raw, run_id, name, steps, values, stamps)
     else:
         rows = [
             {"run_id": run_id, "name": name, "step": s, "value": v, "timestamp": t}
