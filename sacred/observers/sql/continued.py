@@ -23,7 +23,7 @@ import json
 import logging
 
 from sacred.observers.sql import output
-from sacred.observers.sql.engine import describe, is_transient
+from sacred.observers.sql.engine import is_transient
 from sacred.serializer import flatten
 
 __all__ = ("ContinuedRun", "meta_columns")
@@ -88,17 +88,7 @@ class ContinuedRun:
             except Exception as e:
                 if not is_transient(e):
                     raise
-                logger.warning(
-                    "SqlObserver: the %s database at %s is unreachable (%s); the run goes on "
-                    "and its events are kept and retried",
-                    self.engine.url.get_backend_name(),
-                    self.url,
-                    describe(e),
-                )
-                self._outage = True
-                self._pending.append(("continued_event", start, 0))
-                self._retry_later()
-                self._journal_pending()
+                self._keep_start("continued_event", start, e)
                 return _id
             return self._start_kwargs["_id"]
 

@@ -196,18 +196,8 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunEventWrites, RunObserve
                         f"SqlObserver cannot reach the {backend} database at {self.url}: "
                         f"{describe(e)}"
                     ) from e
-                logger.warning(
-                    "SqlObserver: the %s database at %s is unreachable (%s); the run goes on "
-                    "and its events are kept and retried",
-                    backend,
-                    self.url,
-                    describe(e),
-                )
-                self._outage = True
                 self._start_kwargs = start
-                self._pending.append(("started_event", start, 0))
-                self._retry_later()
-                self._journal_pending()
+                self._keep_start("started_event", start, e)
                 return _id
             # (not self.run.run_id: reading it after the commit would open a transaction
             # that holds a connection of the shared engine until the next event)
@@ -217,6 +207,21 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunEventWrites, RunObserve
             if start is not None:
                 self._start_kwargs = dict(start, _id=new_id)
             return new_id
+
+    def _keep_start(self, event, start, error):
+        """The database cannot take the run's start (``started_event`` or
+        ``continued_event``): the run goes on, its events journaled and retried."""
+        logger.warning(
+            "SqlObserver: the %s database at %s is unreachable (%s); the run goes on "
+            "and its events are kept and retried",
+            self.engine.url.get_backend_name(),
+            self.url,
+            describe(error),
+        )
+        self._outage = True
+        self._pending.append((event, start, 0))
+        self._retry_later()
+        self._journal_pending()
 
     def _on_tables(self, write):
         return tables.with_tables(self.engine, write)
