@@ -24,21 +24,26 @@ def in_a_pipe(code, cwd=None, without_tqdm=False, timeout=60):
 def on_a_terminal(code, cwd=None, timeout=60):
     """Run Python ``code`` with stderr a 100-column terminal and stdout a pipe:
     (exit code, stdout, what the terminal showed)."""
-    return _on_a_pty(code, cwd, timeout, stdout_too=False)
+    return command_on_a_terminal([sys.executable, "-c", code], cwd, timeout)
+
+
+def command_on_a_terminal(argv, cwd=None, timeout=60):
+    """``on_a_terminal`` for a command line: (exit code, stdout, what the terminal showed)."""
+    return _on_a_pty(argv, cwd, timeout, stdout_too=False)
 
 
 def in_a_shell(code, cwd=None, timeout=120):
     """Run Python ``code`` with stdout and stderr one 100-column terminal, as in a shell:
     (exit code, what the terminal showed)."""
-    code, _, shown = _on_a_pty(code, cwd, timeout, stdout_too=True)
+    code, _, shown = _on_a_pty([sys.executable, "-c", code], cwd, timeout, stdout_too=True)
     return code, shown
 
 
-def _on_a_pty(code, cwd, timeout, stdout_too):
+def _on_a_pty(argv, cwd, timeout, stdout_too):
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-c", code],
+        argv,
         stdout=child if stdout_too else subprocess.PIPE,
         stderr=child,
         stdin=subprocess.DEVNULL if stdout_too else None,

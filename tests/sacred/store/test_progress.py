@@ -1,18 +1,14 @@
 """Progress bars for long ``sacred export`` and ``sacred sync``: on a terminal, or with
 ``--progress``; never in a pipe (CI, scripts), and nothing breaks without tqdm."""
 
-import fcntl
-import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 
 import pytest
 
 from sacred import Experiment
 from sacred.observers import SqlObserver
+from tests.terminal import command_on_a_terminal
 
 pytest.importorskip("sqlalchemy")
 
@@ -31,29 +27,7 @@ def sacred(*args, cwd=None, without_tqdm=False):
 
 def sacred_on_a_terminal(*args, cwd=None):
     """stderr is a terminal (a pty), stdout a pipe; returns (code, stdout, terminal text)."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sacred.store.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=child,
-        cwd=cwd,
-        text=True,
-    )
-    os.close(child)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    out = proc.stdout.read()
-    proc.wait(timeout=60)
-    os.close(main)
-    return proc.returncode, out, shown.decode()
+    return command_on_a_terminal([sys.executable, "-m", "sacred.store.cli", *args], cwd=cwd)
 
 
 COPIED = "".join(f"run {i} -> {i}\n" for i in range(1, 6)) + "Copied 5 runs.\n"
