@@ -66,10 +66,18 @@ class RunEventWrites:
             values["captured_out"] = func.coalesce(column, "") + captured_out[len(known) :]
         self._cout_next = captured_out
 
-    def _fold_output(self, session):
-        """At the end of the run: the whole output into ``run.captured_out``."""
+    def _end_run(self, session, **values):
+        """The run's end: its columns, and all of its output into ``run.captured_out``, in
+        one UPDATE (SQLite rewrites a whole row, output included, at each UPDATE)."""
+        folding = False
         if self._output_chunks:
-            self._output_next = (output.fold(session, self.run_id, self._output_state()),)
+            columns, state = output.folded_columns(session, self.run_id, self._output_state())
+            values.update(columns)
+            folding = bool(columns)
+            self._output_next = (state,)
+        self._update_run(session, **values)
+        if folding:
+            output.forget_chunks(session, self.run_id)
 
     def _apply_log_metrics(self, session, metrics_by_name):
         connection = session.connection()
@@ -114,16 +122,13 @@ class RunEventWrites:
         session.add(artifact)
 
     def _apply_completed_event(self, session, stop_time, result):
-        self._fold_output(session)
-        self._update_run(session, stop_time=stop_time, status="COMPLETED", **result_columns(result))
+        self._end_run(session, stop_time=stop_time, status="COMPLETED", **result_columns(result))
 
     def _apply_interrupted_event(self, session, interrupt_time, status):
-        self._fold_output(session)
-        self._update_run(session, stop_time=interrupt_time, status=status)
+        self._end_run(session, stop_time=interrupt_time, status=status)
 
     def _apply_failed_event(self, session, fail_time, fail_trace):
-        self._fold_output(session)
-        self._update_run(
+        self._end_run(
             session,
             stop_time=fail_time,
             status="FAILED",

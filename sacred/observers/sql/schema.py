@@ -594,7 +594,8 @@ def upgrade_schema(engine) -> None:
     version). Tables that are missing (``metric``, ``metric_chunk``, ``output_chunk``,
     ``journal_event``) are
     made by ``Base.metadata.create_all`` beforehand. In PostgreSQL ``output_chunk.text`` is
-    stored uncompressed (see ``_fast_output_storage``).
+    stored uncompressed and ``run.captured_out`` compressed with lz4 (see
+    ``_fast_output_storage``).
     """
     inspector = sa.inspect(engine)
     added = []
@@ -634,7 +635,9 @@ def _fast_output_storage(engine) -> None:
     """``output_chunk.text`` stored uncompressed (PostgreSQL): a beat's text is written once
     and read rarely, and compressing it costs more than writing it (1 MB of log text: pglz
     ~25 ms, lz4 ~4 ms, uncompressed ~0 here; sending the text ~2 ms). The whole output,
-    folded into ``run.captured_out`` at the end of the run, is compressed as before."""
+    folded into ``run.captured_out`` at the end of the run, is compressed with lz4 where the
+    server has it (PostgreSQL 14 and later): folding 70 MB took 1.3 s with pglz, 0.45 s
+    with lz4, whose text is 14% larger. Readers see no difference."""
     with engine.connect() as conn:
         row = conn.execute(
             sa.text(
@@ -642,7 +645,20 @@ def _fast_output_storage(engine) -> None:
                 "WHERE attrelid = 'output_chunk'::regclass AND attname = 'text'"
             )
         ).first()
-    if row is None or row[0] != "x":
-        return  # set already (or changed by hand)
-    with engine.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE output_chunk ALTER COLUMN text SET STORAGE EXTERNAL"))
+    if row is not None and row[0] == "x":  # (not set already, nor changed by hand)
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE output_chunk ALTER COLUMN text SET STORAGE EXTERNAL"))
+    try:
+        with engine.begin() as conn:
+            method = conn.execute(
+                sa.text(
+                    "SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'run'::regclass AND attname = 'captured_out'"
+                )
+            ).scalar()
+            if method == "":  # the server's default (not set already, nor changed by hand)
+                conn.execute(
+                    sa.text("ALTER TABLE run ALTER COLUMN captured_out SET COMPRESSION lz4")
+                )
+    except sa.exc.DBAPIError:
+        pass  # a server before 14 (no attcompression), or built without lz4: pglz as before
