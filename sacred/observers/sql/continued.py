@@ -142,7 +142,7 @@ class ContinuedRun:
         state, text = stored
         if state.length > state.folded:  # chunks of a run that died: folded now
             state = output.fold(session, key, state)
-        self._output_next = (state,)
+        self._output_next = (state, None)
         self._cout_next = text  # (the path without output_chunk)
         if self._journal is not None and self._journal.path is None:
             self._journal.prefix = f"sacred_sql_{key}_"

@@ -36,6 +36,10 @@ class RunEventWrites:
         """What is known of the stored output, with the changes of the open transaction."""
         return self._output if self._output_next is None else self._output_next[0]
 
+    def _beat_text(self):
+        """The whole output, as the run's last beat in the open transaction gave it."""
+        return None if self._output_next is None else self._output_next[1]
+
     def _apply_heartbeat_event(self, session, info, captured_out, beat_time, result):
         values = {"info": json.dumps(flatten(info)), "heartbeat": beat_time}
         values.update(result_columns(result))
@@ -47,7 +51,7 @@ class RunEventWrites:
                 session, self.run_id, self._output_state(), captured_out, limit
             )
             values.update(columns)
-            self._output_next = (state,)
+            self._output_next = (state, captured_out)  # (the text: see _end_run)
         else:
             self._legacy_output(values, captured_out)
         self._update_run(session, **values)
@@ -71,10 +75,12 @@ class RunEventWrites:
         one UPDATE (SQLite rewrites a whole row, output included, at each UPDATE)."""
         folding = False
         if self._output_chunks:
-            columns, state = output.folded_columns(session, self.run_id, self._output_state())
+            columns, state = output.folded_columns(
+                session, self.run_id, self._output_state(), self._beat_text()
+            )
             values.update(columns)
             folding = bool(columns)
-            self._output_next = (state,)
+            self._output_next = (state, None)
         self._update_run(session, **values)
         if folding:
             output.forget_chunks(session, self.run_id)

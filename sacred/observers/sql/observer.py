@@ -121,7 +121,7 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunEventWrites, RunObserve
         self._pending = []  # (event, kwargs, seq) not written yet, in order
         self._cout_db = None  # the captured output in the database (_output_chunks False)
         self._output = None  # an output.OutputState: what is known of the stored output
-        self._output_next = None  # (state,) staged by the transaction under way
+        self._output_next = None  # (state, text of the beat) staged by the open transaction
         self._outage = False
         self._journal = None  # the run's journal (written when events cannot be)
         self._start_kwargs = None  # the arguments of started_event, for the journal
@@ -513,8 +513,8 @@ class SqlObserver(journal.EventJournal, ContinuedRun, RunEventWrites, RunObserve
         self._dropped_recorded()
         if self._cout_next is not None:
             self._cout_db, self._cout_next = self._cout_next, None
-        if self._output_next is not None:
-            (self._output,), self._output_next = self._output_next, None
+        if self._output_next is not None:  # (its text is not kept: see output's docstring)
+            self._output, self._output_next = self._output_next[0], None
 
     _cout_next = None
 

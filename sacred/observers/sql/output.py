@@ -142,11 +142,12 @@ def fold(session, run_id, state: Optional[OutputState]):
     return new_state
 
 
-def folded_columns(session, run_id, state: Optional[OutputState]):
+def folded_columns(session, run_id, state: Optional[OutputState], text=None):
     """``(run columns, new state)`` that fold a run's chunks into ``run.captured_out``
     (no columns: nothing to fold). The caller updates the run with them, together with
     its other columns (SQLite rewrites a whole row at each UPDATE), and then deletes the
-    chunks (``forget_chunks``)."""
+    chunks (``forget_chunks``). ``text``: the whole output if the caller has it (the run's
+    last beat, written in this transaction), so that it is not read back."""
     if state is not None and state.length == state.folded:
         return {}, state  # no chunks
     connection = session.connection()
@@ -157,10 +158,11 @@ def folded_columns(session, run_id, state: Optional[OutputState]):
         whole = output_expression("postgresql", Run.__table__, OutputChunk.__table__)
         new_state = None if state is None else state._replace(folded=state.length, seq=0)
         return {"captured_out": whole}, new_state
-    text = read_outputs(connection, [run_id]).get(run_id)
-    if text is None:
-        return {}, state
-    return {"captured_out": text}, _state(text, len(text), 0)
+    if text is None or state is None or len(text) != state.length:
+        text = read_outputs(connection, [run_id]).get(run_id)
+        if text is None:
+            return {}, state
+    return {"captured_out": storable_text(text)}, _state(text, len(text), 0)
 
 
 def forget_chunks(session, run_id) -> None:

@@ -293,6 +293,29 @@ def test_the_end_of_a_run_updates_its_row_once(db_url):
             assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == secure
 
 
+def test_the_end_of_a_run_folds_its_last_beats_text_without_reading_it_back(db_url):
+    """A run ends with its last beat and its end in one transaction: the last beat's text
+    (the whole output) becomes ``run.captured_out`` as it is, nothing is read back."""
+    obs = started(db_url, fold_limit=0)
+    obs.heartbeat_event({}, "one\n", NOW, None)
+    obs.heartbeat_event({}, "one\ntwo\n", NOW, None)
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()).upper())
+
+    sa.event.listen(obs.engine, "before_cursor_execute", seen)
+    try:
+        obs.final_heartbeat_event({}, "one\ntwo\nthree\n", NOW, None)
+        obs.completed_event(NOW, 1.0)
+    finally:
+        sa.event.remove(obs.engine, "before_cursor_execute", seen)
+    assert [s for s in statements if s.startswith("SELECT") and "OUTPUT_CHUNK" in s] == []
+    assert stored_column(db_url) == "one\ntwo\nthree\n"
+    assert chunk_count(db_url) == 0
+    assert open_store(db_url).get(1)["captured_out"] == "one\ntwo\nthree\n"
+
+
 # ---------------------------------------------------------------- readers during beats
 def test_a_reader_never_sees_text_twice_or_misses_text(db_url):
     obs = started(db_url, fold_limit=4000)
