@@ -83,7 +83,7 @@ class RunEventWrites:
             self._output_next = (state, None)
         self._update_run(session, **values)
         if folding:
-            output.forget_chunks(session, self.run_id)
+            output.forget_chunks(session, self.run_id, moved=True)
 
     def _apply_log_metrics(self, session, metrics_by_name):
         connection = session.connection()

@@ -99,11 +99,11 @@ def write_beat(session, run_id, state: Optional[OutputState], text, fold_limit: 
             return {}, state
         if n <= fold_limit and n >= 2 * state.folded:
             if state.seq:  # (none were added since the last rewrite: nothing to delete)
-                forget_chunks(session, run_id)
+                forget_chunks(session, run_id, moved=True)
             return {"captured_out": storable_text(text)}, _state(text, n, 0)
         _add_chunk(session, run_id, state.seq, text[state.length :])
         return {}, _state(text, state.folded, state.seq + 1)
-    forget_chunks(session, run_id)
+    forget_chunks(session, run_id, moved=True)
     folded = text[:fold_limit]
     seq = 0
     if len(text) > len(folded):
@@ -138,7 +138,7 @@ def fold(session, run_id, state: Optional[OutputState]):
     if columns:
         run = Run.__table__
         session.execute(run.update().where(run.c.run_id == run_id).values(**columns))
-        forget_chunks(session, run_id)
+        forget_chunks(session, run_id, moved=True)
     return new_state
 
 
@@ -165,18 +165,21 @@ def folded_columns(session, run_id, state: Optional[OutputState], text=None):
     return {"captured_out": storable_text(text)}, _state(text, len(text), 0)
 
 
-def forget_chunks(session, run_id) -> None:
-    """Delete the ``output_chunk`` rows of a run. Their text is in ``run.captured_out`` (or
-    written again), so SQLite need not overwrite it with zeros (Debian's and others'
-    builds do by default, SECURE_DELETE: 60 MB of chunks took 180 ms to delete)."""
+def forget_chunks(session, run_id, moved=False) -> None:
+    """Delete the ``output_chunk`` rows of a run. ``moved``: their text is in
+    ``run.captured_out`` now (or written again), so SQLite need not overwrite it with
+    zeros, as Debian's and other builds do by default (SECURE_DELETE: 60 MB of chunks took
+    180 ms to delete). The chunks of a deleted run are overwritten as the build does."""
     from sacred.observers.sql.schema import OutputChunk  # lazy: imports SQLAlchemy
 
     chunk = OutputChunk.__table__
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
+    secure = None
+    if moved and connection.dialect.name == "sqlite":
+        secure = connection.exec_driver_sql("PRAGMA secure_delete").scalar()
+    if secure is None:  # (another database, or a build without the pragma)
         connection.execute(chunk.delete().where(chunk.c.run_id == run_id))
         return
-    secure = connection.exec_driver_sql("PRAGMA secure_delete").scalar()
     connection.exec_driver_sql("PRAGMA secure_delete = FAST")
     try:
         connection.execute(chunk.delete().where(chunk.c.run_id == run_id))
