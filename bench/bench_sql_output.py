@@ -18,10 +18,11 @@ For each database, beat size and ``--sync`` mode: beats of that size from an emp
 to the last mark (1, 10, 50 MB), and the mean of ``--beats`` beats after each mark; a beat
 without new output (the fixed cost of a heartbeat's transaction) and the run's end
 (``final_heartbeat_event`` and ``completed_event``, one transaction as at the end of a run:
-the final rewrite of ``run.captured_out``). "new": every beat of the
-run is timed, so "whole run" (all beats / all MB) is the amortised cost with the doubling
-rewrites, and "both" adds the run's end to it. "old" is the observer with
-``_output_chunks = False``, the path before the change (``captured_out =
+the final rewrite of ``run.captured_out``). "new": every beat of the run is timed, so
+"whole run" (all beats / all MB) is the amortised cost with the doubling rewrites, and
+"both" adds the run's end to it; "CPU of this process": the CPU time the beats took in the
+run's process (with PostgreSQL, the server's work is elsewhere). "old" is the observer
+with ``_output_chunks = False``, the path before the change (``captured_out =
 coalesce(captured_out, '') + new`` at every beat); its beat cost depends only on what is
 stored, so it gets there in one beat a mark.
 """
@@ -143,15 +144,17 @@ def one_case(url, text, marks, beat, beats, old, sync):
     if not sync:
         no_sync(obs.engine)
     obs.started_event(EX_INFO, "main", HOST, NOW, {"a": 1}, {}, None)
-    beat_no = 0
+    beat_no, cpu = 0, 0.0
 
     def heartbeat(end):
-        nonlocal beat_no
+        nonlocal beat_no, cpu
         beat_no += 1
         out = text[:end]  # (the run's string: not part of the beat's cost)
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         obs.heartbeat_event({"step": beat_no}, out, NOW, 0.5)
-        return time.perf_counter() - t
+        t = time.perf_counter() - t
+        cpu += time.process_time() - c
+        return t
 
     windows = {}
     total, end = 0.0, 0
@@ -179,7 +182,14 @@ def one_case(url, text, marks, beat, beats, old, sync):
     assert store.get(1)["captured_out"] == text[:end], "the stored output differs"
     store.close()
     obs.engine.dispose()
-    return {"windows": windows, "total": total, "end": end, "idle": idle, "final": final}
+    return {
+        "windows": windows,
+        "total": total,
+        "end": end,
+        "idle": idle,
+        "final": final,
+        "cpu": cpu,
+    }
 
 
 def main():
@@ -272,6 +282,7 @@ def report(kind, beat, path, sync, r):
     line += f" | no output {statistics.median(r['idle']) * 1e3:5.1f} ms"
     if path == "new":
         line += f" | whole run {r['total'] * 1e3 * MB / r['end']:6.1f} ms/MB"
+        line += f" (CPU of this process {r['cpu'] * 1e3 * MB / r['end']:4.1f})"
     line += f" | end of run {r['final'] * 1e3:6.0f} ms"
     if path == "new":  # the beats and the final rewrite of run.captured_out
         line += f" | both {(r['total'] + r['final']) * 1e3 * MB / r['end']:6.1f} ms/MB"
