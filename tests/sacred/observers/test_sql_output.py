@@ -3,6 +3,7 @@
 readers (``SqlStore``, ``SqlObserver.query``) join the two (issue 13, speed). On SQLite and
 PostgreSQL."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -84,6 +85,21 @@ def stored_column(url):
 
 def chunk_count(url):
     return raw(url, "SELECT count(*) FROM output_chunk")[0][0]
+
+
+@contextlib.contextmanager
+def statements_of(engine):
+    """The SQL statements ``engine`` sends meanwhile, upper case, on one line each."""
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()).upper())
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 # ---------------------------------------------------------------- writing and reading
@@ -273,18 +289,10 @@ def test_the_end_of_a_run_updates_its_row_once(db_url):
     obs = started(db_url, fold_limit=0)
     obs.heartbeat_event({}, "one\n", NOW, None)
     obs.heartbeat_event({}, "one\ntwo\n", NOW, None)
-    statements = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(" ".join(statement.split()).upper())
-
     with obs.engine.connect() as conn:
         secure = conn.exec_driver_sql("PRAGMA secure_delete").scalar() if "sqlite" in db_url else 0
-    sa.event.listen(obs.engine, "before_cursor_execute", seen)
-    try:
+    with statements_of(obs.engine) as statements:
         obs.completed_event(NOW, 1.0)
-    finally:
-        sa.event.remove(obs.engine, "before_cursor_execute", seen)
     assert len([s for s in statements if s.startswith("UPDATE RUN ")]) == 1
     assert stored_column(db_url) == "one\ntwo\n"
     assert chunk_count(db_url) == 0
@@ -299,17 +307,9 @@ def test_the_end_of_a_run_folds_its_last_beats_text_without_reading_it_back(db_u
     obs = started(db_url, fold_limit=0)
     obs.heartbeat_event({}, "one\n", NOW, None)
     obs.heartbeat_event({}, "one\ntwo\n", NOW, None)
-    statements = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(" ".join(statement.split()).upper())
-
-    sa.event.listen(obs.engine, "before_cursor_execute", seen)
-    try:
+    with statements_of(obs.engine) as statements:
         obs.final_heartbeat_event({}, "one\ntwo\nthree\n", NOW, None)
         obs.completed_event(NOW, 1.0)
-    finally:
-        sa.event.remove(obs.engine, "before_cursor_execute", seen)
     assert [s for s in statements if s.startswith("SELECT") and "OUTPUT_CHUNK" in s] == []
     assert stored_column(db_url) == "one\ntwo\nthree\n"
     assert chunk_count(db_url) == 0
