@@ -128,3 +128,36 @@ def test_non_ascii_config_output_metrics_and_artifacts(backend, tmp_path):
             "metrics.損失.last == 1",
         ):
             assert ids(store.find_ids(query)) == ids([run_id]), query
+
+
+# a name that is not UTF-8 as Python gives it (os.listdir, sys.argv: surrogateescape),
+# which a stream with errors="surrogateescape" (a C locale, Python's UTF-8 mode) prints
+NOT_UTF8 = "file: caf\udce9.txt\n"
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_output_that_is_not_utf8_is_kept(backend, monkeypatch):
+    """Every store keeps the output of a run that printed text no UTF-8 encoder takes:
+    U+FFFD in place of each such character, as ``--capture fd`` decodes such bytes, and
+    the rest as printed."""
+    import io
+
+    terminal = io.TextIOWrapper(
+        io.BytesIO(), encoding="utf-8", errors="surrogateescape", write_through=True
+    )
+    monkeypatch.setattr("sys.stdout", terminal)
+    ex = Experiment("bytes")
+
+    @ex.main
+    def main():
+        print("before")
+        print(NOT_UTF8, end="")
+        print("after ü")
+
+    ex.observers.append(backend.observer())
+    run = ex.run(options={"--capture": "sys"})
+    assert terminal.buffer.getvalue() == b"before\nfile: caf\xe9.txt\nafter \xc3\xbc\n"
+    with backend.store() as store:
+        record = store.get(run._id)
+    assert record["status"] == "COMPLETED"
+    assert record["captured_out"] == "before\nfile: caf\ufffd.txt\nafter ü\n"
