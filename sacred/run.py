@@ -479,7 +479,12 @@ class Run:
     def _emit_failed(self, exc_type, exc_value, trace):
         self.status = "FAILED"
         elapsed_time = self._stop_time()
-        self.fail_trace = tb.format_exception(exc_type, exc_value, trace)
+        from sacred.capture.record import storable  # (on failure only)
+
+        # storable: a message may hold a name that is not UTF-8, which no store takes
+        self.fail_trace = [
+            storable(line) for line in tb.format_exception(exc_type, exc_value, trace)
+        ]
         if self._start_failed and not self.observers:
             return  # it never started: the error itself says why (no "Failed after 0:00:00!")
         self.run_logger.error("Failed after %s!", elapsed_time)

@@ -161,3 +161,20 @@ def test_output_that_is_not_utf8_is_kept(backend, monkeypatch):
         record = store.get(run._id)
     assert record["status"] == "COMPLETED"
     assert record["captured_out"] == "before\nfile: caf\ufffd.txt\nafter ü\n"
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_a_failure_naming_a_file_that_is_not_utf8_is_recorded(backend):
+    ex = Experiment("bytes")
+
+    @ex.main
+    def main():
+        raise FileNotFoundError("no such file: " + NOT_UTF8.split(": ")[1].strip())
+
+    ex.observers.append(backend.observer())
+    with pytest.raises(FileNotFoundError):
+        ex.run(options={"--capture": "sys"})
+    with backend.store() as store:
+        (record,) = store.find()
+    assert record["status"] == "FAILED"
+    assert "FileNotFoundError: no such file: caf\ufffd.txt" in record["fail_trace"][-1]
