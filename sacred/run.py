@@ -10,7 +10,12 @@ import time
 import traceback as tb
 
 from sacred.settings import SETTINGS
-from sacred.utils import SacredInterrupt, join_paths, leave_signals_to_main_thread
+from sacred.utils import (
+    SacredInterrupt,
+    join_paths,
+    leave_signals_to_main_thread,
+    without_surrogates,
+)
 
 __all__ = ("Run",)
 
@@ -479,12 +484,9 @@ class Run:
     def _emit_failed(self, exc_type, exc_value, trace):
         self.status = "FAILED"
         elapsed_time = self._stop_time()
-        from sacred.capture.record import storable  # (on failure only)
-
-        # storable: a message may hold a name that is not UTF-8, which no store takes
-        self.fail_trace = [
-            storable(line) for line in tb.format_exception(exc_type, exc_value, trace)
-        ]
+        # a message may hold a name that is not UTF-8, which no store takes
+        lines = tb.format_exception(exc_type, exc_value, trace)
+        self.fail_trace = [without_surrogates(line) for line in lines]
         if self._start_failed and not self.observers:
             return  # it never started: the error itself says why (no "Failed after 0:00:00!")
         self.run_logger.error("Failed after %s!", elapsed_time)

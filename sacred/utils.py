@@ -591,6 +591,21 @@ def apply_backspaces_and_linefeeds(text):
     return "\n".join(_apply_line(line, i == n - 1) for i, line in enumerate(lines))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with U+FFFD in place of each surrogate: the bytes that are not UTF-8 of a
+    name Python decoded with surrogateescape (``os.listdir``, ``sys.argv``). UTF-8
+    encoders refuse them, and so do the stores; ``--capture fd`` decodes such bytes to
+    U+FFFD too."""
+    try:
+        text.encode("utf-8")  # (C speed; most text has none)
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
 def module_exists(modname):
     """Whether ``modname`` can be imported, without importing it (parents are imported)."""
     try:

@@ -1,12 +1,11 @@
 """The record of a capture (``CapturedStdout``) and ``flush()``."""
 
 import os
-import re
 import sys
 import threading
 import weakref
 
-from sacred.utils import leave_signals_to_main_thread
+from sacred.utils import leave_signals_to_main_thread, without_surrogates
 
 # writers that append to the list themselves: a thread joins it this often, when at
 # least this many writes wait (bounds the memory that small writes take in the list)
@@ -122,7 +121,7 @@ class CapturedStdout:
         # instead of copying all the text kept so far (once this code is specialized,
         # see _warm_up). Called with the lock held.
         if not text.isascii():  # (a flag of the string: no scan)
-            text = storable(text)
+            text = without_surrogates(text)  # what every store can hold
         kept = self._text
         self._text = ""
         kept += text
@@ -204,21 +203,6 @@ class CapturedStdout:
         self._compacting = None  # threads do not survive a fork
         self._parts.clear()
         self._text = ""
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def storable(text):
-    """``text`` with U+FFFD in place of each surrogate: the bytes that are not UTF-8 of a
-    name Python decoded with surrogateescape (``os.listdir``, ``sys.argv``), which a
-    stream with errors="surrogateescape" prints. UTF-8 encoders refuse them, and so did
-    every store; ``--capture fd`` decodes such bytes to U+FFFD too."""
-    try:
-        text.encode("utf-8")  # (C speed; most text has none)
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
 
 
 def _joined(parts):

@@ -174,7 +174,7 @@ class RunDocument:
                     self.pipeline_ok = False  # a server older than 4.2
                     continue
                 raise
-            except pymongo.errors.InvalidDocument as e:
+            except (pymongo.errors.InvalidDocument, UnicodeEncodeError) as e:
                 if attempt or too_large(e):
                     raise
                 print(

@@ -8,6 +8,8 @@ import dataclasses
 import sys
 from typing import Any
 
+from sacred.utils import without_surrogates
+
 _TOO_LARGE_CODES = (10334, 17419, 17420)
 
 
@@ -60,8 +62,9 @@ def ignore_errors(func, *args):
 
 
 def force_valid_bson_key(key) -> str:
-    """A key MongoDB accepts: ``str(key)``, a leading ``$`` becomes ``@``, dots become commas."""
-    key = str(key)
+    """A key MongoDB accepts: ``str(key)``, a leading ``$`` becomes ``@``, dots become commas
+    (and U+FFFD stands for the surrogates of a name that is not UTF-8)."""
+    key = without_surrogates(str(key))
     if key.startswith("$"):
         key = "@" + key[1:]
     return key.replace(".", ",")
@@ -86,10 +89,25 @@ def force_bson_encodeable(obj):
         return {force_valid_bson_key(k): force_bson_encodeable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [force_bson_encodeable(v) for v in obj]
+    if isinstance(obj, str):  # (BSON refuses surrogates: a name that is not UTF-8)
+        return without_surrogates(obj)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(obj, np.ndarray):
         return obj
     return obj if _bson_ok(obj) else str(obj)
+
+
+def without_surrogates_in(obj):
+    """A copy of a document with U+FFFD in place of the surrogates in its strings and keys
+    (names that are not UTF-8, which BSON refuses); nothing else changes."""
+    if isinstance(obj, dict):
+        return {
+            without_surrogates(k) if isinstance(k, str) else k: without_surrogates_in(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(without_surrogates_in(v) for v in obj)
+    return without_surrogates(obj) if isinstance(obj, str) else obj
 
 
 def utf8(text: str) -> bytes:

@@ -54,6 +54,7 @@ from sacred.observers.mongo.driver import (
     _import_mongo,
     backend_errors,
     ignore_errors,
+    without_surrogates_in,
 )
 from sacred.observers.mongo.failure import FailureJournal, Outage, OutageHandling
 from sacred.observers.mongo.files import GridFsFiles, PendingFiles, detect_content_type
@@ -506,6 +507,10 @@ class MongoObserver(ContinuedRun, OutageHandling, RunObserver):
             try:
                 self.runs.insert_one(self.run_entry)
                 return
+            except UnicodeEncodeError:  # a name that is not UTF-8: U+FFFD in its place
+                clean = without_surrogates_in(self.run_entry)
+                self.run_entry.clear()  # (the same dict: the run's document parts hold it)
+                self.run_entry.update(clean)
             except pymongo.errors.InvalidDocument as e:
                 raise ObserverError(
                     f"Run contained an unserializable entry. (most likely in the info)\n{e}"

@@ -539,6 +539,46 @@ def test_force_bson_encodeable():
     assert force_bson_encodeable({"a": arr})["a"] is arr
 
 
+@pytest.fixture
+def server_encoding(monkeypatch):
+    """mongomock collections that refuse what pymongo refuses before it sends anything:
+    each document is BSON-encoded first."""
+    import bson
+    from mongomock.collection import Collection
+
+    insert_one, update_one = Collection.insert_one, Collection.update_one
+
+    def encoding_insert_one(self, document, *args, **kwargs):
+        bson.encode(document)
+        return insert_one(self, document, *args, **kwargs)
+
+    def encoding_update_one(self, filter, update, *args, **kwargs):
+        bson.encode(update if isinstance(update, dict) else {"pipeline": update})
+        return update_one(self, filter, update, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "insert_one", encoding_insert_one)
+    monkeypatch.setattr(Collection, "update_one", encoding_update_one)
+
+
+def test_names_that_are_not_utf8_are_stored_with_replacement_characters(client, server_encoding):
+    """A name that is not UTF-8, as Python decodes it (surrogateescape), in the config, the
+    info and the result: BSON refuses it, so U+FFFD takes its place (the run is stored)."""
+    name = b"caf\xe9.txt".decode("utf-8", "surrogateescape")
+    ex = Experiment("bytes")
+    ex.add_config(name="x")
+
+    @ex.main
+    def main(_run, name):
+        _run.info["file"] = name
+        return name
+
+    ex.observers.append(MongoObserver(client=client, db_name="b"))
+    run = ex.run(config_updates={"name": name}, options={"--capture": "sys"})
+    doc = client.b.runs.find_one({"_id": run._id})
+    assert doc["status"] == "COMPLETED"
+    assert doc["config"]["name"] == doc["info"]["file"] == doc["result"] == "caf\ufffd.txt"
+
+
 def test_unserializable_entry_at_start_is_an_observer_error(obs, sample_run):
     sample_run["meta_info"] = {"bad": object()}
     with pytest.raises(ObserverError, match="Run contained an unserializable entry"):
