@@ -15,6 +15,8 @@ import time
 from collections import namedtuple
 from operator import itemgetter
 
+from sacred.utils import without_surrogates
+
 __all__ = ("MetricsLogger", "ScalarMetricLogEntry", "linearize_metrics")
 
 ScalarMetricLogEntry = namedtuple("ScalarMetricLogEntry", ["name", "step", "timestamp", "value"])
@@ -102,12 +104,19 @@ class MetricsLogger:
             group.append(entry)
         by_name = {}
         for name, group in groups.items():
-            by_name[name] = {
+            if isinstance(name, str):
+                name = without_surrogates(name)  # (a name that is not UTF-8: see there)
+            series = {
                 "steps": list(map(_get_step, group)),
                 "values": list(map(_get_value, group)),
                 "timestamps": list(map(_to_utc_datetime, map(_get_time, group))),
                 "name": name,
             }
+            if name in by_name:  # two such names, alike once replaced: one series
+                for key in ("steps", "values", "timestamps"):
+                    by_name[name][key] += series[key]
+            else:
+                by_name[name] = series
         return by_name
 
 

@@ -178,6 +178,8 @@ class Run:
         """Report a file this run produced; observers store it as an artifact."""
         filename = os.path.abspath(filename)
         name = os.path.basename(filename) if name is None else name
+        if isinstance(name, str):  # (a file name that is not UTF-8: no store takes it)
+            name = without_surrogates(name)
         self._emit_artifact_added(name, filename, metadata, content_type)
 
     def log_scalar(self, metric_name, value, step=None):

@@ -599,6 +599,8 @@ def without_surrogates(text: str) -> str:
     name Python decoded with surrogateescape (``os.listdir``, ``sys.argv``). UTF-8
     encoders refuse them, and so do the stores; ``--capture fd`` decodes such bytes to
     U+FFFD too."""
+    if text.isascii():  # (a flag of the string: no scan)
+        return text
     try:
         text.encode("utf-8")  # (C speed; most text has none)
     except UnicodeEncodeError:

@@ -120,8 +120,7 @@ class CapturedStdout:
         # With `kept` as the only reference, CPython appends in place (realloc)
         # instead of copying all the text kept so far (once this code is specialized,
         # see _warm_up). Called with the lock held.
-        if not text.isascii():  # (a flag of the string: no scan)
-            text = without_surrogates(text)  # what every store can hold
+        text = without_surrogates(text)  # what every store can hold
         kept = self._text
         self._text = ""
         kept += text

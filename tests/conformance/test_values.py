@@ -178,3 +178,27 @@ def test_a_failure_naming_a_file_that_is_not_utf8_is_recorded(backend):
         (record,) = store.find()
     assert record["status"] == "FAILED"
     assert "FileNotFoundError: no such file: caf\ufffd.txt" in record["fail_trace"][-1]
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_metric_and_artifact_names_that_are_not_utf8_are_kept(backend, tmp_path):
+    name = NOT_UTF8.split(": ")[1].strip()  # a file's name, as os.listdir gives it
+    ex = Experiment("bytes")
+
+    @ex.main
+    def main(_run):
+        _run.log_scalar("loss " + name, 1.0)
+        path = tmp_path / "model.txt"
+        path.write_bytes(b"weights")
+        _run.add_artifact(str(path), name, content_type="text/plain")
+
+    ex.observers.append(backend.observer())
+    run = ex.run(options={"--capture": "sys"})
+    with backend.store() as store:
+        assert store.get(run._id)["status"] == "COMPLETED"
+        assert {k: m["values"] for k, m in store.metrics(run._id).items()} == {
+            "loss caf\ufffd.txt": [1.0]
+        }
+        assert store.artifacts(run._id) == ["caf\ufffd.txt"]
+        with store.open_artifact(run._id, "caf\ufffd.txt") as f:
+            assert f.read() == b"weights"
