@@ -20,6 +20,7 @@ from operator import sub
 
 from sacred.observers.sql.engine import create_engine, import_sqlalchemy
 from sacred.serializer import flatten
+from sacred.utils import without_surrogates
 
 __all__ = (
     "epoch_seconds",
@@ -59,8 +60,13 @@ def result_columns(result):
 
 
 def storable_text(value):
-    """``value`` with NUL characters replaced: PostgreSQL text cannot hold them."""
-    if value and "\x00" in value:
+    """``value`` with U+FFFD in place of NUL characters (PostgreSQL text cannot hold them)
+    and of surrogates (no UTF-8 encoder takes them: text of an older journal or record,
+    see ``sacred.utils.without_surrogates``); the length stays."""
+    if not value:
+        return value
+    value = without_surrogates(value)
+    if "\x00" in value:
         return value.replace("\x00", "\ufffd")
     return value
 

@@ -316,6 +316,22 @@ def test_the_end_of_a_run_folds_its_last_beats_text_without_reading_it_back(db_u
     assert open_store(db_url).get(1)["captured_out"] == "one\ntwo\nthree\n"
 
 
+def test_text_that_is_not_utf8_is_stored_with_replacement_characters(db_url):
+    """Text with surrogates (a non-UTF-8 name, as an older journal or record holds it;
+    runs give U+FFFD now) is stored with U+FFFD in their place, not refused."""
+    obs = started(db_url, fold_limit=0)
+    obs.heartbeat_event({}, "caf\udce9\n", NOW, None)
+    obs.failed_event(NOW, ["Traceback\n", "OSError: caf\udce9\n"])
+    assert stored_column(db_url) == "caf\ufffd\n"
+    store = open_store(db_url)
+    record = store.get(1)
+    assert record["status"] == "FAILED"
+    assert "OSError: caf\ufffd" in "".join(record["fail_trace"])
+    new_id = store.import_run(dict(record, captured_out="x\udce9"), new_id=True)
+    assert store.get(new_id)["captured_out"] == "x\ufffd"
+    store.close()
+
+
 # ---------------------------------------------------------------- readers during beats
 def test_a_reader_never_sees_text_twice_or_misses_text(db_url):
     obs = started(db_url, fold_limit=4000)
