@@ -202,3 +202,22 @@ def test_metric_and_artifact_names_that_are_not_utf8_are_kept(backend, tmp_path)
         assert store.artifacts(run._id) == ["caf\ufffd.txt"]
         with store.open_artifact(run._id, "caf\ufffd.txt") as f:
             assert f.read() == b"weights"
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_boolean_metric_values_are_kept(backend):
+    """``log_scalar("converged", True)``: every store keeps the points (as True/False or
+    1.0/0.0; PostgreSQL refused them)."""
+    ex = Experiment("flags")
+
+    @ex.main
+    def main(_run):
+        _run.log_scalar("converged", False)
+        _run.log_scalar("converged", np.bool_(True))
+
+    ex.observers.append(backend.observer())
+    run = ex.run(options={"--capture": "sys"})
+    with backend.store() as store:
+        metric = store.metrics(run._id)["converged"]
+    assert metric["steps"] == [0, 1]
+    assert [float(v) for v in metric["values"]] == [0.0, 1.0]

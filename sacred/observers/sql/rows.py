@@ -120,6 +120,7 @@ def insert_points(connection, run_id, name, steps, values, stamps):
 
     if not len(steps):
         return
+    values = _without_booleans(values)
     m = Metric.__table__.c
     of_metric = sa.and_(m.run_id == run_id, m.name == name)
     before = connection.execute(sa.select(sa.func.max(m.metric_id)).where(of_metric)).scalar()
@@ -147,6 +148,15 @@ def insert_points(connection, run_id, name, steps, values, stamps):
             **pack_points(steps, values, stamps),
         },
     )
+
+
+def _without_booleans(values):
+    """``values`` with True/False (Python's or numpy's) as 1.0/0.0, as SQLite stores them:
+    a double precision column of PostgreSQL refuses a boolean (the points were lost)."""
+    kinds = set(map(type, values))
+    if not any(k is bool or k.__name__ == "bool_" for k in kinds):
+        return values
+    return [float(v) if type(v) is bool or type(v).__name__ == "bool_" else v for v in values]
 
 
 def _copy_points(dbapi_connection, run_id, name, steps, values, stamps):
